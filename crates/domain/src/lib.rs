@@ -1,0 +1,22 @@
+//! The Enlace domain model.
+//!
+//! Everything here is pure: no database, no network, no clock (callers pass `now`).
+//! Types parse their input, so a value of a domain type is valid by construction.
+
+pub mod audit;
+pub mod case;
+pub mod country;
+pub mod country_data;
+pub mod error;
+pub mod ids;
+pub mod parts;
+pub mod person;
+pub mod post;
+pub mod post_data;
+pub mod record;
+pub mod role;
+pub mod user;
+pub mod text;
+pub mod workflow;
+
+pub use error::{FieldError, ValidationErrors};

@@ -1,0 +1,310 @@
+//! Enlace storage: the only crate that knows SQL.
+//!
+//! One [`Db`] value over SQLite (default, a file) or PostgreSQL. Queries are written once in the
+//! SQL both engines accept and run on either through the `on_tx!`/`on_read!` macros, which expand
+//! the same code for each backend. Keys are UUIDv7 made by the application; no sequences, no
+//! advisory locks, no extensions: Postgres-compatible distributed engines stay possible.
+//! Writes go through [`Db::write`], which retries on `SQLITE_BUSY` and SQLSTATE 40001/40P01.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub mod audit;
+pub mod cases;
+mod migrate;
+pub mod persons;
+pub mod records;
+mod row;
+pub mod users;
+
+pub use sqlx::Error as SqlxError;
+
+/// A boxed future, for the body of a write transaction.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("bad database configuration: {0}")]
+    Config(String),
+}
+
+impl StoreError {
+    /// Transient contention: the whole transaction may be run again.
+    pub fn is_retryable(&self) -> bool {
+        let StoreError::Db(sqlx::Error::Database(e)) = self else { return false };
+        match e.code().as_deref() {
+            // PostgreSQL / CockroachDB: serialization failure, deadlock.
+            Some("40001") | Some("40P01") => true,
+            // SQLite: BUSY (5) and LOCKED (6), with their extended codes.
+            Some(c) => c.parse::<i64>().is_ok_and(|n| n % 256 == 5 || n % 256 == 6),
+            None => false,
+        }
+    }
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Db(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+/// Lets the caller's error type carry a store error, so [`Db::write`] can retry on contention.
+pub trait FromStore: From<StoreError> {
+    fn retryable(&self) -> bool;
+}
+
+impl FromStore for StoreError {
+    fn retryable(&self) -> bool {
+        self.is_retryable()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database: SQLite (one writer connection, several readers) or a PostgreSQL pool.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite { write: SqlitePool, read: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// An open write transaction.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$c` bound to the transaction's connection, for either backend.
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            $crate::Tx::Sqlite(t) => {
+                let $c: &mut sqlx::SqliteConnection = &mut *t;
+                $body
+            }
+            $crate::Tx::Postgres(t) => {
+                let $c: &mut sqlx::PgConnection = &mut *t;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$p` bound to a read pool, for either backend.
+macro_rules! on_read {
+    ($db:expr, $p:ident => $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite { read, .. } => {
+                let $p: &sqlx::SqlitePool = read;
+                $body
+            }
+            $crate::Db::Postgres(pool) => {
+                let $p: &sqlx::PgPool = pool;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use {on_read, on_tx};
+
+/// Timestamps are kept to the microsecond, PostgreSQL's precision, so values read back equal
+/// the values written on both backends.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+impl Db {
+    /// Opens the database: a `postgres://` URL, a `sqlite:` URL, or else the SQLite file
+    /// `enlace.db` in `data_dir` (created with owner-only permissions).
+    pub async fn connect(database_url: Option<&str>, data_dir: &Path) -> Result<Db, StoreError> {
+        match database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let opts = PgConnectOptions::from_str(url)
+                    .map_err(|e| StoreError::Config(format!("database URL: {e}")))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await?;
+                Ok(Db::Postgres(pool))
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let opts = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| StoreError::Config(format!("database URL: {e}")))?;
+                Self::open_sqlite(opts).await
+            }
+            Some(other) => Err(StoreError::Config(format!(
+                "unsupported database URL \"{}\": use postgres://… or sqlite:…",
+                other.split(':').next().unwrap_or("")
+            ))),
+            None => {
+                std::fs::create_dir_all(data_dir).map_err(|e| {
+                    StoreError::Config(format!("cannot create data directory {}: {e}", data_dir.display()))
+                })?;
+                restrict_permissions(data_dir, 0o700);
+                let file = data_dir.join("enlace.db");
+                let opts = SqliteConnectOptions::new().filename(&file);
+                let db = Self::open_sqlite(opts).await?;
+                for f in ["enlace.db", "enlace.db-wal", "enlace.db-shm"] {
+                    restrict_permissions(&data_dir.join(f), 0o600);
+                }
+                Ok(db)
+            }
+        }
+    }
+
+    async fn open_sqlite(opts: SqliteConnectOptions) -> Result<Db, StoreError> {
+        let opts = opts
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged write survives power loss, not only a crash.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await?;
+        let readers = std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4);
+        let read = SqlitePoolOptions::new()
+            .max_connections(readers as u32)
+            .connect_with(opts.read_only(true))
+            .await?;
+        Ok(Db::Sqlite { write, read })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations. Safe to run from several processes at once.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrate::run(self).await
+    }
+
+    /// Whether migrations are all applied.
+    pub async fn migrations_current(&self) -> Result<bool, StoreError> {
+        migrate::current(self).await
+    }
+
+    /// A cheap round trip, for health checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_read!(self, p => { sqlx::query("SELECT 1").execute(p).await?; });
+        Ok(())
+    }
+
+    async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            // IMMEDIATE takes the write lock at once; a deferred transaction that later
+            // upgrades to a write fails instead of waiting.
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Runs `f` in one write transaction and commits; runs it again (up to 8 times, with
+    /// backoff) when the database reports transient contention. `f` must be repeatable.
+    pub async fn write<T, E, F>(&self, mut f: F) -> Result<T, E>
+    where
+        E: FromStore,
+        F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>>,
+    {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result: Result<T, E> = async {
+                let mut tx = self.begin().await?;
+                let v = f(&mut tx).await?;
+                tx.commit().await?;
+                Ok(v)
+            }
+            .await;
+            match result {
+                Err(e) if e.retryable() && attempt < 8 => {
+                    let base = 5u64 << attempt.min(6);
+                    let jitter = (uuid::Uuid::now_v7().as_u128() % base as u128) as u64;
+                    tracing::debug!(attempt, "write transaction contended; retrying");
+                    tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite { write, read } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn restrict_permissions(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    if path.exists() {
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+    }
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_: &Path, _: u32) {}
+
+/// A value to bind in a query assembled at run time.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Text(String),
+    Int(i64),
+    Ts(DateTime<Utc>),
+    Uuid(uuid::Uuid),
+}
+
+macro_rules! bind_vals {
+    ($q:expr, $vals:expr) => {{
+        let mut q = $q;
+        for v in $vals {
+            q = match v {
+                $crate::Val::Text(s) => q.bind(s.clone()),
+                $crate::Val::Int(i) => q.bind(*i),
+                $crate::Val::Ts(t) => q.bind(*t),
+                $crate::Val::Uuid(u) => q.bind(*u),
+            };
+        }
+        q
+    }};
+}
+pub(crate) use bind_vals;

@@ -1,0 +1,80 @@
+//! A small migration runner: per-backend SQL files embedded in the binary, each applied once in
+//! its own transaction and recorded in `schema_migrations`. It takes no advisory lock (so it runs
+//! on distributed Postgres-compatible engines); two runners racing on the same version collide on
+//! the primary key, and the loser rolls back and sees the migration applied. sqlx's migrator would
+//! need its proc-macro crate, which builds both database drivers a second time.
+
+use crate::{Db, StoreError, Tx, on_read, on_tx};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "core",
+    sqlite: include_str!("../migrations/sqlite/0001_core.sql"),
+    postgres: include_str!("../migrations/postgres/0001_core.sql"),
+}];
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
+
+async fn applied(db: &Db) -> Result<Vec<i64>, StoreError> {
+    let rows: Vec<i64> = on_read!(db, p => {
+        sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(p).await?
+    });
+    Ok(rows)
+}
+
+pub(crate) async fn run(db: &Db) -> Result<(), StoreError> {
+    db.write(|tx| Box::pin(async move {
+        on_tx!(tx, c => { sqlx::query(CREATE_TABLE).execute(&mut *c).await?; });
+        Ok::<_, StoreError>(())
+    }))
+    .await?;
+    for m in MIGRATIONS {
+        if applied(db).await?.contains(&m.version) {
+            continue;
+        }
+        let result = db
+            .write(|tx| Box::pin(async move {
+                let done: Option<i64> = on_tx!(tx, c => {
+                    sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                        .bind(m.version).fetch_optional(&mut *c).await?
+                });
+                if done.is_some() {
+                    return Ok(());
+                }
+                match tx {
+                    Tx::Sqlite(t) => { sqlx::raw_sql(m.sqlite).execute(&mut **t).await?; }
+                    Tx::Postgres(t) => { sqlx::raw_sql(m.postgres).execute(&mut **t).await?; }
+                }
+                on_tx!(tx, c => {
+                    sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                        .bind(m.version).bind(m.name).bind(crate::now().to_rfc3339())
+                        .execute(&mut *c).await?;
+                });
+                Ok::<_, StoreError>(())
+            }))
+            .await;
+        match result {
+            Ok(()) => tracing::info!(version = m.version, name = m.name, "migration applied"),
+            // Another process applied it between our check and our insert.
+            Err(e) if e.is_unique_violation() => {}
+            Err(e) => return Err(StoreError::Migration(format!("{} ({}): {e}", m.version, m.name))),
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn current(db: &Db) -> Result<bool, StoreError> {
+    let done = match applied(db).await {
+        Ok(v) => v,
+        Err(_) => return Ok(false),
+    };
+    Ok(MIGRATIONS.iter().all(|m| done.contains(&m.version)))
+}
