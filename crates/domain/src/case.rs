@@ -214,6 +214,35 @@ pub struct CaseParts {
     pub labour: Option<LabourRecord>,
 }
 
+impl CaseParts {
+    /// When the first consular contact of a detention is due, while it is still pending
+    /// (none recorded and the detainee does not oppose consular action).
+    pub fn first_contact_pending_due(&self) -> Option<DateTime<Utc>> {
+        self.detention
+            .as_ref()
+            .filter(|d| d.first_contact_at.is_none() && !d.detainee_opposes_action)
+            .map(|d| d.first_contact_due_at())
+    }
+}
+
+/// The search terms of a case: folded words of the person's names, aliases and document
+/// numbers, and the case number in compact forms (`hn2026000123`, `2026000123`, `000123`).
+pub fn search_terms(number: &CaseNumber, person: &PersonData) -> Vec<String> {
+    let mut terms = crate::text::tokens(&person.search_text());
+    let seq = format!("{:06}", number.seq);
+    for t in [
+        format!("{}{}{}", number.state.as_str().to_ascii_lowercase(), number.year, seq),
+        format!("{}{}", number.year, seq),
+        seq,
+    ] {
+        if !terms.contains(&t) {
+            terms.push(t);
+        }
+    }
+    terms.retain(|t| t.len() <= 100);
+    terms
+}
+
 /// A stored case, as read back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Case {

@@ -12,7 +12,6 @@ pub(crate) trait RowExt {
     fn text(&self, col: &str) -> Result<String, StoreError>;
     fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
     fn int(&self, col: &str) -> Result<i64, StoreError>;
-    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError>;
     fn ts(&self, col: &str) -> Result<DateTime<Utc>, StoreError>;
     fn opt_ts(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
     fn boolean(&self, col: &str) -> Result<bool, StoreError>;
@@ -35,9 +34,6 @@ macro_rules! impl_row_ext {
                 Ok(self.try_get(col)?)
             }
             fn int(&self, col: &str) -> Result<i64, StoreError> {
-                Ok(self.try_get(col)?)
-            }
-            fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
                 Ok(self.try_get(col)?)
             }
             fn ts(&self, col: &str) -> Result<DateTime<Utc>, StoreError> {

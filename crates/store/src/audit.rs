@@ -1,0 +1,65 @@
+//! The audit log: appended in the caller's transaction, chained by hash.
+
+use enlace_domain::audit::{AuditEvent, ChainedEvent, chain_hash};
+use enlace_domain::ids::{AuditEventId, UserId};
+
+use crate::row::{RowExt, json};
+use crate::{Db, StoreError, Tx, on_read, on_tx};
+
+/// Appends `e` to the chain inside the caller's transaction. The update of the single
+/// `audit_head` row serialises appenders (a row lock on PostgreSQL, the write lock on SQLite),
+/// so positions are dense and each event names its true predecessor.
+pub async fn append(tx: &mut Tx, e: &AuditEvent) -> Result<i64, StoreError> {
+    let (pos, prev): (i64, String) = on_tx!(tx, c => sqlx::query_as(
+        "UPDATE audit_head SET pos = pos + 1 WHERE id = 1 RETURNING pos, hash")
+        .fetch_one(&mut *c).await?);
+    let hash = chain_hash(&prev, pos, e);
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *c).await?;
+        sqlx::query(
+            "INSERT INTO audit_events (pos, id, at, actor, actor_name, action, record_type, record_id, detail, source, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+            .bind(pos).bind(e.id.0).bind(e.at).bind(e.actor.map(|a| a.0)).bind(&e.actor_name)
+            .bind(&e.action).bind(&e.record_type).bind(e.record_id.as_deref())
+            .bind(e.detail.to_string()).bind(e.source.as_deref()).bind(&prev).bind(&hash)
+            .execute(&mut *c).await?;
+    });
+    Ok(pos)
+}
+
+fn event_from_row(r: &impl RowExt) -> Result<ChainedEvent, StoreError> {
+    Ok(ChainedEvent {
+        pos: r.int("pos")?,
+        event: AuditEvent {
+            id: AuditEventId(r.uuid("id")?),
+            at: r.ts("at")?,
+            actor: r.opt_uuid("actor")?.map(UserId),
+            actor_name: r.text("actor_name")?,
+            action: r.text("action")?,
+            record_type: r.text("record_type")?,
+            record_id: r.opt_text("record_id")?,
+            detail: json("detail", &r.text("detail")?)?,
+            source: r.opt_text("source")?,
+        },
+        prev_hash: r.text("prev_hash")?,
+        hash: r.text("hash")?,
+    })
+}
+
+/// Events in chain order from position `after` (exclusive), at most `limit`.
+pub async fn events_after(db: &Db, after: i64, limit: i64) -> Result<Vec<ChainedEvent>, StoreError> {
+    on_read!(db, p => {
+        let rows = sqlx::query("SELECT * FROM audit_events WHERE pos > $1 ORDER BY pos LIMIT $2")
+            .bind(after).bind(limit).fetch_all(p).await?;
+        rows.iter().map(event_from_row).collect()
+    })
+}
+
+/// The events about one record, oldest first.
+pub async fn events_for_record(db: &Db, record_type: &str, record_id: &str) -> Result<Vec<ChainedEvent>, StoreError> {
+    on_read!(db, p => {
+        let rows = sqlx::query("SELECT * FROM audit_events WHERE record_type = $1 AND record_id = $2 ORDER BY pos")
+            .bind(record_type).bind(record_id).fetch_all(p).await?;
+        rows.iter().map(event_from_row).collect()
+    })
+}

@@ -1,0 +1,449 @@
+//! Cases: numbering, storage, search and listing.
+
+use chrono::{DateTime, Utc};
+use enlace_domain::case::{Case, CaseNumber, CaseSummary, Category, Subtype, Vulnerability};
+use enlace_domain::country::CountryCode;
+use enlace_domain::ids::{CaseId, PersonId, UserId};
+use enlace_domain::post::PostCode;
+use enlace_domain::workflow::Status;
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use crate::row::{RowExt, json, parse, parse_opt, to_json};
+use crate::{Db, StoreError, Tx, Val, bind_vals, on_read, on_tx};
+
+/// Takes the next case sequence number of a state and year from the counters table.
+/// The row lock it takes serialises concurrent creations for that state and year only.
+pub async fn next_seq(tx: &mut Tx, state: CountryCode, year: i32) -> Result<i64, StoreError> {
+    let seq: i64 = on_tx!(tx, c => sqlx::query_scalar(
+        "INSERT INTO case_counters (owner_state, year, last_seq) VALUES ($1, $2, 1)
+         ON CONFLICT (owner_state, year) DO UPDATE SET last_seq = case_counters.last_seq + 1
+         RETURNING last_seq")
+        .bind(state.as_str()).bind(year as i64).fetch_one(&mut *c).await?);
+    Ok(seq)
+}
+
+fn first_contact_due(c: &Case) -> Option<DateTime<Utc>> {
+    c.parts.first_contact_pending_due()
+}
+
+pub async fn insert_case(tx: &mut Tx, c: &Case) -> Result<(), StoreError> {
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO cases (id, owner_state, year, seq, version, post, assisting_state, host_state, category,
+            subtype, vuln_mask, status, assigned_officer, protection, legal_basis, narrative, person_id,
+            person_name, parts, first_contact_due_at, opened_at, updated_at, closed_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+            $21, $22, $23, $24)")
+        .bind(c.id.0).bind(c.owner_state.as_str()).bind(c.number.year as i64).bind(c.number.seq)
+        .bind(c.version).bind(c.post.as_ref().map(|p| p.as_str().to_string()))
+        .bind(c.assisting_state.map(|s| s.as_str().to_string())).bind(c.host_state.as_str())
+        .bind(c.category.as_str()).bind(c.subtype.as_str()).bind(Vulnerability::mask(&c.vulnerabilities))
+        .bind(c.status.as_str()).bind(c.assigned_officer.map(|u| u.0)).bind(to_json(&c.protection))
+        .bind(c.legal_basis.as_str()).bind(c.narrative.as_ref().map(|n| n.as_str().to_string()))
+        .bind(c.person_id.0).bind(c.person.full_name()).bind(to_json(&c.parts)).bind(first_contact_due(c))
+        .bind(c.opened_at).bind(c.updated_at).bind(c.closed_at).bind(c.created_by.0)
+        .execute(&mut *conn).await.map(|_| ())?);
+    set_terms(tx, c.id, &enlace_domain::case::search_terms(&c.number, &c.person)).await
+}
+
+/// Writes every mutable column of `c` if the stored version is `c.version`, and bumps the
+/// version. Returns false when the version did not match (the caller answers 409).
+pub async fn update_case(tx: &mut Tx, c: &Case) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, conn => sqlx::query(
+        "UPDATE cases SET version = version + 1, post = $1, assisting_state = $2, host_state = $3,
+            category = $4, subtype = $5, vuln_mask = $6, status = $7, assigned_officer = $8,
+            protection = $9, legal_basis = $10, narrative = $11, parts = $12, first_contact_due_at = $13,
+            updated_at = $14, closed_at = $15
+         WHERE id = $16 AND version = $17")
+        .bind(c.post.as_ref().map(|p| p.as_str().to_string()))
+        .bind(c.assisting_state.map(|s| s.as_str().to_string())).bind(c.host_state.as_str())
+        .bind(c.category.as_str()).bind(c.subtype.as_str()).bind(Vulnerability::mask(&c.vulnerabilities))
+        .bind(c.status.as_str()).bind(c.assigned_officer.map(|u| u.0)).bind(to_json(&c.protection))
+        .bind(c.legal_basis.as_str()).bind(c.narrative.as_ref().map(|n| n.as_str().to_string()))
+        .bind(to_json(&c.parts)).bind(first_contact_due(c)).bind(c.updated_at).bind(c.closed_at)
+        .bind(c.id.0).bind(c.version)
+        .execute(&mut *conn).await?.rows_affected());
+    Ok(n == 1)
+}
+
+pub async fn set_terms(tx: &mut Tx, id: CaseId, terms: &[String]) -> Result<(), StoreError> {
+    on_tx!(tx, c => {
+        sqlx::query("DELETE FROM case_terms WHERE case_id = $1").bind(id.0).execute(&mut *c).await?;
+        for t in terms {
+            sqlx::query("INSERT INTO case_terms (term, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(t).bind(id.0).execute(&mut *c).await?;
+        }
+    });
+    Ok(())
+}
+
+pub async fn case_ids_of_person(tx: &mut Tx, person: PersonId) -> Result<Vec<CaseId>, StoreError> {
+    let ids: Vec<Uuid> = on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM cases WHERE person_id = $1")
+        .bind(person.0).fetch_all(&mut *c).await?);
+    Ok(ids.into_iter().map(CaseId).collect())
+}
+
+const CASE_SELECT: &str = "SELECT c.*, p.data AS person_data FROM cases c JOIN persons p ON p.id = c.person_id";
+
+fn number_from_row(r: &impl RowExt) -> Result<CaseNumber, StoreError> {
+    Ok(CaseNumber {
+        state: parse("owner_state", &r.text("owner_state")?, CountryCode::parse)?,
+        year: r.int("year")? as i32,
+        seq: r.int("seq")?,
+    })
+}
+
+fn opt_state(r: &impl RowExt, col: &str) -> Result<Option<CountryCode>, StoreError> {
+    r.opt_text(col)?.map(|s| parse(col, &s, CountryCode::parse)).transpose()
+}
+
+fn opt_post(r: &impl RowExt) -> Result<Option<PostCode>, StoreError> {
+    r.opt_text("post")?.map(|s| parse("post", &s, PostCode::parse)).transpose()
+}
+
+fn case_from_row(r: &impl RowExt) -> Result<Case, StoreError> {
+    let number = number_from_row(r)?;
+    Ok(Case {
+        id: CaseId(r.uuid("id")?),
+        owner_state: number.state,
+        number,
+        version: r.int("version")?,
+        post: opt_post(r)?,
+        assisting_state: opt_state(r, "assisting_state")?,
+        host_state: parse("host_state", &r.text("host_state")?, CountryCode::parse)?,
+        category: parse_opt("category", &r.text("category")?, Category::parse)?,
+        subtype: parse_opt("subtype", &r.text("subtype")?, Subtype::parse)?,
+        vulnerabilities: Vulnerability::from_mask(r.int("vuln_mask")?),
+        status: parse_opt("status", &r.text("status")?, Status::parse)?,
+        assigned_officer: r.opt_uuid("assigned_officer")?.map(UserId),
+        protection: json("protection", &r.text("protection")?)?,
+        legal_basis: parse_opt("legal_basis", &r.text("legal_basis")?, enlace_domain::case::LegalBasis::parse)?,
+        narrative: r
+            .opt_text("narrative")?
+            .map(|n| parse("narrative", &n, enlace_domain::person::LongText::parse))
+            .transpose()?,
+        person_id: PersonId(r.uuid("person_id")?),
+        person: json("person_data", &r.text("person_data")?)?,
+        parts: json("parts", &r.text("parts")?)?,
+        opened_at: r.ts("opened_at")?,
+        updated_at: r.ts("updated_at")?,
+        closed_at: r.opt_ts("closed_at")?,
+        created_by: UserId(r.uuid("created_by")?),
+    })
+}
+
+fn summary_from_row(r: &impl RowExt, now: DateTime<Utc>) -> Result<CaseSummary, StoreError> {
+    let number = number_from_row(r)?;
+    Ok(CaseSummary {
+        id: CaseId(r.uuid("id")?),
+        owner_state: number.state,
+        number,
+        post: opt_post(r)?,
+        host_state: parse("host_state", &r.text("host_state")?, CountryCode::parse)?,
+        category: parse_opt("category", &r.text("category")?, Category::parse)?,
+        subtype: parse_opt("subtype", &r.text("subtype")?, Subtype::parse)?,
+        vulnerabilities: Vulnerability::from_mask(r.int("vuln_mask")?),
+        status: parse_opt("status", &r.text("status")?, Status::parse)?,
+        person_name: r.text("person_name")?,
+        assigned_officer: r.opt_uuid("assigned_officer")?.map(UserId),
+        opened_at: r.ts("opened_at")?,
+        updated_at: r.ts("updated_at")?,
+        first_contact_overdue: r.opt_ts("first_contact_due_at")?.is_some_and(|d| d < now),
+    })
+}
+
+pub async fn get_case(db: &Db, id: CaseId) -> Result<Option<Case>, StoreError> {
+    let sql = AssertSqlSafe(format!("{CASE_SELECT} WHERE c.id = $1"));
+    on_read!(db, p => {
+        let row = sqlx::query(sql).bind(id.0).fetch_optional(p).await?;
+        row.as_ref().map(case_from_row).transpose()
+    })
+}
+
+pub async fn get_case_tx(tx: &mut Tx, id: CaseId) -> Result<Option<Case>, StoreError> {
+    let sql = AssertSqlSafe(format!("{CASE_SELECT} WHERE c.id = $1"));
+    on_tx!(tx, c => {
+        let row = sqlx::query(sql).bind(id.0).fetch_optional(&mut *c).await?;
+        row.as_ref().map(case_from_row).transpose()
+    })
+}
+
+pub async fn get_case_by_number(db: &Db, n: &CaseNumber) -> Result<Option<Case>, StoreError> {
+    let sql = AssertSqlSafe(format!("{CASE_SELECT} WHERE c.owner_state = $1 AND c.year = $2 AND c.seq = $3"));
+    on_read!(db, p => {
+        let row = sqlx::query(sql).bind(n.state.as_str()).bind(n.year as i64).bind(n.seq).fetch_optional(p).await?;
+        row.as_ref().map(case_from_row).transpose()
+    })
+}
+
+/// Which cases a reader may see. Built by the application layer from the user's role; the
+/// store only turns it into SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every case on the node (system jobs only).
+    All,
+    /// Cases owned by, or assisted by a post of, one of these states.
+    States(Vec<CountryCode>),
+    /// Cases worked by one of these posts, or assigned to this user.
+    Posts { posts: Vec<PostCode>, user: UserId },
+    /// No case at all.
+    Nothing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CaseSort {
+    #[default]
+    Opened,
+    Updated,
+    Number,
+}
+
+/// Where the previous page ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    Time(DateTime<Utc>, Uuid),
+    Number(CaseNumber),
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        let raw = match self {
+            Cursor::Time(t, id) => format!("t|{}|{id}", t.timestamp_micros()),
+            Cursor::Number(n) => format!("n|{n}"),
+        };
+        raw.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+    pub fn decode(s: &str) -> Result<Cursor, String> {
+        let bad = || "is not a cursor returned by this API".to_string();
+        if s.len() % 2 != 0 || s.len() > 200 {
+            return Err(bad());
+        }
+        let bytes: Result<Vec<u8>, _> =
+            (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2).unwrap_or("zz"), 16)).collect();
+        let raw = String::from_utf8(bytes.map_err(|_| bad())?).map_err(|_| bad())?;
+        let mut it = raw.split('|');
+        match (it.next(), it.next(), it.next(), it.next()) {
+            (Some("t"), Some(t), Some(id), None) => {
+                let micros: i64 = t.parse().map_err(|_| bad())?;
+                let t = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+                Ok(Cursor::Time(t, Uuid::parse_str(id).map_err(|_| bad())?))
+            }
+            (Some("n"), Some(n), None, None) => Ok(Cursor::Number(CaseNumber::parse(n).map_err(|_| bad())?)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// Filters of a case list. Empty means "any".
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub owner_state: Option<CountryCode>,
+    pub post: Option<PostCode>,
+    pub category: Option<Category>,
+    pub subtype: Option<Subtype>,
+    pub statuses: Vec<Status>,
+    /// Cases carrying all of these flags.
+    pub vulnerabilities: Vec<Vulnerability>,
+    pub opened_from: Option<DateTime<Utc>>,
+    pub opened_to: Option<DateTime<Utc>>,
+    pub updated_from: Option<DateTime<Utc>>,
+    pub updated_to: Option<DateTime<Utc>>,
+    pub assigned_officer: Option<UserId>,
+    /// Only detentions whose first consular contact is overdue at `now`.
+    pub first_contact_overdue: bool,
+    /// Free text: a case number, or words of the person's names (accent- and case-insensitive,
+    /// each word matching as a prefix).
+    pub q: Option<String>,
+    pub sort: CaseSort,
+    pub descending: bool,
+    pub cursor: Option<Cursor>,
+    pub limit: u32,
+}
+
+struct Sql {
+    text: String,
+    vals: Vec<Val>,
+}
+
+impl Sql {
+    fn arg(&mut self, v: Val) -> String {
+        self.vals.push(v);
+        format!("${}", self.vals.len())
+    }
+}
+
+fn scope_sql(sql: &mut Sql, scope: &Scope) {
+    match scope {
+        Scope::All => {}
+        Scope::Nothing => sql.text.push_str(" AND 1 = 0"),
+        Scope::States(states) => {
+            let list: Vec<String> = states.iter().map(|s| sql.arg(Val::Text(s.as_str().into()))).collect();
+            let list = list.join(", ");
+            sql.text.push_str(&format!(" AND (c.owner_state IN ({list}) OR c.assisting_state IN ({list}))"));
+        }
+        Scope::Posts { posts, user } => {
+            let mut cond: Vec<String> = Vec::new();
+            if !posts.is_empty() {
+                let list: Vec<String> = posts.iter().map(|p| sql.arg(Val::Text(p.as_str().into()))).collect();
+                cond.push(format!("c.post IN ({})", list.join(", ")));
+            }
+            cond.push(format!("c.assigned_officer = {}", sql.arg(Val::Uuid(user.0))));
+            sql.text.push_str(&format!(" AND ({})", cond.join(" OR ")));
+        }
+    }
+}
+
+fn filter_sql(sql: &mut Sql, f: &CaseFilter, now: DateTime<Utc>) {
+    let eq = |sql: &mut Sql, col: &str, v: Val| {
+        let a = sql.arg(v);
+        sql.text.push_str(&format!(" AND {col} = {a}"));
+    };
+    if let Some(s) = f.owner_state {
+        eq(sql, "c.owner_state", Val::Text(s.as_str().into()));
+    }
+    if let Some(p) = &f.post {
+        eq(sql, "c.post", Val::Text(p.as_str().into()));
+    }
+    if let Some(c) = f.category {
+        eq(sql, "c.category", Val::Text(c.as_str().into()));
+    }
+    if let Some(s) = f.subtype {
+        eq(sql, "c.subtype", Val::Text(s.as_str().into()));
+    }
+    if let Some(u) = f.assigned_officer {
+        eq(sql, "c.assigned_officer", Val::Uuid(u.0));
+    }
+    if !f.statuses.is_empty() {
+        let list: Vec<String> = f.statuses.iter().map(|s| sql.arg(Val::Text(s.as_str().into()))).collect();
+        sql.text.push_str(&format!(" AND c.status IN ({})", list.join(", ")));
+    }
+    if !f.vulnerabilities.is_empty() {
+        let m = Vulnerability::mask(&f.vulnerabilities);
+        let a = sql.arg(Val::Int(m));
+        sql.text.push_str(&format!(" AND (c.vuln_mask & {a}) = {a}"));
+    }
+    let range = |sql: &mut Sql, col: &str, op: &str, v: Option<DateTime<Utc>>| {
+        if let Some(t) = v {
+            let a = sql.arg(Val::Ts(t));
+            sql.text.push_str(&format!(" AND {col} {op} {a}"));
+        }
+    };
+    range(sql, "c.opened_at", ">=", f.opened_from);
+    range(sql, "c.opened_at", "<", f.opened_to);
+    range(sql, "c.updated_at", ">=", f.updated_from);
+    range(sql, "c.updated_at", "<", f.updated_to);
+    if f.first_contact_overdue {
+        let a = sql.arg(Val::Ts(now));
+        sql.text.push_str(&format!(" AND c.first_contact_due_at IS NOT NULL AND c.first_contact_due_at < {a}"));
+    }
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if let Ok(n) = CaseNumber::parse(q) {
+            let (a, b, c) = (
+                sql.arg(Val::Text(n.state.as_str().into())),
+                sql.arg(Val::Int(n.year as i64)),
+                sql.arg(Val::Int(n.seq)),
+            );
+            sql.text.push_str(&format!(" AND c.owner_state = {a} AND c.year = {b} AND c.seq = {c}"));
+        } else {
+            for t in enlace_domain::text::tokens(q).into_iter().take(8) {
+                let hi = format!("{t}\u{10FFFF}");
+                let (a, b) = (sql.arg(Val::Text(t)), sql.arg(Val::Text(hi)));
+                sql.text.push_str(&format!(
+                    " AND c.id IN (SELECT case_id FROM case_terms WHERE term >= {a} AND term < {b})"
+                ));
+            }
+        }
+    }
+}
+
+/// One page of cases the scope allows, and the cursor of the next page if there is one.
+pub async fn list_cases(
+    db: &Db,
+    scope: &Scope,
+    f: &CaseFilter,
+    now: DateTime<Utc>,
+) -> Result<(Vec<CaseSummary>, Option<Cursor>), StoreError> {
+    let mut sql = Sql {
+        text: "SELECT c.id, c.owner_state, c.year, c.seq, c.post, c.host_state, c.category, c.subtype, \
+               c.vuln_mask, c.status, c.person_name, c.assigned_officer, c.opened_at, c.updated_at, \
+               c.first_contact_due_at FROM cases c WHERE 1 = 1"
+            .into(),
+        vals: Vec::new(),
+    };
+    scope_sql(&mut sql, scope);
+    filter_sql(&mut sql, f, now);
+    let (cmp, dir) = if f.descending { ("<", "DESC") } else { (">", "ASC") };
+    let time_col = match f.sort {
+        CaseSort::Updated => "c.updated_at",
+        _ => "c.opened_at",
+    };
+    match (&f.cursor, f.sort) {
+        (Some(Cursor::Number(n)), CaseSort::Number) => {
+            let (a, b, c) = (
+                sql.arg(Val::Text(n.state.as_str().into())),
+                sql.arg(Val::Int(n.year as i64)),
+                sql.arg(Val::Int(n.seq)),
+            );
+            sql.text.push_str(&format!(" AND (c.owner_state, c.year, c.seq) {cmp} ({a}, {b}, {c})"));
+        }
+        (Some(Cursor::Time(t, id)), CaseSort::Opened | CaseSort::Updated) => {
+            let (a, b) = (sql.arg(Val::Ts(*t)), sql.arg(Val::Uuid(*id)));
+            sql.text.push_str(&format!(" AND ({time_col}, c.id) {cmp} ({a}, {b})"));
+        }
+        (Some(_), _) => return Err(StoreError::Corrupt("cursor does not match the sort order".into())),
+        (None, _) => {}
+    }
+    match f.sort {
+        CaseSort::Number => {
+            sql.text.push_str(&format!(" ORDER BY c.owner_state {dir}, c.year {dir}, c.seq {dir}"))
+        }
+        _ => sql.text.push_str(&format!(" ORDER BY {time_col} {dir}, c.id {dir}")),
+    }
+    let limit = f.limit.clamp(1, 500);
+    let lim = sql.arg(Val::Int(limit as i64 + 1));
+    sql.text.push_str(&format!(" LIMIT {lim}"));
+
+    let Sql { text, vals } = sql;
+    let mut rows: Vec<CaseSummary> = on_read!(db, p => {
+        let q = bind_vals!(sqlx::query(AssertSqlSafe(text)), &vals);
+        let rows = q.fetch_all(p).await?;
+        rows.iter().map(|r| summary_from_row(r, now)).collect::<Result<Vec<_>, _>>()?
+    });
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|last| match f.sort {
+            CaseSort::Number => Cursor::Number(last.number.clone()),
+            CaseSort::Opened => Cursor::Time(last.opened_at, last.id.0),
+            CaseSort::Updated => Cursor::Time(last.updated_at, last.id.0),
+        })
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// Full cases in id order after `after`, for exports.
+pub async fn export_page(
+    db: &Db,
+    scope: &Scope,
+    after: Option<CaseId>,
+    limit: u32,
+) -> Result<Vec<Case>, StoreError> {
+    let mut sql = Sql { text: format!("{CASE_SELECT} WHERE 1 = 1"), vals: Vec::new() };
+    scope_sql(&mut sql, scope);
+    if let Some(a) = after {
+        let x = sql.arg(Val::Uuid(a.0));
+        sql.text.push_str(&format!(" AND c.id > {x}"));
+    }
+    let lim = sql.arg(Val::Int(limit as i64));
+    sql.text.push_str(&format!(" ORDER BY c.id LIMIT {lim}"));
+    let Sql { text, vals } = sql;
+    on_read!(db, p => {
+        let rows = bind_vals!(sqlx::query(AssertSqlSafe(text)), &vals).fetch_all(p).await?;
+        rows.iter().map(case_from_row).collect()
+    })
+}
+
+pub async fn count_cases(db: &Db) -> Result<i64, StoreError> {
+    on_read!(db, p => Ok(sqlx::query_scalar("SELECT COUNT(*) FROM cases").fetch_one(p).await?))
+}

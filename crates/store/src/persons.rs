@@ -1,0 +1,56 @@
+//! Persons (data subjects).
+
+use chrono::{DateTime, Utc};
+use enlace_domain::ids::PersonId;
+use enlace_domain::person::{Person, PersonData};
+
+use crate::row::{RowExt, json, to_json};
+use crate::{Db, StoreError, Tx, on_read, on_tx};
+
+pub(crate) fn person_from_row(r: &impl RowExt) -> Result<Person, StoreError> {
+    Ok(Person { id: PersonId(r.uuid("id")?), version: r.int("version")?, data: json("data", &r.text("data")?)? })
+}
+
+pub async fn insert_person(tx: &mut Tx, p: &Person, now: DateTime<Utc>) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO persons (id, version, data, full_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
+        .bind(p.id.0).bind(p.version).bind(to_json(&p.data)).bind(p.data.full_name()).bind(now)
+        .execute(&mut *c).await.map(|_| ())?);
+    Ok(())
+}
+
+pub async fn get_person(db: &Db, id: PersonId) -> Result<Option<Person>, StoreError> {
+    on_read!(db, p => {
+        let row = sqlx::query("SELECT * FROM persons WHERE id = $1").bind(id.0).fetch_optional(p).await?;
+        row.as_ref().map(person_from_row).transpose()
+    })
+}
+
+pub async fn get_person_tx(tx: &mut Tx, id: PersonId) -> Result<Option<Person>, StoreError> {
+    on_tx!(tx, c => {
+        let row = sqlx::query("SELECT * FROM persons WHERE id = $1").bind(id.0).fetch_optional(&mut *c).await?;
+        row.as_ref().map(person_from_row).transpose()
+    })
+}
+
+/// Replaces a person's data if the stored version is `expected`; returns the new version,
+/// or `None` when the version did not match (a concurrent update won).
+pub async fn update_person(
+    tx: &mut Tx,
+    id: PersonId,
+    expected: i64,
+    data: &PersonData,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "UPDATE persons SET data = $1, full_name = $2, version = version + 1, updated_at = $3
+         WHERE id = $4 AND version = $5")
+        .bind(to_json(data)).bind(data.full_name()).bind(now).bind(id.0).bind(expected)
+        .execute(&mut *c).await?.rows_affected());
+    if n == 0 {
+        return Ok(None);
+    }
+    on_tx!(tx, c => sqlx::query("UPDATE cases SET person_name = $1 WHERE person_id = $2")
+        .bind(data.full_name()).bind(id.0).execute(&mut *c).await.map(|_| ())?);
+    Ok(Some(expected + 1))
+}
