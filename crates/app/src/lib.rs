@@ -1,0 +1,119 @@
+//! Enlace application layer: the use cases of a node.
+//!
+//! Every operation takes an [`Actor`], checks what that actor may do (authorisation lives
+//! here, not in handlers or templates, so the API, the UI, exports and search obey one rule),
+//! validates its input with the domain types, and performs its change and the change's audit
+//! event in one store transaction. No SQL and no HTTP here.
+
+pub mod access;
+pub mod auth;
+pub mod cases;
+pub mod csv_io;
+pub mod demo;
+mod error;
+
+use std::sync::Arc;
+
+pub use enlace_store::Db;
+pub use error::AppError;
+
+use enlace_domain::audit::AuditEvent;
+use enlace_domain::ids::AuditEventId;
+use enlace_domain::post::Post;
+use enlace_domain::user::User;
+use enlace_store::Tx;
+
+/// Who is acting, and from where.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user: User,
+    /// The client address, for the audit log.
+    pub source: Option<String>,
+}
+
+/// Node settings the use cases need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long an API token lives.
+    pub token_ttl: chrono::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { token_ttl: chrono::Duration::hours(12) }
+    }
+}
+
+/// The node's application: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    settings: Settings,
+}
+
+impl App {
+    pub fn new(db: Db, settings: Settings) -> App {
+        App { inner: Arc::new(Inner { db, settings }) }
+    }
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Applies migrations and loads the seeded reference data (posts). Idempotent.
+    pub async fn prepare(&self) -> Result<(), AppError> {
+        self.db().migrate().await?;
+        let posts = Post::seeded();
+        self.db()
+            .write(|tx| {
+                let posts = posts.clone();
+                Box::pin(async move {
+                    enlace_store::users::insert_posts(tx, &posts).await?;
+                    Ok::<_, AppError>(())
+                })
+            })
+            .await
+    }
+
+    /// Ready to serve: the database answers and its schema is current.
+    pub async fn ready(&self) -> Result<(), AppError> {
+        self.db().ping().await?;
+        if !self.db().migrations_current().await? {
+            return Err(AppError::Unavailable("database migrations are not current".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Builds an audit event for `actor` (or the system when `None`).
+pub(crate) fn event(
+    actor: Option<&Actor>,
+    action: &str,
+    record_type: &str,
+    record_id: Option<String>,
+    detail: serde_json::Value,
+) -> AuditEvent {
+    AuditEvent {
+        id: AuditEventId::new_v7(),
+        at: enlace_store::now(),
+        actor: actor.map(|a| a.user.id),
+        actor_name: actor.map_or_else(|| "system".to_string(), |a| a.user.username.to_string()),
+        action: action.to_string(),
+        record_type: record_type.to_string(),
+        record_id,
+        detail,
+        source: actor.and_then(|a| a.source.clone()),
+    }
+}
+
+/// Appends an audit event in the caller's transaction.
+pub(crate) async fn audit(tx: &mut Tx, e: AuditEvent) -> Result<(), AppError> {
+    enlace_store::audit::append(tx, &e).await?;
+    Ok(())
+}

@@ -128,6 +128,11 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// Truncates a timestamp to the stored precision (microseconds).
+pub fn truncate(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
 impl Db {
     /// Opens the database: a `postgres://` URL, a `sqlite:` URL, or else the SQLite file
     /// `enlace.db` in `data_dir` (created with owner-only permissions).

@@ -1,0 +1,713 @@
+//! Case use cases: register, read, update, move through the workflow, list and search,
+//! actions, attachments and consents.
+
+use chrono::{DateTime, Utc};
+use enlace_domain::case::{
+    Case, CaseParts, CaseSummary, Category, LegalBasis, Protection, Subtype, Vulnerability, validate_parts,
+};
+use enlace_domain::country::CountryCode;
+use enlace_domain::ids::{ActionId, AttachmentId, CaseId, ConsentId, PersonId, TransitionId, UserId};
+use enlace_domain::parts::{ChildRecord, ConsentData, DeathRecord, Detention, DetentionDelays, LabourRecord, MissingReport};
+use enlace_domain::person::{LongText, Person, PersonData};
+use enlace_domain::post::PostCode;
+use enlace_domain::record::{Action, ActionData, Attachment, Consent, Transition, check_attachment, clean_filename};
+use enlace_domain::workflow::Status;
+use enlace_domain::ValidationErrors;
+use enlace_store::cases::{CaseFilter, Cursor};
+use enlace_store::Tx;
+use serde::{Deserialize, Deserializer, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::access;
+use crate::{Actor, App, AppError, audit, event};
+
+fn pending() -> Protection {
+    Protection::Pending
+}
+
+/// A new case. The person is given in full (`person`) or as an existing person (`person_id`).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "person": {
+        "given_names": ["Kevin", "Josué"],
+        "surnames": ["Hernández", "Ramos"],
+        "sex": "male",
+        "birth": {"kind": "year", "year": 2014},
+        "birth_place": "San Pedro Sula, Cortés",
+        "nationalities": ["HN"],
+        "languages": ["es"]
+    },
+    "post": "HN-TAPACHULA",
+    "host_state": "MX",
+    "category": "migration",
+    "subtype": "unaccompanied_child",
+    "vulnerabilities": ["unaccompanied_child"],
+    "protection": {"state": "not_possible", "reason": "child"},
+    "legal_basis": "vital_interest",
+    "narrative": "Niño localizado por el DIF en la central de autobuses de Tapachula; viajaba solo.",
+    "child": {
+        "accompaniment": "unaccompanied",
+        "family_tracing": "in_progress",
+        "host_protection_authority": "DIF Chiapas / Procuraduría de Protección de NNA"
+    }
+}))]
+pub struct NewCase {
+    #[serde(default)]
+    pub person: Option<PersonData>,
+    #[serde(default)]
+    pub person_id: Option<PersonId>,
+    /// The nationality state that owns the case; by default the user's state.
+    #[serde(default)]
+    pub owner_state: Option<CountryCode>,
+    /// The post working the case; by default the user's post.
+    #[serde(default)]
+    pub post: Option<PostCode>,
+    pub host_state: CountryCode,
+    pub category: Category,
+    pub subtype: Subtype,
+    #[serde(default)]
+    pub vulnerabilities: Vec<Vulnerability>,
+    #[serde(default = "pending")]
+    pub protection: Protection,
+    pub legal_basis: LegalBasis,
+    #[serde(default)]
+    pub narrative: Option<LongText>,
+    #[serde(default)]
+    pub assigned_officer: Option<UserId>,
+    #[serde(default)]
+    pub detention: Option<Detention>,
+    #[serde(default)]
+    pub child: Option<ChildRecord>,
+    #[serde(default)]
+    pub death: Option<DeathRecord>,
+    #[serde(default)]
+    pub missing: Option<MissingReport>,
+    #[serde(default)]
+    pub labour: Option<LabourRecord>,
+}
+
+/// Absent: leave as is. `null`: clear. A value: set.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Changes to a case. Fields left out stay as they are; `null` clears an optional field.
+/// Status changes go through transitions, not here.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "version": 1,
+    "vulnerabilities": ["unaccompanied_child", "indigenous_language"],
+    "narrative": "El niño habla k'iche'; se solicitó intérprete."
+}))]
+pub struct CaseUpdate {
+    /// The version you read; may instead be sent as `If-Match`.
+    #[serde(default)]
+    pub version: Option<i64>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub post: Option<Option<PostCode>>,
+    #[serde(default)]
+    pub host_state: Option<CountryCode>,
+    #[serde(default)]
+    pub category: Option<Category>,
+    #[serde(default)]
+    pub subtype: Option<Subtype>,
+    #[serde(default)]
+    pub vulnerabilities: Option<Vec<Vulnerability>>,
+    #[serde(default)]
+    pub protection: Option<Protection>,
+    #[serde(default)]
+    pub legal_basis: Option<LegalBasis>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub narrative: Option<Option<LongText>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub assigned_officer: Option<Option<UserId>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Detention>)]
+    pub detention: Option<Option<Detention>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<ChildRecord>)]
+    pub child: Option<Option<ChildRecord>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<DeathRecord>)]
+    pub death: Option<Option<DeathRecord>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<MissingReport>)]
+    pub missing: Option<Option<MissingReport>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<LabourRecord>)]
+    pub labour: Option<Option<LabourRecord>>,
+}
+
+/// A status change.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"to": "protection_accepted", "version": 1}))]
+pub struct TransitionRequest {
+    pub to: Status,
+    /// Why; required to close, reopen or go back.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The version you read; may instead be sent as `If-Match`.
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+/// A correction of the person's data.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "version": 1,
+    "person": {"given_names": ["Kevin", "Josué"], "surnames": ["Hernández", "Ramos"], "sex": "male",
+               "birth": {"kind": "date", "date": "2014-03-02"}, "nationalities": ["HN"]}
+}))]
+pub struct PersonUpdate {
+    /// The person's version you read; may instead be sent as `If-Match`.
+    #[serde(default)]
+    pub version: Option<i64>,
+    pub person: PersonData,
+}
+
+/// A case with what is computed from it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CaseView {
+    #[serde(flatten)]
+    pub case: Case,
+    pub person_version: i64,
+    /// Art. 36 delays, for detention cases.
+    pub detention_delays: Option<DetentionDelays>,
+}
+
+/// One page of a case list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CasePage {
+    pub items: Vec<CaseSummary>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Checks a whole case: its parts, the protection time, the owner against nationalities.
+fn check_case(c: &Case, now: DateTime<Utc>) -> ValidationErrors {
+    let mut e = validate_parts(&c.parts, &c.person, now);
+    if let Protection::Accepted { at } = c.protection {
+        if at > now + chrono::Duration::minutes(5) {
+            e.push("protection.at", "is in the future");
+        }
+    }
+    if !c.person.nationalities.is_empty() && !c.person.nationalities.contains(&c.owner_state) {
+        e.push(
+            "owner_state",
+            format!("{} is not among the person's nationalities", c.owner_state),
+        );
+    }
+    e
+}
+
+fn expected_version(body: Option<i64>, header: Option<i64>) -> Result<i64, AppError> {
+    match (body, header) {
+        (Some(b), Some(h)) if b != h => Err(AppError::invalid("version", "differs from If-Match")),
+        (Some(v), _) | (None, Some(v)) => Ok(v),
+        (None, None) => Err(AppError::invalid(
+            "version",
+            "send the version you read, in the body or as If-Match, so no update is lost",
+        )),
+    }
+}
+
+impl App {
+    async fn check_post(&self, post: &PostCode, e: &mut ValidationErrors) -> Option<CountryCode> {
+        match enlace_store::users::get_post(self.db(), post).await {
+            Ok(Some(p)) => Some(p.state),
+            Ok(None) => {
+                e.push("post", format!("no post {post} on this node"));
+                None
+            }
+            Err(err) => {
+                e.push("post", format!("could not be checked: {err}"));
+                None
+            }
+        }
+    }
+
+    /// Registers a case (and its person, when new) with its first transition and audit event.
+    pub async fn create_case(&self, actor: &Actor, n: NewCase) -> Result<CaseView, AppError> {
+        let now = enlace_store::now();
+        let (case, new_person, person_version) = self.prepare_case(actor, n, now).await?;
+        let case = self
+            .db()
+            .write(|tx| {
+                let actor = actor.clone();
+                let mut case = case.clone();
+                Box::pin(async move {
+                    let actor = &actor;
+                    insert_case_tx(tx, actor, &mut case, new_person).await?;
+                    Ok::<_, AppError>(case)
+                })
+            })
+            .await?;
+        Ok(view(case, person_version, now))
+    }
+
+    /// Checks a new case against every rule and the actor's rights, and builds it (without its
+    /// number, which the insert assigns). Returns the case, whether its person is new, and the
+    /// person's version.
+    pub async fn prepare_case(&self, actor: &Actor, n: NewCase, now: DateTime<Utc>) -> Result<(Case, bool, i64), AppError> {
+        access::require_case_worker(actor)?;
+        let mut e = ValidationErrors::new();
+        match (&n.person, &n.person_id) {
+            (Some(p), None) => e.extend(p.validate(now.date_naive()).nest("person")),
+            (None, Some(_)) => {}
+            _ => e.push("person", "give either person or person_id"),
+        }
+        let post = n.post.clone().or_else(|| actor.user.post.clone());
+        let post_state = match &post {
+            Some(p) => self.check_post(p, &mut e).await,
+            None => None,
+        };
+        let owner = n.owner_state.unwrap_or(actor.user.state);
+        e.into_result()?;
+        access::can_register(actor, owner, post_state)?;
+        let existing = match n.person_id {
+            Some(id) => Some(
+                enlace_store::persons::get_person(self.db(), id)
+                    .await?
+                    .ok_or_else(|| AppError::invalid("person_id", "no such person"))?,
+            ),
+            None => None,
+        };
+        let new_person = existing.is_none();
+        let (person_id, person_version, person) = match (existing, n.person) {
+            (Some(p), _) => (p.id, p.version, p.data),
+            (None, Some(data)) => (PersonId::new_v7(), 1, data),
+            (None, None) => return Err(AppError::invalid("person", "give either person or person_id")),
+        };
+        let case = Case {
+            id: CaseId::new_v7(),
+            number: enlace_domain::case::CaseNumber { state: owner, year: 0, seq: 0 },
+            version: 1,
+            owner_state: owner,
+            assisting_state: post_state.filter(|s| *s != owner),
+            post,
+            host_state: n.host_state,
+            category: n.category,
+            subtype: n.subtype,
+            vulnerabilities: dedup(n.vulnerabilities),
+            status: Status::Intake,
+            assigned_officer: n.assigned_officer,
+            protection: n.protection,
+            legal_basis: n.legal_basis,
+            narrative: n.narrative,
+            person_id,
+            person,
+            parts: CaseParts { detention: n.detention, child: n.child, death: n.death, missing: n.missing, labour: n.labour },
+            opened_at: now,
+            updated_at: now,
+            closed_at: None,
+            created_by: actor.user.id,
+        };
+        check_case(&case, now).into_result()?;
+        if let Some(officer) = case.assigned_officer {
+            self.check_officer(officer, owner, post_state).await?;
+        }
+        Ok((case, new_person, person_version))
+    }
+
+    async fn check_officer(&self, officer: UserId, owner: CountryCode, post_state: Option<CountryCode>) -> Result<(), AppError> {
+        let u = enlace_store::users::get_user(self.db(), officer)
+            .await?
+            .ok_or_else(|| AppError::invalid("assigned_officer", "no such user"))?;
+        if u.state != owner && Some(u.state) != post_state {
+            return Err(AppError::invalid("assigned_officer", "the officer works for another state"));
+        }
+        Ok(())
+    }
+
+    /// A case the actor may read. A case they may not read is "not found", like a missing one.
+    pub async fn get_case(&self, actor: &Actor, id: CaseId) -> Result<CaseView, AppError> {
+        let case = enlace_store::cases::get_case(self.db(), id).await?.filter(|c| access::can_read(actor, c));
+        let case = case.ok_or(AppError::NotFound("case"))?;
+        let pv = enlace_store::persons::get_person(self.db(), case.person_id).await?.map_or(1, |p| p.version);
+        Ok(view(case, pv, enlace_store::now()))
+    }
+
+    async fn load_for_change(tx: &mut Tx, actor: &Actor, id: CaseId) -> Result<Case, AppError> {
+        enlace_store::cases::get_case_tx(tx, id)
+            .await?
+            .filter(|c| access::can_read(actor, c))
+            .ok_or(AppError::NotFound("case"))
+    }
+
+    /// Applies `u` to a case if `If-Match`/`version` is still current.
+    pub async fn update_case(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        if_match: Option<i64>,
+        u: CaseUpdate,
+    ) -> Result<CaseView, AppError> {
+        access::require_case_worker(actor)?;
+        let expected = expected_version(u.version, if_match)?;
+        let mut e = ValidationErrors::new();
+        let new_post_state = match &u.post {
+            Some(Some(p)) => self.check_post(p, &mut e).await,
+            _ => None,
+        };
+        e.into_result()?;
+        if let Some(Some(officer)) = u.assigned_officer {
+            self.check_officer(officer, actor.user.state, new_post_state).await?;
+        }
+        let now = enlace_store::now();
+        let case = self
+            .db()
+            .write(|tx| {
+                let actor = actor.clone();
+                let u = u.clone();
+                Box::pin(async move {
+                    let actor = &actor;
+                    let mut c = Self::load_for_change(tx, actor, id).await?;
+                    if c.version != expected {
+                        return Err(stale("case", c.version));
+                    }
+                    let mut changed: Vec<&str> = Vec::new();
+                    macro_rules! set {
+                        ($field:ident, $target:expr) => {
+                            if let Some(v) = u.$field {
+                                $target = v;
+                                changed.push(stringify!($field));
+                            }
+                        };
+                    }
+                    if let Some(p) = u.post {
+                        c.assisting_state = match &p {
+                            Some(_) => new_post_state.filter(|s| *s != c.owner_state),
+                            None => None,
+                        };
+                        if let Some(s) = new_post_state {
+                            if s != c.owner_state && s != actor.user.state && c.owner_state != actor.user.state {
+                                return Err(AppError::Forbidden("the post belongs to neither the owner nor your state".into()));
+                            }
+                        }
+                        c.post = p;
+                        changed.push("post");
+                    }
+                    set!(host_state, c.host_state);
+                    set!(category, c.category);
+                    set!(subtype, c.subtype);
+                    if let Some(v) = u.vulnerabilities {
+                        c.vulnerabilities = dedup(v);
+                        changed.push("vulnerabilities");
+                    }
+                    set!(protection, c.protection);
+                    set!(legal_basis, c.legal_basis);
+                    set!(narrative, c.narrative);
+                    set!(assigned_officer, c.assigned_officer);
+                    set!(detention, c.parts.detention);
+                    set!(child, c.parts.child);
+                    set!(death, c.parts.death);
+                    set!(missing, c.parts.missing);
+                    set!(labour, c.parts.labour);
+                    check_case(&c, now).into_result()?;
+                    c.updated_at = now;
+                    if !enlace_store::cases::update_case(tx, &c).await? {
+                        return Err(stale("case", c.version));
+                    }
+                    c.version += 1;
+                    audit(tx, event(Some(actor), "case.update", "case", Some(c.id.to_string()),
+                        serde_json::json!({"number": c.number, "fields": changed}))).await?;
+                    Ok(c)
+                })
+            })
+            .await?;
+        let pv = enlace_store::persons::get_person(self.db(), case.person_id).await?.map_or(1, |p| p.version);
+        Ok(view(case, pv, now))
+    }
+
+    /// Moves a case to another status, recording who, when and why.
+    pub async fn transition(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        if_match: Option<i64>,
+        r: TransitionRequest,
+    ) -> Result<CaseView, AppError> {
+        access::can_transition(actor, r.to)?;
+        let expected = expected_version(r.version, if_match)?;
+        let reason = match r.reason.as_deref().map(|s| enlace_domain::text::clean_text(s, 2000)) {
+            Some(Err(m)) => return Err(AppError::invalid("reason", m)),
+            Some(Ok(s)) if !s.is_empty() => Some(s),
+            _ => None,
+        };
+        let now = enlace_store::now();
+        let case = self
+            .db()
+            .write(|tx| {
+                let actor = actor.clone();
+                let reason = reason.clone();
+                Box::pin(async move {
+                    let actor = &actor;
+                    let mut c = Self::load_for_change(tx, actor, id).await?;
+                    if c.version != expected {
+                        return Err(stale("case", c.version));
+                    }
+                    let from = c.status;
+                    c.status = from
+                        .transition(r.to, &c.protection, reason.as_deref())
+                        .map_err(|e| AppError::Rule(e.to_string()))?;
+                    c.closed_at = if c.status == Status::Closed { Some(now) } else { None };
+                    c.updated_at = now;
+                    if !enlace_store::cases::update_case(tx, &c).await? {
+                        return Err(stale("case", c.version));
+                    }
+                    c.version += 1;
+                    let t = Transition {
+                        id: TransitionId::new_v7(),
+                        case_id: c.id,
+                        from: Some(from),
+                        to: c.status,
+                        reason: reason.clone(),
+                        actor: actor.user.id,
+                        at: now,
+                    };
+                    enlace_store::records::insert_transition(tx, &t).await?;
+                    audit(tx, event(Some(actor), "case.transition", "case", Some(c.id.to_string()),
+                        serde_json::json!({"number": c.number, "from": from, "to": c.status}))).await?;
+                    Ok(c)
+                })
+            })
+            .await?;
+        let pv = enlace_store::persons::get_person(self.db(), case.person_id).await?.map_or(1, |p| p.version);
+        Ok(view(case, pv, now))
+    }
+
+    /// Corrects the person of a case (a rectification), re-indexing every case of that person.
+    pub async fn update_person(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        if_match: Option<i64>,
+        u: PersonUpdate,
+    ) -> Result<Person, AppError> {
+        access::require_case_worker(actor)?;
+        let expected = expected_version(u.version, if_match)?;
+        let now = enlace_store::now();
+        u.person.validate(now.date_naive()).nest("person").into_result()?;
+        self.db()
+            .write(|tx| {
+                let actor = actor.clone();
+                let data = u.person.clone();
+                Box::pin(async move {
+                    let actor = &actor;
+                    let c = Self::load_for_change(tx, actor, case_id).await?;
+                    let mut check = c.clone();
+                    check.person = data.clone();
+                    check_case(&check, now).into_result()?;
+                    let version = enlace_store::persons::update_person(tx, c.person_id, expected, &data, now)
+                        .await?
+                        .ok_or_else(|| AppError::Conflict("the person was changed by someone else; read it again".into()))?;
+                    for id in enlace_store::cases::case_ids_of_person(tx, c.person_id).await? {
+                        if let Some(other) = enlace_store::cases::get_case_tx(tx, id).await? {
+                            let terms = enlace_domain::case::search_terms(&other.number, &data);
+                            enlace_store::cases::set_terms(tx, id, &terms).await?;
+                        }
+                    }
+                    audit(tx, event(Some(actor), "person.rectify", "person", Some(c.person_id.to_string()),
+                        serde_json::json!({"case": c.number}))).await?;
+                    Ok(Person { id: c.person_id, version, data })
+                })
+            })
+            .await
+    }
+
+    /// A page of the cases the actor may see, filtered, searched and sorted.
+    pub async fn list_cases(&self, actor: &Actor, mut f: CaseFilter) -> Result<CasePage, AppError> {
+        let scope = access::case_scope(actor);
+        if f.limit == 0 {
+            f.limit = 50;
+        }
+        let (items, next) = enlace_store::cases::list_cases(self.db(), &scope, &f, enlace_store::now()).await?;
+        Ok(CasePage { items, next_cursor: next.map(|c| c.encode()) })
+    }
+
+    /// Decodes a cursor given by a client.
+    pub fn parse_cursor(s: &str) -> Result<Cursor, AppError> {
+        Cursor::decode(s).map_err(|m| AppError::invalid("cursor", m))
+    }
+
+    pub async fn transitions(&self, actor: &Actor, id: CaseId) -> Result<Vec<Transition>, AppError> {
+        self.get_case(actor, id).await?;
+        Ok(enlace_store::records::list_transitions(self.db(), id).await?)
+    }
+
+    pub async fn add_action(&self, actor: &Actor, id: CaseId, data: ActionData) -> Result<Action, AppError> {
+        access::require_case_worker(actor)?;
+        let now = enlace_store::now();
+        if data.occurred_at > now + chrono::Duration::minutes(5) {
+            return Err(AppError::invalid("occurred_at", "is in the future"));
+        }
+        self.db()
+            .write(|tx| {
+                let actor = actor.clone();
+                let data = data.clone();
+                Box::pin(async move {
+                    let actor = &actor;
+                    let c = Self::load_for_change(tx, actor, id).await?;
+                    let a = Action { id: ActionId::new_v7(), case_id: c.id, data, author: actor.user.id, created_at: now };
+                    enlace_store::records::insert_action(tx, &a).await?;
+                    audit(tx, event(Some(actor), "case.action", "case", Some(c.id.to_string()),
+                        serde_json::json!({"number": c.number, "action": a.id, "kind": a.data.kind}))).await?;
+                    Ok(a)
+                })
+            })
+            .await
+    }
+
+    pub async fn actions(&self, actor: &Actor, id: CaseId) -> Result<Vec<Action>, AppError> {
+        self.get_case(actor, id).await?;
+        Ok(enlace_store::records::list_actions(self.db(), id).await?)
+    }
+
+    /// Stores an attachment after checking its type against its bytes; keeps its SHA-256.
+    pub async fn add_attachment(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        filename: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Attachment, AppError> {
+        access::require_case_worker(actor)?;
+        let mut e = ValidationErrors::new();
+        let filename = e.check("filename", clean_filename(filename));
+        e.check("content", check_attachment(content_type, &bytes));
+        e.into_result()?;
+        let filename = filename.expect("checked");
+        let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let sha = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let now = enlace_store::now();
+        let bytes = std::sync::Arc::new(bytes);
+        self.db()
+            .write(|tx| {
+                let actor = actor.clone();
+                let (filename, ct, sha, bytes) = (filename.clone(), ct.clone(), sha.clone(), bytes.clone());
+                Box::pin(async move {
+                    let actor = &actor;
+                    let c = Self::load_for_change(tx, actor, id).await?;
+                    let a = Attachment {
+                        id: AttachmentId::new_v7(),
+                        case_id: c.id,
+                        filename,
+                        content_type: ct,
+                        size: bytes.len() as i64,
+                        sha256: sha,
+                        uploaded_by: actor.user.id,
+                        created_at: now,
+                    };
+                    enlace_store::records::insert_attachment(tx, &a, &bytes).await?;
+                    audit(tx, event(Some(actor), "case.attachment", "case", Some(c.id.to_string()),
+                        serde_json::json!({"number": c.number, "attachment": a.id, "sha256": a.sha256, "size": a.size}))).await?;
+                    Ok(a)
+                })
+            })
+            .await
+    }
+
+    pub async fn attachments(&self, actor: &Actor, id: CaseId) -> Result<Vec<Attachment>, AppError> {
+        self.get_case(actor, id).await?;
+        Ok(enlace_store::records::list_attachments(self.db(), id).await?)
+    }
+
+    pub async fn attachment(&self, actor: &Actor, id: CaseId, att: AttachmentId) -> Result<(Attachment, Vec<u8>), AppError> {
+        self.get_case(actor, id).await?;
+        enlace_store::records::get_attachment(self.db(), id, att).await?.ok_or(AppError::NotFound("attachment"))
+    }
+
+    pub async fn add_consent(&self, actor: &Actor, id: CaseId, data: ConsentData) -> Result<Consent, AppError> {
+        access::require_case_worker(actor)?;
+        let now = enlace_store::now();
+        data.validate(now).into_result()?;
+        self.db()
+            .write(|tx| {
+                let actor = actor.clone();
+                let data = data.clone();
+                Box::pin(async move {
+                    let actor = &actor;
+                    let c = Self::load_for_change(tx, actor, id).await?;
+                    let consent = Consent { id: ConsentId::new_v7(), case_id: c.id, data, withdrawn_at: None, recorded_by: actor.user.id };
+                    enlace_store::records::insert_consent(tx, &consent).await?;
+                    audit(tx, event(Some(actor), "case.consent", "case", Some(c.id.to_string()),
+                        serde_json::json!({"number": c.number, "consent": consent.id, "scope": consent.data.scope}))).await?;
+                    Ok(consent)
+                })
+            })
+            .await
+    }
+
+    pub async fn consents(&self, actor: &Actor, id: CaseId) -> Result<Vec<Consent>, AppError> {
+        self.get_case(actor, id).await?;
+        Ok(enlace_store::records::list_consents(self.db(), id).await?)
+    }
+
+    pub async fn withdraw_consent(&self, actor: &Actor, id: CaseId, consent: ConsentId) -> Result<(), AppError> {
+        access::require_case_worker(actor)?;
+        let now = enlace_store::now();
+        self.db()
+            .write(|tx| {
+                let actor = actor.clone();
+                Box::pin(async move {
+                    let actor = &actor;
+                    let c = Self::load_for_change(tx, actor, id).await?;
+                    if !enlace_store::records::withdraw_consent(tx, id, consent, now).await? {
+                        return Err(AppError::NotFound("consent"));
+                    }
+                    audit(tx, event(Some(actor), "case.consent_withdrawn", "case", Some(c.id.to_string()),
+                        serde_json::json!({"number": c.number, "consent": consent}))).await
+                })
+            })
+            .await
+    }
+}
+
+/// Inserts a prepared case: assigns its number, writes the person when new, the case, its
+/// first transition and the audit event, all in the caller's transaction.
+pub(crate) async fn insert_case_tx(tx: &mut Tx, actor: &Actor, case: &mut Case, new_person: bool) -> Result<(), AppError> {
+    let year = chrono::Datelike::year(&case.opened_at);
+    let seq = enlace_store::cases::next_seq(tx, case.owner_state, year).await?;
+    case.number = enlace_domain::case::CaseNumber { state: case.owner_state, year, seq };
+    if new_person {
+        let p = Person { id: case.person_id, version: 1, data: case.person.clone() };
+        enlace_store::persons::insert_person(tx, &p, case.opened_at).await?;
+    }
+    enlace_store::cases::insert_case(tx, case).await?;
+    let t = Transition {
+        id: TransitionId::new_v7(),
+        case_id: case.id,
+        from: None,
+        to: Status::Intake,
+        reason: None,
+        actor: actor.user.id,
+        at: case.opened_at,
+    };
+    enlace_store::records::insert_transition(tx, &t).await?;
+    audit(tx, event(Some(actor), "case.create", "case", Some(case.id.to_string()),
+        serde_json::json!({"number": case.number, "owner_state": case.owner_state, "post": case.post}))).await
+}
+
+fn stale(what: &str, current: i64) -> AppError {
+    AppError::Conflict(format!("the {what} was changed by someone else (now version {current}); read it again"))
+}
+
+fn dedup(mut v: Vec<Vulnerability>) -> Vec<Vulnerability> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn view(case: Case, person_version: i64, now: DateTime<Utc>) -> CaseView {
+    let detention_delays = case.parts.detention.as_ref().map(|d| d.delays(now));
+    CaseView { case, person_version, detention_delays }
+}

@@ -1,0 +1,46 @@
+use enlace_domain::ValidationErrors;
+use enlace_store::{FromStore, StoreError};
+
+/// What can go wrong in a use case. The web layer maps each to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The input is wrong; every field at fault is named.
+    #[error("invalid input: {0}")]
+    Validation(ValidationErrors),
+    /// Missing, or not visible to this actor (the two are indistinguishable on purpose).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The actor's role does not allow this operation at all.
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    #[error("authentication required: {0}")]
+    Unauthorized(String),
+    /// The record changed since the caller read it (stale version).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The request is understood but breaks a rule of the workflow.
+    #[error("{0}")]
+    Rule(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ValidationErrors> for AppError {
+    fn from(e: ValidationErrors) -> Self {
+        AppError::Validation(e)
+    }
+}
+
+impl FromStore for AppError {
+    fn retryable(&self) -> bool {
+        matches!(self, AppError::Store(e) if e.is_retryable())
+    }
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> AppError {
+        AppError::Validation(ValidationErrors::single(field, message))
+    }
+}
