@@ -1,1 +1,347 @@
-fn main(){}
+//! `enlace`: one binary for a country node (and, later, the hub and the demo network).
+
+use std::io::{IsTerminal, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use enlace_app::auth::NewUser;
+use enlace_app::demo::{DEMO_PASSWORD, GenerateOptions};
+use enlace_app::{App, AppError, Db, Settings};
+use enlace_domain::country::CountryCode;
+use enlace_domain::post::PostCode;
+use enlace_domain::role::Role;
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser)]
+#[command(name = "enlace", version, about = "Enlace: consular protection case records for the Regional Conference on Migration network")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// Where the node keeps its files (the SQLite database by default).
+    #[arg(long, env = "ENLACE_DATA_DIR", default_value = "./enlace-data")]
+    data_dir: PathBuf,
+    /// A postgres:// URL to use PostgreSQL instead of the SQLite file in the data directory.
+    #[arg(long, env = "ENLACE_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the node's HTTP server.
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Address and port to listen on.
+        #[arg(long, env = "ENLACE_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Load demo accounts and demo cases (first start only) and print the logins.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Runs a demo node with demo accounts and cases, printing the logins (same as `serve --demo`).
+    Demo {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Applies database migrations and loads reference data, then exits.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Administration tasks.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Generates synthetic demo cases (seeded: the same seed gives the same data).
+    DemoData {
+        #[command(flatten)]
+        db: DbArgs,
+        /// How many cases to generate.
+        #[arg(long, default_value_t = 1000)]
+        cases: u64,
+        #[arg(long, default_value_t = 2016)]
+        seed: u64,
+        /// Cases written per transaction.
+        #[arg(long, default_value_t = 2000)]
+        batch: usize,
+    },
+    /// Imports records from a file.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+    /// Exports records.
+    Export {
+        #[command(subcommand)]
+        what: ExportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Creates a user account; the password is read from standard input.
+    CreateUser {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        username: String,
+        /// consular_officer, protection_supervisor, country_administrator, liaison_officer,
+        /// regional_analyst, auditor or civil_society_partner.
+        #[arg(long)]
+        role: String,
+        /// The state the user works for (ISO code, e.g. HN).
+        #[arg(long)]
+        state: String,
+        /// The user's post (required for consular officers), e.g. HN-TAPACHULA.
+        #[arg(long)]
+        post: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from standard input (one line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Imports cases from CSV (columns in docs/csv.md). Every row is checked first: a file
+    /// with a bad row imports nothing unless --skip-invalid.
+    Cases {
+        #[command(flatten)]
+        db: DbArgs,
+        file: PathBuf,
+        /// The account the import is made by (its rights apply and it is audited).
+        #[arg(long)]
+        user: String,
+        /// Import the valid rows and report the invalid ones.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Write the report of invalid rows (line,column,reason) to this CSV file.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Exports cases as CSV (the import format plus number, id, status and times).
+    Cases {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only this owning state's cases.
+        #[arg(long)]
+        state: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+async fn open(db: &DbArgs) -> Result<App> {
+    let database = Db::connect(db.database_url.as_deref(), &db.data_dir)
+        .await
+        .with_context(|| match &db.database_url {
+            Some(_) => "cannot connect to the database given by --database-url".to_string(),
+            None => format!("cannot open the database in {}", db.data_dir.display()),
+        })?;
+    let app = App::new(database, Settings::default());
+    app.prepare().await.context("cannot prepare the database")?;
+    Ok(app)
+}
+
+fn bar(len: Option<u64>, what: &str) -> ProgressBar {
+    let pb = match len {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::new_spinner(),
+    };
+    if !std::io::stderr().is_terminal() {
+        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let style = ProgressStyle::with_template(&format!(
+        "{what} {{bar:40}} {{pos}}/{{len}} ({{per_sec}}, {{eta}} left)"
+    ))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    pb.set_style(style);
+    pb
+}
+
+async fn generate(app: &App, cases: u64, seed: u64, batch: usize) -> Result<u64> {
+    let pb = bar(Some(cases), "generating cases");
+    let pb2 = pb.clone();
+    let n = enlace_app::demo::generate_cases(app, &GenerateOptions { cases, seed, batch: batch.max(1) }, &move |n| pb2.set_position(n))
+        .await?;
+    pb.finish_and_clear();
+    Ok(n)
+}
+
+async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
+    if demo {
+        let logins = app.seed_demo_users().await?;
+        if enlace_store_count(&app).await? == 0 {
+            let shown = app.seed_showcase().await?;
+            generate(&app, 2000, 2016, 500).await?;
+            eprintln!("Demo cases loaded: {} showcase cases ({}) and 2000 generated.", shown.len(), shown.join(", "));
+        }
+        println!("\nEnlace demo node: http://{listen}   (API: http://{listen}/api/v1/openapi.json)");
+        println!("Every demo account's password is: {DEMO_PASSWORD}\n");
+        println!("{:<24} {:<24} {:<6} {}", "USER", "ROLE", "STATE", "POST");
+        for l in logins {
+            println!("{:<24} {:<24} {:<6} {}", l.username, l.role.as_str(), l.state, l.post.map(|p| p.to_string()).unwrap_or_default());
+        }
+        println!();
+    }
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    let shutdown = async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async {
+            if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                s.recv().await;
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+        tracing::info!("shutting down: finishing requests in flight");
+    };
+    enlace_web::serve(listener, app.clone(), shutdown).await?;
+    app.db().close().await;
+    Ok(())
+}
+
+async fn enlace_store_count(app: &App) -> Result<i64> {
+    Ok(app.count_cases().await?)
+}
+
+fn read_password() -> Result<String> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s).context("cannot read the password from standard input")?;
+    let pw = s.lines().next().unwrap_or("").to_string();
+    if pw.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(pw)
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve { db, listen, demo } => serve(open(&db).await?, listen, demo).await,
+        Command::Demo { db, listen } => serve(open(&db).await?, listen, true).await,
+        Command::Migrate { db } => {
+            open(&db).await?;
+            eprintln!("database is up to date");
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::CreateUser { db, username, role, state, post, display_name, password_stdin: _ } } => {
+            let role = Role::parse(&role).with_context(|| {
+                format!("unknown role \"{role}\"; one of: {}", Role::ALL.map(|r| r.as_str()).join(", "))
+            })?;
+            let state = CountryCode::parse(&state)?;
+            let post = post.map(|p| PostCode::parse(&p)).transpose()?;
+            let password = read_password()?;
+            let app = open(&db).await?;
+            let user = app
+                .create_user(None, NewUser { username, display_name, role, state, post, password })
+                .await
+                .map_err(explain)?;
+            println!("created user {} ({}, {}) with id {}", user.username, user.role, user.state, user.id);
+            Ok(())
+        }
+        Command::DemoData { db, cases, seed, batch } => {
+            let app = open(&db).await?;
+            app.seed_demo_users().await?;
+            let t = std::time::Instant::now();
+            let n = generate(&app, cases, seed, batch).await?;
+            eprintln!("generated {n} cases in {:.1} s", t.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Command::Import { what: ImportCommand::Cases { db, file, user, skip_invalid, report } } => {
+            let app = open(&db).await?;
+            let actor = app.actor_for(&user).await.map_err(explain)?;
+            let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let pb = bar(None, "importing");
+            let pb2 = pb.clone();
+            let progress: Arc<dyn Fn(&str, u64) + Send + Sync> = Arc::new(move |stage: &str, n: u64| {
+                pb2.set_message(stage.to_string());
+                pb2.set_position(n);
+            });
+            let result = app.import_cases(&actor, std::io::BufReader::new(f), skip_invalid, progress).await;
+            pb.finish_and_clear();
+            let write_report = |r: &enlace_app::csv_io::ImportReport| -> Result<()> {
+                for e in r.errors.iter().take(50) {
+                    eprintln!("{e}");
+                }
+                if r.errors.len() > 50 {
+                    eprintln!("… and {} more", r.errors.len() - 50);
+                }
+                if let Some(path) = &report {
+                    let out = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+                    r.write_csv(out)?;
+                    eprintln!("report written to {}", path.display());
+                }
+                Ok(())
+            };
+            match result {
+                Ok(r) => {
+                    write_report(&r)?;
+                    eprintln!("imported {} of {} rows ({} invalid rows skipped)", r.imported, r.rows, r.rows - r.imported);
+                    Ok(())
+                }
+                Err(enlace_app::csv_io::ImportError::Invalid(r)) => {
+                    write_report(&r)?;
+                    bail!("{} invalid row(s) in {} rows; nothing was imported (use --skip-invalid to import the valid rows)", r.errors.iter().map(|e| e.line).collect::<std::collections::BTreeSet<_>>().len(), r.rows)
+                }
+                Err(e) => bail!("{e}"),
+            }
+        }
+        Command::Export { what: ExportCommand::Cases { db, state, output } } => {
+            let state = state.map(|s| CountryCode::parse(&s)).transpose()?;
+            let app = open(&db).await?;
+            let pb = bar(None, "exporting");
+            let pb2 = pb.clone();
+            let progress = move |n: u64| pb2.set_position(n);
+            let n = match &output {
+                Some(path) => {
+                    let f = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+                    app.export_cases(state, std::io::BufWriter::new(f), &progress).await?
+                }
+                None => app.export_cases(state, std::io::stdout().lock(), &progress).await?,
+            };
+            pb.finish_and_clear();
+            eprintln!("exported {n} cases");
+            Ok(())
+        }
+    }
+}
+
+/// Turns a use-case error into a message for a person at a terminal.
+fn explain(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Validation(v) => anyhow::anyhow!("invalid input: {v}"),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+fn main() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ENLACE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    if let Err(e) = rt.block_on(run(cli)) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

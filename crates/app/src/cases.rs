@@ -13,7 +13,7 @@ use enlace_domain::post::PostCode;
 use enlace_domain::record::{Action, ActionData, Attachment, Consent, Transition, check_attachment, clean_filename};
 use enlace_domain::workflow::Status;
 use enlace_domain::ValidationErrors;
-use enlace_store::cases::{CaseFilter, Cursor};
+pub use enlace_store::cases::{CaseFilter, CaseSort, Cursor};
 use enlace_store::Tx;
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
@@ -330,6 +330,13 @@ impl App {
     /// A case the actor may read. A case they may not read is "not found", like a missing one.
     pub async fn get_case(&self, actor: &Actor, id: CaseId) -> Result<CaseView, AppError> {
         let case = enlace_store::cases::get_case(self.db(), id).await?.filter(|c| access::can_read(actor, c));
+        let case = case.ok_or(AppError::NotFound("case"))?;
+        let pv = enlace_store::persons::get_person(self.db(), case.person_id).await?.map_or(1, |p| p.version);
+        Ok(view(case, pv, enlace_store::now()))
+    }
+
+    pub async fn get_case_by_number(&self, actor: &Actor, n: &enlace_domain::case::CaseNumber) -> Result<CaseView, AppError> {
+        let case = enlace_store::cases::get_case_by_number(self.db(), n).await?.filter(|c| access::can_read(actor, c));
         let case = case.ok_or(AppError::NotFound("case"))?;
         let pv = enlace_store::persons::get_person(self.db(), case.person_id).await?.map_or(1, |p| p.version);
         Ok(view(case, pv, enlace_store::now()))

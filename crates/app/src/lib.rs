@@ -81,6 +81,16 @@ impl App {
             .await
     }
 
+    /// The consular posts on this node, optionally of one state.
+    pub async fn posts(&self, state: Option<enlace_domain::country::CountryCode>) -> Result<Vec<Post>, AppError> {
+        Ok(enlace_store::users::list_posts(self.db(), state).await?)
+    }
+
+    /// How many cases the node holds.
+    pub async fn count_cases(&self) -> Result<i64, AppError> {
+        Ok(enlace_store::cases::count_cases(self.db()).await?)
+    }
+
     /// Ready to serve: the database answers and its schema is current.
     pub async fn ready(&self) -> Result<(), AppError> {
         self.db().ping().await?;

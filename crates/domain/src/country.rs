@@ -1,14 +1,20 @@
 //! States (ISO 3166-1 alpha-2). Nationality can be any state, not only CRM members.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::ToSchema;
 
 pub use crate::country_data::{COUNTRIES, CountryInfo};
 
 /// An officially assigned ISO 3166-1 alpha-2 code, upper case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ToSchema)]
 #[schema(value_type = String, example = "HN", pattern = "^[A-Z]{2}$")]
 pub struct CountryCode([u8; 2]);
+
+impl Serialize for CountryCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("\"{0}\" is not an ISO 3166-1 alpha-2 country code")]
@@ -43,7 +49,7 @@ pub fn crm_members() -> impl Iterator<Item = &'static CountryInfo> {
 
 impl std::fmt::Display for CountryCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -71,6 +77,14 @@ mod tests {
         assert_eq!(COUNTRIES.len(), 249);
         let members: Vec<_> = crm_members().map(|c| c.code).collect();
         assert_eq!(members, ["BZ", "CA", "CR", "DO", "GT", "HN", "MX", "NI", "PA", "SV", "US"]);
+    }
+
+    #[test]
+    fn serialises_as_a_string() {
+        let hn = CountryCode::parse("HN").unwrap();
+        assert_eq!(serde_json::to_string(&hn).unwrap(), "\"HN\"");
+        assert_eq!(serde_json::from_str::<CountryCode>("\"hn\"").unwrap(), hn);
+        assert_eq!(format!("{hn:<4}|"), "HN  |");
     }
 
     #[test]

@@ -380,6 +380,8 @@ crate::str_enum! {
 /// Consent as given (the input).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"given_by": "child_protection_authority", "giver_name": "Procuraduría de Protección de NNA, Chiapas",
+    "scope": "cross_border_sharing", "recipient": "GT", "given_at": "2026-11-20T16:00:00Z"}))]
 pub struct ConsentData {
     pub given_by: ConsentGiver,
     #[serde(default)]

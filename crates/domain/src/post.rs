@@ -41,7 +41,7 @@ impl PostCode {
 
 impl std::fmt::Display for PostCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 

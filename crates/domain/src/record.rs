@@ -36,6 +36,8 @@ crate::str_enum! {
 /// A new action, as entered by an officer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "visit", "occurred_at": "2026-11-20T15:30:00Z",
+    "text": "Visita al albergue del DIF; el niño se encuentra en buen estado de salud."}))]
 pub struct ActionData {
     pub kind: ActionKind,
     /// When it happened (may be earlier than when it is recorded).

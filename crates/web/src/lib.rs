@@ -1,0 +1,60 @@
+//! Enlace web layer: the only crate that knows HTTP.
+//!
+//! The REST API under `/api/v1` (JSON, errors as `application/problem+json`), its OpenAPI
+//! document generated from the code, and health checks. Handlers translate HTTP to use-case
+//! calls on [`enlace_app::App`] and back; they hold no rules of their own.
+
+mod api;
+mod error;
+mod extract;
+mod openapi;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, header};
+use enlace_app::App;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use error::{Problem, ProblemField};
+pub use openapi::openapi_json;
+
+/// Largest JSON body accepted, in bytes.
+pub const JSON_LIMIT: usize = 1024 * 1024;
+
+/// The node's HTTP application.
+pub fn router(app: App) -> Router {
+    let headers = [
+        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    let mut r = api::routes()
+        .layer(DefaultBodyLimit::max(JSON_LIMIT))
+        .merge(api::upload_routes().layer(DefaultBodyLimit::max(enlace_domain::record::ATTACHMENT_MAX_BYTES + 4096)))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(app);
+    for (name, value) in headers {
+        r = r.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
+    }
+    r
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, finishing requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let svc = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, svc).with_graceful_shutdown(shutdown).await
+}
+
+/// How long a request may take before the client is told to try again.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

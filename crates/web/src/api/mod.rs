@@ -1,0 +1,35 @@
+//! `/api/v1` routes, one module per resource.
+
+pub mod auth;
+pub mod cases;
+pub mod meta;
+
+use axum::Router;
+use axum::routing::{get, post};
+use enlace_app::App;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/healthz", get(meta::healthz))
+        .route("/readyz", get(meta::readyz))
+        .route("/api/v1/openapi.json", get(meta::openapi))
+        .route("/api/v1/auth/token", post(auth::token).delete(auth::logout))
+        .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/states", get(meta::states))
+        .route("/api/v1/posts", get(meta::posts))
+        .route("/api/v1/cases", get(cases::list).post(cases::create))
+        .route("/api/v1/cases/by-number/{number}", get(cases::by_number))
+        .route("/api/v1/cases/{id}", get(cases::get).patch(cases::update))
+        .route("/api/v1/cases/{id}/person", axum::routing::put(cases::update_person))
+        .route("/api/v1/cases/{id}/transitions", get(cases::transitions).post(cases::transition))
+        .route("/api/v1/cases/{id}/actions", get(cases::actions).post(cases::add_action))
+        .route("/api/v1/cases/{id}/attachments", get(cases::attachments))
+        .route("/api/v1/cases/{id}/attachments/{attachment}", get(cases::attachment))
+        .route("/api/v1/cases/{id}/consents", get(cases::consents).post(cases::add_consent))
+        .route("/api/v1/cases/{id}/consents/{consent}/withdraw", post(cases::withdraw_consent))
+}
+
+/// Routes that take large bodies.
+pub fn upload_routes() -> Router<App> {
+    Router::new().route("/api/v1/cases/{id}/attachments", post(cases::upload))
+}

@@ -1,0 +1,179 @@
+//! Extractors that turn every kind of bad request into a problem naming what is wrong.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use enlace_app::{Actor, App};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON body: checked content type, size, syntax, and every field against the type
+/// (unknown fields, wrong types and bad values name their path).
+pub struct ApiJson<T>(pub T);
+
+async fn body_bytes(req: Request, state: &App) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        let status = e.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(status, "too-large", "Body too large", "the request body is larger than this endpoint accepts")
+        } else {
+            ApiError::new(status, "bad-request", "Bad request", format!("the request body could not be read: {e}"))
+        }
+    })
+}
+
+impl<T: DeserializeOwned> FromRequest<App> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &App) -> Result<Self, Self::Rejection> {
+        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if mime != "application/json" && !mime.ends_with("+json") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send the body as application/json",
+            ));
+        }
+        let bytes = body_bytes(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON, naming the path of the first bad field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid UTF-8 (at byte {})", e.valid_up_to())))?;
+    let de = &mut serde_json::Deserializer::from_str(text);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => {
+            // Trailing characters after the value.
+            let mut rest = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
+            rest.next();
+            if rest.next().is_some() {
+                return Err(ApiError::bad_request("the body holds more than one JSON value"));
+            }
+            Ok(v)
+        }
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            use serde_json::error::Category;
+            match inner.classify() {
+                Category::Syntax | Category::Eof | Category::Io => Err(ApiError::bad_request(format!(
+                    "the body is not valid JSON: {inner}"
+                ))),
+                Category::Data => {
+                    let field = if path == "." { String::new() } else { path };
+                    let msg = strip_position(&inner.to_string());
+                    Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "validation", &field, msg))
+                }
+            }
+        }
+    }
+}
+
+fn strip_position(s: &str) -> String {
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
+/// Query parameters, with unknown or malformed parameters named.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
+            let path = e.path().to_string();
+            let msg = e.into_inner().to_string();
+            ApiError::field(StatusCode::BAD_REQUEST, "bad-query", if path == "." { "query" } else { &path }, msg)
+        })
+    }
+}
+
+fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(q.as_bytes())
+}
+
+/// The authenticated actor, from `Authorization: Bearer <token>`.
+pub struct Auth(pub Actor);
+
+impl FromRequestParts<App> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let source = client_addr(parts);
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let token = match header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))) {
+            Some(t) => t.trim(),
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "Unauthorized",
+                    "send a bearer token from POST /api/v1/auth/token",
+                ));
+            }
+        };
+        Ok(Auth(app.authenticate(token, source).await?))
+    }
+}
+
+/// The bearer token itself, for sign-out.
+pub fn bearer(parts: &axum::http::HeaderMap) -> Option<String> {
+    parts
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string())
+}
+
+pub fn client_addr(parts: &Parts) -> Option<String> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+}
+
+/// The client's address, as an extractor.
+pub struct ClientAddr(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_addr(parts)))
+    }
+}
+
+/// `If-Match: "3"` (or `W/"3"`, or `3`): the version the client read.
+pub struct IfMatch(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(v) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
+        let s = v.to_str().unwrap_or("").trim();
+        let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
+        s.parse::<i64>().map(|n| IfMatch(Some(n))).map_err(|_| {
+            ApiError::field(StatusCode::BAD_REQUEST, "bad-header", "If-Match", "is not a version given by this API (e.g. \"3\")")
+        })
+    }
+}
+
+/// A raw body for uploads, with its size limit turned into a problem.
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<App> for RawBody {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &App) -> Result<Self, Self::Rejection> {
+        body_bytes(req, state).await.map(RawBody)
+    }
+}

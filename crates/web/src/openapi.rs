@@ -1,0 +1,47 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and the domain types.
+
+use std::sync::OnceLock;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::api::{auth, cases, meta};
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A token from POST /api/v1/auth/token")).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Enlace node API", description = "Consular protection case records of one country node of the Regional Conference on Migration network."),
+    paths(
+        meta::healthz, meta::readyz, meta::openapi, meta::states, meta::posts,
+        auth::token, auth::logout, auth::me,
+        cases::list, cases::create, cases::get, cases::by_number, cases::update, cases::update_person,
+        cases::transitions, cases::transition, cases::actions, cases::add_action,
+        cases::attachments, cases::upload, cases::attachment,
+        cases::consents, cases::add_consent, cases::withdraw_consent,
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "cases", description = "Consular protection cases"),
+        (name = "auth", description = "Sign-in and tokens"),
+        (name = "reference", description = "States and posts"),
+        (name = "meta", description = "Health and this document"),
+    )
+)]
+struct ApiDoc;
+
+/// The document as JSON, built once.
+pub fn openapi_json() -> String {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serialises")).clone()
+}
