@@ -16,7 +16,11 @@ use enlace_domain::role::Role;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
-#[command(name = "enlace", version, about = "Enlace: consular protection case records for the Regional Conference on Migration network")]
+#[command(
+    name = "enlace",
+    version,
+    about = "Enlace: consular protection case records for the Regional Conference on Migration network"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -149,12 +153,12 @@ enum ExportCommand {
 }
 
 async fn open(db: &DbArgs) -> Result<App> {
-    let database = Db::connect(db.database_url.as_deref(), &db.data_dir)
-        .await
-        .with_context(|| match &db.database_url {
-            Some(_) => "cannot connect to the database given by --database-url".to_string(),
-            None => format!("cannot open the database in {}", db.data_dir.display()),
-        })?;
+    let database = Db::connect(db.database_url.as_deref(), &db.data_dir).await.with_context(|| match &db
+        .database_url
+    {
+        Some(_) => "cannot connect to the database given by --database-url".to_string(),
+        None => format!("cannot open the database in {}", db.data_dir.display()),
+    })?;
     let app = App::new(database, Settings::default());
     app.prepare().await.context("cannot prepare the database")?;
     Ok(app)
@@ -179,8 +183,12 @@ fn bar(len: Option<u64>, what: &str) -> ProgressBar {
 async fn generate(app: &App, cases: u64, seed: u64, batch: usize) -> Result<u64> {
     let pb = bar(Some(cases), "generating cases");
     let pb2 = pb.clone();
-    let n = enlace_app::demo::generate_cases(app, &GenerateOptions { cases, seed, batch: batch.max(1) }, &move |n| pb2.set_position(n))
-        .await?;
+    let n = enlace_app::demo::generate_cases(
+        app,
+        &GenerateOptions { cases, seed, batch: batch.max(1) },
+        &move |n| pb2.set_position(n),
+    )
+    .await?;
     pb.finish_and_clear();
     Ok(n)
 }
@@ -191,17 +199,28 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
         if enlace_store_count(&app).await? == 0 {
             let shown = app.seed_showcase().await?;
             generate(&app, 2000, 2016, 500).await?;
-            eprintln!("Demo cases loaded: {} showcase cases ({}) and 2000 generated.", shown.len(), shown.join(", "));
+            eprintln!(
+                "Demo cases loaded: {} showcase cases ({}) and 2000 generated.",
+                shown.len(),
+                shown.join(", ")
+            );
         }
         println!("\nEnlace demo node: http://{listen}   (API: http://{listen}/api/v1/openapi.json)");
         println!("Every demo account's password is: {DEMO_PASSWORD}\n");
         println!("{:<24} {:<24} {:<6} {}", "USER", "ROLE", "STATE", "POST");
         for l in logins {
-            println!("{:<24} {:<24} {:<6} {}", l.username, l.role.as_str(), l.state, l.post.map(|p| p.to_string()).unwrap_or_default());
+            println!(
+                "{:<24} {:<24} {:<6} {}",
+                l.username,
+                l.role.as_str(),
+                l.state,
+                l.post.map(|p| p.to_string()).unwrap_or_default()
+            );
         }
         println!();
     }
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
     let shutdown = async {
         let ctrl_c = tokio::signal::ctrl_c();
@@ -244,7 +263,10 @@ async fn run(cli: Cli) -> Result<()> {
             eprintln!("database is up to date");
             Ok(())
         }
-        Command::Admin { command: AdminCommand::CreateUser { db, username, role, state, post, display_name, password_stdin: _ } } => {
+        Command::Admin {
+            command:
+                AdminCommand::CreateUser { db, username, role, state, post, display_name, password_stdin: _ },
+        } => {
             let role = Role::parse(&role).with_context(|| {
                 format!("unknown role \"{role}\"; one of: {}", Role::ALL.map(|r| r.as_str()).join(", "))
             })?;
@@ -287,7 +309,8 @@ async fn run(cli: Cli) -> Result<()> {
                     eprintln!("… and {} more", r.errors.len() - 50);
                 }
                 if let Some(path) = &report {
-                    let out = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+                    let out = std::fs::File::create(path)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
                     r.write_csv(out)?;
                     eprintln!("report written to {}", path.display());
                 }
@@ -296,12 +319,21 @@ async fn run(cli: Cli) -> Result<()> {
             match result {
                 Ok(r) => {
                     write_report(&r)?;
-                    eprintln!("imported {} of {} rows ({} invalid rows skipped)", r.imported, r.rows, r.rows - r.imported);
+                    eprintln!(
+                        "imported {} of {} rows ({} invalid rows skipped)",
+                        r.imported,
+                        r.rows,
+                        r.rows - r.imported
+                    );
                     Ok(())
                 }
                 Err(enlace_app::csv_io::ImportError::Invalid(r)) => {
                     write_report(&r)?;
-                    bail!("{} invalid row(s) in {} rows; nothing was imported (use --skip-invalid to import the valid rows)", r.errors.iter().map(|e| e.line).collect::<std::collections::BTreeSet<_>>().len(), r.rows)
+                    bail!(
+                        "{} invalid row(s) in {} rows; nothing was imported (use --skip-invalid to import the valid rows)",
+                        r.errors.iter().map(|e| e.line).collect::<std::collections::BTreeSet<_>>().len(),
+                        r.rows
+                    )
                 }
                 Err(e) => bail!("{e}"),
             }
@@ -314,7 +346,8 @@ async fn run(cli: Cli) -> Result<()> {
             let progress = move |n: u64| pb2.set_position(n);
             let n = match &output {
                 Some(path) => {
-                    let f = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+                    let f = std::fs::File::create(path)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
                     app.export_cases(state, std::io::BufWriter::new(f), &progress).await?
                 }
                 None => app.export_cases(state, std::io::stdout().lock(), &progress).await?,

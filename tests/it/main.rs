@@ -1,1 +1,5 @@
+//! The one integration-test binary: real servers on port 0, fresh databases, both backends.
 
+mod harness;
+
+mod api_cases;

@@ -14,10 +14,9 @@ pub fn case_scope(a: &Actor) -> Scope {
     match u.role {
         Role::ConsularOfficer => Scope::Posts { posts: u.post.iter().cloned().collect(), user: u.id },
         Role::ProtectionSupervisor | Role::LiaisonOfficer => Scope::States(vec![u.state]),
-        Role::CountryAdministrator
-        | Role::RegionalAnalyst
-        | Role::Auditor
-        | Role::CivilSocietyPartner => Scope::Nothing,
+        Role::CountryAdministrator | Role::RegionalAnalyst | Role::Auditor | Role::CivilSocietyPartner => {
+            Scope::Nothing
+        }
     }
 }
 

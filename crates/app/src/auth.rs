@@ -1,15 +1,15 @@
 //! Users, passwords (argon2id) and API bearer tokens (stored as SHA-256 hashes only).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use enlace_domain::ValidationErrors;
 use enlace_domain::country::CountryCode;
 use enlace_domain::ids::UserId;
 use enlace_domain::post::PostCode;
 use enlace_domain::role::Role;
 use enlace_domain::user::{User, Username};
-use enlace_domain::ValidationErrors;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -64,7 +64,8 @@ fn verify_password(password: &str, stored: &str) -> bool {
 
 /// A hash that no password matches, verified when the user does not exist so that a
 /// wrong user name costs the same time as a wrong password.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Kk9rJd4bXy8qCjTr2N5yGqfGZ3mN7b0wq9rWd2m6y8I";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Kk9rJd4bXy8qCjTr2N5yGqfGZ3mN7b0wq9rWd2m6y8I";
 
 fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
@@ -182,7 +183,13 @@ impl App {
         self.db()
             .write(|tx| {
                 let hash = hash.clone();
-                let ev = event(Some(&actor), "auth.login", "user", Some(actor.user.id.to_string()), serde_json::json!({}));
+                let ev = event(
+                    Some(&actor),
+                    "auth.login",
+                    "user",
+                    Some(actor.user.id.to_string()),
+                    serde_json::json!({}),
+                );
                 let uid = actor.user.id;
                 Box::pin(async move {
                     enlace_store::users::insert_token(tx, &hash, uid, now, expires_at).await?;
@@ -210,7 +217,13 @@ impl App {
         self.db()
             .write(|tx| {
                 let hash = hash.clone();
-                let ev = event(Some(actor), "auth.logout", "user", Some(actor.user.id.to_string()), serde_json::json!({}));
+                let ev = event(
+                    Some(actor),
+                    "auth.logout",
+                    "user",
+                    Some(actor.user.id.to_string()),
+                    serde_json::json!({}),
+                );
                 Box::pin(async move {
                     enlace_store::users::delete_token(tx, &hash).await?;
                     audit(tx, ev).await

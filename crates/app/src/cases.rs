@@ -2,19 +2,23 @@
 //! actions, attachments and consents.
 
 use chrono::{DateTime, Utc};
+use enlace_domain::ValidationErrors;
 use enlace_domain::case::{
     Case, CaseParts, CaseSummary, Category, LegalBasis, Protection, Subtype, Vulnerability, validate_parts,
 };
 use enlace_domain::country::CountryCode;
 use enlace_domain::ids::{ActionId, AttachmentId, CaseId, ConsentId, PersonId, TransitionId, UserId};
-use enlace_domain::parts::{ChildRecord, ConsentData, DeathRecord, Detention, DetentionDelays, LabourRecord, MissingReport};
+use enlace_domain::parts::{
+    ChildRecord, ConsentData, DeathRecord, Detention, DetentionDelays, LabourRecord, MissingReport,
+};
 use enlace_domain::person::{LongText, Person, PersonData};
 use enlace_domain::post::PostCode;
-use enlace_domain::record::{Action, ActionData, Attachment, Consent, Transition, check_attachment, clean_filename};
+use enlace_domain::record::{
+    Action, ActionData, Attachment, Consent, Transition, check_attachment, clean_filename,
+};
 use enlace_domain::workflow::Status;
-use enlace_domain::ValidationErrors;
-pub use enlace_store::cases::{CaseFilter, CaseSort, Cursor};
 use enlace_store::Tx;
+pub use enlace_store::cases::{CaseFilter, CaseSort, Cursor};
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -200,10 +204,7 @@ fn check_case(c: &Case, now: DateTime<Utc>) -> ValidationErrors {
         }
     }
     if !c.person.nationalities.is_empty() && !c.person.nationalities.contains(&c.owner_state) {
-        e.push(
-            "owner_state",
-            format!("{} is not among the person's nationalities", c.owner_state),
-        );
+        e.push("owner_state", format!("{} is not among the person's nationalities", c.owner_state));
     }
     e
 }
@@ -256,7 +257,12 @@ impl App {
     /// Checks a new case against every rule and the actor's rights, and builds it (without its
     /// number, which the insert assigns). Returns the case, whether its person is new, and the
     /// person's version.
-    pub async fn prepare_case(&self, actor: &Actor, n: NewCase, now: DateTime<Utc>) -> Result<(Case, bool, i64), AppError> {
+    pub async fn prepare_case(
+        &self,
+        actor: &Actor,
+        n: NewCase,
+        now: DateTime<Utc>,
+    ) -> Result<(Case, bool, i64), AppError> {
         access::require_case_worker(actor)?;
         let mut e = ValidationErrors::new();
         match (&n.person, &n.person_id) {
@@ -304,7 +310,13 @@ impl App {
             narrative: n.narrative,
             person_id,
             person,
-            parts: CaseParts { detention: n.detention, child: n.child, death: n.death, missing: n.missing, labour: n.labour },
+            parts: CaseParts {
+                detention: n.detention,
+                child: n.child,
+                death: n.death,
+                missing: n.missing,
+                labour: n.labour,
+            },
             opened_at: now,
             updated_at: now,
             closed_at: None,
@@ -317,7 +329,12 @@ impl App {
         Ok((case, new_person, person_version))
     }
 
-    async fn check_officer(&self, officer: UserId, owner: CountryCode, post_state: Option<CountryCode>) -> Result<(), AppError> {
+    async fn check_officer(
+        &self,
+        officer: UserId,
+        owner: CountryCode,
+        post_state: Option<CountryCode>,
+    ) -> Result<(), AppError> {
         let u = enlace_store::users::get_user(self.db(), officer)
             .await?
             .ok_or_else(|| AppError::invalid("assigned_officer", "no such user"))?;
@@ -335,8 +352,14 @@ impl App {
         Ok(view(case, pv, enlace_store::now()))
     }
 
-    pub async fn get_case_by_number(&self, actor: &Actor, n: &enlace_domain::case::CaseNumber) -> Result<CaseView, AppError> {
-        let case = enlace_store::cases::get_case_by_number(self.db(), n).await?.filter(|c| access::can_read(actor, c));
+    pub async fn get_case_by_number(
+        &self,
+        actor: &Actor,
+        n: &enlace_domain::case::CaseNumber,
+    ) -> Result<CaseView, AppError> {
+        let case = enlace_store::cases::get_case_by_number(self.db(), n)
+            .await?
+            .filter(|c| access::can_read(actor, c));
         let case = case.ok_or(AppError::NotFound("case"))?;
         let pv = enlace_store::persons::get_person(self.db(), case.person_id).await?.map_or(1, |p| p.version);
         Ok(view(case, pv, enlace_store::now()))
@@ -395,8 +418,13 @@ impl App {
                             None => None,
                         };
                         if let Some(s) = new_post_state {
-                            if s != c.owner_state && s != actor.user.state && c.owner_state != actor.user.state {
-                                return Err(AppError::Forbidden("the post belongs to neither the owner nor your state".into()));
+                            if s != c.owner_state
+                                && s != actor.user.state
+                                && c.owner_state != actor.user.state
+                            {
+                                return Err(AppError::Forbidden(
+                                    "the post belongs to neither the owner nor your state".into(),
+                                ));
                             }
                         }
                         c.post = p;
@@ -424,8 +452,17 @@ impl App {
                         return Err(stale("case", c.version));
                     }
                     c.version += 1;
-                    audit(tx, event(Some(actor), "case.update", "case", Some(c.id.to_string()),
-                        serde_json::json!({"number": c.number, "fields": changed}))).await?;
+                    audit(
+                        tx,
+                        event(
+                            Some(actor),
+                            "case.update",
+                            "case",
+                            Some(c.id.to_string()),
+                            serde_json::json!({"number": c.number, "fields": changed}),
+                        ),
+                    )
+                    .await?;
                     Ok(c)
                 })
             })
@@ -481,8 +518,17 @@ impl App {
                         at: now,
                     };
                     enlace_store::records::insert_transition(tx, &t).await?;
-                    audit(tx, event(Some(actor), "case.transition", "case", Some(c.id.to_string()),
-                        serde_json::json!({"number": c.number, "from": from, "to": c.status}))).await?;
+                    audit(
+                        tx,
+                        event(
+                            Some(actor),
+                            "case.transition",
+                            "case",
+                            Some(c.id.to_string()),
+                            serde_json::json!({"number": c.number, "from": from, "to": c.status}),
+                        ),
+                    )
+                    .await?;
                     Ok(c)
                 })
             })
@@ -515,15 +561,26 @@ impl App {
                     check_case(&check, now).into_result()?;
                     let version = enlace_store::persons::update_person(tx, c.person_id, expected, &data, now)
                         .await?
-                        .ok_or_else(|| AppError::Conflict("the person was changed by someone else; read it again".into()))?;
+                        .ok_or_else(|| {
+                            AppError::Conflict("the person was changed by someone else; read it again".into())
+                        })?;
                     for id in enlace_store::cases::case_ids_of_person(tx, c.person_id).await? {
                         if let Some(other) = enlace_store::cases::get_case_tx(tx, id).await? {
                             let terms = enlace_domain::case::search_terms(&other.number, &data);
                             enlace_store::cases::set_terms(tx, id, &terms).await?;
                         }
                     }
-                    audit(tx, event(Some(actor), "person.rectify", "person", Some(c.person_id.to_string()),
-                        serde_json::json!({"case": c.number}))).await?;
+                    audit(
+                        tx,
+                        event(
+                            Some(actor),
+                            "person.rectify",
+                            "person",
+                            Some(c.person_id.to_string()),
+                            serde_json::json!({"case": c.number}),
+                        ),
+                    )
+                    .await?;
                     Ok(Person { id: c.person_id, version, data })
                 })
             })
@@ -536,7 +593,8 @@ impl App {
         if f.limit == 0 {
             f.limit = 50;
         }
-        let (items, next) = enlace_store::cases::list_cases(self.db(), &scope, &f, enlace_store::now()).await?;
+        let (items, next) =
+            enlace_store::cases::list_cases(self.db(), &scope, &f, enlace_store::now()).await?;
         Ok(CasePage { items, next_cursor: next.map(|c| c.encode()) })
     }
 
@@ -563,10 +621,25 @@ impl App {
                 Box::pin(async move {
                     let actor = &actor;
                     let c = Self::load_for_change(tx, actor, id).await?;
-                    let a = Action { id: ActionId::new_v7(), case_id: c.id, data, author: actor.user.id, created_at: now };
+                    let a = Action {
+                        id: ActionId::new_v7(),
+                        case_id: c.id,
+                        data,
+                        author: actor.user.id,
+                        created_at: now,
+                    };
                     enlace_store::records::insert_action(tx, &a).await?;
-                    audit(tx, event(Some(actor), "case.action", "case", Some(c.id.to_string()),
-                        serde_json::json!({"number": c.number, "action": a.id, "kind": a.data.kind}))).await?;
+                    audit(
+                        tx,
+                        event(
+                            Some(actor),
+                            "case.action",
+                            "case",
+                            Some(c.id.to_string()),
+                            serde_json::json!({"number": c.number, "action": a.id, "kind": a.data.kind}),
+                        ),
+                    )
+                    .await?;
                     Ok(a)
                 })
             })
@@ -628,12 +701,24 @@ impl App {
         Ok(enlace_store::records::list_attachments(self.db(), id).await?)
     }
 
-    pub async fn attachment(&self, actor: &Actor, id: CaseId, att: AttachmentId) -> Result<(Attachment, Vec<u8>), AppError> {
+    pub async fn attachment(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        att: AttachmentId,
+    ) -> Result<(Attachment, Vec<u8>), AppError> {
         self.get_case(actor, id).await?;
-        enlace_store::records::get_attachment(self.db(), id, att).await?.ok_or(AppError::NotFound("attachment"))
+        enlace_store::records::get_attachment(self.db(), id, att)
+            .await?
+            .ok_or(AppError::NotFound("attachment"))
     }
 
-    pub async fn add_consent(&self, actor: &Actor, id: CaseId, data: ConsentData) -> Result<Consent, AppError> {
+    pub async fn add_consent(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        data: ConsentData,
+    ) -> Result<Consent, AppError> {
         access::require_case_worker(actor)?;
         let now = enlace_store::now();
         data.validate(now).into_result()?;
@@ -659,7 +744,12 @@ impl App {
         Ok(enlace_store::records::list_consents(self.db(), id).await?)
     }
 
-    pub async fn withdraw_consent(&self, actor: &Actor, id: CaseId, consent: ConsentId) -> Result<(), AppError> {
+    pub async fn withdraw_consent(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        consent: ConsentId,
+    ) -> Result<(), AppError> {
         access::require_case_worker(actor)?;
         let now = enlace_store::now();
         self.db()
@@ -671,8 +761,17 @@ impl App {
                     if !enlace_store::records::withdraw_consent(tx, id, consent, now).await? {
                         return Err(AppError::NotFound("consent"));
                     }
-                    audit(tx, event(Some(actor), "case.consent_withdrawn", "case", Some(c.id.to_string()),
-                        serde_json::json!({"number": c.number, "consent": consent}))).await
+                    audit(
+                        tx,
+                        event(
+                            Some(actor),
+                            "case.consent_withdrawn",
+                            "case",
+                            Some(c.id.to_string()),
+                            serde_json::json!({"number": c.number, "consent": consent}),
+                        ),
+                    )
+                    .await
                 })
             })
             .await
@@ -681,7 +780,12 @@ impl App {
 
 /// Inserts a prepared case: assigns its number, writes the person when new, the case, its
 /// first transition and the audit event, all in the caller's transaction.
-pub(crate) async fn insert_case_tx(tx: &mut Tx, actor: &Actor, case: &mut Case, new_person: bool) -> Result<(), AppError> {
+pub(crate) async fn insert_case_tx(
+    tx: &mut Tx,
+    actor: &Actor,
+    case: &mut Case,
+    new_person: bool,
+) -> Result<(), AppError> {
     let year = chrono::Datelike::year(&case.opened_at);
     let seq = enlace_store::cases::next_seq(tx, case.owner_state, year).await?;
     case.number = enlace_domain::case::CaseNumber { state: case.owner_state, year, seq };
@@ -700,12 +804,23 @@ pub(crate) async fn insert_case_tx(tx: &mut Tx, actor: &Actor, case: &mut Case, 
         at: case.opened_at,
     };
     enlace_store::records::insert_transition(tx, &t).await?;
-    audit(tx, event(Some(actor), "case.create", "case", Some(case.id.to_string()),
-        serde_json::json!({"number": case.number, "owner_state": case.owner_state, "post": case.post}))).await
+    audit(
+        tx,
+        event(
+            Some(actor),
+            "case.create",
+            "case",
+            Some(case.id.to_string()),
+            serde_json::json!({"number": case.number, "owner_state": case.owner_state, "post": case.post}),
+        ),
+    )
+    .await
 }
 
 fn stale(what: &str, current: i64) -> AppError {
-    AppError::Conflict(format!("the {what} was changed by someone else (now version {current}); read it again"))
+    AppError::Conflict(format!(
+        "the {what} was changed by someone else (now version {current}); read it again"
+    ))
 }
 
 fn dedup(mut v: Vec<Vulnerability>) -> Vec<Vulnerability> {

@@ -6,9 +6,13 @@
 use std::io::{Read, Write};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use enlace_domain::case::{Case, CaseParts, Category, LegalBasis, NotAcceptedReason, Protection, Subtype, Vulnerability};
+use enlace_domain::case::{
+    Case, CaseParts, Category, LegalBasis, NotAcceptedReason, Protection, Subtype, Vulnerability,
+};
 use enlace_domain::country::CountryCode;
-use enlace_domain::person::{Birth, DocumentKind, IdentityDocument, LanguageCode, LongText, Name, PersonData, Sex, ShortText};
+use enlace_domain::person::{
+    Birth, DocumentKind, IdentityDocument, LanguageCode, LongText, Name, PersonData, Sex, ShortText,
+};
 use enlace_domain::post::PostCode;
 use enlace_store::cases::Scope;
 
@@ -17,10 +21,33 @@ use crate::{Actor, App, AppError, audit, event};
 
 /// The columns an import reads, in the order an export writes them.
 pub const IMPORT_COLUMNS: &[&str] = &[
-    "owner_state", "post", "host_state", "category", "subtype", "vulnerabilities", "protection",
-    "protection_accepted_at", "legal_basis", "given_names", "surnames", "sex", "birth_date", "birth_year",
-    "age_min", "age_max", "age_estimated_on", "birth_place", "birth_state", "nationalities", "document_kind",
-    "document_number", "document_state", "languages", "interpreter_needed", "narrative", "parts",
+    "owner_state",
+    "post",
+    "host_state",
+    "category",
+    "subtype",
+    "vulnerabilities",
+    "protection",
+    "protection_accepted_at",
+    "legal_basis",
+    "given_names",
+    "surnames",
+    "sex",
+    "birth_date",
+    "birth_year",
+    "age_min",
+    "age_max",
+    "age_estimated_on",
+    "birth_place",
+    "birth_state",
+    "nationalities",
+    "document_kind",
+    "document_number",
+    "document_state",
+    "languages",
+    "interpreter_needed",
+    "narrative",
+    "parts",
 ];
 /// Columns an export adds in front; an import accepts and ignores them (the node assigns them).
 pub const EXPORT_ONLY_COLUMNS: &[&str] = &["number", "id", "status", "opened_at", "updated_at", "closed_at"];
@@ -89,7 +116,11 @@ impl Row<'_> {
     fn err(&mut self, col: &str, reason: impl Into<String>) {
         self.errors.push(RowError { line: self.line, column: col.to_string(), reason: reason.into() });
     }
-    fn parse<T, E: std::fmt::Display>(&mut self, col: &str, f: impl FnOnce(&str) -> Result<T, E>) -> Option<T> {
+    fn parse<T, E: std::fmt::Display>(
+        &mut self,
+        col: &str,
+        f: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
         let v = self.get(col)?.to_string();
         match f(&v) {
             Ok(x) => Some(x),
@@ -99,7 +130,11 @@ impl Row<'_> {
             }
         }
     }
-    fn required<T, E: std::fmt::Display>(&mut self, col: &str, f: impl FnOnce(&str) -> Result<T, E>) -> Option<T> {
+    fn required<T, E: std::fmt::Display>(
+        &mut self,
+        col: &str,
+        f: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
         if self.get(col).is_none() {
             self.err(col, "is required");
             return None;
@@ -119,7 +154,11 @@ impl Row<'_> {
     }
 }
 
-fn enum_parse<T>(what: &'static str, f: fn(&str) -> Option<T>, all: &[&str]) -> impl Fn(&str) -> Result<T, String> {
+fn enum_parse<T>(
+    what: &'static str,
+    f: fn(&str) -> Option<T>,
+    all: &[&str],
+) -> impl Fn(&str) -> Result<T, String> {
     let allowed = all.join(", ");
     move |s: &str| f(s).ok_or_else(|| format!("\"{s}\" is not a {what} (one of: {allowed})"))
 }
@@ -149,7 +188,8 @@ fn row_to_case(row: &mut Row, today: NaiveDate) -> Option<NewCase> {
     let host_state = row.required("host_state", CountryCode::parse);
     let category = row.required("category", enum_parse("category", Category::parse, &cat_names));
     let subtype = row.required("subtype", enum_parse("subtype", Subtype::parse, &sub_names));
-    let vulnerabilities = row.list("vulnerabilities", enum_parse("vulnerability", Vulnerability::parse, &vul_names));
+    let vulnerabilities =
+        row.list("vulnerabilities", enum_parse("vulnerability", Vulnerability::parse, &vul_names));
     let accepted_at = row.parse("protection_accepted_at", ts);
     let protection = match row.get("protection") {
         None | Some("pending") => Some(Protection::Pending),
@@ -163,7 +203,10 @@ fn row_to_case(row: &mut Row, today: NaiveDate) -> Option<NewCase> {
         Some(other) => match NotAcceptedReason::parse(other) {
             Some(reason) => Some(Protection::NotPossible { reason }),
             None => {
-                row.err("protection", format!("\"{other}\" is not one of: pending, accepted, child, unconscious, deceased"));
+                row.err(
+                    "protection",
+                    format!("\"{other}\" is not one of: pending, accepted, child, unconscious, deceased"),
+                );
                 None
             }
         },
@@ -171,11 +214,15 @@ fn row_to_case(row: &mut Row, today: NaiveDate) -> Option<NewCase> {
     let legal_basis = row.required("legal_basis", enum_parse("legal basis", LegalBasis::parse, &lb_names));
     let given_names = row.list("given_names", Name::parse);
     let surnames = row.list("surnames", Name::parse);
-    let sex = row.required("sex", |s: &str| Sex::parse(&s.to_ascii_lowercase()).ok_or("is not one of: female, male, other, unknown"));
+    let sex = row.required("sex", |s: &str| {
+        Sex::parse(&s.to_ascii_lowercase()).ok_or("is not one of: female, male, other, unknown")
+    });
     let birth_date = row.parse("birth_date", date);
     let birth_year = row.parse("birth_year", |s: &str| s.parse::<i32>().map_err(|_| "is not a year"));
-    let age_min = row.parse("age_min", |s: &str| s.parse::<u8>().map_err(|_| "is not an age in years (0-255)"));
-    let age_max = row.parse("age_max", |s: &str| s.parse::<u8>().map_err(|_| "is not an age in years (0-255)"));
+    let age_min =
+        row.parse("age_min", |s: &str| s.parse::<u8>().map_err(|_| "is not an age in years (0-255)"));
+    let age_max =
+        row.parse("age_max", |s: &str| s.parse::<u8>().map_err(|_| "is not an age in years (0-255)"));
     let estimated_on = row.parse("age_estimated_on", date);
     let birth = match (birth_date, birth_year, age_min, age_max) {
         (Some(date), _, _, _) => Birth::Date { date },
@@ -200,8 +247,14 @@ fn row_to_case(row: &mut Row, today: NaiveDate) -> Option<NewCase> {
         });
         let issuing = row.parse("document_state", CountryCode::parse);
         match issuing {
-            Some(issuing_state) => documents.push(IdentityDocument { kind: kind.unwrap_or(DocumentKind::Other), number, issuing_state }),
-            None if row.get("document_state").is_none() => row.err("document_state", "is required with a document number"),
+            Some(issuing_state) => documents.push(IdentityDocument {
+                kind: kind.unwrap_or(DocumentKind::Other),
+                number,
+                issuing_state,
+            }),
+            None if row.get("document_state").is_none() => {
+                row.err("document_state", "is required with a document number")
+            }
             None => {}
         }
     }
@@ -216,7 +269,9 @@ fn row_to_case(row: &mut Row, today: NaiveDate) -> Option<NewCase> {
     };
     let narrative = row.parse("narrative", LongText::parse);
     let parts: CaseParts = row
-        .parse("parts", |s: &str| serde_json::from_str::<CaseParts>(s).map_err(|e| format!("is not valid case parts JSON: {e}")))
+        .parse("parts", |s: &str| {
+            serde_json::from_str::<CaseParts>(s).map_err(|e| format!("is not valid case parts JSON: {e}"))
+        })
         .unwrap_or_default();
     if !row.errors.is_empty() {
         return None;
@@ -267,15 +322,14 @@ impl App {
         progress: std::sync::Arc<dyn Fn(&str, u64) + Send + Sync>,
     ) -> Result<ImportReport, ImportError> {
         let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(input);
-        let headers = rdr
-            .headers()
-            .map_err(|e| ImportError::File(csv_error("header", &e)))?
-            .clone();
+        let headers = rdr.headers().map_err(|e| ImportError::File(csv_error("header", &e)))?.clone();
         let mut idx = std::collections::HashMap::new();
         for (i, h) in headers.iter().enumerate() {
             let h = h.trim().trim_start_matches('\u{feff}');
             if !IMPORT_COLUMNS.contains(&h) && !EXPORT_ONLY_COLUMNS.contains(&h) {
-                return Err(ImportError::File(format!("line 1: unknown column \"{h}\" (columns are listed in docs/csv.md)")));
+                return Err(ImportError::File(format!(
+                    "line 1: unknown column \"{h}\" (columns are listed in docs/csv.md)"
+                )));
             }
             if idx.insert(h.to_string(), i).is_some() {
                 return Err(ImportError::File(format!("line 1: column \"{h}\" appears twice")));
@@ -310,7 +364,9 @@ impl App {
                         column: f.field,
                         reason: f.message,
                     })),
-                    Err(AppError::Forbidden(m)) => errors.push(RowError { line, column: "owner_state".into(), reason: m }),
+                    Err(AppError::Forbidden(m)) => {
+                        errors.push(RowError { line, column: "owner_state".into(), reason: m })
+                    }
                     Err(other) => return Err(other.into()),
                 }
             }
@@ -342,8 +398,11 @@ impl App {
                             progress("written", i as u64 + 1);
                         }
                     }
-                    audit(tx, event(Some(actor), "case.import", "case", None,
-                        serde_json::json!({"rows": total}))).await
+                    audit(
+                        tx,
+                        event(Some(actor), "case.import", "case", None, serde_json::json!({"rows": total})),
+                    )
+                    .await
                 })
             })
             .await?;
@@ -379,7 +438,8 @@ impl App {
         w.flush().map_err(|e| AppError::Unavailable(format!("writing the export failed: {e}")))?;
         self.db()
             .write(|tx| {
-                let ev = event(None, "case.export", "case", None, serde_json::json!({"rows": n, "state": state}));
+                let ev =
+                    event(None, "case.export", "case", None, serde_json::json!({"rows": n, "state": state}));
                 Box::pin(async move { audit(tx, ev).await })
             })
             .await?;
@@ -417,15 +477,27 @@ fn case_record(c: &Case) -> Vec<String> {
         Protection::NotPossible { reason } => (reason.as_str().into(), String::new()),
     };
     let (bd, by, amin, amax, aon) = match &p.birth {
-        Birth::Date { date } => (date.to_string(), String::new(), String::new(), String::new(), String::new()),
-        Birth::Year { year } => (String::new(), year.to_string(), String::new(), String::new(), String::new()),
-        Birth::EstimatedAge { min_years, max_years, estimated_on } => {
-            (String::new(), String::new(), min_years.to_string(), max_years.to_string(), estimated_on.to_string())
+        Birth::Date { date } => {
+            (date.to_string(), String::new(), String::new(), String::new(), String::new())
         }
+        Birth::Year { year } => {
+            (String::new(), year.to_string(), String::new(), String::new(), String::new())
+        }
+        Birth::EstimatedAge { min_years, max_years, estimated_on } => (
+            String::new(),
+            String::new(),
+            min_years.to_string(),
+            max_years.to_string(),
+            estimated_on.to_string(),
+        ),
         Birth::Unknown => Default::default(),
     };
     let doc = p.documents.first();
-    let parts = if c.parts == CaseParts::default() { String::new() } else { serde_json::to_string(&c.parts).unwrap_or_default() };
+    let parts = if c.parts == CaseParts::default() {
+        String::new()
+    } else {
+        serde_json::to_string(&c.parts).unwrap_or_default()
+    };
     let opt = |o: Option<String>| o.unwrap_or_default();
     vec![
         c.number.to_string(),
@@ -454,7 +526,9 @@ fn case_record(c: &Case) -> Vec<String> {
         opt(p.birth_place.as_ref().map(|s| s.to_string())),
         opt(p.birth_state.map(|s| s.to_string())),
         join(&p.nationalities, |n| n.to_string()),
-        opt(doc.map(|d| serde_json::to_value(d.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())),
+        opt(doc.map(|d| {
+            serde_json::to_value(d.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        })),
         opt(doc.map(|d| d.number.to_string())),
         opt(doc.map(|d| d.issuing_state.to_string())),
         join(&p.languages, |l| l.as_str().to_string()),

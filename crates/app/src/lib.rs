@@ -82,7 +82,10 @@ impl App {
     }
 
     /// The consular posts on this node, optionally of one state.
-    pub async fn posts(&self, state: Option<enlace_domain::country::CountryCode>) -> Result<Vec<Post>, AppError> {
+    pub async fn posts(
+        &self,
+        state: Option<enlace_domain::country::CountryCode>,
+    ) -> Result<Vec<Post>, AppError> {
         Ok(enlace_store::users::list_posts(self.db(), state).await?)
     }
 

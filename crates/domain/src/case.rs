@@ -116,9 +116,13 @@ str_enum! {
 #[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Protection {
     Pending,
-    Accepted { at: DateTime<Utc> },
+    Accepted {
+        at: DateTime<Utc>,
+    },
     /// The person could not accept (a child, unconscious, deceased): the officer acts anyway.
-    NotPossible { reason: NotAcceptedReason },
+    NotPossible {
+        reason: NotAcceptedReason,
+    },
 }
 
 impl Protection {
@@ -297,11 +301,7 @@ pub struct CaseSummary {
 }
 
 /// Checks a case's parts against each other and against the person.
-pub fn validate_parts(
-    parts: &CaseParts,
-    person: &PersonData,
-    now: DateTime<Utc>,
-) -> crate::ValidationErrors {
+pub fn validate_parts(parts: &CaseParts, person: &PersonData, now: DateTime<Utc>) -> crate::ValidationErrors {
     let mut e = crate::ValidationErrors::new();
     if let Some(d) = &parts.detention {
         e.extend(d.validate(now).nest("detention"));

@@ -23,7 +23,8 @@ pub struct UnknownCountry(pub String);
 impl CountryCode {
     pub fn parse(s: &str) -> Result<Self, UnknownCountry> {
         let up = s.trim().to_ascii_uppercase();
-        lookup(&up).map(|c| CountryCode([c.code.as_bytes()[0], c.code.as_bytes()[1]]))
+        lookup(&up)
+            .map(|c| CountryCode([c.code.as_bytes()[0], c.code.as_bytes()[1]]))
             .ok_or_else(|| UnknownCountry(s.to_string()))
     }
     pub fn as_str(&self) -> &str {

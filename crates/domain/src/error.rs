@@ -32,11 +32,7 @@ impl ValidationErrors {
         self.0.is_empty()
     }
     /// Runs a parse step, recording its error under `field` and returning `None` on failure.
-    pub fn check<T, E: std::fmt::Display>(
-        &mut self,
-        field: impl Into<String>,
-        r: Result<T, E>,
-    ) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(&mut self, field: impl Into<String>, r: Result<T, E>) -> Option<T> {
         match r {
             Ok(v) => Some(v),
             Err(e) => {

@@ -15,8 +15,8 @@ pub mod post;
 pub mod post_data;
 pub mod record;
 pub mod role;
-pub mod user;
 pub mod text;
+pub mod user;
 pub mod workflow;
 
 pub use error::{FieldError, ValidationErrors};

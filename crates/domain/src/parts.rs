@@ -204,10 +204,7 @@ impl ChildRecord {
         }
         if let Some(plan) = &self.return_plan {
             match &self.best_interest {
-                None => e.push(
-                    "return_plan",
-                    "a best-interest assessment is required before a return plan",
-                ),
+                None => e.push("return_plan", "a best-interest assessment is required before a return plan"),
                 Some(b) if plan.date < b.date => {
                     e.push("return_plan.date", "is before the best-interest assessment")
                 }

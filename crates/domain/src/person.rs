@@ -124,10 +124,18 @@ impl Sex {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Birth {
-    Date { date: NaiveDate },
-    Year { year: i32 },
+    Date {
+        date: NaiveDate,
+    },
+    Year {
+        year: i32,
+    },
     /// An age range estimated on a given day (e.g. by a doctor or the officer).
-    EstimatedAge { min_years: u8, max_years: u8, estimated_on: NaiveDate },
+    EstimatedAge {
+        min_years: u8,
+        max_years: u8,
+        estimated_on: NaiveDate,
+    },
     Unknown,
 }
 
@@ -136,15 +144,13 @@ impl Birth {
     pub fn range(&self) -> Option<(NaiveDate, NaiveDate)> {
         match self {
             Birth::Date { date } => Some((*date, *date)),
-            Birth::Year { year } => Some((
-                NaiveDate::from_ymd_opt(*year, 1, 1)?,
-                NaiveDate::from_ymd_opt(*year, 12, 31)?,
-            )),
+            Birth::Year { year } => {
+                Some((NaiveDate::from_ymd_opt(*year, 1, 1)?, NaiveDate::from_ymd_opt(*year, 12, 31)?))
+            }
             Birth::EstimatedAge { min_years, max_years, estimated_on } => {
                 let latest = estimated_on.with_year(estimated_on.year() - *min_years as i32)?;
-                let earliest = estimated_on
-                    .with_year(estimated_on.year() - *max_years as i32 - 1)?
-                    .succ_opt()?;
+                let earliest =
+                    estimated_on.with_year(estimated_on.year() - *max_years as i32 - 1)?.succ_opt()?;
                 Some((earliest, latest))
             }
             Birth::Unknown => None,
@@ -318,12 +324,7 @@ impl PersonData {
 
     /// "María José Gutiérrez Hernández".
     pub fn full_name(&self) -> String {
-        self.given_names
-            .iter()
-            .chain(self.surnames.iter())
-            .map(Name::as_str)
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.given_names.iter().chain(self.surnames.iter()).map(Name::as_str).collect::<Vec<_>>().join(" ")
     }
 
     /// Everything a name search should find this person by.

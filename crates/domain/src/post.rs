@@ -13,7 +13,9 @@ pub use crate::post_data::{POSTS, PostSeed};
 pub struct PostCode(String);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("\"{0}\" is not a post code (expected a state code, a dash and 2 to 40 of A-Z, 0-9 or -, e.g. GT-TAPACHULA)")]
+#[error(
+    "\"{0}\" is not a post code (expected a state code, a dash and 2 to 40 of A-Z, 0-9 or -, e.g. GT-TAPACHULA)"
+)]
 pub struct BadPostCode(pub String);
 
 impl PostCode {

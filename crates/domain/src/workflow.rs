@@ -86,8 +86,8 @@ impl Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
     use Status::*;
+    use chrono::Utc;
 
     fn accepted() -> Protection {
         Protection::Accepted { at: Utc::now() }
@@ -97,7 +97,9 @@ mod tests {
     fn happy_path_is_allowed() {
         let p = accepted();
         let mut s = Intake;
-        for to in [ProtectionAccepted, Assessment, ActionPlan, InProgress, AwaitingAuthority, InProgress, Resolved] {
+        for to in
+            [ProtectionAccepted, Assessment, ActionPlan, InProgress, AwaitingAuthority, InProgress, Resolved]
+        {
             s = s.transition(to, &p, None).unwrap();
         }
         s = s.transition(Closed, &p, Some("done")).unwrap();

@@ -56,7 +56,11 @@ pub async fn events_after(db: &Db, after: i64, limit: i64) -> Result<Vec<Chained
 }
 
 /// The events about one record, oldest first.
-pub async fn events_for_record(db: &Db, record_type: &str, record_id: &str) -> Result<Vec<ChainedEvent>, StoreError> {
+pub async fn events_for_record(
+    db: &Db,
+    record_type: &str,
+    record_id: &str,
+) -> Result<Vec<ChainedEvent>, StoreError> {
     on_read!(db, p => {
         let rows = sqlx::query("SELECT * FROM audit_events WHERE record_type = $1 AND record_id = $2 ORDER BY pos")
             .bind(record_type).bind(record_id).fetch_all(p).await?;

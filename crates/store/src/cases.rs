@@ -83,7 +83,8 @@ pub async fn case_ids_of_person(tx: &mut Tx, person: PersonId) -> Result<Vec<Cas
     Ok(ids.into_iter().map(CaseId).collect())
 }
 
-const CASE_SELECT: &str = "SELECT c.*, p.data AS person_data FROM cases c JOIN persons p ON p.id = c.person_id";
+const CASE_SELECT: &str =
+    "SELECT c.*, p.data AS person_data FROM cases c JOIN persons p ON p.id = c.person_id";
 
 fn number_from_row(r: &impl RowExt) -> Result<CaseNumber, StoreError> {
     Ok(CaseNumber {
@@ -117,7 +118,11 @@ fn case_from_row(r: &impl RowExt) -> Result<Case, StoreError> {
         status: parse_opt("status", &r.text("status")?, Status::parse)?,
         assigned_officer: r.opt_uuid("assigned_officer")?.map(UserId),
         protection: json("protection", &r.text("protection")?)?,
-        legal_basis: parse_opt("legal_basis", &r.text("legal_basis")?, enlace_domain::case::LegalBasis::parse)?,
+        legal_basis: parse_opt(
+            "legal_basis",
+            &r.text("legal_basis")?,
+            enlace_domain::case::LegalBasis::parse,
+        )?,
         narrative: r
             .opt_text("narrative")?
             .map(|n| parse("narrative", &n, enlace_domain::person::LongText::parse))
@@ -218,8 +223,10 @@ impl Cursor {
         if s.len() % 2 != 0 || s.len() > 200 {
             return Err(bad());
         }
-        let bytes: Result<Vec<u8>, _> =
-            (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2).unwrap_or("zz"), 16)).collect();
+        let bytes: Result<Vec<u8>, _> = (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(s.get(i..i + 2).unwrap_or("zz"), 16))
+            .collect();
         let raw = String::from_utf8(bytes.map_err(|_| bad())?).map_err(|_| bad())?;
         let mut it = raw.split('|');
         match (it.next(), it.next(), it.next(), it.next()) {
@@ -334,7 +341,8 @@ fn filter_sql(sql: &mut Sql, f: &CaseFilter, now: DateTime<Utc>) {
     range(sql, "c.updated_at", "<", f.updated_to);
     if f.first_contact_overdue {
         let a = sql.arg(Val::Ts(now));
-        sql.text.push_str(&format!(" AND c.first_contact_due_at IS NOT NULL AND c.first_contact_due_at < {a}"));
+        sql.text
+            .push_str(&format!(" AND c.first_contact_due_at IS NOT NULL AND c.first_contact_due_at < {a}"));
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         if let Ok(n) = CaseNumber::parse(q) {

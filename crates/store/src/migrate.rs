@@ -31,10 +31,12 @@ async fn applied(db: &Db) -> Result<Vec<i64>, StoreError> {
 }
 
 pub(crate) async fn run(db: &Db) -> Result<(), StoreError> {
-    db.write(|tx| Box::pin(async move {
-        on_tx!(tx, c => { sqlx::query(CREATE_TABLE).execute(&mut *c).await?; });
-        Ok::<_, StoreError>(())
-    }))
+    db.write(|tx| {
+        Box::pin(async move {
+            on_tx!(tx, c => { sqlx::query(CREATE_TABLE).execute(&mut *c).await?; });
+            Ok::<_, StoreError>(())
+        })
+    })
     .await?;
     for m in MIGRATIONS {
         if applied(db).await?.contains(&m.version) {

@@ -8,7 +8,11 @@ use crate::row::{RowExt, json, to_json};
 use crate::{Db, StoreError, Tx, on_read, on_tx};
 
 pub(crate) fn person_from_row(r: &impl RowExt) -> Result<Person, StoreError> {
-    Ok(Person { id: PersonId(r.uuid("id")?), version: r.int("version")?, data: json("data", &r.text("data")?)? })
+    Ok(Person {
+        id: PersonId(r.uuid("id")?),
+        version: r.int("version")?,
+        data: json("data", &r.text("data")?)?,
+    })
 }
 
 pub async fn insert_person(tx: &mut Tx, p: &Person, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -93,7 +93,9 @@ fn attachment_from_row(r: &impl RowExt) -> Result<Attachment, StoreError> {
 }
 
 pub async fn list_attachments(db: &Db, case: CaseId) -> Result<Vec<Attachment>, StoreError> {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {ATTACHMENT_COLS} FROM attachments WHERE case_id = $1 ORDER BY created_at, id"));
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {ATTACHMENT_COLS} FROM attachments WHERE case_id = $1 ORDER BY created_at, id"
+    ));
     on_read!(db, p => {
         let rows = sqlx::query(sql).bind(case.0).fetch_all(p).await?;
         rows.iter().map(attachment_from_row).collect()

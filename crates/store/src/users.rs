@@ -114,7 +114,11 @@ pub async fn insert_token(
 }
 
 /// The enabled user holding an unexpired token with this hash.
-pub async fn user_by_token(db: &Db, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+pub async fn user_by_token(
+    db: &Db,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<User>, StoreError> {
     on_read!(db, p => {
         let row = sqlx::query(
             "SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id

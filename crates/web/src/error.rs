@@ -36,7 +36,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         ApiError { status, kind, title, detail: detail.into(), errors: Vec::new() }
     }
     pub fn field(status: StatusCode, kind: &'static str, field: &str, message: impl Into<String>) -> Self {
@@ -62,26 +67,49 @@ impl From<AppError> for ApiError {
                 kind: "validation",
                 title: "Invalid input",
                 detail: v.to_string(),
-                errors: v.0.into_iter().map(|f| ProblemField { field: f.field, message: f.message }).collect(),
+                errors: v
+                    .0
+                    .into_iter()
+                    .map(|f| ProblemField { field: f.field, message: f.message })
+                    .collect(),
             },
-            AppError::NotFound(what) => ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} not found")),
+            AppError::NotFound(what) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} not found"))
+            }
             AppError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", m),
-            AppError::Unauthorized(m) => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", m),
+            AppError::Unauthorized(m) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", m)
+            }
             AppError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", m),
-            AppError::Rule(m) => ApiError::new(StatusCode::CONFLICT, "workflow", "Not allowed in this state", m),
+            AppError::Rule(m) => {
+                ApiError::new(StatusCode::CONFLICT, "workflow", "Not allowed in this state", m)
+            }
             AppError::Unavailable(m) => {
                 tracing::error!(error = %m, "service unavailable");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Unavailable", "the service is unavailable; try again")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Unavailable",
+                    "the service is unavailable; try again",
+                )
             }
             AppError::Store(e) if e.is_unique_violation() => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", "the record already exists")
             }
-            AppError::Store(e) if e.is_retryable() => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "Busy", "the database is busy; try again")
-            }
+            AppError::Store(e) if e.is_retryable() => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "Busy",
+                "the database is busy; try again",
+            ),
             AppError::Store(e) => {
                 tracing::error!(error = %e, "storage error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an internal error occurred; it has been logged")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "an internal error occurred; it has been logged",
+                )
             }
         }
     }
@@ -97,8 +125,7 @@ impl IntoResponse for ApiError {
             errors: self.errors,
         };
         let mut res = (self.status, axum::Json(body)).into_response();
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -111,5 +138,10 @@ pub async fn not_found() -> ApiError {
 }
 
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this resource does not support that method")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        "this resource does not support that method",
+    )
 }

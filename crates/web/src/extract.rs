@@ -19,9 +19,19 @@ async fn body_bytes(req: Request, state: &App) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|e| {
         let status = e.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(status, "too-large", "Body too large", "the request body is larger than this endpoint accepts")
+            ApiError::new(
+                status,
+                "too-large",
+                "Body too large",
+                "the request body is larger than this endpoint accepts",
+            )
         } else {
-            ApiError::new(status, "bad-request", "Bad request", format!("the request body could not be read: {e}"))
+            ApiError::new(
+                status,
+                "bad-request",
+                "Bad request",
+                format!("the request body could not be read: {e}"),
+            )
         }
     })
 }
@@ -47,8 +57,9 @@ impl<T: DeserializeOwned> FromRequest<App> for ApiJson<T> {
 
 /// Parses JSON, naming the path of the first bad field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| ApiError::bad_request(format!("the body is not valid UTF-8 (at byte {})", e.valid_up_to())))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::bad_request(format!("the body is not valid UTF-8 (at byte {})", e.valid_up_to()))
+    })?;
     let de = &mut serde_json::Deserializer::from_str(text);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => {
@@ -65,9 +76,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let inner = err.into_inner();
             use serde_json::error::Category;
             match inner.classify() {
-                Category::Syntax | Category::Eof | Category::Io => Err(ApiError::bad_request(format!(
-                    "the body is not valid JSON: {inner}"
-                ))),
+                Category::Syntax | Category::Eof | Category::Io => {
+                    Err(ApiError::bad_request(format!("the body is not valid JSON: {inner}")))
+                }
                 Category::Data => {
                     let field = if path == "." { String::new() } else { path };
                     let msg = strip_position(&inner.to_string());
@@ -97,7 +108,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
             let path = e.path().to_string();
             let msg = e.into_inner().to_string();
-            ApiError::field(StatusCode::BAD_REQUEST, "bad-query", if path == "." { "query" } else { &path }, msg)
+            ApiError::field(
+                StatusCode::BAD_REQUEST,
+                "bad-query",
+                if path == "." { "query" } else { &path },
+                msg,
+            )
         })
     }
 }
@@ -115,7 +131,8 @@ impl FromRequestParts<App> for Auth {
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let source = client_addr(parts);
         let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let token = match header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))) {
+        let token = match header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        {
             Some(t) => t.trim(),
             None => {
                 return Err(ApiError::new(
@@ -163,7 +180,12 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         let s = v.to_str().unwrap_or("").trim();
         let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
         s.parse::<i64>().map(|n| IfMatch(Some(n))).map_err(|_| {
-            ApiError::field(StatusCode::BAD_REQUEST, "bad-header", "If-Match", "is not a version given by this API (e.g. \"3\")")
+            ApiError::field(
+                StatusCode::BAD_REQUEST,
+                "bad-header",
+                "If-Match",
+                "is not a version given by this API (e.g. \"3\")",
+            )
         })
     }
 }

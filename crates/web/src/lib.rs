@@ -27,7 +27,10 @@ pub const JSON_LIMIT: usize = 1024 * 1024;
 /// The node's HTTP application.
 pub fn router(app: App) -> Router {
     let headers = [
-        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),
@@ -36,7 +39,10 @@ pub fn router(app: App) -> Router {
     ];
     let mut r = api::routes()
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
-        .merge(api::upload_routes().layer(DefaultBodyLimit::max(enlace_domain::record::ATTACHMENT_MAX_BYTES + 4096)))
+        .merge(
+            api::upload_routes()
+                .layer(DefaultBodyLimit::max(enlace_domain::record::ATTACHMENT_MAX_BYTES + 4096)),
+        )
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(app);

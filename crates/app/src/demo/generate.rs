@@ -3,11 +3,15 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use enlace_domain::case::{Case, CaseNumber, CaseParts, Category, LegalBasis, NotAcceptedReason, Protection, Subtype, Vulnerability};
+use enlace_domain::case::{
+    Case, CaseNumber, CaseParts, Category, LegalBasis, NotAcceptedReason, Protection, Subtype, Vulnerability,
+};
 use enlace_domain::country::CountryCode;
 use enlace_domain::ids::{CaseId, PersonId, TransitionId};
 use enlace_domain::parts::*;
-use enlace_domain::person::{Birth, DocumentKind, IdentityDocument, LanguageCode, LongText, Name, Person, PersonData, Sex, ShortText};
+use enlace_domain::person::{
+    Birth, DocumentKind, IdentityDocument, LanguageCode, LongText, Name, Person, PersonData, Sex, ShortText,
+};
 use enlace_domain::post::{Post, PostCode};
 use enlace_domain::record::Transition;
 use enlace_domain::user::User;
@@ -37,8 +41,17 @@ fn pick<T: Copy>(rng: &mut fastrand::Rng, items: &[(T, u32)]) -> T {
 }
 
 const OWNERS: &[(&str, u32)] = &[
-    ("MX", 30), ("GT", 22), ("HN", 22), ("SV", 13), ("NI", 4), ("DO", 4), ("CR", 1), ("PA", 1), ("BZ", 1),
-    ("US", 1), ("CA", 1),
+    ("MX", 30),
+    ("GT", 22),
+    ("HN", 22),
+    ("SV", 13),
+    ("NI", 4),
+    ("DO", 4),
+    ("CR", 1),
+    ("PA", 1),
+    ("BZ", 1),
+    ("US", 1),
+    ("CA", 1),
 ];
 
 fn hosts(owner: &str) -> &'static [(&'static str, u32)] {
@@ -72,8 +85,13 @@ const SUBTYPES: &[(Subtype, u32, Category, Category, u32)] = &[
 ];
 
 const CLOSED_FLOW: &[Status] = &[
-    Status::Intake, Status::ProtectionAccepted, Status::Assessment, Status::ActionPlan, Status::InProgress,
-    Status::Resolved, Status::Closed,
+    Status::Intake,
+    Status::ProtectionAccepted,
+    Status::Assessment,
+    Status::ActionPlan,
+    Status::InProgress,
+    Status::Resolved,
+    Status::Closed,
 ];
 
 fn name(s: &str) -> Name {
@@ -134,11 +152,8 @@ fn person(rng: &mut fastrand::Rng, owner: CountryCode, child: bool, today: Naive
         },
         _ => Birth::Unknown,
     };
-    let places: Vec<(&str, &str, u32)> = BIRTHPLACES
-        .iter()
-        .filter(|(s, ..)| *s == owner.as_str())
-        .map(|(_, c, d, w)| (*c, *d, *w))
-        .collect();
+    let places: Vec<(&str, &str, u32)> =
+        BIRTHPLACES.iter().filter(|(s, ..)| *s == owner.as_str()).map(|(_, c, d, w)| (*c, *d, *w)).collect();
     let birth_place = if places.is_empty() {
         None
     } else {
@@ -162,7 +177,9 @@ fn person(rng: &mut fastrand::Rng, owner: CountryCode, child: bool, today: Naive
     let documents = if rng.u32(0..100) < 60 {
         let kind = if rng.bool() { DocumentKind::Passport } else { DocumentKind::NationalId };
         let number = match kind {
-            DocumentKind::Passport => format!("{}{:07}", (b'A' + rng.u8(0..26)) as char, rng.u32(0..10_000_000)),
+            DocumentKind::Passport => {
+                format!("{}{:07}", (b'A' + rng.u8(0..26)) as char, rng.u32(0..10_000_000))
+            }
             _ => format!("{:04}{}{:05}", rng.u32(100..1900), birth_year, rng.u32(0..100_000)),
         };
         vec![IdentityDocument { kind, number: short(&number), issuing_state: owner }]
@@ -193,7 +210,8 @@ fn gen_case(rng: &mut fastrand::Rng, ctx: &Ctx) -> (Case, Vec<Transition>) {
     let subtypes: Vec<(usize, u32)> = SUBTYPES.iter().enumerate().map(|(i, s)| (i, s.1)).collect();
     let (subtype, _, cat, alt, alt_share) = SUBTYPES[pick(rng, &subtypes)];
     let category = if rng.u32(0..100) < alt_share { alt } else { cat };
-    let child = subtype == Subtype::UnaccompaniedChild || (subtype == Subtype::ReturnReception && rng.u32(0..100) < 25);
+    let child = subtype == Subtype::UnaccompaniedChild
+        || (subtype == Subtype::ReturnReception && rng.u32(0..100) < 25);
     let today = ctx.now.date_naive();
     // Opened within the last three years, more recent more often.
     let age_days = (rng.f64() * rng.f64() * 3.0 * 365.0) as i64;
@@ -203,7 +221,11 @@ fn gen_case(rng: &mut fastrand::Rng, ctx: &Ctx) -> (Case, Vec<Transition>) {
 
     let mut flags = Vec::new();
     if subtype == Subtype::UnaccompaniedChild {
-        flags.push(if rng.u32(0..100) < 80 { Vulnerability::UnaccompaniedChild } else { Vulnerability::SeparatedChild });
+        flags.push(if rng.u32(0..100) < 80 {
+            Vulnerability::UnaccompaniedChild
+        } else {
+            Vulnerability::SeparatedChild
+        });
     }
     if subtype == Subtype::TraffickingVictim {
         flags.push(Vulnerability::TraffickingVictim);
@@ -237,10 +259,19 @@ fn gen_case(rng: &mut fastrand::Rng, ctx: &Ctx) -> (Case, Vec<Transition>) {
     let status = if rng.u32(0..100) < closed_share {
         if rng.u32(0..100) < 90 { Status::Closed } else { Status::Resolved }
     } else {
-        pick(rng, &[
-            (Status::Intake, 8), (Status::ProtectionAccepted, 6), (Status::Assessment, 8), (Status::ActionPlan, 8),
-            (Status::InProgress, 40), (Status::AwaitingAuthority, 18), (Status::Referred, 5), (Status::Resolved, 7),
-        ])
+        pick(
+            rng,
+            &[
+                (Status::Intake, 8),
+                (Status::ProtectionAccepted, 6),
+                (Status::Assessment, 8),
+                (Status::ActionPlan, 8),
+                (Status::InProgress, 40),
+                (Status::AwaitingAuthority, 18),
+                (Status::Referred, 5),
+                (Status::Resolved, 7),
+            ],
+        )
     };
     let protection = if subtype == Subtype::DeathRepatriation {
         Protection::NotPossible { reason: NotAcceptedReason::Deceased }
@@ -261,16 +292,32 @@ fn gen_case(rng: &mut fastrand::Rng, ctx: &Ctx) -> (Case, Vec<Transition>) {
             let contact = notice + h(rng.i64(30..40 * 60));
             parts.detention = Some(Detention {
                 detained_at,
-                place: short(if host.as_str() == "MX" { "Estación migratoria Siglo XXI, Tapachula" } else { "ICE Processing Center" }),
-                authority: Some(short(if host.as_str() == "MX" { "Instituto Nacional de Migración" } else { "Immigration and Customs Enforcement" })),
+                place: short(if host.as_str() == "MX" {
+                    "Estación migratoria Siglo XXI, Tapachula"
+                } else {
+                    "ICE Processing Center"
+                }),
+                authority: Some(short(if host.as_str() == "MX" {
+                    "Instituto Nacional de Migración"
+                } else {
+                    "Immigration and Customs Enforcement"
+                })),
                 identified_as_foreign_at: Some(detained_at + h(rng.i64(1..120))),
-                informed_of_right_at: if rng.u32(0..100) < 70 { Some(detained_at + h(rng.i64(30..600))) } else { None },
+                informed_of_right_at: if rng.u32(0..100) < 70 {
+                    Some(detained_at + h(rng.i64(30..600)))
+                } else {
+                    None
+                },
                 notification_requested: rng.u32(0..100) < 60,
                 notification_mandatory: false,
                 notice_sent_at: Some(notice - h(rng.i64(0..60))),
                 notice_received_at: Some(notice),
                 first_contact_at: if contacted { Some(contact.min(ctx.now)) } else { None },
-                first_visit_at: if contacted && rng.bool() { Some((contact + h(rng.i64(60..96 * 60))).min(ctx.now)) } else { None },
+                first_visit_at: if contacted && rng.bool() {
+                    Some((contact + h(rng.i64(60..96 * 60))).min(ctx.now))
+                } else {
+                    None
+                },
                 detainee_opposes_action: rng.u32(0..100) < 2,
             });
         }
@@ -306,11 +353,23 @@ fn gen_case(rng: &mut fastrand::Rng, ctx: &Ctx) -> (Case, Vec<Transition>) {
             let d = opened_at.date_naive() - Duration::days(rng.i64(0..10));
             parts.death = Some(DeathRecord {
                 date_of_death: d,
-                place: short(if host.as_str() == "MX" { "Tapachula, Chiapas" } else { "Pima County, Arizona" }),
+                place: short(if host.as_str() == "MX" {
+                    "Tapachula, Chiapas"
+                } else {
+                    "Pima County, Arizona"
+                }),
                 cause: None,
-                remains_status: if rng.u32(0..100) < 85 { RemainsStatus::Identified } else { RemainsStatus::Unidentified },
+                remains_status: if rng.u32(0..100) < 85 {
+                    RemainsStatus::Identified
+                } else {
+                    RemainsStatus::Unidentified
+                },
                 remains_location: Some(short("Servicio médico forense")),
-                repatriation: if status == Status::Closed { Repatriation::Completed } else { Repatriation::Requested },
+                repatriation: if status == Status::Closed {
+                    Repatriation::Completed
+                } else {
+                    Repatriation::Requested
+                },
                 family_notified_at: Some(opened_at),
             });
         }
@@ -320,14 +379,24 @@ fn gen_case(rng: &mut fastrand::Rng, ctx: &Ctx) -> (Case, Vec<Transition>) {
                 reporter_name: None,
                 reporter_contact: None,
                 last_seen_date: Some(opened_at.date_naive() - Duration::days(rng.i64(3..200))),
-                last_seen_place: Some(short(*fastrand_choice(rng, &["Tenosique, Tabasco", "Coatzacoalcos, Veracruz", "Reynosa, Tamaulipas", "Sonoyta, Sonora", "Altar, Sonora"]))),
+                last_seen_place: Some(short(*fastrand_choice(
+                    rng,
+                    &[
+                        "Tenosique, Tabasco",
+                        "Coatzacoalcos, Veracruz",
+                        "Reynosa, Tamaulipas",
+                        "Sonoyta, Sonora",
+                        "Altar, Sonora",
+                    ],
+                ))),
                 route: Some(short("Ruta del Golfo")),
                 physical_description: None,
             });
         }
         Subtype::UnpaidWages | Subtype::WorkInjury => {
             let (sector, employer) = {
-                let items: Vec<((&str, &str), u32)> = EMPLOYERS.iter().map(|(s, e, w)| ((*s, *e), *w)).collect();
+                let items: Vec<((&str, &str), u32)> =
+                    EMPLOYERS.iter().map(|(s, e, w)| ((*s, *e), *w)).collect();
                 pick(rng, &items)
             };
             parts.labour = Some(LabourRecord {
@@ -335,17 +404,24 @@ fn gen_case(rng: &mut fastrand::Rng, ctx: &Ctx) -> (Case, Vec<Transition>) {
                 recruiter: None,
                 permit_type: Some(short(if host.as_str() == "US" { "H-2A" } else { "Permiso de trabajo" })),
                 sector: Some(short(sector)),
-                claim_type: if subtype == Subtype::UnpaidWages { ClaimType::UnpaidWages } else { ClaimType::WorkInjury },
-                amount_owed: (subtype == Subtype::UnpaidWages).then(|| Money { minor_units: rng.i64(20_000..900_000), currency: "USD".into() }),
+                claim_type: if subtype == Subtype::UnpaidWages {
+                    ClaimType::UnpaidWages
+                } else {
+                    ClaimType::WorkInjury
+                },
+                amount_owed: (subtype == Subtype::UnpaidWages)
+                    .then(|| Money { minor_units: rng.i64(20_000..900_000), currency: "USD".into() }),
                 authority_seized: None,
             });
         }
         _ => {}
     }
-    let post = ctx.posts.get(&(owner, host)).and_then(|v| (!v.is_empty()).then(|| v[rng.usize(0..v.len())].clone()));
+    let post =
+        ctx.posts.get(&(owner, host)).and_then(|v| (!v.is_empty()).then(|| v[rng.usize(0..v.len())].clone()));
     let officer = post.as_ref().and_then(|p| ctx.officers.get(p));
     let creator = officer.or_else(|| ctx.supervisors.get(&owner)).unwrap_or(&ctx.fallback);
-    let closed_at = (status == Status::Closed).then(|| (opened_at + Duration::days(rng.i64(5..120))).min(ctx.now));
+    let closed_at =
+        (status == Status::Closed).then(|| (opened_at + Duration::days(rng.i64(5..120))).min(ctx.now));
     let updated_at = closed_at.unwrap_or_else(|| (opened_at + Duration::days(rng.i64(0..30))).min(ctx.now));
     let case = Case {
         id: CaseId(uuid::Uuid::now_v7()),
@@ -361,7 +437,11 @@ fn gen_case(rng: &mut fastrand::Rng, ctx: &Ctx) -> (Case, Vec<Transition>) {
         status,
         assigned_officer: officer.map(|u| u.id),
         protection,
-        legal_basis: if child || subtype == Subtype::DeathRepatriation { LegalBasis::VitalInterest } else { LegalBasis::ConsularFunction },
+        legal_basis: if child || subtype == Subtype::DeathRepatriation {
+            LegalBasis::VitalInterest
+        } else {
+            LegalBasis::ConsularFunction
+        },
         narrative: None,
         person_id: PersonId(uuid::Uuid::now_v7()),
         person,
@@ -373,7 +453,9 @@ fn gen_case(rng: &mut fastrand::Rng, ctx: &Ctx) -> (Case, Vec<Transition>) {
     };
     // The recorded path to the current status.
     let path: Vec<Status> = match status {
-        Status::Closed | Status::Resolved => CLOSED_FLOW.iter().copied().take_while(|s| *s != status).chain([status]).collect(),
+        Status::Closed | Status::Resolved => {
+            CLOSED_FLOW.iter().copied().take_while(|s| *s != status).chain([status]).collect()
+        }
         Status::AwaitingAuthority | Status::Referred => {
             CLOSED_FLOW[..5].iter().copied().chain([status]).collect()
         }
@@ -402,13 +484,17 @@ fn fastrand_choice<'a, T>(rng: &mut fastrand::Rng, items: &'a [T]) -> &'a T {
 
 /// Generates `opts.cases` synthetic cases, `opts.batch` per transaction. The same seed gives
 /// the same people and cases. `progress` gets the number written so far.
-pub async fn generate_cases(app: &App, opts: &GenerateOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<u64, AppError> {
+pub async fn generate_cases(
+    app: &App,
+    opts: &GenerateOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<u64, AppError> {
     let (supervisors, officers) = app.demo_staff().await?;
-    let fallback = supervisors
-        .values()
-        .next()
-        .cloned()
-        .ok_or_else(|| AppError::Rule("no supervisor account exists to attribute demo cases to; create the demo users first".into()))?;
+    let fallback = supervisors.values().next().cloned().ok_or_else(|| {
+        AppError::Rule(
+            "no supervisor account exists to attribute demo cases to; create the demo users first".into(),
+        )
+    })?;
     let mut posts: HashMap<(CountryCode, CountryCode), Vec<PostCode>> = HashMap::new();
     for p in enlace_store::users::list_posts(app.db(), None).await?.into_iter().chain(Post::seeded()) {
         let v = posts.entry((p.state, p.host_state)).or_default();
@@ -429,7 +515,8 @@ pub async fn generate_cases(app: &App, opts: &GenerateOptions, progress: &(dyn F
                 Box::pin(async move {
                     for (case, transitions) in batch.iter() {
                         let mut case = case.clone();
-                        case.number.seq = enlace_store::cases::next_seq(tx, case.owner_state, case.number.year).await?;
+                        case.number.seq =
+                            enlace_store::cases::next_seq(tx, case.owner_state, case.number.year).await?;
                         let p = Person { id: case.person_id, version: 1, data: case.person.clone() };
                         enlace_store::persons::insert_person(tx, &p, case.opened_at).await?;
                         enlace_store::cases::insert_case(tx, &case).await?;
@@ -437,7 +524,11 @@ pub async fn generate_cases(app: &App, opts: &GenerateOptions, progress: &(dyn F
                             enlace_store::records::insert_transition(tx, t).await?;
                         }
                     }
-                    audit(tx, event(None, "demo.generate", "case", None, serde_json::json!({"cases": batch.len()}))).await
+                    audit(
+                        tx,
+                        event(None, "demo.generate", "case", None, serde_json::json!({"cases": batch.len()})),
+                    )
+                    .await
                 })
             })
             .await?;

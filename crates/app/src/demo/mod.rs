@@ -75,7 +75,9 @@ impl App {
     }
 
     /// The users that demo cases are attributed to: per state, its supervisor; per post, its officer.
-    pub(crate) async fn demo_staff(&self) -> Result<(HashMap<CountryCode, User>, HashMap<PostCode, User>), AppError> {
+    pub(crate) async fn demo_staff(
+        &self,
+    ) -> Result<(HashMap<CountryCode, User>, HashMap<PostCode, User>), AppError> {
         let mut by_state = HashMap::new();
         let mut by_post = HashMap::new();
         for u in enlace_store::users::list_users(self.db()).await? {
@@ -102,48 +104,60 @@ impl App {
         let iso = |h: i64| (now - chrono::Duration::hours(h)).to_rfc3339();
         let day = |d: i64| (now - chrono::Duration::days(d)).date_naive().to_string();
         let cases: Vec<(&str, serde_json::Value)> = vec![
-            ("officer.gt.tapachula", serde_json::json!({
-                "person": {"given_names": ["Kevin", "Josué"], "surnames": ["Hernández", "Ramos"], "sex": "male",
-                    "birth": {"kind": "estimated_age", "min_years": 14, "max_years": 15, "estimated_on": day(1)},
-                    "birth_place": "Choloma, Cortés", "nationalities": ["HN"], "languages": ["es"]},
-                "owner_state": "HN", "post": "GT-TAPACHULA", "host_state": "MX",
-                "category": "migration", "subtype": "unaccompanied_child",
-                "vulnerabilities": ["unaccompanied_child"],
-                "protection": {"state": "not_possible", "reason": "child"}, "legal_basis": "mou_assistance",
-                "narrative": "Niño hondureño localizado solo en la central de autobuses de Tapachula. El consulado de Guatemala lo atiende bajo el Memorándum CA-4 + República Dominicana y notifica a Honduras.",
-                "child": {"accompaniment": "unaccompanied", "family_tracing": "in_progress",
-                    "host_protection_authority": "Procuraduría de Protección de NNA, Chiapas", "home_protection_authority": "DINAF",
-                    "child_views": "Quiere volver con su abuela en Choloma."}
-            })),
-            ("officer.mx.houston", serde_json::json!({
-                "person": {"given_names": ["José", "Guadalupe"], "surnames": ["Martínez", "de la Cruz"], "sex": "male",
-                    "birth": {"kind": "date", "date": "1991-05-14"}, "birth_place": "Apatzingán, Michoacán",
-                    "nationalities": ["MX"], "documents": [{"kind": "passport", "number": "G12345678", "issuing_state": "MX"}]},
-                "host_state": "US", "category": "migration", "subtype": "detention",
-                "protection": {"state": "pending"}, "legal_basis": "consular_function",
-                "detention": {"detained_at": iso(60), "place": "Houston Contract Detention Facility",
-                    "authority": "Immigration and Customs Enforcement", "identified_as_foreign_at": iso(59),
-                    "informed_of_right_at": iso(58), "notification_requested": true,
-                    "notice_sent_at": iso(40), "notice_received_at": iso(39)}
-            })),
-            ("officer.sv.tapachula", serde_json::json!({
-                "person": {"given_names": ["Ana", "Gabriela"], "surnames": ["Orellana", "Portillo"], "sex": "female",
-                    "birth": {"kind": "year", "year": 1996}, "birth_place": "Usulután, Usulután", "nationalities": ["SV"]},
-                "host_state": "MX", "category": "labour", "subtype": "unpaid_wages",
-                "protection": {"state": "accepted", "at": iso(20)}, "legal_basis": "consent",
-                "labour": {"employer": "Agrícola Los Pinos S.A. de C.V.", "sector": "agriculture", "claim_type": "unpaid_wages",
-                    "permit_type": "Tarjeta de Visitante Trabajador Fronterizo", "amount_owed": {"minor_units": 1850000, "currency": "MXN"}}
-            })),
-            ("supervisor.gt", serde_json::json!({
-                "person": {"given_names": ["Marvin"], "surnames": ["Caal", "Xol"], "sex": "male",
-                    "birth": {"kind": "year", "year": 2001}, "birth_place": "Cobán, Alta Verapaz", "nationalities": ["GT"],
-                    "languages": ["kek", "es"], "interpreter_needed": true},
-                "host_state": "MX", "category": "human_rights", "subtype": "whereabouts",
-                "vulnerabilities": ["indigenous_language"],
-                "protection": {"state": "pending"}, "legal_basis": "vital_interest",
-                "missing": {"reported_by": "civil_society", "reporter_name": "Red Regional de Organizaciones Civiles para las Migraciones (RROCM)",
-                    "last_seen_date": day(45), "last_seen_place": "Tenosique, Tabasco", "route": "La Bestia, ruta del Golfo"}
-            })),
+            (
+                "officer.gt.tapachula",
+                serde_json::json!({
+                    "person": {"given_names": ["Kevin", "Josué"], "surnames": ["Hernández", "Ramos"], "sex": "male",
+                        "birth": {"kind": "estimated_age", "min_years": 14, "max_years": 15, "estimated_on": day(1)},
+                        "birth_place": "Choloma, Cortés", "nationalities": ["HN"], "languages": ["es"]},
+                    "owner_state": "HN", "post": "GT-TAPACHULA", "host_state": "MX",
+                    "category": "migration", "subtype": "unaccompanied_child",
+                    "vulnerabilities": ["unaccompanied_child"],
+                    "protection": {"state": "not_possible", "reason": "child"}, "legal_basis": "mou_assistance",
+                    "narrative": "Niño hondureño localizado solo en la central de autobuses de Tapachula. El consulado de Guatemala lo atiende bajo el Memorándum CA-4 + República Dominicana y notifica a Honduras.",
+                    "child": {"accompaniment": "unaccompanied", "family_tracing": "in_progress",
+                        "host_protection_authority": "Procuraduría de Protección de NNA, Chiapas", "home_protection_authority": "DINAF",
+                        "child_views": "Quiere volver con su abuela en Choloma."}
+                }),
+            ),
+            (
+                "officer.mx.houston",
+                serde_json::json!({
+                    "person": {"given_names": ["José", "Guadalupe"], "surnames": ["Martínez", "de la Cruz"], "sex": "male",
+                        "birth": {"kind": "date", "date": "1991-05-14"}, "birth_place": "Apatzingán, Michoacán",
+                        "nationalities": ["MX"], "documents": [{"kind": "passport", "number": "G12345678", "issuing_state": "MX"}]},
+                    "host_state": "US", "category": "migration", "subtype": "detention",
+                    "protection": {"state": "pending"}, "legal_basis": "consular_function",
+                    "detention": {"detained_at": iso(60), "place": "Houston Contract Detention Facility",
+                        "authority": "Immigration and Customs Enforcement", "identified_as_foreign_at": iso(59),
+                        "informed_of_right_at": iso(58), "notification_requested": true,
+                        "notice_sent_at": iso(40), "notice_received_at": iso(39)}
+                }),
+            ),
+            (
+                "officer.sv.tapachula",
+                serde_json::json!({
+                    "person": {"given_names": ["Ana", "Gabriela"], "surnames": ["Orellana", "Portillo"], "sex": "female",
+                        "birth": {"kind": "year", "year": 1996}, "birth_place": "Usulután, Usulután", "nationalities": ["SV"]},
+                    "host_state": "MX", "category": "labour", "subtype": "unpaid_wages",
+                    "protection": {"state": "accepted", "at": iso(20)}, "legal_basis": "consent",
+                    "labour": {"employer": "Agrícola Los Pinos S.A. de C.V.", "sector": "agriculture", "claim_type": "unpaid_wages",
+                        "permit_type": "Tarjeta de Visitante Trabajador Fronterizo", "amount_owed": {"minor_units": 1850000, "currency": "MXN"}}
+                }),
+            ),
+            (
+                "supervisor.gt",
+                serde_json::json!({
+                    "person": {"given_names": ["Marvin"], "surnames": ["Caal", "Xol"], "sex": "male",
+                        "birth": {"kind": "year", "year": 2001}, "birth_place": "Cobán, Alta Verapaz", "nationalities": ["GT"],
+                        "languages": ["kek", "es"], "interpreter_needed": true},
+                    "host_state": "MX", "category": "human_rights", "subtype": "whereabouts",
+                    "vulnerabilities": ["indigenous_language"],
+                    "protection": {"state": "pending"}, "legal_basis": "vital_interest",
+                    "missing": {"reported_by": "civil_society", "reporter_name": "Red Regional de Organizaciones Civiles para las Migraciones (RROCM)",
+                        "last_seen_date": day(45), "last_seen_place": "Tenosique, Tabasco", "route": "La Bestia, ruta del Golfo"}
+                }),
+            ),
         ];
         let mut numbers = Vec::new();
         for (user, body) in cases {

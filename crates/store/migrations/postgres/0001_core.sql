@@ -39,7 +39,7 @@ CREATE TABLE persons (
 
 CREATE TABLE case_counters (
     owner_state TEXT NOT NULL,
-    year INTEGER NOT NULL,
+    year BIGINT NOT NULL,
     last_seq BIGINT NOT NULL,
     PRIMARY KEY (owner_state, year)
 );
@@ -47,7 +47,7 @@ CREATE TABLE case_counters (
 CREATE TABLE cases (
     id UUID PRIMARY KEY,
     owner_state TEXT NOT NULL,
-    year INTEGER NOT NULL,
+    year BIGINT NOT NULL,
     seq BIGINT NOT NULL,
     version BIGINT NOT NULL,
     post TEXT REFERENCES posts(code),

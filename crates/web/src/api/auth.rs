@@ -24,7 +24,11 @@ pub async fn token(
 /// Revokes the bearer token used for this request.
 #[utoipa::path(delete, path = "/api/v1/auth/token", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem)))]
-pub async fn logout(State(app): State<App>, Auth(actor): Auth, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+pub async fn logout(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
     let token = bearer(&headers).unwrap_or_default();
     app.logout(&actor, &token).await?;
     Ok(StatusCode::NO_CONTENT)

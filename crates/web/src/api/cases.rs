@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use enlace_app::App;
+use enlace_app::cases::{CaseFilter, CaseSort};
 use enlace_app::cases::{CasePage, CaseUpdate, CaseView, NewCase, PersonUpdate, TransitionRequest};
 use enlace_domain::case::{CaseNumber, Category, Subtype, Vulnerability};
 use enlace_domain::country::CountryCode;
@@ -15,7 +16,6 @@ use enlace_domain::person::Person;
 use enlace_domain::post::PostCode;
 use enlace_domain::record::{Action, ActionData, Attachment, Consent, Transition};
 use enlace_domain::workflow::Status;
-use enlace_app::cases::{CaseFilter, CaseSort};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -82,8 +82,9 @@ fn time_param(field: &str, v: Option<&str>, end: bool) -> Result<Option<DateTime
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Ok(Some(t.with_timezone(&Utc)));
     }
-    let d = NaiveDate::parse_from_str(v, "%Y-%m-%d")
-        .map_err(|_| bad(field, format!("\"{v}\" is not a date (2026-11-29) or time (2026-11-29T08:00:00Z)")))?;
+    let d = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+        bad(field, format!("\"{v}\" is not a date (2026-11-29) or time (2026-11-29T08:00:00Z)"))
+    })?;
     let d = if end { d.succ_opt().unwrap_or(d) } else { d };
     Ok(Some(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()))
 }
@@ -109,7 +110,12 @@ fn filter_from(p: CaseListParams, me: UserId) -> Result<CaseFilter, ApiError> {
         "-updated_at" => (CaseSort::Updated, true),
         "number" => (CaseSort::Number, false),
         "-number" => (CaseSort::Number, true),
-        other => return Err(bad("sort", format!("\"{other}\" is not one of opened_at, updated_at, number (prefix - for descending)"))),
+        other => {
+            return Err(bad(
+                "sort",
+                format!("\"{other}\" is not one of opened_at, updated_at, number (prefix - for descending)"),
+            ));
+        }
     };
     let limit = p.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
@@ -121,7 +127,9 @@ fn filter_from(p: CaseListParams, me: UserId) -> Result<CaseFilter, ApiError> {
     let assigned_officer = match p.assigned_officer.as_deref() {
         None => None,
         Some("me") => Some(me),
-        Some(s) => Some(s.parse::<UserId>().map_err(|_| bad("assigned_officer", "is not a user id or \"me\""))?),
+        Some(s) => {
+            Some(s.parse::<UserId>().map_err(|_| bad("assigned_officer", "is not a user id or \"me\""))?)
+        }
     };
     Ok(CaseFilter {
         owner_state: p
@@ -177,7 +185,11 @@ pub async fn list(
     responses((status = 201, body = CaseView, description = "Created; `Location` and `ETag` set"),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(State(app): State<App>, Auth(actor): Auth, ApiJson(n): ApiJson<NewCase>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(n): ApiJson<NewCase>,
+) -> Result<Response, ApiError> {
     let v = app.create_case(&actor, n).await?;
     Ok(with_etag(StatusCode::CREATED, v))
 }
@@ -185,7 +197,11 @@ pub async fn create(State(app): State<App>, Auth(actor): Auth, ApiJson(n): ApiJs
 /// Reads a case. `ETag` carries its version.
 #[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", params(("id" = String, Path, description = "Case id")),
     security(("bearer" = [])), responses((status = 200, body = CaseView), (status = 401, body = Problem), (status = 404, body = Problem)))]
-pub async fn get(State(app): State<App>, Auth(actor): Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let v = app.get_case(&actor, case_id(&id)?).await?;
     Ok(with_etag(StatusCode::OK, v))
 }
@@ -193,7 +209,11 @@ pub async fn get(State(app): State<App>, Auth(actor): Auth, Path(id): Path<Strin
 /// Reads a case by its number, e.g. `HN-2026-000123`.
 #[utoipa::path(get, path = "/api/v1/cases/by-number/{number}", tag = "cases", params(("number" = String, Path, description = "Case number")),
     security(("bearer" = [])), responses((status = 200, body = CaseView), (status = 401, body = Problem), (status = 404, body = Problem)))]
-pub async fn by_number(State(app): State<App>, Auth(actor): Auth, Path(number): Path<String>) -> Result<Response, ApiError> {
+pub async fn by_number(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
     let n = CaseNumber::parse(&number).map_err(|_| ApiError::from(enlace_app::AppError::NotFound("case")))?;
     let v = app.get_case_by_number(&actor, &n).await?;
     Ok(with_etag(StatusCode::OK, v))
@@ -232,7 +252,11 @@ pub async fn update_person(
 /// The case's status history: who, when, why.
 #[utoipa::path(get, path = "/api/v1/cases/{id}/transitions", tag = "cases", params(("id" = String, Path, description = "Case id")),
     security(("bearer" = [])), responses((status = 200, body = [Transition]), (status = 404, body = Problem)))]
-pub async fn transitions(State(app): State<App>, Auth(actor): Auth, Path(id): Path<String>) -> Result<Json<Vec<Transition>>, ApiError> {
+pub async fn transitions(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Transition>>, ApiError> {
     Ok(Json(app.transitions(&actor, case_id(&id)?).await?))
 }
 
@@ -254,7 +278,11 @@ pub async fn transition(
 
 #[utoipa::path(get, path = "/api/v1/cases/{id}/actions", tag = "cases", params(("id" = String, Path, description = "Case id")),
     security(("bearer" = [])), responses((status = 200, body = [Action]), (status = 404, body = Problem)))]
-pub async fn actions(State(app): State<App>, Auth(actor): Auth, Path(id): Path<String>) -> Result<Json<Vec<Action>>, ApiError> {
+pub async fn actions(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Action>>, ApiError> {
     Ok(Json(app.actions(&actor, case_id(&id)?).await?))
 }
 
@@ -273,7 +301,11 @@ pub async fn add_action(
 
 #[utoipa::path(get, path = "/api/v1/cases/{id}/attachments", tag = "cases", params(("id" = String, Path, description = "Case id")),
     security(("bearer" = [])), responses((status = 200, body = [Attachment]), (status = 404, body = Problem)))]
-pub async fn attachments(State(app): State<App>, Auth(actor): Auth, Path(id): Path<String>) -> Result<Json<Vec<Attachment>>, ApiError> {
+pub async fn attachments(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Attachment>>, ApiError> {
     Ok(Json(app.attachments(&actor, case_id(&id)?).await?))
 }
 
@@ -304,10 +336,17 @@ pub async fn upload(
 }
 
 fn content_disposition(name: &str) -> HeaderValue {
-    let ascii: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
     let encoded: String = name
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b".-_".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect();
     HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"))
         .unwrap_or(HeaderValue::from_static("attachment"))
@@ -322,9 +361,11 @@ pub async fn attachment(
     Auth(actor): Auth,
     Path((id, att)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let att: AttachmentId = att.parse().map_err(|_| ApiError::from(enlace_app::AppError::NotFound("attachment")))?;
+    let att: AttachmentId =
+        att.parse().map_err(|_| ApiError::from(enlace_app::AppError::NotFound("attachment")))?;
     let (meta, bytes) = app.attachment(&actor, case_id(&id)?, att).await?;
-    let ct = HeaderValue::from_str(&meta.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let ct = HeaderValue::from_str(&meta.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     Ok((
         [(header::CONTENT_TYPE, ct), (header::CONTENT_DISPOSITION, content_disposition(&meta.filename))],
         bytes,
@@ -334,7 +375,11 @@ pub async fn attachment(
 
 #[utoipa::path(get, path = "/api/v1/cases/{id}/consents", tag = "cases", params(("id" = String, Path, description = "Case id")),
     security(("bearer" = [])), responses((status = 200, body = [Consent]), (status = 404, body = Problem)))]
-pub async fn consents(State(app): State<App>, Auth(actor): Auth, Path(id): Path<String>) -> Result<Json<Vec<Consent>>, ApiError> {
+pub async fn consents(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Consent>>, ApiError> {
     Ok(Json(app.consents(&actor, case_id(&id)?).await?))
 }
 
@@ -360,7 +405,8 @@ pub async fn withdraw_consent(
     Auth(actor): Auth,
     Path((id, consent)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let consent: ConsentId = consent.parse().map_err(|_| ApiError::from(enlace_app::AppError::NotFound("consent")))?;
+    let consent: ConsentId =
+        consent.parse().map_err(|_| ApiError::from(enlace_app::AppError::NotFound("consent")))?;
     app.withdraw_consent(&actor, case_id(&id)?, consent).await?;
     Ok(StatusCode::NO_CONTENT)
 }

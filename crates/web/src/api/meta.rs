@@ -24,7 +24,12 @@ pub struct Health {
 pub async fn healthz(State(app): State<App>) -> Result<Json<Health>, ApiError> {
     app.db().ping().await.map_err(|e| {
         tracing::warn!(error = %e, "health check failed");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Unavailable", "the database does not answer")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Unavailable",
+            "the database does not answer",
+        )
     })?;
     Ok(Json(Health { status: "ok" }))
 }
@@ -42,11 +47,7 @@ pub async fn readyz(State(app): State<App>) -> Result<Json<Health>, ApiError> {
 /// This API's OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", responses((status = 200, description = "The OpenAPI document")))]
 pub async fn openapi() -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        crate::openapi::openapi_json(),
-    )
-        .into_response()
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], crate::openapi::openapi_json()).into_response()
 }
 
 #[derive(Serialize, ToSchema)]

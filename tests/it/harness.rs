@@ -1,0 +1,266 @@
+//! Test harness: a real node on port 0 against a fresh database, on SQLite or PostgreSQL.
+//!
+//! PostgreSQL comes from `ENLACE_TEST_PG_URL` (default: the local server with trust auth).
+//! Without it the PostgreSQL half is skipped with a loud message, unless
+//! `ENLACE_REQUIRE_POSTGRES=1` (set by `.ci/run`), which makes a missing server a failure.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use enlace_app::auth::NewUser;
+use enlace_app::{App, Db, Settings};
+use enlace_domain::country::CountryCode;
+use enlace_domain::post::PostCode;
+use enlace_domain::role::Role;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const PASSWORD: &str = "una clave de prueba";
+
+pub fn pg_admin_url() -> String {
+    std::env::var("ENLACE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn pg_required() -> bool {
+    std::env::var("ENLACE_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
+}
+
+/// Writes to the real stderr, past the test runner's capture.
+fn loud(msg: &str) {
+    let _ = std::io::stderr().write_all(msg.as_bytes());
+}
+
+static PG_WARNED: OnceLock<()> = OnceLock::new();
+
+pub struct TestDb {
+    pub url: Option<String>,
+    pub dir: tempfile::TempDir,
+    pg_name: Option<String>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            // Drop the per-test database on a thread of its own: Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    if let Ok(mut c) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        )))
+                        .execute(&mut c)
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh, empty database; `None` when PostgreSQL is wanted but not there (and not required).
+pub async fn fresh_db(backend: Backend) -> Option<TestDb> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    match backend {
+        Backend::Sqlite => Some(TestDb { url: None, dir, pg_name: None }),
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let admin = pg_admin_url();
+            let mut c = match sqlx::PgConnection::connect(&admin).await {
+                Ok(c) => c,
+                Err(e) if !pg_required() => {
+                    PG_WARNED.get_or_init(|| {
+                        loud(&format!(
+                            "\n*** WARNING: PostgreSQL is not reachable at {admin} ({e}).\n\
+                             *** The PostgreSQL half of the storage tests was NOT run.\n\
+                             *** Start PostgreSQL or set ENLACE_TEST_PG_URL; CI sets ENLACE_REQUIRE_POSTGRES=1.\n\n"
+                        ))
+                    });
+                    return None;
+                }
+                Err(e) => panic!(
+                    "PostgreSQL is required (ENLACE_REQUIRE_POSTGRES=1) but not reachable at {admin}: {e}"
+                ),
+            };
+            let name = format!(
+                "enlace_it_{}_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst),
+                fastrand::u32(..)
+            );
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                .execute(&mut c)
+                .await
+                .expect("create test database");
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_string();
+            Some(TestDb { url: Some(format!("{base}/{name}")), dir, pg_name: Some(name) })
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub app: App,
+    /// Kept for the life of the node: dropping it removes the database.
+    #[allow(dead_code)]
+    pub db: TestDb,
+    shutdown: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.lock().expect("lock").take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Starts a node on 127.0.0.1:0 over a fresh database, with one user per role for HN, a GT
+/// supervisor and officers at HN-TAPACHULA and GT-TAPACHULA.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    let db = fresh_db(backend).await?;
+    let database = Db::connect(db.url.as_deref(), db.dir.path()).await.expect("connect");
+    let app = App::new(database, Settings::default());
+    app.prepare().await.expect("prepare");
+    let users: &[(&str, Role, &str, Option<&str>)] = &[
+        ("officer.hn", Role::ConsularOfficer, "HN", Some("HN-TAPACHULA")),
+        ("officer.hn2", Role::ConsularOfficer, "HN", Some("HN-HOUSTON")),
+        ("officer.gt", Role::ConsularOfficer, "GT", Some("GT-TAPACHULA")),
+        ("supervisor.hn", Role::ProtectionSupervisor, "HN", None),
+        ("supervisor.gt", Role::ProtectionSupervisor, "GT", None),
+        ("admin.hn", Role::CountryAdministrator, "HN", None),
+        ("liaison.hn", Role::LiaisonOfficer, "HN", None),
+        ("auditor.hn", Role::Auditor, "HN", None),
+        ("analyst", Role::RegionalAnalyst, "HN", None),
+        ("partner", Role::CivilSocietyPartner, "HN", None),
+    ];
+    for (u, role, state, post) in users {
+        app.create_user(
+            None,
+            NewUser {
+                username: u.to_string(),
+                display_name: None,
+                role: *role,
+                state: CountryCode::parse(state).unwrap(),
+                post: post.map(|p| PostCode::parse(p).unwrap()),
+                password: PASSWORD.into(),
+            },
+        )
+        .await
+        .expect("create user");
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr: SocketAddr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = app.clone();
+    tokio::spawn(async move {
+        enlace_web::serve(listener, served, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("serve");
+    });
+    Some(TestApp {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        app,
+        db,
+        shutdown: Mutex::new(Some(tx)),
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A bearer token for a user of the harness.
+    pub async fn token(&self, username: &str) -> String {
+        let r = self
+            .client
+            .post(self.url("/api/v1/auth/token"))
+            .json(&json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200, "login of {username}");
+        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        let r = self.client.get(self.url(path)).bearer_auth(token).send().await.expect("send");
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn send(&self, method: &str, token: &str, path: &str, body: &Value) -> (u16, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let r =
+            self.client.request(m, self.url(path)).bearer_auth(token).json(body).send().await.expect("send");
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
+        self.send("POST", token, path, body).await
+    }
+
+    /// Creates a case and returns its JSON, asserting 201.
+    pub async fn create_case(&self, token: &str, body: &Value) -> Value {
+        let (s, v) = self.post(token, "/api/v1/cases", body).await;
+        assert_eq!(s, 201, "create case: {v}");
+        v
+    }
+
+    /// How many audit events the node holds.
+    pub async fn audit_len(&self) -> usize {
+        enlace_store::audit::events_after(self.app.db(), 0, 1_000_000).await.unwrap().len()
+    }
+}
+
+/// A valid new-case body for a Honduran adult in Mexico, with the given names.
+pub fn new_case(given: &[&str], surnames: &[&str]) -> Value {
+    json!({
+        "person": {"given_names": given, "surnames": surnames, "sex": "female",
+                   "birth": {"kind": "year", "year": 1990}, "nationalities": ["HN"]},
+        "host_state": "MX", "category": "migration", "subtype": "documentation",
+        "protection": {"state": "accepted", "at": "2026-01-05T10:00:00Z"},
+        "legal_basis": "consent"
+    })
+}
+
+/// Runs an async test body against both backends.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if let Some(app) = $crate::harness::spawn_app($crate::harness::Backend::Sqlite).await {
+                        super::$name(app).await;
+                    }
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::harness::spawn_app($crate::harness::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )+
+    };
+}
