@@ -311,6 +311,7 @@ pub async fn attachments(
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UploadParams {
     /// The file's name, e.g. `acta.pdf`.
     pub filename: String,

@@ -82,6 +82,7 @@ pub async fn states(Auth(_): Auth) -> Json<Vec<StateInfo>> {
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PostParams {
     /// Only the posts of this state.
     pub state: Option<String>,
