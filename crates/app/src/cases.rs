@@ -17,8 +17,8 @@ use enlace_domain::record::{
     Action, ActionData, Attachment, Consent, Transition, check_attachment, clean_filename,
 };
 use enlace_domain::workflow::Status;
-use enlace_store::Tx;
 pub use enlace_store::cases::{CaseFilter, CaseSort, Cursor};
+use enlace_store::{BoxFuture, Tx};
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -182,7 +182,6 @@ pub struct PersonUpdate {
 pub struct CaseView {
     #[serde(flatten)]
     pub case: Case,
-    pub person_version: i64,
     /// Art. 36 delays, for detention cases.
     pub detention_delays: Option<DetentionDelays>,
 }
@@ -238,7 +237,7 @@ impl App {
     /// Registers a case (and its person, when new) with its first transition and audit event.
     pub async fn create_case(&self, actor: &Actor, n: NewCase) -> Result<CaseView, AppError> {
         let now = enlace_store::now();
-        let (case, new_person, person_version) = self.prepare_case(actor, n, now).await?;
+        let (case, new_person) = self.prepare_case(actor, n, now).await?;
         let case = self
             .db()
             .write(|tx| {
@@ -251,18 +250,17 @@ impl App {
                 })
             })
             .await?;
-        Ok(view(case, person_version, now))
+        Ok(view(case, now))
     }
 
     /// Checks a new case against every rule and the actor's rights, and builds it (without its
-    /// number, which the insert assigns). Returns the case, whether its person is new, and the
-    /// person's version.
+    /// number, which the insert assigns). Returns the case and whether its person is new.
     pub async fn prepare_case(
         &self,
         actor: &Actor,
         n: NewCase,
         now: DateTime<Utc>,
-    ) -> Result<(Case, bool, i64), AppError> {
+    ) -> Result<(Case, bool), AppError> {
         access::require_case_worker(actor)?;
         let mut e = ValidationErrors::new();
         match (&n.person, &n.person_id) {
@@ -310,6 +308,7 @@ impl App {
             narrative: n.narrative,
             person_id,
             person,
+            person_version,
             parts: CaseParts {
                 detention: n.detention,
                 child: n.child,
@@ -326,7 +325,7 @@ impl App {
         if let Some(officer) = case.assigned_officer {
             self.check_officer(officer, owner, post_state).await?;
         }
-        Ok((case, new_person, person_version))
+        Ok((case, new_person))
     }
 
     async fn check_officer(
@@ -348,8 +347,7 @@ impl App {
     pub async fn get_case(&self, actor: &Actor, id: CaseId) -> Result<CaseView, AppError> {
         let case = enlace_store::cases::get_case(self.db(), id).await?.filter(|c| access::can_read(actor, c));
         let case = case.ok_or(AppError::NotFound("case"))?;
-        let pv = enlace_store::persons::get_person(self.db(), case.person_id).await?.map_or(1, |p| p.version);
-        Ok(view(case, pv, enlace_store::now()))
+        Ok(view(case, enlace_store::now()))
     }
 
     pub async fn get_case_by_number(
@@ -361,8 +359,7 @@ impl App {
             .await?
             .filter(|c| access::can_read(actor, c));
         let case = case.ok_or(AppError::NotFound("case"))?;
-        let pv = enlace_store::persons::get_person(self.db(), case.person_id).await?.map_or(1, |p| p.version);
-        Ok(view(case, pv, enlace_store::now()))
+        Ok(view(case, enlace_store::now()))
     }
 
     async fn load_for_change(tx: &mut Tx, actor: &Actor, id: CaseId) -> Result<Case, AppError> {
@@ -467,8 +464,7 @@ impl App {
                 })
             })
             .await?;
-        let pv = enlace_store::persons::get_person(self.db(), case.person_id).await?.map_or(1, |p| p.version);
-        Ok(view(case, pv, now))
+        Ok(view(case, now))
     }
 
     /// Moves a case to another status, recording who, when and why.
@@ -533,8 +529,7 @@ impl App {
                 })
             })
             .await?;
-        let pv = enlace_store::persons::get_person(self.db(), case.person_id).await?.map_or(1, |p| p.version);
-        Ok(view(case, pv, now))
+        Ok(view(case, now))
     }
 
     /// Corrects the person of a case (a rectification), re-indexing every case of that person.
@@ -609,41 +604,25 @@ impl App {
     }
 
     pub async fn add_action(&self, actor: &Actor, id: CaseId, data: ActionData) -> Result<Action, AppError> {
-        access::require_case_worker(actor)?;
         let now = enlace_store::now();
         if data.occurred_at > now + chrono::Duration::minutes(5) {
             return Err(AppError::invalid("occurred_at", "is in the future"));
         }
-        self.db()
-            .write(|tx| {
-                let actor = actor.clone();
-                let data = data.clone();
-                Box::pin(async move {
-                    let actor = &actor;
-                    let c = Self::load_for_change(tx, actor, id).await?;
-                    let a = Action {
-                        id: ActionId::new_v7(),
-                        case_id: c.id,
-                        data,
-                        author: actor.user.id,
-                        created_at: now,
-                    };
-                    enlace_store::records::insert_action(tx, &a).await?;
-                    audit(
-                        tx,
-                        event(
-                            Some(actor),
-                            "case.action",
-                            "case",
-                            Some(c.id.to_string()),
-                            serde_json::json!({"number": c.number, "action": a.id, "kind": a.data.kind}),
-                        ),
-                    )
-                    .await?;
-                    Ok(a)
-                })
+        self.add_to_case(actor, id, "case.action", move |tx, c, actor| {
+            let a = Action {
+                id: ActionId::new_v7(),
+                case_id: c.id,
+                data: data.clone(),
+                author: actor.user.id,
+                created_at: now,
+            };
+            Box::pin(async move {
+                enlace_store::records::insert_action(tx, &a).await?;
+                let detail = serde_json::json!({"action": a.id, "kind": a.data.kind});
+                Ok((a, detail))
             })
-            .await
+        })
+        .await
     }
 
     pub async fn actions(&self, actor: &Actor, id: CaseId) -> Result<Vec<Action>, AppError> {
@@ -670,30 +649,25 @@ impl App {
         let sha = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>();
         let now = enlace_store::now();
         let bytes = std::sync::Arc::new(bytes);
-        self.db()
-            .write(|tx| {
-                let actor = actor.clone();
-                let (filename, ct, sha, bytes) = (filename.clone(), ct.clone(), sha.clone(), bytes.clone());
-                Box::pin(async move {
-                    let actor = &actor;
-                    let c = Self::load_for_change(tx, actor, id).await?;
-                    let a = Attachment {
-                        id: AttachmentId::new_v7(),
-                        case_id: c.id,
-                        filename,
-                        content_type: ct,
-                        size: bytes.len() as i64,
-                        sha256: sha,
-                        uploaded_by: actor.user.id,
-                        created_at: now,
-                    };
-                    enlace_store::records::insert_attachment(tx, &a, &bytes).await?;
-                    audit(tx, event(Some(actor), "case.attachment", "case", Some(c.id.to_string()),
-                        serde_json::json!({"number": c.number, "attachment": a.id, "sha256": a.sha256, "size": a.size}))).await?;
-                    Ok(a)
-                })
+        self.add_to_case(actor, id, "case.attachment", move |tx, c, actor| {
+            let a = Attachment {
+                id: AttachmentId::new_v7(),
+                case_id: c.id,
+                filename: filename.clone(),
+                content_type: ct.clone(),
+                size: bytes.len() as i64,
+                sha256: sha.clone(),
+                uploaded_by: actor.user.id,
+                created_at: now,
+            };
+            let bytes = bytes.clone();
+            Box::pin(async move {
+                enlace_store::records::insert_attachment(tx, &a, &bytes).await?;
+                let detail = serde_json::json!({"attachment": a.id, "sha256": a.sha256, "size": a.size});
+                Ok((a, detail))
             })
-            .await
+        })
+        .await
     }
 
     pub async fn attachments(&self, actor: &Actor, id: CaseId) -> Result<Vec<Attachment>, AppError> {
@@ -719,24 +693,22 @@ impl App {
         id: CaseId,
         data: ConsentData,
     ) -> Result<Consent, AppError> {
-        access::require_case_worker(actor)?;
-        let now = enlace_store::now();
-        data.validate(now).into_result()?;
-        self.db()
-            .write(|tx| {
-                let actor = actor.clone();
-                let data = data.clone();
-                Box::pin(async move {
-                    let actor = &actor;
-                    let c = Self::load_for_change(tx, actor, id).await?;
-                    let consent = Consent { id: ConsentId::new_v7(), case_id: c.id, data, withdrawn_at: None, recorded_by: actor.user.id };
-                    enlace_store::records::insert_consent(tx, &consent).await?;
-                    audit(tx, event(Some(actor), "case.consent", "case", Some(c.id.to_string()),
-                        serde_json::json!({"number": c.number, "consent": consent.id, "scope": consent.data.scope}))).await?;
-                    Ok(consent)
-                })
+        data.validate(enlace_store::now()).into_result()?;
+        self.add_to_case(actor, id, "case.consent", move |tx, c, actor| {
+            let consent = Consent {
+                id: ConsentId::new_v7(),
+                case_id: c.id,
+                data: data.clone(),
+                withdrawn_at: None,
+                recorded_by: actor.user.id,
+            };
+            Box::pin(async move {
+                enlace_store::records::insert_consent(tx, &consent).await?;
+                let detail = serde_json::json!({"consent": consent.id, "scope": consent.data.scope});
+                Ok((consent, detail))
             })
-            .await
+        })
+        .await
     }
 
     pub async fn consents(&self, actor: &Actor, id: CaseId) -> Result<Vec<Consent>, AppError> {
@@ -750,28 +722,51 @@ impl App {
         id: CaseId,
         consent: ConsentId,
     ) -> Result<(), AppError> {
-        access::require_case_worker(actor)?;
         let now = enlace_store::now();
+        self.add_to_case(actor, id, "case.consent_withdrawn", move |tx, _, _| {
+            Box::pin(async move {
+                if !enlace_store::records::withdraw_consent(tx, id, consent, now).await? {
+                    return Err(AppError::NotFound("consent"));
+                }
+                Ok(((), serde_json::json!({"consent": consent})))
+            })
+        })
+        .await
+    }
+
+    /// Adds or changes a record belonging to a case in one write transaction: loads the case
+    /// (it must be one the actor may see), runs `change`, and audits `action` with the detail
+    /// `change` returns plus the case number.
+    async fn add_to_case<T, F>(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        action: &'static str,
+        change: F,
+    ) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: for<'t> Fn(
+                &'t mut Tx,
+                &'t Case,
+                &'t Actor,
+            ) -> BoxFuture<'t, Result<(T, serde_json::Value), AppError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        access::require_case_worker(actor)?;
+        let change = std::sync::Arc::new(change);
         self.db()
             .write(|tx| {
                 let actor = actor.clone();
+                let change = change.clone();
                 Box::pin(async move {
-                    let actor = &actor;
-                    let c = Self::load_for_change(tx, actor, id).await?;
-                    if !enlace_store::records::withdraw_consent(tx, id, consent, now).await? {
-                        return Err(AppError::NotFound("consent"));
-                    }
-                    audit(
-                        tx,
-                        event(
-                            Some(actor),
-                            "case.consent_withdrawn",
-                            "case",
-                            Some(c.id.to_string()),
-                            serde_json::json!({"number": c.number, "consent": consent}),
-                        ),
-                    )
-                    .await
+                    let c = Self::load_for_change(tx, &actor, id).await?;
+                    let (v, mut detail) = change(tx, &c, &actor).await?;
+                    detail["number"] = serde_json::json!(c.number);
+                    audit(tx, event(Some(&actor), action, "case", Some(c.id.to_string()), detail)).await?;
+                    Ok(v)
                 })
             })
             .await
@@ -829,7 +824,7 @@ fn dedup(mut v: Vec<Vulnerability>) -> Vec<Vulnerability> {
     v
 }
 
-fn view(case: Case, person_version: i64, now: DateTime<Utc>) -> CaseView {
+fn view(case: Case, now: DateTime<Utc>) -> CaseView {
     let detention_delays = case.parts.detention.as_ref().map(|d| d.delays(now));
-    CaseView { case, person_version, detention_delays }
+    CaseView { case, detention_delays }
 }

@@ -358,7 +358,7 @@ impl App {
             let mut errors = row.errors;
             if let Some(n) = parsed {
                 match self.prepare_case(actor, n, now).await {
-                    Ok((case, new_person, _)) => good.push((case, new_person)),
+                    Ok((case, new_person)) => good.push((case, new_person)),
                     Err(AppError::Validation(v)) => errors.extend(v.0.into_iter().map(|f| RowError {
                         line,
                         column: f.field,

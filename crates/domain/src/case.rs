@@ -272,6 +272,8 @@ pub struct Case {
     pub narrative: Option<LongText>,
     pub person_id: PersonId,
     pub person: PersonData,
+    /// The person's own version, for corrections (`PUT /cases/{id}/person`).
+    pub person_version: i64,
     #[serde(flatten)]
     pub parts: CaseParts,
     pub opened_at: DateTime<Utc>,

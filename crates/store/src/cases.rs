@@ -83,8 +83,7 @@ pub async fn case_ids_of_person(tx: &mut Tx, person: PersonId) -> Result<Vec<Cas
     Ok(ids.into_iter().map(CaseId).collect())
 }
 
-const CASE_SELECT: &str =
-    "SELECT c.*, p.data AS person_data FROM cases c JOIN persons p ON p.id = c.person_id";
+const CASE_SELECT: &str = "SELECT c.*, p.data AS person_data, p.version AS person_version FROM cases c JOIN persons p ON p.id = c.person_id";
 
 fn number_from_row(r: &impl RowExt) -> Result<CaseNumber, StoreError> {
     Ok(CaseNumber {
@@ -129,6 +128,7 @@ fn case_from_row(r: &impl RowExt) -> Result<Case, StoreError> {
             .transpose()?,
         person_id: PersonId(r.uuid("person_id")?),
         person: json("person_data", &r.text("person_data")?)?,
+        person_version: r.int("person_version")?,
         parts: json("parts", &r.text("parts")?)?,
         opened_at: r.ts("opened_at")?,
         updated_at: r.ts("updated_at")?,

@@ -445,6 +445,7 @@ fn gen_case(rng: &mut fastrand::Rng, ctx: &Ctx) -> (Case, Vec<Transition>) {
         narrative: None,
         person_id: PersonId(uuid::Uuid::now_v7()),
         person,
+        person_version: 1,
         parts,
         opened_at: enlace_store::truncate(opened_at),
         updated_at: enlace_store::truncate(updated_at),
