@@ -43,7 +43,7 @@ pub async fn insert_case(tx: &mut Tx, c: &Case) -> Result<(), StoreError> {
         .bind(c.person_id.0).bind(c.person.full_name()).bind(to_json(&c.parts)).bind(first_contact_due(c))
         .bind(c.opened_at).bind(c.updated_at).bind(c.closed_at).bind(c.created_by.0)
         .execute(&mut *conn).await.map(|_| ())?);
-    set_terms(tx, c.id, &enlace_domain::case::search_terms(&c.number, &c.person)).await
+    insert_terms(tx, c.id, &enlace_domain::case::search_terms(&c.number, &c.person)).await
 }
 
 /// Writes every mutable column of `c` if the stored version is `c.version`, and bumps the
@@ -66,13 +66,25 @@ pub async fn update_case(tx: &mut Tx, c: &Case) -> Result<bool, StoreError> {
     Ok(n == 1)
 }
 
+/// Replaces a case's search terms.
 pub async fn set_terms(tx: &mut Tx, id: CaseId, terms: &[String]) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query("DELETE FROM case_terms WHERE case_id = $1").bind(id.0).execute(&mut *c).await.map(|_| ())?);
+    insert_terms(tx, id, terms).await
+}
+
+/// Inserts search terms in one statement (terms are de-duplicated by the caller).
+async fn insert_terms(tx: &mut Tx, id: CaseId, terms: &[String]) -> Result<(), StoreError> {
+    if terms.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..terms.len()).map(|i| format!("(${}, $1)", i + 2)).collect();
+    let sql = format!("INSERT INTO case_terms (term, case_id) VALUES {} ON CONFLICT DO NOTHING", values.join(", "));
     on_tx!(tx, c => {
-        sqlx::query("DELETE FROM case_terms WHERE case_id = $1").bind(id.0).execute(&mut *c).await?;
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(id.0);
         for t in terms {
-            sqlx::query("INSERT INTO case_terms (term, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(t).bind(id.0).execute(&mut *c).await?;
+            q = q.bind(t.as_str());
         }
+        q.execute(&mut *c).await.map(|_| ())?
     });
     Ok(())
 }
