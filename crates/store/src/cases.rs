@@ -78,7 +78,8 @@ async fn insert_terms(tx: &mut Tx, id: CaseId, terms: &[String]) -> Result<(), S
         return Ok(());
     }
     let values: Vec<String> = (0..terms.len()).map(|i| format!("(${}, $1)", i + 2)).collect();
-    let sql = format!("INSERT INTO case_terms (term, case_id) VALUES {} ON CONFLICT DO NOTHING", values.join(", "));
+    let sql =
+        format!("INSERT INTO case_terms (term, case_id) VALUES {} ON CONFLICT DO NOTHING", values.join(", "));
     on_tx!(tx, c => {
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(id.0);
         for t in terms {
