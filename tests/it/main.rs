@@ -3,3 +3,5 @@
 mod harness;
 
 mod api_cases;
+mod api_records;
+mod cli;

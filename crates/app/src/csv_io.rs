@@ -321,8 +321,12 @@ impl App {
         skip_invalid: bool,
         progress: std::sync::Arc<dyn Fn(&str, u64) + Send + Sync>,
     ) -> Result<ImportReport, ImportError> {
+        let input = CrlfAsLf { inner: std::io::BufReader::new(input) };
         let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(input);
         let headers = rdr.headers().map_err(|e| ImportError::File(csv_error("header", &e)))?.clone();
+        if headers.is_empty() {
+            return Err(ImportError::File("the file is empty: it needs a header line and rows".into()));
+        }
         let mut idx = std::collections::HashMap::new();
         for (i, h) in headers.iter().enumerate() {
             let h = h.trim().trim_start_matches('\u{feff}');
@@ -359,10 +363,9 @@ impl App {
             if let Some(n) = parsed {
                 match self.prepare_case(actor, n, now).await {
                     Ok((case, new_person)) => good.push((case, new_person)),
-                    Err(AppError::Validation(v)) => errors.extend(v.0.into_iter().map(|f| RowError {
-                        line,
-                        column: f.field,
-                        reason: f.message,
+                    Err(AppError::Validation(v)) => errors.extend(v.0.into_iter().map(|f| {
+                        let (column, reason) = column_of(&f.field, f.message);
+                        RowError { line, column, reason }
                     })),
                     Err(AppError::Forbidden(m)) => {
                         errors.push(RowError { line, column: "owner_state".into(), reason: m })
@@ -443,6 +446,71 @@ impl App {
                 Box::pin(async move { audit(tx, ev).await })
             })
             .await?;
+        Ok(n)
+    }
+}
+
+/// The CSV column a validation error of the case's field `field` belongs to, and the reason
+/// (prefixed with the path inside the `parts` JSON when the error is in there).
+fn column_of(field: &str, message: String) -> (String, String) {
+    let f = field.strip_prefix("person.").unwrap_or(field);
+    let head = f.split(['.', '[']).next().unwrap_or(f);
+    let column = match f {
+        "birth.year" => "birth_year",
+        "birth.min_years" => "age_min",
+        "birth.max_years" => "age_max",
+        "birth.estimated_on" => "age_estimated_on",
+        _ if head == "birth" => "birth_date",
+        _ if f.starts_with("protection") => "protection_accepted_at",
+        _ if head == "documents" => "document_number",
+        _ if ["detention", "child", "death", "missing", "labour"].contains(&head) => {
+            return ("parts".into(), format!("{f}: {message}"));
+        }
+        _ => head,
+    };
+    (column.to_string(), message)
+}
+
+/// Reads CRLF line endings as LF. The csv crate counts lines wrongly on CRLF files (it
+/// reports one line too few per record), and line numbers are what a person fixes a file by.
+struct CrlfAsLf<R> {
+    inner: std::io::BufReader<R>,
+}
+
+impl<R: Read> Read for CrlfAsLf<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::BufRead;
+        let mut n = 0;
+        while n < out.len() {
+            let (first, second) = {
+                let buf = self.inner.fill_buf()?;
+                match buf.first() {
+                    None => break,
+                    Some(b) => (*b, buf.get(1).copied()),
+                }
+            };
+            if first == b'\r' {
+                self.inner.consume(1);
+                // Drop the CR of a CRLF pair, even when the pair is split across buffers.
+                let next = match second {
+                    Some(b) => Some(b),
+                    None => self.inner.fill_buf()?.first().copied(),
+                };
+                if next != Some(b'\n') {
+                    out[n] = b'\r';
+                    n += 1;
+                }
+                continue;
+            }
+            let take = {
+                let buf = self.inner.fill_buf()?;
+                let t = buf.iter().position(|b| *b == b'\r').unwrap_or(buf.len()).min(out.len() - n);
+                out[n..n + t].copy_from_slice(&buf[..t]);
+                t
+            };
+            self.inner.consume(take);
+            n += take;
+        }
         Ok(n)
     }
 }
@@ -536,4 +604,37 @@ fn case_record(c: &Case) -> Vec<String> {
         opt(c.narrative.as_ref().map(|n| n.to_string())),
         parts,
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lf(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        // A tiny buffer so that pairs split across reads are exercised.
+        let mut r = CrlfAsLf { inner: std::io::BufReader::with_capacity(1, input) };
+        r.read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn crlf_reads_as_lf_and_lone_cr_stays() {
+        assert_eq!(lf(b"a,b\r\n1,2\r\n"), b"a,b\n1,2\n");
+        assert_eq!(lf(b"a\rb\r"), b"a\rb\r");
+        assert_eq!(lf(b"\r\r\n"), b"\r\n");
+        assert_eq!(lf(b""), b"");
+    }
+
+    #[test]
+    fn errors_name_the_csv_column() {
+        assert_eq!(column_of("person.birth.date", "x".into()).0, "birth_date");
+        assert_eq!(column_of("person.given_names[0]", "x".into()).0, "given_names");
+        assert_eq!(column_of("protection.at", "x".into()).0, "protection_accepted_at");
+        assert_eq!(column_of("owner_state", "x".into()).0, "owner_state");
+        assert_eq!(
+            column_of("detention.notice_received_at", "is before".into()),
+            ("parts".to_string(), "detention.notice_received_at: is before".to_string())
+        );
+    }
 }

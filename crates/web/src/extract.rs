@@ -15,31 +15,55 @@ use crate::error::ApiError;
 /// (unknown fields, wrong types and bad values name their path).
 pub struct ApiJson<T>(pub T);
 
-async fn body_bytes(req: Request, state: &App) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|e| {
-        let status = e.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                "too-large",
-                "Body too large",
-                "the request body is larger than this endpoint accepts",
-            )
-        } else {
-            ApiError::new(
-                status,
-                "bad-request",
-                "Bad request",
-                format!("the request body could not be read: {e}"),
-            )
+/// Past the limit, a body is still read (and thrown away) up to this size, so the client gets
+/// its 413 instead of a connection reset while it is still sending.
+const DRAIN_CAP: u64 = 64 * 1024 * 1024;
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-large",
+        "Body too large",
+        format!("the request body is larger than the {limit} bytes this endpoint accepts"),
+    )
+}
+
+/// Reads a body of at most `limit` bytes.
+async fn body_bytes(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DRAIN_CAP) {
+        return Err(too_large(limit));
+    }
+    let mut body = req.into_body();
+    let mut buf = Vec::with_capacity(declared.map_or(0, |n| n.min(limit as u64) as usize));
+    let mut seen: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("the request body could not be read: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len() as u64;
+            if seen <= limit as u64 {
+                buf.extend_from_slice(&data);
+            } else if seen > DRAIN_CAP {
+                break;
+            }
         }
-    })
+    }
+    if seen > limit as u64 {
+        return Err(too_large(limit));
+    }
+    Ok(Bytes::from(buf))
 }
 
 impl<T: DeserializeOwned> FromRequest<App> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &App) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _: &App) -> Result<Self, Self::Rejection> {
         let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         if mime != "application/json" && !mime.ends_with("+json") {
@@ -50,7 +74,7 @@ impl<T: DeserializeOwned> FromRequest<App> for ApiJson<T> {
                 "send the body as application/json",
             ));
         }
-        let bytes = body_bytes(req, state).await?;
+        let bytes = body_bytes(req, crate::JSON_LIMIT).await?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -195,7 +219,7 @@ pub struct RawBody(pub Bytes);
 
 impl FromRequest<App> for RawBody {
     type Rejection = ApiError;
-    async fn from_request(req: Request, state: &App) -> Result<Self, Self::Rejection> {
-        body_bytes(req, state).await.map(RawBody)
+    async fn from_request(req: Request, _: &App) -> Result<Self, Self::Rejection> {
+        body_bytes(req, enlace_domain::record::ATTACHMENT_MAX_BYTES).await.map(RawBody)
     }
 }

@@ -37,12 +37,10 @@ pub fn router(app: App) -> Router {
         (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
         (header::CACHE_CONTROL, "no-store"),
     ];
+    // Body limits are enforced by the extractors (JSON_LIMIT, ATTACHMENT_MAX_BYTES), which
+    // answer 413 as a problem document after reading what the client sends.
     let mut r = api::routes()
-        .layer(DefaultBodyLimit::max(JSON_LIMIT))
-        .merge(
-            api::upload_routes()
-                .layer(DefaultBodyLimit::max(enlace_domain::record::ATTACHMENT_MAX_BYTES + 4096)),
-        )
+        .layer(DefaultBodyLimit::disable())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(app);

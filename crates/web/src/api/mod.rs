@@ -23,13 +23,8 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/cases/{id}/person", axum::routing::put(cases::update_person))
         .route("/api/v1/cases/{id}/transitions", get(cases::transitions).post(cases::transition))
         .route("/api/v1/cases/{id}/actions", get(cases::actions).post(cases::add_action))
-        .route("/api/v1/cases/{id}/attachments", get(cases::attachments))
+        .route("/api/v1/cases/{id}/attachments", get(cases::attachments).post(cases::upload))
         .route("/api/v1/cases/{id}/attachments/{attachment}", get(cases::attachment))
         .route("/api/v1/cases/{id}/consents", get(cases::consents).post(cases::add_consent))
         .route("/api/v1/cases/{id}/consents/{consent}/withdraw", post(cases::withdraw_consent))
-}
-
-/// Routes that take large bodies.
-pub fn upload_routes() -> Router<App> {
-    Router::new().route("/api/v1/cases/{id}/attachments", post(cases::upload))
 }
