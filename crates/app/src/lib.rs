@@ -69,6 +69,7 @@ impl App {
     /// Applies migrations and loads the seeded reference data (posts). Idempotent.
     pub async fn prepare(&self) -> Result<(), AppError> {
         self.db().migrate().await?;
+        self.db().analyze(false).await?;
         let posts = Post::seeded();
         self.db()
             .write(|tx| {

@@ -313,7 +313,7 @@ fn scope_sql(sql: &mut Sql, scope: &Scope) {
     }
 }
 
-fn filter_sql(sql: &mut Sql, f: &CaseFilter, now: DateTime<Utc>) {
+fn filter_sql(sql: &mut Sql, f: &CaseFilter, words: &[(String, bool)], now: DateTime<Utc>) {
     let eq = |sql: &mut Sql, col: &str, v: Val| {
         let a = sql.arg(v);
         sql.text.push_str(&format!(" AND {col} = {a}"));
@@ -357,24 +357,69 @@ fn filter_sql(sql: &mut Sql, f: &CaseFilter, now: DateTime<Utc>) {
         sql.text
             .push_str(&format!(" AND c.first_contact_due_at IS NOT NULL AND c.first_contact_due_at < {a}"));
     }
-    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        if let Ok(n) = CaseNumber::parse(q) {
-            let (a, b, c) = (
-                sql.arg(Val::Text(n.state.as_str().into())),
-                sql.arg(Val::Int(n.year as i64)),
-                sql.arg(Val::Int(n.seq)),
-            );
-            sql.text.push_str(&format!(" AND c.owner_state = {a} AND c.year = {b} AND c.seq = {c}"));
+    if let Some(n) = f.q.as_deref().and_then(|q| CaseNumber::parse(q).ok()) {
+        let (a, b, c) = (
+            sql.arg(Val::Text(n.state.as_str().into())),
+            sql.arg(Val::Int(n.year as i64)),
+            sql.arg(Val::Int(n.seq)),
+        );
+        sql.text.push_str(&format!(" AND c.owner_state = {a} AND c.year = {b} AND c.seq = {c}"));
+    }
+    for (w, common) in words {
+        let (a, b) = (sql.arg(Val::Text(w.clone())), sql.arg(Val::Text(format!("{w}\u{10FFFF}"))));
+        if *common {
+            sql.text.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM case_terms t WHERE t.case_id = c.id AND t.term >= {a} AND t.term < {b})"
+            ));
         } else {
-            for t in enlace_domain::text::tokens(q).into_iter().take(8) {
-                let hi = format!("{t}\u{10FFFF}");
-                let (a, b) = (sql.arg(Val::Text(t)), sql.arg(Val::Text(hi)));
-                sql.text.push_str(&format!(
-                    " AND c.id IN (SELECT case_id FROM case_terms WHERE term >= {a} AND term < {b})"
-                ));
-            }
+            sql.text.push_str(&format!(
+                " AND c.id IN (SELECT case_id FROM case_terms WHERE term >= {a} AND term < {b})"
+            ));
         }
     }
+}
+
+/// A search word matching fewer terms than this is looked up first (its cases are fetched and
+/// sorted); a more common one is checked case by case while the cases are read in page order.
+const COMMON_TERM: i64 = 2000;
+
+/// The scope as conditions whose results do not overlap, each served by one index range. An
+/// `OR` across columns would make both engines scan the whole table.
+fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<String>> {
+    let list = |sql: &mut Sql, items: Vec<String>| -> String {
+        items.into_iter().map(|v| sql.arg(Val::Text(v))).collect::<Vec<_>>().join(", ")
+    };
+    match scope {
+        Scope::All => Some(vec![String::new()]),
+        Scope::Nothing => None,
+        Scope::States(states) if states.is_empty() => None,
+        Scope::States(states) => {
+            let l = list(sql, states.iter().map(|s| s.as_str().to_string()).collect());
+            Some(vec![
+                format!(" AND c.owner_state IN ({l})"),
+                format!(" AND c.assisting_state IN ({l}) AND c.owner_state NOT IN ({l})"),
+            ])
+        }
+        Scope::Posts { posts, user } => {
+            let u = sql.arg(Val::Uuid(user.0));
+            if posts.is_empty() {
+                return Some(vec![format!(" AND c.assigned_officer = {u}")]);
+            }
+            let l = list(sql, posts.iter().map(|p| p.as_str().to_string()).collect());
+            Some(vec![
+                format!(" AND c.post IN ({l})"),
+                format!(" AND c.assigned_officer = {u} AND (c.post IS NULL OR c.post NOT IN ({l}))"),
+            ])
+        }
+    }
+}
+
+/// How many search terms start with `word`, counted up to `COMMON_TERM`.
+async fn term_count(db: &Db, word: &str) -> Result<i64, StoreError> {
+    let hi = format!("{word}\u{10FFFF}");
+    on_read!(db, p => Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM case_terms WHERE term >= $1 AND term < $2 LIMIT $3) x")
+        .bind(word).bind(hi).bind(COMMON_TERM).fetch_one(p).await?))
 }
 
 /// One page of cases the scope allows, and the cursor of the next page if there is one.
@@ -384,45 +429,62 @@ pub async fn list_cases(
     f: &CaseFilter,
     now: DateTime<Utc>,
 ) -> Result<(Vec<CaseSummary>, Option<Cursor>), StoreError> {
-    let mut sql = Sql {
-        text: "SELECT c.id, c.owner_state, c.year, c.seq, c.post, c.host_state, c.category, c.subtype, \
-               c.vuln_mask, c.status, c.person_name, c.assigned_officer, c.opened_at, c.updated_at, \
-               c.first_contact_due_at FROM cases c WHERE 1 = 1"
-            .into(),
-        vals: Vec::new(),
+    let mut words = Vec::new();
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty() && CaseNumber::parse(q).is_err())
+    {
+        for w in enlace_domain::text::tokens(q).into_iter().take(8) {
+            let common = term_count(db, &w).await? >= COMMON_TERM;
+            words.push((w, common));
+        }
+    }
+    let mut sql = Sql { text: String::new(), vals: Vec::new() };
+    let Some(branches) = scope_branches(&mut sql, scope) else { return Ok((Vec::new(), None)) };
+    let filters = {
+        let start = std::mem::take(&mut sql.text);
+        filter_sql(&mut sql, f, &words, now);
+        std::mem::replace(&mut sql.text, start)
     };
-    scope_sql(&mut sql, scope);
-    filter_sql(&mut sql, f, now);
     let (cmp, dir) = if f.descending { ("<", "DESC") } else { (">", "ASC") };
     let time_col = match f.sort {
-        CaseSort::Updated => "c.updated_at",
-        _ => "c.opened_at",
+        CaseSort::Updated => "updated_at",
+        _ => "opened_at",
     };
-    match (&f.cursor, f.sort) {
+    let cursor = match (&f.cursor, f.sort) {
         (Some(Cursor::Number(n)), CaseSort::Number) => {
             let (a, b, c) = (
                 sql.arg(Val::Text(n.state.as_str().into())),
                 sql.arg(Val::Int(n.year as i64)),
                 sql.arg(Val::Int(n.seq)),
             );
-            sql.text.push_str(&format!(" AND (c.owner_state, c.year, c.seq) {cmp} ({a}, {b}, {c})"));
+            format!(" AND (c.owner_state, c.year, c.seq) {cmp} ({a}, {b}, {c})")
         }
         (Some(Cursor::Time(t, id)), CaseSort::Opened | CaseSort::Updated) => {
             let (a, b) = (sql.arg(Val::Ts(*t)), sql.arg(Val::Uuid(*id)));
-            sql.text.push_str(&format!(" AND ({time_col}, c.id) {cmp} ({a}, {b})"));
+            format!(" AND (c.{time_col}, c.id) {cmp} ({a}, {b})")
         }
         (Some(_), _) => return Err(StoreError::Corrupt("cursor does not match the sort order".into())),
-        (None, _) => {}
-    }
-    match f.sort {
+        (None, _) => String::new(),
+    };
+    let order = |prefix: &str| match f.sort {
         CaseSort::Number => {
-            sql.text.push_str(&format!(" ORDER BY c.owner_state {dir}, c.year {dir}, c.seq {dir}"))
+            format!(" ORDER BY {prefix}owner_state {dir}, {prefix}year {dir}, {prefix}seq {dir}")
         }
-        _ => sql.text.push_str(&format!(" ORDER BY {time_col} {dir}, c.id {dir}")),
-    }
+        _ => format!(" ORDER BY {prefix}{time_col} {dir}, {prefix}id {dir}"),
+    };
     let limit = f.limit.clamp(1, 500);
     let lim = sql.arg(Val::Int(limit as i64 + 1));
-    sql.text.push_str(&format!(" LIMIT {lim}"));
+    let select = "SELECT c.id, c.owner_state, c.year, c.seq, c.post, c.host_state, c.category, c.subtype, \
+                  c.vuln_mask, c.status, c.person_name, c.assigned_officer, c.opened_at, c.updated_at, \
+                  c.first_contact_due_at FROM cases c WHERE 1 = 1";
+    let parts: Vec<String> =
+        branches.iter().map(|b| format!("{select}{b}{filters}{cursor}{} LIMIT {lim}", order("c."))).collect();
+    sql.text = if parts.len() == 1 {
+        parts.into_iter().next().expect("one branch")
+    } else {
+        let union =
+            parts.iter().enumerate().map(|(i, p)| format!("SELECT * FROM ({p}) b{i}")).collect::<Vec<_>>();
+        format!("SELECT * FROM ({}) u{} LIMIT {lim}", union.join(" UNION ALL "), order("u."))
+    };
 
     let Sql { text, vals } = sql;
     let mut rows: Vec<CaseSummary> = on_read!(db, p => {

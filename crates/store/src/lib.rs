@@ -231,7 +231,7 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("cache_size", "-65536")
+            .pragma("cache_size", "-16384")
             .pragma("temp_store", "memory");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
@@ -261,6 +261,28 @@ impl Db {
     /// Whether migrations are all applied.
     pub async fn migrations_current(&self) -> Result<bool, StoreError> {
         migrate::current(self).await
+    }
+
+    /// Refreshes the query planner's statistics (after bulk loads, and at start-up on SQLite,
+    /// where `PRAGMA optimize` only re-analyses what changed enough).
+    pub async fn analyze(&self, full: bool) -> Result<(), StoreError> {
+        self.write(|tx| {
+            Box::pin(async move {
+                match tx {
+                    Tx::Sqlite(t) => {
+                        let sql = if full { "ANALYZE" } else { "PRAGMA optimize" };
+                        sqlx::query(sql).execute(&mut **t).await?;
+                    }
+                    Tx::Postgres(t) => {
+                        if full {
+                            sqlx::query("ANALYZE").execute(&mut **t).await?;
+                        }
+                    }
+                }
+                Ok::<_, StoreError>(())
+            })
+        })
+        .await
     }
 
     /// A cheap round trip, for health checks.

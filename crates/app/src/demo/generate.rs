@@ -536,5 +536,7 @@ pub async fn generate_cases(
         written += n as u64;
         progress(written);
     }
+    // Fresh statistics, so the planner knows the new shape of the data.
+    app.db().analyze(true).await?;
     Ok(written)
 }
