@@ -18,6 +18,18 @@ use crate::{Actor, App, AppError, audit, event};
 
 pub const MIN_PASSWORD_LEN: usize = 10;
 
+/// How long a checked token is trusted without asking the database again. A token revoked by
+/// sign-out in this process is dropped at once; a user disabled elsewhere loses access within
+/// this time.
+const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+const TOKEN_CACHE_MAX: usize = 10_000;
+
+pub(crate) struct CachedToken {
+    user: User,
+    expires_at: DateTime<Utc>,
+    checked_at: std::time::Instant,
+}
+
 /// A new account, as given by an administrator.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -205,15 +217,34 @@ impl App {
         if token.is_empty() || token.len() > 256 {
             return Err(AppError::Unauthorized("invalid token".into()));
         }
-        let user = enlace_store::users::user_by_token(self.db(), &token_hash(token), enlace_store::now())
+        let hash = token_hash(token);
+        let now = enlace_store::now();
+        if let Some(c) = self.inner.tokens.lock().expect("token cache").get(&hash) {
+            if c.checked_at.elapsed() < TOKEN_CACHE_TTL && c.expires_at > now {
+                return Ok(Actor { user: c.user.clone(), source });
+            }
+        }
+        let (user, expires_at) = enlace_store::users::user_by_token(self.db(), &hash, now)
             .await?
             .ok_or_else(|| AppError::Unauthorized("invalid or expired token".into()))?;
+        let mut cache = self.inner.tokens.lock().expect("token cache");
+        if cache.len() >= TOKEN_CACHE_MAX {
+            cache.retain(|_, c| c.checked_at.elapsed() < TOKEN_CACHE_TTL);
+            if cache.len() >= TOKEN_CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(
+            hash,
+            CachedToken { user: user.clone(), expires_at, checked_at: std::time::Instant::now() },
+        );
         Ok(Actor { user, source })
     }
 
     /// Revokes a token (sign-out).
     pub async fn logout(&self, actor: &Actor, token: &str) -> Result<(), AppError> {
         let hash = token_hash(token);
+        self.inner.tokens.lock().expect("token cache").remove(&hash);
         self.db()
             .write(|tx| {
                 let hash = hash.clone();

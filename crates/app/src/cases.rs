@@ -221,7 +221,7 @@ fn expected_version(body: Option<i64>, header: Option<i64>) -> Result<i64, AppEr
 
 impl App {
     async fn check_post(&self, post: &PostCode, e: &mut ValidationErrors) -> Option<CountryCode> {
-        match enlace_store::users::get_post(self.db(), post).await {
+        match self.post(post).await {
             Ok(Some(p)) => Some(p.state),
             Ok(None) => {
                 e.push("post", format!("no post {post} on this node"));

@@ -53,11 +53,15 @@ pub struct App {
 struct Inner {
     db: Db,
     settings: Settings,
+    /// Recently checked tokens (by hash), so most requests need no token query.
+    tokens: std::sync::Mutex<std::collections::HashMap<String, auth::CachedToken>>,
+    /// The node's posts, read once; they change only through this process.
+    posts: std::sync::RwLock<std::collections::HashMap<enlace_domain::post::PostCode, Post>>,
 }
 
 impl App {
     pub fn new(db: Db, settings: Settings) -> App {
-        App { inner: Arc::new(Inner { db, settings }) }
+        App { inner: Arc::new(Inner { db, settings, tokens: Default::default(), posts: Default::default() }) }
     }
     pub fn db(&self) -> &Db {
         &self.inner.db
@@ -88,6 +92,18 @@ impl App {
         state: Option<enlace_domain::country::CountryCode>,
     ) -> Result<Vec<Post>, AppError> {
         Ok(enlace_store::users::list_posts(self.db(), state).await?)
+    }
+
+    /// One post, from the in-memory copy (read from the database on a miss).
+    pub async fn post(&self, code: &enlace_domain::post::PostCode) -> Result<Option<Post>, AppError> {
+        if let Some(p) = self.inner.posts.read().expect("posts lock").get(code) {
+            return Ok(Some(p.clone()));
+        }
+        let found = enlace_store::users::get_post(self.db(), code).await?;
+        if let Some(p) = &found {
+            self.inner.posts.write().expect("posts lock").insert(p.code.clone(), p.clone());
+        }
+        Ok(found)
     }
 
     /// How many cases the node holds.

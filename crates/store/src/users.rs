@@ -114,17 +114,21 @@ pub async fn insert_token(
 }
 
 /// The enabled user holding an unexpired token with this hash.
+/// The enabled user holding an unexpired token with this hash, and when the token expires.
 pub async fn user_by_token(
     db: &Db,
     token_hash: &str,
     now: DateTime<Utc>,
-) -> Result<Option<User>, StoreError> {
+) -> Result<Option<(User, DateTime<Utc>)>, StoreError> {
     on_read!(db, p => {
         let row = sqlx::query(
-            "SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id
+            "SELECT u.*, t.expires_at AS token_expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.disabled = $3")
             .bind(token_hash).bind(now).bind(false).fetch_optional(p).await?;
-        row.as_ref().map(user_from_row).transpose()
+        match row {
+            Some(r) => Ok(Some((user_from_row(&r)?, r.ts("token_expires_at")?))),
+            None => Ok(None),
+        }
     })
 }
 
