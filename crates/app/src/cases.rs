@@ -562,7 +562,7 @@ impl App {
                     for id in enlace_store::cases::case_ids_of_person(tx, c.person_id).await? {
                         if let Some(other) = enlace_store::cases::get_case_tx(tx, id).await? {
                             let terms = enlace_domain::case::search_terms(&other.number, &data);
-                            enlace_store::cases::set_terms(tx, id, &terms).await?;
+                            enlace_store::cases::set_terms(tx, id, other.owner_state, &terms).await?;
                         }
                     }
                     audit(

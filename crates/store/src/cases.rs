@@ -43,7 +43,7 @@ pub async fn insert_case(tx: &mut Tx, c: &Case) -> Result<(), StoreError> {
         .bind(c.person_id.0).bind(c.person.full_name()).bind(to_json(&c.parts)).bind(first_contact_due(c))
         .bind(c.opened_at).bind(c.updated_at).bind(c.closed_at).bind(c.created_by.0)
         .execute(&mut *conn).await.map(|_| ())?);
-    insert_terms(tx, c.id, &enlace_domain::case::search_terms(&c.number, &c.person)).await
+    insert_terms(tx, c.id, c.owner_state, &enlace_domain::case::search_terms(&c.number, &c.person)).await
 }
 
 /// Writes every mutable column of `c` if the stored version is `c.version`, and bumps the
@@ -67,21 +67,33 @@ pub async fn update_case(tx: &mut Tx, c: &Case) -> Result<bool, StoreError> {
 }
 
 /// Replaces a case's search terms.
-pub async fn set_terms(tx: &mut Tx, id: CaseId, terms: &[String]) -> Result<(), StoreError> {
-    on_tx!(tx, c => sqlx::query("DELETE FROM case_terms WHERE case_id = $1").bind(id.0).execute(&mut *c).await.map(|_| ())?);
-    insert_terms(tx, id, terms).await
+pub async fn set_terms(
+    tx: &mut Tx,
+    id: CaseId,
+    owner: CountryCode,
+    terms: &[String],
+) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query("DELETE FROM case_search WHERE case_id = $1").bind(id.0).execute(&mut *c).await.map(|_| ())?);
+    insert_terms(tx, id, owner, terms).await
 }
 
 /// Inserts search terms in one statement (terms are de-duplicated by the caller).
-async fn insert_terms(tx: &mut Tx, id: CaseId, terms: &[String]) -> Result<(), StoreError> {
+async fn insert_terms(
+    tx: &mut Tx,
+    id: CaseId,
+    owner: CountryCode,
+    terms: &[String],
+) -> Result<(), StoreError> {
     if terms.is_empty() {
         return Ok(());
     }
-    let values: Vec<String> = (0..terms.len()).map(|i| format!("(${}, $1)", i + 2)).collect();
-    let sql =
-        format!("INSERT INTO case_terms (term, case_id) VALUES {} ON CONFLICT DO NOTHING", values.join(", "));
+    let values: Vec<String> = (0..terms.len()).map(|i| format!("($2, ${}, $1)", i + 3)).collect();
+    let sql = format!(
+        "INSERT INTO case_search (owner_state, term, case_id) VALUES {} ON CONFLICT DO NOTHING",
+        values.join(", ")
+    );
     on_tx!(tx, c => {
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(id.0);
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(id.0).bind(owner.as_str());
         for t in terms {
             q = q.bind(t.as_str());
         }
@@ -313,7 +325,7 @@ fn scope_sql(sql: &mut Sql, scope: &Scope) {
     }
 }
 
-fn filter_sql(sql: &mut Sql, f: &CaseFilter, words: &[(String, bool)], now: DateTime<Utc>) {
+fn filter_sql(sql: &mut Sql, f: &CaseFilter, now: DateTime<Utc>) {
     let eq = |sql: &mut Sql, col: &str, v: Val| {
         let a = sql.arg(v);
         sql.text.push_str(&format!(" AND {col} = {a}"));
@@ -365,61 +377,94 @@ fn filter_sql(sql: &mut Sql, f: &CaseFilter, words: &[(String, bool)], now: Date
         );
         sql.text.push_str(&format!(" AND c.owner_state = {a} AND c.year = {b} AND c.seq = {c}"));
     }
-    for (w, common) in words {
-        let (a, b) = (sql.arg(Val::Text(w.clone())), sql.arg(Val::Text(format!("{w}\u{10FFFF}"))));
-        if *common {
-            sql.text.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM case_terms t WHERE t.case_id = c.id AND t.term >= {a} AND t.term < {b})"
-            ));
-        } else {
-            sql.text.push_str(&format!(
-                " AND c.id IN (SELECT case_id FROM case_terms WHERE term >= {a} AND term < {b})"
-            ));
-        }
-    }
 }
 
-/// A search word matching fewer terms than this is looked up first (its cases are fetched and
-/// sorted); a more common one is checked case by case while the cases are read in page order.
-const COMMON_TERM: i64 = 2000;
+/// A search word found in fewer of a state's cases than this drives the query: its cases are
+/// read from the search index, checked and sorted. When every word is more common, cases are
+/// read in page order and each is checked for the words, which stops after one page.
+const DRIVING_TERM_MAX: i64 = 5000;
 
-/// The scope as conditions whose results do not overlap, each served by one index range. An
-/// `OR` across columns would make both engines scan the whole table.
-fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<String>> {
+/// One part of a scope: a condition served by one index range, and, for the part that selects
+/// by owning state, the placeholders of those states (to drive a search from the index).
+struct Branch {
+    cond: String,
+    owner_states: Option<String>,
+}
+
+/// The scope as conditions whose results do not overlap. An `OR` across columns would make
+/// both engines scan the whole table.
+fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
     let list = |sql: &mut Sql, items: Vec<String>| -> String {
         items.into_iter().map(|v| sql.arg(Val::Text(v))).collect::<Vec<_>>().join(", ")
     };
     match scope {
-        Scope::All => Some(vec![String::new()]),
+        Scope::All => Some(vec![Branch { cond: String::new(), owner_states: None }]),
         Scope::Nothing => None,
         Scope::States(states) if states.is_empty() => None,
         Scope::States(states) => {
             let l = list(sql, states.iter().map(|s| s.as_str().to_string()).collect());
             Some(vec![
-                format!(" AND c.owner_state IN ({l})"),
-                format!(" AND c.assisting_state IN ({l}) AND c.owner_state NOT IN ({l})"),
+                Branch { cond: format!(" AND c.owner_state IN ({l})"), owner_states: Some(l.clone()) },
+                Branch {
+                    cond: format!(" AND c.assisting_state IN ({l}) AND c.owner_state NOT IN ({l})"),
+                    owner_states: None,
+                },
             ])
         }
         Scope::Posts { posts, user } => {
             let u = sql.arg(Val::Uuid(user.0));
             if posts.is_empty() {
-                return Some(vec![format!(" AND c.assigned_officer = {u}")]);
+                return Some(vec![Branch {
+                    cond: format!(" AND c.assigned_officer = {u}"),
+                    owner_states: None,
+                }]);
             }
             let l = list(sql, posts.iter().map(|p| p.as_str().to_string()).collect());
             Some(vec![
-                format!(" AND c.post IN ({l})"),
-                format!(" AND c.assigned_officer = {u} AND (c.post IS NULL OR c.post NOT IN ({l}))"),
+                Branch { cond: format!(" AND c.post IN ({l})"), owner_states: None },
+                Branch {
+                    cond: format!(
+                        " AND c.assigned_officer = {u} AND (c.post IS NULL OR c.post NOT IN ({l}))"
+                    ),
+                    owner_states: None,
+                },
             ])
         }
     }
 }
 
-/// How many search terms start with `word`, counted up to `COMMON_TERM`.
-async fn term_count(db: &Db, word: &str) -> Result<i64, StoreError> {
-    let hi = format!("{word}\u{10FFFF}");
-    on_read!(db, p => Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM case_terms WHERE term >= $1 AND term < $2 LIMIT $3) x")
-        .bind(word).bind(hi).bind(COMMON_TERM).fetch_one(p).await?))
+/// How many of these states' cases have a term starting with `word`, counted up to the limit.
+async fn term_count(db: &Db, states: &[CountryCode], word: &str) -> Result<i64, StoreError> {
+    let marks: Vec<String> = (0..states.len()).map(|i| format!("${}", i + 4)).collect();
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM case_search WHERE owner_state IN ({}) AND term >= $1 AND term < $2 LIMIT $3) x",
+        marks.join(", ")
+    );
+    on_read!(db, p => {
+        let mut q = sqlx::query_scalar(AssertSqlSafe(sql)).bind(word).bind(format!("{word}\u{10FFFF}")).bind(DRIVING_TERM_MAX);
+        for s in states {
+            q = q.bind(s.as_str());
+        }
+        Ok(q.fetch_one(p).await?)
+    })
+}
+
+/// The search condition of one branch: the driving word (if any, and if the branch selects by
+/// owning state) from the index, the others checked case by case.
+fn search_sql(sql: &mut Sql, words: &[String], driver: Option<usize>, branch: &Branch) -> String {
+    let mut out = String::new();
+    for (i, w) in words.iter().enumerate() {
+        let (a, b) = (sql.arg(Val::Text(w.clone())), sql.arg(Val::Text(format!("{w}\u{10FFFF}"))));
+        match (&branch.owner_states, driver == Some(i)) {
+            (Some(states), true) => out.push_str(&format!(
+                " AND c.id IN (SELECT case_id FROM case_search WHERE owner_state IN ({states}) AND term >= {a} AND term < {b})"
+            )),
+            _ => out.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM case_search t WHERE t.case_id = c.id AND t.term >= {a} AND t.term < {b})"
+            )),
+        }
+    }
+    out
 }
 
 /// One page of cases the scope allows, and the cursor of the next page if there is one.
@@ -429,21 +474,28 @@ pub async fn list_cases(
     f: &CaseFilter,
     now: DateTime<Utc>,
 ) -> Result<(Vec<CaseSummary>, Option<Cursor>), StoreError> {
-    let mut words = Vec::new();
-    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty() && CaseNumber::parse(q).is_err())
-    {
-        for w in enlace_domain::text::tokens(q).into_iter().take(8) {
-            let common = term_count(db, &w).await? >= COMMON_TERM;
-            words.push((w, common));
+    let words: Vec<String> = match f.q.as_deref().map(str::trim) {
+        Some(q) if !q.is_empty() && CaseNumber::parse(q).is_err() => {
+            enlace_domain::text::tokens(q).into_iter().take(8).collect()
+        }
+        _ => Vec::new(),
+    };
+    // The rarest word within the scope's states drives the query, if it is rare enough.
+    let mut driver = None;
+    if let Scope::States(states) = scope {
+        let mut best = DRIVING_TERM_MAX;
+        for (i, w) in words.iter().enumerate() {
+            let n = term_count(db, states, w).await?;
+            if n < best {
+                best = n;
+                driver = Some(i);
+            }
         }
     }
     let mut sql = Sql { text: String::new(), vals: Vec::new() };
     let Some(branches) = scope_branches(&mut sql, scope) else { return Ok((Vec::new(), None)) };
-    let filters = {
-        let start = std::mem::take(&mut sql.text);
-        filter_sql(&mut sql, f, &words, now);
-        std::mem::replace(&mut sql.text, start)
-    };
+    filter_sql(&mut sql, f, now);
+    let filters = std::mem::take(&mut sql.text);
     let (cmp, dir) = if f.descending { ("<", "DESC") } else { (">", "ASC") };
     let time_col = match f.sort {
         CaseSort::Updated => "updated_at",
@@ -476,8 +528,11 @@ pub async fn list_cases(
     let select = "SELECT c.id, c.owner_state, c.year, c.seq, c.post, c.host_state, c.category, c.subtype, \
                   c.vuln_mask, c.status, c.person_name, c.assigned_officer, c.opened_at, c.updated_at, \
                   c.first_contact_due_at FROM cases c WHERE 1 = 1";
-    let parts: Vec<String> =
-        branches.iter().map(|b| format!("{select}{b}{filters}{cursor}{} LIMIT {lim}", order("c."))).collect();
+    let mut parts: Vec<String> = Vec::new();
+    for b in &branches {
+        let search = search_sql(&mut sql, &words, driver, b);
+        parts.push(format!("{select}{}{filters}{search}{cursor}{} LIMIT {lim}", b.cond, order("c.")));
+    }
     sql.text = if parts.len() == 1 {
         parts.into_iter().next().expect("one branch")
     } else {

@@ -26,6 +26,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_list_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0002_list_indexes.sql"),
     },
+    Migration {
+        version: 3,
+        name: "case_search",
+        sqlite: include_str!("../migrations/sqlite/0003_case_search.sql"),
+        postgres: include_str!("../migrations/postgres/0003_case_search.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
