@@ -131,17 +131,18 @@ impl App {
             disabled: false,
             created_at: enlace_store::now(),
         };
+        let ev = event(
+            actor,
+            "user.create",
+            "user",
+            Some(user.id.to_string()),
+            serde_json::json!({"username": user.username, "role": user.role, "state": user.state, "post": user.post}),
+        );
+        let new_user = user.clone();
         let result = self
             .db()
-            .write(|tx| {
-                let (user, hash) = (user.clone(), hash.clone());
-                let ev = event(
-                    actor,
-                    "user.create",
-                    "user",
-                    Some(user.id.to_string()),
-                    serde_json::json!({"username": user.username, "role": user.role, "state": user.state, "post": user.post}),
-                );
+            .write(move |tx| {
+                let (user, hash, ev) = (new_user.clone(), hash.clone(), ev.clone());
                 Box::pin(async move {
                     enlace_store::users::insert_user(tx, &user, &hash).await?;
                     audit(tx, ev).await
@@ -177,7 +178,7 @@ impl App {
                 );
                 let ev = enlace_domain::audit::AuditEvent { source, ..ev };
                 self.db()
-                    .write(|tx| {
+                    .write(move |tx| {
                         let ev = ev.clone();
                         Box::pin(async move { audit(tx, ev).await })
                     })
@@ -192,17 +193,12 @@ impl App {
         let expires_at = now + self.settings().token_ttl;
         let actor = Actor { user: user.clone(), source };
         let hash = token_hash(&token);
+        let ev =
+            event(Some(&actor), "auth.login", "user", Some(actor.user.id.to_string()), serde_json::json!({}));
+        let uid = actor.user.id;
         self.db()
-            .write(|tx| {
-                let hash = hash.clone();
-                let ev = event(
-                    Some(&actor),
-                    "auth.login",
-                    "user",
-                    Some(actor.user.id.to_string()),
-                    serde_json::json!({}),
-                );
-                let uid = actor.user.id;
+            .write(move |tx| {
+                let (hash, ev) = (hash.clone(), ev.clone());
                 Box::pin(async move {
                     enlace_store::users::insert_token(tx, &hash, uid, now, expires_at).await?;
                     audit(tx, ev).await
@@ -245,16 +241,11 @@ impl App {
     pub async fn logout(&self, actor: &Actor, token: &str) -> Result<(), AppError> {
         let hash = token_hash(token);
         self.inner.tokens.lock().expect("token cache").remove(&hash);
+        let ev =
+            event(Some(actor), "auth.logout", "user", Some(actor.user.id.to_string()), serde_json::json!({}));
         self.db()
-            .write(|tx| {
-                let hash = hash.clone();
-                let ev = event(
-                    Some(actor),
-                    "auth.logout",
-                    "user",
-                    Some(actor.user.id.to_string()),
-                    serde_json::json!({}),
-                );
+            .write(move |tx| {
+                let (hash, ev) = (hash.clone(), ev.clone());
                 Box::pin(async move {
                     enlace_store::users::delete_token(tx, &hash).await?;
                     audit(tx, ev).await

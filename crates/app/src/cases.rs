@@ -238,10 +238,11 @@ impl App {
     pub async fn create_case(&self, actor: &Actor, n: NewCase) -> Result<CaseView, AppError> {
         let now = enlace_store::now();
         let (case, new_person) = self.prepare_case(actor, n, now).await?;
+        let actor_w = actor.clone();
         let case = self
             .db()
-            .write(|tx| {
-                let actor = actor.clone();
+            .write(move |tx| {
+                let actor = actor_w.clone();
                 let mut case = case.clone();
                 Box::pin(async move {
                     let actor = &actor;
@@ -389,10 +390,11 @@ impl App {
             self.check_officer(officer, actor.user.state, new_post_state).await?;
         }
         let now = enlace_store::now();
+        let actor_w = actor.clone();
         let case = self
             .db()
-            .write(|tx| {
-                let actor = actor.clone();
+            .write(move |tx| {
+                let actor = actor_w.clone();
                 let u = u.clone();
                 Box::pin(async move {
                     let actor = &actor;
@@ -483,10 +485,11 @@ impl App {
             _ => None,
         };
         let now = enlace_store::now();
+        let actor_w = actor.clone();
         let case = self
             .db()
-            .write(|tx| {
-                let actor = actor.clone();
+            .write(move |tx| {
+                let actor = actor_w.clone();
                 let reason = reason.clone();
                 Box::pin(async move {
                     let actor = &actor;
@@ -544,9 +547,10 @@ impl App {
         let expected = expected_version(u.version, if_match)?;
         let now = enlace_store::now();
         u.person.validate(now.date_naive()).nest("person").into_result()?;
+        let actor_w = actor.clone();
         self.db()
-            .write(|tx| {
-                let actor = actor.clone();
+            .write(move |tx| {
+                let actor = actor_w.clone();
                 let data = u.person.clone();
                 Box::pin(async move {
                     let actor = &actor;
@@ -757,9 +761,10 @@ impl App {
     {
         access::require_case_worker(actor)?;
         let change = std::sync::Arc::new(change);
+        let actor_w = actor.clone();
         self.db()
-            .write(|tx| {
-                let actor = actor.clone();
+            .write(move |tx| {
+                let actor = actor_w.clone();
                 let change = change.clone();
                 Box::pin(async move {
                     let c = Self::load_for_change(tx, &actor, id).await?;

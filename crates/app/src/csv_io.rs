@@ -387,11 +387,13 @@ impl App {
         }
         let total = good.len() as u64;
         let good = std::sync::Arc::new(good);
+        let actor_w = actor.clone();
+        let progress_w = progress.clone();
         self.db()
-            .write(|tx| {
-                let actor = actor.clone();
+            .write(move |tx| {
+                let actor = actor_w.clone();
                 let good = good.clone();
-                let progress = progress.clone();
+                let progress = progress_w.clone();
                 Box::pin(async move {
                     let actor = &actor;
                     for (i, (case, new_person)) in good.iter().enumerate() {
@@ -440,7 +442,7 @@ impl App {
         }
         w.flush().map_err(|e| AppError::Unavailable(format!("writing the export failed: {e}")))?;
         self.db()
-            .write(|tx| {
+            .write(move |tx| {
                 let ev =
                     event(None, "case.export", "case", None, serde_json::json!({"rows": n, "state": state}));
                 Box::pin(async move { audit(tx, ev).await })

@@ -76,7 +76,7 @@ impl App {
         self.db().analyze(false).await?;
         let posts = Post::seeded();
         self.db()
-            .write(|tx| {
+            .write(move |tx| {
                 let posts = posts.clone();
                 Box::pin(async move {
                     enlace_store::users::insert_posts(tx, &posts).await?;

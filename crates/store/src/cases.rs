@@ -434,14 +434,14 @@ fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
 }
 
 /// How many of these states' cases have a term starting with `word`, counted up to the limit.
-async fn term_count(db: &Db, states: &[CountryCode], word: &str) -> Result<i64, StoreError> {
+async fn term_count(db: &Db, states: &[CountryCode], word: &str, cap: i64) -> Result<i64, StoreError> {
     let marks: Vec<String> = (0..states.len()).map(|i| format!("${}", i + 4)).collect();
     let sql = format!(
         "SELECT COUNT(*) FROM (SELECT 1 FROM case_search WHERE owner_state IN ({}) AND term >= $1 AND term < $2 LIMIT $3) x",
         marks.join(", ")
     );
     on_read!(db, p => {
-        let mut q = sqlx::query_scalar(AssertSqlSafe(sql)).bind(word).bind(format!("{word}\u{10FFFF}")).bind(DRIVING_TERM_MAX);
+        let mut q = sqlx::query_scalar(AssertSqlSafe(sql)).bind(word).bind(format!("{word}\u{10FFFF}")).bind(cap);
         for s in states {
             q = q.bind(s.as_str());
         }
@@ -449,22 +449,32 @@ async fn term_count(db: &Db, states: &[CountryCode], word: &str) -> Result<i64, 
     })
 }
 
-/// The search condition of one branch: the driving word (if any, and if the branch selects by
-/// owning state) from the index, the others checked case by case.
+/// The search condition of one branch. With a driving word (and a branch that selects by
+/// owning state), the matching case ids are found inside the search index alone: the driving
+/// word's entries, each checked for the other words. Otherwise each case read is checked.
 fn search_sql(sql: &mut Sql, words: &[String], driver: Option<usize>, branch: &Branch) -> String {
-    let mut out = String::new();
-    for (i, w) in words.iter().enumerate() {
-        let (a, b) = (sql.arg(Val::Text(w.clone())), sql.arg(Val::Text(format!("{w}\u{10FFFF}"))));
-        match (&branch.owner_states, driver == Some(i)) {
-            (Some(states), true) => out.push_str(&format!(
-                " AND c.id IN (SELECT case_id FROM case_search WHERE owner_state IN ({states}) AND term >= {a} AND term < {b})"
-            )),
-            _ => out.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM case_search t WHERE t.case_id = c.id AND t.term >= {a} AND t.term < {b})"
-            )),
+    let ranges: Vec<(String, String)> = words
+        .iter()
+        .map(|w| (sql.arg(Val::Text(w.clone())), sql.arg(Val::Text(format!("{w}\u{10FFFF}")))))
+        .collect();
+    let exists = |alias: &str, outer: &str, (a, b): &(String, String)| {
+        format!(
+            " AND EXISTS (SELECT 1 FROM case_search {alias} WHERE {alias}.case_id = {outer} AND {alias}.term >= {a} AND {alias}.term < {b})"
+        )
+    };
+    match (&branch.owner_states, driver) {
+        (Some(states), Some(d)) => {
+            let (a, b) = &ranges[d];
+            let mut inner = format!(
+                "SELECT s.case_id FROM case_search s WHERE s.owner_state IN ({states}) AND s.term >= {a} AND s.term < {b}"
+            );
+            for (i, r) in ranges.iter().enumerate().filter(|(i, _)| *i != d) {
+                inner.push_str(&exists(&format!("s{i}"), "s.case_id", r));
+            }
+            format!(" AND c.id IN ({inner})")
         }
+        _ => ranges.iter().enumerate().map(|(i, r)| exists(&format!("t{i}"), "c.id", r)).collect(),
     }
-    out
 }
 
 /// One page of cases the scope allows, and the cursor of the next page if there is one.
@@ -480,12 +490,14 @@ pub async fn list_cases(
         }
         _ => Vec::new(),
     };
-    // The rarest word within the scope's states drives the query, if it is rare enough.
+    // The rarest word within the scope's states drives the query when it is rare enough. With
+    // several words, their intersection is usually small, and reading the rarest word's
+    // entries beats scanning cases in page order until a page of matches is found.
     let mut driver = None;
     if let Scope::States(states) = scope {
-        let mut best = DRIVING_TERM_MAX;
+        let mut best = if words.len() > 1 { DRIVING_TERM_MAX * 8 } else { DRIVING_TERM_MAX };
         for (i, w) in words.iter().enumerate() {
-            let n = term_count(db, states, w).await?;
+            let n = term_count(db, states, w, best).await?;
             if n < best {
                 best = n;
                 driver = Some(i);

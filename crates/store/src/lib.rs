@@ -11,7 +11,6 @@ use std::path::Path;
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -26,6 +25,7 @@ pub mod persons;
 pub mod records;
 mod row;
 pub mod users;
+mod writer;
 
 pub use sqlx::Error as SqlxError;
 
@@ -42,11 +42,20 @@ pub enum StoreError {
     Migration(String),
     #[error("bad database configuration: {0}")]
     Config(String),
+    /// A batch of writes met transient contention; the write may be run again.
+    #[error("database busy: {0}")]
+    Contended(String),
+    /// The batch this write was part of failed as a whole.
+    #[error("write failed: {0}")]
+    Batch(String),
 }
 
 impl StoreError {
     /// Transient contention: the whole transaction may be run again.
     pub fn is_retryable(&self) -> bool {
+        if matches!(self, StoreError::Contended(_)) {
+            return true;
+        }
         let StoreError::Db(sqlx::Error::Database(e)) = self else { return false };
         match e.code().as_deref() {
             // PostgreSQL / CockroachDB: serialization failure, deadlock.
@@ -81,54 +90,8 @@ pub enum Backend {
 /// The database: SQLite (one writer connection, several readers) or a PostgreSQL pool.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite { write: SqlitePool, read: SqlitePool, wal: Arc<WalSync> },
+    Sqlite { write: SqlitePool, read: SqlitePool, writer: writer::Writer },
     Postgres(PgPool),
-}
-
-/// Group commit for SQLite. Transactions commit with `synchronous=NORMAL` (no fsync of their
-/// own), then each writer waits here until one `fsync` of the WAL file has covered its commit.
-/// Writers arriving while an fsync runs share the next one, so 32 concurrent writers cost one
-/// or two fsyncs instead of 32, and no write is acknowledged before it is on disk.
-#[derive(Debug)]
-pub struct WalSync {
-    wal: std::path::PathBuf,
-    /// Tickets handed out, one per committed transaction.
-    issued: AtomicU64,
-    /// The highest ticket known to be durable; held while an fsync runs.
-    durable: tokio::sync::Mutex<u64>,
-}
-
-impl WalSync {
-    fn new(db_file: &Path) -> WalSync {
-        let mut wal = db_file.as_os_str().to_owned();
-        wal.push("-wal");
-        WalSync { wal: wal.into(), issued: AtomicU64::new(0), durable: tokio::sync::Mutex::new(0) }
-    }
-
-    /// Returns once everything committed before the call is durable.
-    async fn sync(&self) -> Result<(), StoreError> {
-        let ticket = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut durable = self.durable.lock().await;
-        if *durable >= ticket {
-            return Ok(());
-        }
-        // Every ticket up to here was taken after its transaction committed, so its frames
-        // are in the WAL file now and this fsync covers them.
-        let covered = self.issued.load(Ordering::SeqCst);
-        let wal = self.wal.clone();
-        tokio::task::spawn_blocking(move || match std::fs::File::open(&wal) {
-            Ok(f) => f.sync_data(),
-            // No WAL file: its frames were checkpointed into the database, which SQLite
-            // synced itself.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        })
-        .await
-        .map_err(|e| StoreError::Config(format!("fsync task failed: {e}")))?
-        .map_err(|e| StoreError::Config(format!("cannot sync the write-ahead log: {e}")))?;
-        *durable = covered;
-        Ok(())
-    }
 }
 
 /// An open write transaction.
@@ -222,12 +185,13 @@ impl Db {
     }
 
     async fn open_sqlite(opts: SqliteConnectOptions) -> Result<Db, StoreError> {
-        let wal = Arc::new(WalSync::new(opts.get_filename()));
+        let mut wal = opts.get_filename().as_os_str().to_owned();
+        wal.push("-wal");
         let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL: commits do not fsync; `Db::write` waits for a shared fsync of the WAL
-            // (WalSync) before it returns, so an acknowledged write still survives power loss.
+            // NORMAL: commits do not fsync; the writer task fsyncs the WAL once per batch
+            // before it acknowledges, so an acknowledged write still survives power loss.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
@@ -243,7 +207,8 @@ impl Db {
             .max_connections(readers as u32)
             .connect_with(opts.read_only(true))
             .await?;
-        Ok(Db::Sqlite { write, read, wal })
+        let writer = writer::Writer::start(write.clone(), wal.into());
+        Ok(Db::Sqlite { write, read, writer })
     }
 
     pub fn backend(&self) -> Backend {
@@ -266,7 +231,7 @@ impl Db {
     /// Refreshes the query planner's statistics (after bulk loads, and at start-up on SQLite,
     /// where `PRAGMA optimize` only re-analyses what changed enough).
     pub async fn analyze(&self, full: bool) -> Result<(), StoreError> {
-        self.write(|tx| {
+        self.write(move |tx| {
             Box::pin(async move {
                 match tx {
                     Tx::Sqlite(t) => {
@@ -291,44 +256,70 @@ impl Db {
         Ok(())
     }
 
+    /// A PostgreSQL transaction (SQLite writes go through the writer task, which starts its
+    /// transactions with `BEGIN IMMEDIATE`: a deferred transaction that later upgrades to a
+    /// write fails instead of waiting).
     async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            // IMMEDIATE takes the write lock at once; a deferred transaction that later
-            // upgrades to a write fails instead of waiting.
             Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
 
     /// Runs `f` in one write transaction and commits; runs it again (up to 8 times, with
-    /// backoff) when the database reports transient contention. `f` must be repeatable.
-    pub async fn write<T, E, F>(&self, mut f: F) -> Result<T, E>
+    /// backoff) when the database reports transient contention. `f` must be repeatable, and
+    /// it owns what it uses: on SQLite it runs on the writer task, folded with other requests'
+    /// transactions into one commit (each in its own savepoint, so one failing undoes only
+    /// itself). It returns once the commit is durable.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        E: FromStore,
-        F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>>,
+        T: Send + 'static,
+        E: FromStore + Send + 'static,
+        F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
     {
+        let f = Arc::new(tokio::sync::Mutex::new(f));
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let result: Result<T, E> = async {
-                let mut tx = self.begin().await?;
-                let v = f(&mut tx).await?;
-                tx.commit().await?;
-                Ok(v)
-            }
-            .await;
+            let result: Result<T, E> = match self {
+                Db::Sqlite { writer, .. } => {
+                    let slot: Arc<std::sync::Mutex<Option<Result<T, E>>>> = Arc::default();
+                    let (job_f, job_slot) = (f.clone(), slot.clone());
+                    let job: writer::JobFn = Box::new(move |tx| {
+                        let (f, slot) = (job_f.clone(), job_slot.clone());
+                        Box::pin(async move {
+                            let mut f = f.lock_owned().await;
+                            let r = (*f)(tx).await;
+                            let keep = r.is_ok();
+                            *slot.lock().expect("result slot") = Some(r);
+                            keep
+                        })
+                    });
+                    let committed = writer.submit(job).await;
+                    let outcome = slot.lock().expect("result slot").take();
+                    match (committed, outcome) {
+                        (Ok(()), Some(r)) => r,
+                        (Err(e), _) => Err(E::from(e)),
+                        (Ok(()), None) => Err(E::from(StoreError::Batch("the write did not run".into()))),
+                    }
+                }
+                Db::Postgres(_) => {
+                    let mut f = f.lock().await;
+                    async {
+                        let mut tx = self.begin().await?;
+                        let v = (*f)(&mut tx).await?;
+                        tx.commit().await?;
+                        Ok(v)
+                    }
+                    .await
+                }
+            };
             match result {
                 Err(e) if e.retryable() && attempt < 8 => {
                     let base = 5u64 << attempt.min(6);
                     let jitter = (uuid::Uuid::now_v7().as_u128() % base as u128) as u64;
                     tracing::debug!(attempt, "write transaction contended; retrying");
                     tokio::time::sleep(Duration::from_millis(base + jitter)).await;
-                }
-                Ok(v) => {
-                    if let Db::Sqlite { wal, .. } = self {
-                        wal.sync().await?;
-                    }
-                    return Ok(v);
                 }
                 other => return other,
             }

@@ -57,7 +57,7 @@ pub(crate) async fn run(db: &Db) -> Result<(), StoreError> {
             continue;
         }
         let result = db
-            .write(|tx| Box::pin(async move {
+            .write(move |tx| Box::pin(async move {
                 let done: Option<i64> = on_tx!(tx, c => {
                     sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                         .bind(m.version).fetch_optional(&mut *c).await?

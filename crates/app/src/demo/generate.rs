@@ -511,7 +511,7 @@ pub async fn generate_cases(
         let batch: Vec<(Case, Vec<Transition>)> = (0..n).map(|_| gen_case(&mut rng, &ctx)).collect();
         let batch = std::sync::Arc::new(batch);
         app.db()
-            .write(|tx| {
+            .write(move |tx| {
                 let batch = batch.clone();
                 Box::pin(async move {
                     for (case, transitions) in batch.iter() {

@@ -1,0 +1,110 @@
+//! Group commit for SQLite: one task owns the writer connection and runs the write
+//! transactions of many requests in one database transaction, each inside its own savepoint,
+//! then makes the batch durable with one `fdatasync` of the write-ahead log before it tells
+//! anyone their write is done.
+//!
+//! A SQLite commit writes every page it touched to the WAL; the pages shared by concurrent
+//! writes (index leaves where new rows land, the counters and audit head rows) are written
+//! once per batch instead of once per request, and the fsync is shared too.
+
+use std::path::PathBuf;
+
+use sqlx::SqlitePool;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{BoxFuture, StoreError, Tx};
+
+/// A request's transaction body. It returns whether its changes are to be kept; on `false`
+/// they are rolled back to its savepoint and the rest of the batch goes on.
+pub(crate) type JobFn = Box<dyn for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, bool> + Send>;
+
+struct Job {
+    run: JobFn,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The most transactions folded into one.
+const MAX_BATCH: usize = 64;
+
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+impl Writer {
+    /// Starts the writer task on the current runtime. It stops when the last handle is dropped.
+    pub(crate) fn start(pool: SqlitePool, wal: PathBuf) -> Writer {
+        let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(run(pool, wal, rx));
+        Writer { jobs }
+    }
+
+    /// Runs `job` in the next batch; returns once the batch is committed and durable.
+    pub(crate) async fn submit(&self, run: JobFn) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        let stopped = || StoreError::Config("the database writer has stopped".into());
+        self.jobs.send(Job { run, done }).await.map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run(pool: SqlitePool, wal: PathBuf, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let result = run_batch(&pool, &wal, &mut batch).await;
+        for job in batch {
+            let r = match &result {
+                Ok(()) => Ok(()),
+                Err(e) if e.is_retryable() => Err(StoreError::Contended(e.to_string())),
+                Err(e) => Err(StoreError::Batch(e.to_string())),
+            };
+            let _ = job.done.send(r);
+        }
+    }
+}
+
+async fn exec(tx: &mut Tx, sql: &'static str) -> Result<(), StoreError> {
+    if let Tx::Sqlite(t) = tx {
+        sqlx::query(sql).execute(&mut **t).await?;
+    }
+    Ok(())
+}
+
+async fn run_batch(pool: &SqlitePool, wal: &std::path::Path, batch: &mut [Job]) -> Result<(), StoreError> {
+    let mut tx = Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?);
+    for job in batch.iter_mut() {
+        exec(&mut tx, "SAVEPOINT job").await?;
+        let keep = (job.run)(&mut tx).await;
+        if !keep {
+            exec(&mut tx, "ROLLBACK TO job").await?;
+        }
+        exec(&mut tx, "RELEASE job").await?;
+    }
+    tx.commit().await?;
+    sync_wal(wal.to_path_buf()).await
+}
+
+/// Makes everything committed so far durable: `synchronous=NORMAL` commits do not fsync.
+async fn sync_wal(wal: PathBuf) -> Result<(), StoreError> {
+    tokio::task::spawn_blocking(move || match std::fs::File::open(&wal) {
+        Ok(f) => f.sync_data(),
+        // No WAL file: its frames were checkpointed into the database, which SQLite synced.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    })
+    .await
+    .map_err(|e| StoreError::Config(format!("fsync task failed: {e}")))?
+    .map_err(|e| StoreError::Config(format!("cannot sync the write-ahead log: {e}")))
+}
