@@ -17,6 +17,7 @@ both_backends!(
     attachments_are_checked_hashed_and_returned,
     detention_first_contact_overdue_is_flagged_and_filterable,
     concurrent_creations_get_unique_numbers,
+    a_failing_write_among_concurrent_ones_undoes_only_itself,
     every_request_body_example_in_openapi_is_accepted,
 );
 
@@ -505,4 +506,56 @@ async fn every_request_body_example_in_openapi_is_accepted(app: TestApp) {
         }
     }
     assert!(checked >= 8, "only {checked} request bodies found");
+}
+
+/// Concurrent writes share commits on SQLite (one transaction, a savepoint each): a write that
+/// fails inside its transaction must undo its own changes and nobody else's.
+async fn a_failing_write_among_concurrent_ones_undoes_only_itself(app: TestApp) {
+    let t = app.token("supervisor.hn").await;
+    let c = app.create_case(&t, &new_case(&["Base"], &["Caso"])).await;
+    let path = format!("/api/v1/cases/{}", c["id"].as_str().unwrap());
+    let before = app.audit_len().await;
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let (client, t) = (app.client.clone(), t.clone());
+        let (cases_url, case_url) = (app.url("/api/v1/cases"), app.url(&path));
+        tasks.push(tokio::spawn(async move {
+            let r = if i % 2 == 0 {
+                client
+                    .post(cases_url)
+                    .bearer_auth(t)
+                    .json(&new_case(&["Concurrente"], &["Prueba"]))
+                    .send()
+                    .await
+            } else {
+                // All but one of these are stale when they run.
+                client
+                    .patch(case_url)
+                    .bearer_auth(t)
+                    .json(&json!({"version": 1, "narrative": format!("intento {i}")}))
+                    .send()
+                    .await
+            };
+            (i % 2 == 0, r.unwrap().status().as_u16())
+        }));
+    }
+    let (mut created, mut updated, mut stale) = (0, 0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            (true, 201) => created += 1,
+            (false, 200) => updated += 1,
+            (false, 409) => stale += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((created, updated, stale), (16, 1, 15));
+    let (_, now) = app.get(&t, &path).await;
+    assert_eq!(now["version"], 2, "exactly one update landed");
+    assert_eq!(
+        app.audit_len().await,
+        before + 17,
+        "one audit event per successful write, none for the failed ones"
+    );
+    let (_, list) = app.get(&t, "/api/v1/cases?limit=100").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 17);
 }
