@@ -196,7 +196,7 @@ async fn generate(app: &App, cases: u64, seed: u64, batch: usize) -> Result<u64>
 async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
     if demo {
         let logins = app.seed_demo_users().await?;
-        if enlace_store_count(&app).await? == 0 {
+        if app.count_cases().await? == 0 {
             let shown = app.seed_showcase().await?;
             generate(&app, 2000, 2016, 500).await?;
             eprintln!(
@@ -238,10 +238,6 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
     enlace_web::serve(listener, app.clone(), shutdown).await?;
     app.db().close().await;
     Ok(())
-}
-
-async fn enlace_store_count(app: &App) -> Result<i64> {
-    Ok(app.count_cases().await?)
 }
 
 fn read_password() -> Result<String> {

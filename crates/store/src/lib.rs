@@ -256,16 +256,6 @@ impl Db {
         Ok(())
     }
 
-    /// A PostgreSQL transaction (SQLite writes go through the writer task, which starts its
-    /// transactions with `BEGIN IMMEDIATE`: a deferred transaction that later upgrades to a
-    /// write fails instead of waiting).
-    async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(match self {
-            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
-        })
-    }
-
     /// Runs `f` in one write transaction and commits; runs it again (up to 8 times, with
     /// backoff) when the database reports transient contention. `f` must be repeatable, and
     /// it owns what it uses: on SQLite it runs on the writer task, folded with other requests'
@@ -303,10 +293,10 @@ impl Db {
                         (Ok(()), None) => Err(E::from(StoreError::Batch("the write did not run".into()))),
                     }
                 }
-                Db::Postgres(_) => {
+                Db::Postgres(pool) => {
                     let mut f = f.lock().await;
                     async {
-                        let mut tx = self.begin().await?;
+                        let mut tx = Tx::Postgres(pool.begin().await.map_err(StoreError::from)?);
                         let v = (*f)(&mut tx).await?;
                         tx.commit().await?;
                         Ok(v)

@@ -10,7 +10,6 @@ mod extract;
 mod openapi;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -59,6 +58,3 @@ pub async fn serve(
     let svc = router(app).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, svc).with_graceful_shutdown(shutdown).await
 }
-
-/// How long a request may take before the client is told to try again.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

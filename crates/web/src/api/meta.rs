@@ -101,9 +101,5 @@ pub async fn posts(
         .map(|s| CountryCode::parse(&s))
         .transpose()
         .map_err(|e| ApiError::field(StatusCode::BAD_REQUEST, "bad-query", "state", e.to_string()))?;
-    Ok(Json(enlace_store_posts(&app, state).await?))
-}
-
-async fn enlace_store_posts(app: &App, state: Option<CountryCode>) -> Result<Vec<Post>, ApiError> {
-    app.posts(state).await.map_err(ApiError::from)
+    Ok(Json(app.posts(state).await?))
 }
