@@ -196,7 +196,10 @@ impl Db {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             .pragma("cache_size", "-16384")
-            .pragma("temp_store", "memory");
+            // Bounds SQLite's memory across all connections (the page caches give way first).
+            .pragma("soft_heap_limit", "134217728")
+            // ANALYZE reads a sample of each index, so start-up stays fast on big databases.
+            .pragma("analysis_limit", "2000");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
@@ -235,7 +238,8 @@ impl Db {
             Box::pin(async move {
                 match tx {
                     Tx::Sqlite(t) => {
-                        let sql = if full { "ANALYZE" } else { "PRAGMA optimize" };
+                        // 0x10002: consider every table, not only those this connection queried.
+                        let sql = if full { "ANALYZE" } else { "PRAGMA optimize=0x10002" };
                         sqlx::query(sql).execute(&mut **t).await?;
                     }
                     Tx::Postgres(t) => {
