@@ -5,3 +5,4 @@ mod harness;
 mod api_cases;
 mod api_records;
 mod cli;
+mod store;

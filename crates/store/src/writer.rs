@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 
+use futures_util::FutureExt;
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -86,7 +87,12 @@ async fn run_batch(pool: &SqlitePool, wal: &std::path::Path, batch: &mut [Job]) 
     let mut tx = Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?);
     for job in batch.iter_mut() {
         exec(&mut tx, "SAVEPOINT job").await?;
-        let keep = (job.run)(&mut tx).await;
+        // A panicking body must not take the node's only writer down with it: the batch is
+        // abandoned (rolled back when `tx` drops) and every caller in it gets an error.
+        let keep = std::panic::AssertUnwindSafe((job.run)(&mut tx)).catch_unwind().await.map_err(|_| {
+            tracing::error!("a write transaction panicked; its batch is rolled back");
+            StoreError::Batch("the write failed unexpectedly and was rolled back".into())
+        })?;
         if !keep {
             exec(&mut tx, "ROLLBACK TO job").await?;
         }
