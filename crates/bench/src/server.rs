@@ -86,16 +86,10 @@ impl Env {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
-    async fn demo_data(&self, loc: &Location, cases: u64, log: &str) -> Result<()> {
-        eprintln!(
-            "generating {cases} cases in {} (once; log: {}/logs/{log})",
-            loc.describe(),
-            self.data_root.display()
-        );
-        let t = Instant::now();
+    /// Runs `enlace ARGS` against `loc`, its stderr to `logs/LOG`, and fails if it fails.
+    async fn run_enlace(&self, args: &[&str], loc: &Location, log: &str) -> Result<()> {
         let status = Command::new(&self.enlace)
-            .arg("demo-data")
-            .args(["--cases", &cases.to_string()])
+            .args(args)
             .args(loc.args())
             .stdout(Stdio::null())
             .stderr(self.log(log)?)
@@ -103,8 +97,19 @@ impl Env {
             .await
             .with_context(|| format!("cannot run {}", self.enlace.display()))?;
         if !status.success() {
-            bail!("enlace demo-data failed ({status}); see {}/logs/{log}", self.data_root.display());
+            bail!("enlace {} failed ({status}); see {}/logs/{log}", args[0], self.data_root.display());
         }
+        Ok(())
+    }
+
+    async fn demo_data(&self, loc: &Location, cases: u64, log: &str) -> Result<()> {
+        eprintln!(
+            "generating {cases} cases in {} (once; log: {}/logs/{log})",
+            loc.describe(),
+            self.data_root.display()
+        );
+        let t = Instant::now();
+        self.run_enlace(&["demo-data", "--cases", &cases.to_string()], loc, log).await?;
         eprintln!("generated in {:.0} s", t.elapsed().as_secs_f64());
         Ok(())
     }
@@ -192,17 +197,7 @@ impl Env {
     /// applied (and timed) before the server starts, not during its first requests.
     pub async fn migrate(&self, loc: &Location, log: &str) -> Result<()> {
         let t = Instant::now();
-        let status = Command::new(&self.enlace)
-            .arg("migrate")
-            .args(loc.args())
-            .stdout(Stdio::null())
-            .stderr(self.log(log)?)
-            .status()
-            .await
-            .with_context(|| format!("cannot run {}", self.enlace.display()))?;
-        if !status.success() {
-            bail!("enlace migrate failed ({status}); see {}/logs/{log}", self.data_root.display());
-        }
+        self.run_enlace(&["migrate"], loc, log).await?;
         eprintln!("enlace migrate took {:.0} s", t.elapsed().as_secs_f64());
         Ok(())
     }
