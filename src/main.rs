@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use enlace_app::audit_log::Verification;
 use enlace_app::auth::NewUser;
 use enlace_app::demo::{DEMO_PASSWORD, GenerateOptions};
 use enlace_app::{App, AppError, Db, Settings};
@@ -48,6 +49,9 @@ enum Command {
         /// Load demo accounts and demo cases (first start only) and print the logins.
         #[arg(long)]
         demo: bool,
+        /// Benchmarks only: `noop` writes no audit events, to measure what auditing costs.
+        #[arg(long, hide = true, default_value = "chain")]
+        audit_sink: AuditSink,
     },
     /// Runs a demo node with demo accounts and cases, printing the logins (same as `serve --demo`).
     Demo {
@@ -78,6 +82,11 @@ enum Command {
         /// Cases written per transaction.
         #[arg(long, default_value_t = 2000)]
         batch: usize,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Imports records from a file.
     Import {
@@ -114,6 +123,22 @@ enum AdminCommand {
         /// Read the password from standard input (one line).
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AuditSink {
+    Chain,
+    Noop,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Checks the hash chain of the audit log from the first event to the recorded head.
+    /// Exits 0 when it is intact; otherwise names the first bad event and exits 3.
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
     },
 }
 
@@ -252,7 +277,35 @@ fn read_password() -> Result<String> {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve { db, listen, demo } => serve(open(&db).await?, listen, demo).await,
+        Command::Serve { db, listen, demo, audit_sink } => {
+            if let AuditSink::Noop = audit_sink {
+                tracing::warn!("audit sink is a no-op: this node keeps NO audit trail (benchmark mode)");
+                enlace_app::audit_log::use_noop_sink_for_benchmarks();
+            }
+            serve(open(&db).await?, listen, demo).await
+        }
+        Command::Audit { command: AuditCommand::Verify { db } } => {
+            let app = open(&db).await?;
+            let pb = bar(None, "verifying");
+            let pb2 = pb.clone();
+            let result = app
+                .verify_audit_chain(&move |done, total| {
+                    pb2.set_length(total.max(0) as u64);
+                    pb2.set_position(done.max(0) as u64);
+                })
+                .await?;
+            pb.finish_and_clear();
+            match result {
+                Verification::Intact { events, head } => {
+                    println!("audit chain intact: {events} events, head {head}");
+                    Ok(())
+                }
+                Verification::Broken(b) => {
+                    eprintln!("audit chain BROKEN: {b}");
+                    std::process::exit(3);
+                }
+            }
+        }
         Command::Demo { db, listen } => serve(open(&db).await?, listen, true).await,
         Command::Migrate { db } => {
             open(&db).await?;

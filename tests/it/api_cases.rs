@@ -77,8 +77,14 @@ async fn creates_reads_and_numbers_cases(app: TestApp) {
     assert_eq!(hist.as_array().unwrap().len(), 1);
     assert_eq!(hist[0]["to"], "intake");
     let events = enlace_store::audit::events_for_record(app.app.db(), "case", id).await.unwrap();
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].event.action, "case.create");
+    let changes: Vec<&str> =
+        events.iter().map(|e| e.event.action.as_str()).filter(|a| !crate::harness::is_read_or_denial(a)).collect();
+    assert_eq!(changes, ["case.create"]);
+    // Every read of the person's data is recorded, with who read it and what.
+    let reads: Vec<_> = events.iter().filter(|e| e.event.action == "case.read").collect();
+    assert_eq!(reads.len(), 2, "GET by id and the history (by number read the other case)");
+    assert!(reads.iter().all(|e| e.event.actor_name == "supervisor.hn"));
+    assert_eq!(reads[1].event.detail["part"], "transitions");
     // Unknown ids and malformed ids are both plain 404s.
     assert_eq!(app.get(&t, "/api/v1/cases/01890000-0000-7000-8000-000000000000").await.0, 404);
     assert_eq!(app.get(&t, "/api/v1/cases/not-a-uuid").await.0, 404);
@@ -514,7 +520,7 @@ async fn a_failing_write_among_concurrent_ones_undoes_only_itself(app: TestApp) 
     let t = app.token("supervisor.hn").await;
     let c = app.create_case(&t, &new_case(&["Base"], &["Caso"])).await;
     let path = format!("/api/v1/cases/{}", c["id"].as_str().unwrap());
-    let before = app.audit_len().await;
+    let before = app.change_events().await;
     let mut tasks = Vec::new();
     for i in 0..32 {
         let (client, t) = (app.client.clone(), t.clone());
@@ -552,7 +558,7 @@ async fn a_failing_write_among_concurrent_ones_undoes_only_itself(app: TestApp) 
     let (_, now) = app.get(&t, &path).await;
     assert_eq!(now["version"], 2, "exactly one update landed");
     assert_eq!(
-        app.audit_len().await,
+        app.change_events().await,
         before + 17,
         "one audit event per successful write, none for the failed ones"
     );

@@ -106,7 +106,7 @@ async fn actions_are_recorded_listed_and_checked(app: TestApp) {
     assert_eq!(got_visit, &visit, "listed as created");
     assert!(list.iter().any(|a| a["id"] == call["id"]));
 
-    let before_audit = app.audit_len().await;
+    let before_audit = app.change_events().await;
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
     let (s, v) = app
         .post(&t, &path, &json!({"kind": "visit", "occurred_at": tomorrow, "text": "Visita futura"}))
@@ -131,7 +131,7 @@ async fn actions_are_recorded_listed_and_checked(app: TestApp) {
     assert_eq!(s, 422, "unknown field: {v}");
     // None of them was written.
     assert_eq!(app.get(&t, &path).await.1.as_array().unwrap().len(), 6);
-    assert_eq!(app.audit_len().await, before_audit);
+    assert_eq!(app.change_events().await, before_audit);
     let events = case_events(&app, id(&c)).await;
     assert_eq!(events.iter().filter(|e| *e == "case.action").count(), 6, "{events:?}");
 
@@ -167,7 +167,7 @@ async fn consents_are_recorded_and_withdrawn_once(app: TestApp) {
     assert_eq!(services["withdrawn_at"], Value::Null);
     assert_eq!(services["recorded_by"], me["id"]);
 
-    let before_audit = app.audit_len().await;
+    let before_audit = app.change_events().await;
     let (s, v) = app
         .post(
             &t,
@@ -191,7 +191,7 @@ async fn consents_are_recorded_and_withdrawn_once(app: TestApp) {
         .await;
     assert_eq!(s, 422, "unknown scope: {v}");
     assert_eq!(fields(&v), ["scope"], "{v}");
-    assert_eq!(app.audit_len().await, before_audit, "refused consents write nothing");
+    assert_eq!(app.change_events().await, before_audit, "refused consents write nothing");
 
     let (s, referral) = app
         .post(
@@ -506,7 +506,13 @@ async fn updates_by_a_user_of_another_state_are_404_and_change_nothing(app: Test
     let consents = app.get(&hn, &format!("{path}/consents")).await.1;
     assert_eq!(consents.as_array().unwrap().len(), 1);
     assert_eq!(consents[0]["withdrawn_at"], Value::Null);
-    assert_eq!(case_events(&app, id(&c)).await, events_before, "nothing audited on the case");
+    // Nothing changed; each refused attempt (11 per user) was recorded as a denial.
+    let events = case_events(&app, id(&c)).await;
+    let (old, new) = events.split_at(events_before.len());
+    assert_eq!(old, events_before);
+    let changes: Vec<_> = new.iter().filter(|a| !crate::harness::is_read_or_denial(a)).collect();
+    assert!(changes.is_empty(), "{changes:?}");
+    assert_eq!(new.iter().filter(|a| *a == "access.denied").count(), 33, "{new:?}");
 }
 
 async fn transitions_use_the_if_match_header(app: TestApp) {

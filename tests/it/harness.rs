@@ -227,8 +227,27 @@ impl TestApp {
 
     /// How many audit events the node holds.
     pub async fn audit_len(&self) -> usize {
-        enlace_store::audit::events_after(self.app.db(), 0, 1_000_000).await.unwrap().len()
+        self.audit_actions().await.len()
     }
+
+    /// The actions of every audit event, in chain order.
+    pub async fn audit_actions(&self) -> Vec<String> {
+        let events = enlace_store::audit::events_after(self.app.db(), 0, 1_000_000).await.unwrap();
+        events.into_iter().map(|e| e.event.action).collect()
+    }
+
+    /// How many audit events record a change (not a read, a listing or a denial).
+    pub async fn change_events(&self) -> usize {
+        self.audit_actions().await.iter().filter(|a| !is_read_or_denial(a)).count()
+    }
+}
+
+/// Audit actions that record reading or a refused attempt rather than a change.
+pub fn is_read_or_denial(action: &str) -> bool {
+    matches!(action, "case.read" | "case.list" | "audit.view" | "audit.export" | "access.denied")
+}
+
+impl TestApp {
 }
 
 /// A valid new-case body for a Honduran adult in Mexico, with the given names.

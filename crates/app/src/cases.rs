@@ -262,7 +262,7 @@ impl App {
         n: NewCase,
         now: DateTime<Utc>,
     ) -> Result<(Case, bool), AppError> {
-        access::require_case_worker(actor)?;
+        self.guard(actor, access::require_case_worker(actor)).await?;
         let mut e = ValidationErrors::new();
         match (&n.person, &n.person_id) {
             (Some(p), None) => e.extend(p.validate(now.date_naive()).nest("person")),
@@ -276,13 +276,9 @@ impl App {
         };
         let owner = n.owner_state.unwrap_or(actor.user.state);
         e.into_result()?;
-        access::can_register(actor, owner, post_state)?;
+        self.guard(actor, access::can_register(actor, owner, post_state)).await?;
         let existing = match n.person_id {
-            Some(id) => Some(
-                enlace_store::persons::get_person(self.db(), id)
-                    .await?
-                    .ok_or_else(|| AppError::invalid("person_id", "no such person"))?,
-            ),
+            Some(id) => Some(self.known_person(actor, id).await?),
             None => None,
         };
         let new_person = existing.is_none();
@@ -329,6 +325,27 @@ impl App {
         Ok((case, new_person))
     }
 
+    /// An existing person a new case may be about: one the actor already sees a case of (so a
+    /// person id cannot be used to read someone else's data).
+    async fn known_person(&self, actor: &Actor, id: PersonId) -> Result<Person, AppError> {
+        let no_such = || AppError::invalid("person_id", "no such person");
+        let mut visible = false;
+        for case_id in enlace_store::persons::case_ids(self.db(), id).await? {
+            if let Some(c) = enlace_store::cases::get_case(self.db(), case_id).await? {
+                if access::can_read(actor, &c) {
+                    visible = true;
+                    break;
+                }
+            }
+        }
+        if !visible {
+            self.guard(actor, Err::<(), _>(AppError::Hidden { what: "person", id: id.to_string() }))
+                .await
+                .map_err(|_| no_such())?;
+        }
+        enlace_store::persons::get_person(self.db(), id).await?.ok_or_else(no_such)
+    }
+
     async fn check_officer(
         &self,
         officer: UserId,
@@ -346,8 +363,7 @@ impl App {
 
     /// A case the actor may read. A case they may not read is "not found", like a missing one.
     pub async fn get_case(&self, actor: &Actor, id: CaseId) -> Result<CaseView, AppError> {
-        let case = enlace_store::cases::get_case(self.db(), id).await?.filter(|c| access::can_read(actor, c));
-        let case = case.ok_or(AppError::NotFound("case"))?;
+        let case = self.read_case(actor, enlace_store::cases::get_case(self.db(), id).await?, "case").await?;
         Ok(view(case, enlace_store::now()))
     }
 
@@ -356,18 +372,21 @@ impl App {
         actor: &Actor,
         n: &enlace_domain::case::CaseNumber,
     ) -> Result<CaseView, AppError> {
-        let case = enlace_store::cases::get_case_by_number(self.db(), n)
-            .await?
-            .filter(|c| access::can_read(actor, c));
-        let case = case.ok_or(AppError::NotFound("case"))?;
+        let found = enlace_store::cases::get_case_by_number(self.db(), n).await?;
+        let case = self.read_case(actor, found, "case").await?;
         Ok(view(case, enlace_store::now()))
     }
 
     async fn load_for_change(tx: &mut Tx, actor: &Actor, id: CaseId) -> Result<Case, AppError> {
-        enlace_store::cases::get_case_tx(tx, id)
-            .await?
-            .filter(|c| access::can_read(actor, c))
-            .ok_or(AppError::NotFound("case"))
+        readable(actor, enlace_store::cases::get_case_tx(tx, id).await?)
+    }
+
+    /// A case the actor may read, with the read audited (`part` says what of it was read).
+    async fn read_case(&self, actor: &Actor, found: Option<Case>, part: &str) -> Result<Case, AppError> {
+        let c = self.guard(actor, readable(actor, found)).await?;
+        let detail = serde_json::json!({"number": c.number, "part": part});
+        self.audit_read(actor, "case.read", "case", c.id.to_string(), detail).await?;
+        Ok(c)
     }
 
     /// Applies `u` to a case if `If-Match`/`version` is still current.
@@ -378,7 +397,7 @@ impl App {
         if_match: Option<i64>,
         u: CaseUpdate,
     ) -> Result<CaseView, AppError> {
-        access::require_case_worker(actor)?;
+        self.guard(actor, access::require_case_worker(actor)).await?;
         let expected = expected_version(u.version, if_match)?;
         let mut e = ValidationErrors::new();
         let new_post_state = match &u.post {
@@ -392,8 +411,7 @@ impl App {
         let now = enlace_store::now();
         let actor_w = actor.clone();
         let case = self
-            .db()
-            .write(move |tx| {
+            .write_as(actor, move |tx| {
                 let actor = actor_w.clone();
                 let u = u.clone();
                 Box::pin(async move {
@@ -477,7 +495,7 @@ impl App {
         if_match: Option<i64>,
         r: TransitionRequest,
     ) -> Result<CaseView, AppError> {
-        access::can_transition(actor, r.to)?;
+        self.guard(actor, access::can_transition(actor, r.to)).await?;
         let expected = expected_version(r.version, if_match)?;
         let reason = match r.reason.as_deref().map(|s| enlace_domain::text::clean_text(s, 2000)) {
             Some(Err(m)) => return Err(AppError::invalid("reason", m)),
@@ -487,8 +505,7 @@ impl App {
         let now = enlace_store::now();
         let actor_w = actor.clone();
         let case = self
-            .db()
-            .write(move |tx| {
+            .write_as(actor, move |tx| {
                 let actor = actor_w.clone();
                 let reason = reason.clone();
                 Box::pin(async move {
@@ -543,13 +560,12 @@ impl App {
         if_match: Option<i64>,
         u: PersonUpdate,
     ) -> Result<Person, AppError> {
-        access::require_case_worker(actor)?;
+        self.guard(actor, access::require_case_worker(actor)).await?;
         let expected = expected_version(u.version, if_match)?;
         let now = enlace_store::now();
         u.person.validate(now.date_naive()).nest("person").into_result()?;
         let actor_w = actor.clone();
-        self.db()
-            .write(move |tx| {
+        self.write_as(actor, move |tx| {
                 let actor = actor_w.clone();
                 let data = u.person.clone();
                 Box::pin(async move {
@@ -594,6 +610,11 @@ impl App {
         }
         let (items, next) =
             enlace_store::cases::list_cases(self.db(), &scope, &f, enlace_store::now()).await?;
+        if !items.is_empty() {
+            let ids: Vec<String> = items.iter().map(|c| c.id.to_string()).collect();
+            let detail = serde_json::json!({"cases": ids, "searched": f.q.is_some()});
+            self.audit_read(actor, "case.list", "case", "list".into(), detail).await?;
+        }
         Ok(CasePage { items, next_cursor: next.map(|c| c.encode()) })
     }
 
@@ -603,7 +624,7 @@ impl App {
     }
 
     pub async fn transitions(&self, actor: &Actor, id: CaseId) -> Result<Vec<Transition>, AppError> {
-        self.get_case(actor, id).await?;
+        self.read_case(actor, enlace_store::cases::get_case(self.db(), id).await?, "transitions").await?;
         Ok(enlace_store::records::list_transitions(self.db(), id).await?)
     }
 
@@ -630,7 +651,7 @@ impl App {
     }
 
     pub async fn actions(&self, actor: &Actor, id: CaseId) -> Result<Vec<Action>, AppError> {
-        self.get_case(actor, id).await?;
+        self.read_case(actor, enlace_store::cases::get_case(self.db(), id).await?, "actions").await?;
         Ok(enlace_store::records::list_actions(self.db(), id).await?)
     }
 
@@ -643,7 +664,7 @@ impl App {
         content_type: &str,
         bytes: Vec<u8>,
     ) -> Result<Attachment, AppError> {
-        access::require_case_worker(actor)?;
+        self.guard(actor, access::require_case_worker(actor)).await?;
         let mut e = ValidationErrors::new();
         let filename = e.check("filename", clean_filename(filename));
         e.check("content", check_attachment(content_type, &bytes));
@@ -675,7 +696,7 @@ impl App {
     }
 
     pub async fn attachments(&self, actor: &Actor, id: CaseId) -> Result<Vec<Attachment>, AppError> {
-        self.get_case(actor, id).await?;
+        self.read_case(actor, enlace_store::cases::get_case(self.db(), id).await?, "attachments").await?;
         Ok(enlace_store::records::list_attachments(self.db(), id).await?)
     }
 
@@ -685,7 +706,7 @@ impl App {
         id: CaseId,
         att: AttachmentId,
     ) -> Result<(Attachment, Vec<u8>), AppError> {
-        self.get_case(actor, id).await?;
+        self.read_case(actor, enlace_store::cases::get_case(self.db(), id).await?, "attachment").await?;
         enlace_store::records::get_attachment(self.db(), id, att)
             .await?
             .ok_or(AppError::NotFound("attachment"))
@@ -716,7 +737,7 @@ impl App {
     }
 
     pub async fn consents(&self, actor: &Actor, id: CaseId) -> Result<Vec<Consent>, AppError> {
-        self.get_case(actor, id).await?;
+        self.read_case(actor, enlace_store::cases::get_case(self.db(), id).await?, "consents").await?;
         Ok(enlace_store::records::list_consents(self.db(), id).await?)
     }
 
@@ -759,11 +780,10 @@ impl App {
             + Sync
             + 'static,
     {
-        access::require_case_worker(actor)?;
+        self.guard(actor, access::require_case_worker(actor)).await?;
         let change = std::sync::Arc::new(change);
         let actor_w = actor.clone();
-        self.db()
-            .write(move |tx| {
+        self.write_as(actor, move |tx| {
                 let actor = actor_w.clone();
                 let change = change.clone();
                 Box::pin(async move {
@@ -815,6 +835,15 @@ pub(crate) async fn insert_case_tx(
         ),
     )
     .await
+}
+
+/// The case if the actor may read it; a case they may not read is hidden (an audited "not found").
+fn readable(actor: &Actor, found: Option<Case>) -> Result<Case, AppError> {
+    match found {
+        None => Err(AppError::NotFound("case")),
+        Some(c) if access::can_read(actor, &c) => Ok(c),
+        Some(c) => Err(AppError::Hidden { what: "case", id: c.id.to_string() }),
+    }
 }
 
 fn stale(what: &str, current: i64) -> AppError {

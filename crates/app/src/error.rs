@@ -10,6 +10,10 @@ pub enum AppError {
     /// Missing, or not visible to this actor (the two are indistinguishable on purpose).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The record exists but the actor may not see it. Use cases turn this into an audited
+    /// [`AppError::NotFound`] (see `App::guard`); it never reaches a client as such.
+    #[error("{what} not found")]
+    Hidden { what: &'static str, id: String },
     /// The actor's role does not allow this operation at all.
     #[error("not allowed: {0}")]
     Forbidden(String),

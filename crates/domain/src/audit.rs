@@ -60,6 +60,90 @@ pub fn chain_hash(prev_hash: &str, pos: i64, e: &AuditEvent) -> String {
     out.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What is wrong at the first bad place in a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainBreak {
+    /// The event's content no longer matches its hash: it was modified.
+    Modified { pos: i64 },
+    /// The event does not follow its predecessor: an event before it was deleted, inserted or
+    /// moved.
+    Broken { pos: i64, expected_prev: String },
+    /// Positions are not dense: events are missing before this one.
+    Gap { expected: i64, found: i64 },
+    /// The chain ends before or after the head the node recorded: events were removed from
+    /// (or added to) its end.
+    Head { head_pos: i64, last_pos: i64 },
+}
+
+impl std::fmt::Display for ChainBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainBreak::Modified { pos } => {
+                write!(f, "event {pos} was modified: its content does not match its hash")
+            }
+            ChainBreak::Broken { pos, expected_prev } => write!(
+                f,
+                "event {pos} does not follow event {}: the chain was cut there (an event deleted, \
+                 inserted or reordered); expected previous hash {expected_prev}",
+                pos - 1
+            ),
+            ChainBreak::Gap { expected, found } => write!(
+                f,
+                "event {expected} is missing (the next event is {found}): events were deleted"
+            ),
+            ChainBreak::Head { head_pos, last_pos } => write!(
+                f,
+                "the chain ends at event {last_pos} but the node recorded {head_pos} events: \
+                 events were removed from or added to its end"
+            ),
+        }
+    }
+}
+
+/// Checks a chain event by event, in position order, without holding it in memory.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    next_pos: i64,
+    prev_hash: String,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        ChainVerifier { next_pos: 1, prev_hash: GENESIS.to_string() }
+    }
+}
+
+impl ChainVerifier {
+    /// Checks the next stored event.
+    pub fn check(&mut self, e: &ChainedEvent) -> Result<(), ChainBreak> {
+        if e.pos != self.next_pos {
+            return Err(ChainBreak::Gap { expected: self.next_pos, found: e.pos });
+        }
+        if e.prev_hash != self.prev_hash {
+            return Err(ChainBreak::Broken { pos: e.pos, expected_prev: self.prev_hash.clone() });
+        }
+        if chain_hash(&e.prev_hash, e.pos, &e.event) != e.hash {
+            return Err(ChainBreak::Modified { pos: e.pos });
+        }
+        self.next_pos += 1;
+        self.prev_hash = e.hash.clone();
+        Ok(())
+    }
+
+    /// How many events were checked.
+    pub fn count(&self) -> i64 {
+        self.next_pos - 1
+    }
+
+    /// Checks the end of the chain against the head the node recorded.
+    pub fn finish(&self, head_pos: i64, head_hash: &str) -> Result<(), ChainBreak> {
+        if head_pos != self.count() || head_hash != self.prev_hash {
+            return Err(ChainBreak::Head { head_pos, last_pos: self.count() });
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +168,69 @@ mod tests {
         let mut e2 = e.clone();
         e2.detail = serde_json::json!({"a": 2});
         assert_ne!(h, chain_hash(GENESIS, 1, &e2));
+    }
+
+    fn chain(n: i64) -> Vec<ChainedEvent> {
+        let mut prev = GENESIS.to_string();
+        (1..=n)
+            .map(|pos| {
+                let event = AuditEvent {
+                    id: AuditEventId(uuid::Uuid::from_u128(pos as u128)),
+                    at: DateTime::UNIX_EPOCH,
+                    actor: None,
+                    actor_name: "system".into(),
+                    action: "case.read".into(),
+                    record_type: "case".into(),
+                    record_id: Some(pos.to_string()),
+                    detail: serde_json::json!({}),
+                    source: None,
+                };
+                let hash = chain_hash(&prev, pos, &event);
+                let e = ChainedEvent { pos, event, prev_hash: prev.clone(), hash: hash.clone() };
+                prev = hash;
+                e
+            })
+            .collect()
+    }
+
+    fn verify(events: &[ChainedEvent], head: (i64, &str)) -> Result<i64, ChainBreak> {
+        let mut v = ChainVerifier::default();
+        for e in events {
+            v.check(e)?;
+        }
+        v.finish(head.0, head.1)?;
+        Ok(v.count())
+    }
+
+    #[test]
+    fn an_intact_chain_verifies_and_each_kind_of_tampering_is_named() {
+        let c = chain(5);
+        let head = (5, c[4].hash.as_str());
+        assert_eq!(verify(&c, head), Ok(5));
+        assert_eq!(verify(&[], (0, GENESIS)), Ok(0));
+
+        let mut modified = c.clone();
+        modified[2].event.record_id = Some("other".into());
+        assert_eq!(verify(&modified, head), Err(ChainBreak::Modified { pos: 3 }));
+
+        let mut deleted = c.clone();
+        deleted.remove(1);
+        assert_eq!(verify(&deleted, head), Err(ChainBreak::Gap { expected: 2, found: 3 }));
+
+        // Deleted, then renumbered so positions stay dense.
+        let mut renumbered = deleted.clone();
+        for e in renumbered.iter_mut().skip(1) {
+            e.pos -= 1;
+        }
+        assert!(matches!(verify(&renumbered, head), Err(ChainBreak::Broken { pos: 2, .. })));
+
+        // Two events swapped in place.
+        let mut reordered = c.clone();
+        reordered.swap(1, 2);
+        (reordered[1].pos, reordered[2].pos) = (2, 3);
+        assert!(matches!(verify(&reordered, head), Err(ChainBreak::Broken { pos: 2, .. })));
+
+        // The last event removed: only the head notices.
+        assert_eq!(verify(&c[..4], head), Err(ChainBreak::Head { head_pos: 5, last_pos: 4 }));
     }
 }

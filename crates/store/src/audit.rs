@@ -3,8 +3,11 @@
 use enlace_domain::audit::{AuditEvent, ChainedEvent, chain_hash};
 use enlace_domain::ids::{AuditEventId, UserId};
 
+use chrono::{DateTime, Utc};
+use sqlx::AssertSqlSafe;
+
 use crate::row::{RowExt, json};
-use crate::{Db, StoreError, Tx, on_read, on_tx};
+use crate::{Db, StoreError, Tx, Val, bind_vals, on_read, on_tx};
 
 /// Appends `e` to the chain inside the caller's transaction. The update of the single
 /// `audit_head` row serialises appenders (a row lock on PostgreSQL, the write lock on SQLite),
@@ -49,7 +52,7 @@ fn event_from_row(r: &impl RowExt) -> Result<ChainedEvent, StoreError> {
 /// Events in chain order from position `after` (exclusive), at most `limit`.
 pub async fn events_after(db: &Db, after: i64, limit: i64) -> Result<Vec<ChainedEvent>, StoreError> {
     on_read!(db, p => {
-        let rows = sqlx::query("SELECT * FROM audit_events WHERE pos > $1 ORDER BY pos LIMIT $2")
+        let rows = sqlx::query("SELECT pos, id, at, actor, actor_name, action, record_type, record_id, detail, source, prev_hash, hash FROM audit_events WHERE pos > $1 ORDER BY pos LIMIT $2")
             .bind(after).bind(limit).fetch_all(p).await?;
         rows.iter().map(event_from_row).collect()
     })
@@ -62,8 +65,69 @@ pub async fn events_for_record(
     record_id: &str,
 ) -> Result<Vec<ChainedEvent>, StoreError> {
     on_read!(db, p => {
-        let rows = sqlx::query("SELECT * FROM audit_events WHERE record_type = $1 AND record_id = $2 ORDER BY pos")
+        let rows = sqlx::query("SELECT pos, id, at, actor, actor_name, action, record_type, record_id, detail, source, prev_hash, hash FROM audit_events WHERE record_type = $1 AND record_id = $2 ORDER BY pos")
             .bind(record_type).bind(record_id).fetch_all(p).await?;
+        rows.iter().map(event_from_row).collect()
+    })
+}
+
+/// The head of the chain as the node recorded it: the last position and its hash.
+pub async fn head(db: &Db) -> Result<(i64, String), StoreError> {
+    on_read!(db, p => Ok(sqlx::query_as("SELECT pos, hash FROM audit_head WHERE id = 1").fetch_one(p).await?))
+}
+
+/// What the audit viewer asks for. Every filter is optional; events come newest first.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub actor: Option<UserId>,
+    pub record_type: Option<String>,
+    pub record_id: Option<String>,
+    /// An action (`case.read`) or a family of actions (`case.`, `auth.`).
+    pub action: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Only events before this position (the cursor of the previous page).
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+/// A page of events matching `f`, newest first.
+pub async fn list_events(db: &Db, f: &EventFilter) -> Result<Vec<ChainedEvent>, StoreError> {
+    let mut vals: Vec<Val> = Vec::new();
+    let mut sql = String::from("SELECT pos, id, at, actor, actor_name, action, record_type, record_id, detail, source, prev_hash, hash FROM audit_events WHERE 1 = 1");
+    let mut cond = |sql: &mut String, fragment: &str, v: Val| {
+        vals.push(v);
+        sql.push_str(&fragment.replace('?', &format!("${}", vals.len())));
+    };
+    if let Some(a) = f.actor {
+        cond(&mut sql, " AND actor = ?", Val::Uuid(a.0));
+    }
+    if let Some(t) = &f.record_type {
+        cond(&mut sql, " AND record_type = ?", Val::Text(t.clone()));
+    }
+    if let Some(r) = &f.record_id {
+        cond(&mut sql, " AND record_id = ?", Val::Text(r.clone()));
+    }
+    match &f.action {
+        Some(a) if a.ends_with('.') => {
+            let n = a.chars().count() as i64;
+            cond(&mut sql, &format!(" AND substr(action, 1, {n}) = ?"), Val::Text(a.clone()));
+        }
+        Some(a) => cond(&mut sql, " AND action = ?", Val::Text(a.clone())),
+        None => {}
+    }
+    if let Some(t) = f.from {
+        cond(&mut sql, " AND at >= ?", Val::Ts(t));
+    }
+    if let Some(t) = f.to {
+        cond(&mut sql, " AND at < ?", Val::Ts(t));
+    }
+    if let Some(b) = f.before {
+        cond(&mut sql, " AND pos < ?", Val::Int(b));
+    }
+    cond(&mut sql, " ORDER BY pos DESC LIMIT ?", Val::Int(i64::from(f.limit.clamp(1, 1000))));
+    on_read!(db, p => {
+        let rows = bind_vals!(sqlx::query(AssertSqlSafe(sql)), &vals).fetch_all(p).await?;
         rows.iter().map(event_from_row).collect()
     })
 }

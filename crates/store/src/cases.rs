@@ -108,7 +108,7 @@ pub async fn case_ids_of_person(tx: &mut Tx, person: PersonId) -> Result<Vec<Cas
     Ok(ids.into_iter().map(CaseId).collect())
 }
 
-const CASE_SELECT: &str = "SELECT c.*, p.data AS person_data, p.version AS person_version FROM cases c JOIN persons p ON p.id = c.person_id";
+const CASE_SELECT: &str = "SELECT c.id, c.owner_state, c.year, c.seq, c.version, c.post, c.assisting_state, c.host_state, c.category, c.subtype, c.vuln_mask, c.status, c.assigned_officer, c.protection, c.legal_basis, c.narrative, c.person_id, c.person_name, c.parts, c.first_contact_due_at, c.opened_at, c.updated_at, c.closed_at, c.created_by, p.data AS person_data, p.version AS person_version FROM cases c JOIN persons p ON p.id = c.person_id";
 
 fn number_from_row(r: &impl RowExt) -> Result<CaseNumber, StoreError> {
     Ok(CaseNumber {

@@ -32,6 +32,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_case_search.sql"),
         postgres: include_str!("../migrations/postgres/0003_case_search.sql"),
     },
+    Migration {
+        version: 5,
+        name: "security",
+        sqlite: include_str!("../migrations/sqlite/0005_security.sql"),
+        postgres: include_str!("../migrations/postgres/0005_security.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

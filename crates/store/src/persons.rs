@@ -25,14 +25,14 @@ pub async fn insert_person(tx: &mut Tx, p: &Person, now: DateTime<Utc>) -> Resul
 
 pub async fn get_person(db: &Db, id: PersonId) -> Result<Option<Person>, StoreError> {
     on_read!(db, p => {
-        let row = sqlx::query("SELECT * FROM persons WHERE id = $1").bind(id.0).fetch_optional(p).await?;
+        let row = sqlx::query("SELECT id, version, data FROM persons WHERE id = $1").bind(id.0).fetch_optional(p).await?;
         row.as_ref().map(person_from_row).transpose()
     })
 }
 
 pub async fn get_person_tx(tx: &mut Tx, id: PersonId) -> Result<Option<Person>, StoreError> {
     on_tx!(tx, c => {
-        let row = sqlx::query("SELECT * FROM persons WHERE id = $1").bind(id.0).fetch_optional(&mut *c).await?;
+        let row = sqlx::query("SELECT id, version, data FROM persons WHERE id = $1").bind(id.0).fetch_optional(&mut *c).await?;
         row.as_ref().map(person_from_row).transpose()
     })
 }
@@ -57,4 +57,11 @@ pub async fn update_person(
     on_tx!(tx, c => sqlx::query("UPDATE cases SET person_name = $1 WHERE person_id = $2")
         .bind(data.full_name()).bind(id.0).execute(&mut *c).await.map(|_| ())?);
     Ok(Some(expected + 1))
+}
+
+/// The cases about a person.
+pub async fn case_ids(db: &Db, id: PersonId) -> Result<Vec<enlace_domain::ids::CaseId>, StoreError> {
+    let ids: Vec<uuid::Uuid> = on_read!(db, p => sqlx::query_scalar("SELECT id FROM cases WHERE person_id = $1")
+        .bind(id.0).fetch_all(p).await?);
+    Ok(ids.into_iter().map(enlace_domain::ids::CaseId).collect())
 }

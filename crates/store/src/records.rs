@@ -31,7 +31,7 @@ fn transition_from_row(r: &impl RowExt) -> Result<Transition, StoreError> {
 
 pub async fn list_transitions(db: &Db, case: CaseId) -> Result<Vec<Transition>, StoreError> {
     on_read!(db, p => {
-        let rows = sqlx::query("SELECT * FROM transitions WHERE case_id = $1 ORDER BY at, id")
+        let rows = sqlx::query("SELECT id, case_id, from_status, to_status, reason, actor, at FROM transitions WHERE case_id = $1 ORDER BY at, id")
             .bind(case.0).fetch_all(p).await?;
         rows.iter().map(transition_from_row).collect()
     })
@@ -61,7 +61,7 @@ fn action_from_row(r: &impl RowExt) -> Result<Action, StoreError> {
 
 pub async fn list_actions(db: &Db, case: CaseId) -> Result<Vec<Action>, StoreError> {
     on_read!(db, p => {
-        let rows = sqlx::query("SELECT * FROM actions WHERE case_id = $1 ORDER BY occurred_at, id")
+        let rows = sqlx::query("SELECT id, case_id, kind, occurred_at, text, author, created_at FROM actions WHERE case_id = $1 ORDER BY occurred_at, id")
             .bind(case.0).fetch_all(p).await?;
         rows.iter().map(action_from_row).collect()
     })
@@ -140,7 +140,7 @@ fn consent_from_row(r: &impl RowExt) -> Result<Consent, StoreError> {
 
 pub async fn list_consents(db: &Db, case: CaseId) -> Result<Vec<Consent>, StoreError> {
     on_read!(db, p => {
-        let rows = sqlx::query("SELECT * FROM consents WHERE case_id = $1 ORDER BY given_at, id")
+        let rows = sqlx::query("SELECT id, case_id, data, given_at, withdrawn_at, recorded_by FROM consents WHERE case_id = $1 ORDER BY given_at, id")
             .bind(case.0).fetch_all(p).await?;
         rows.iter().map(consent_from_row).collect()
     })

@@ -39,7 +39,7 @@ pub async fn insert_posts(tx: &mut Tx, posts: &[Post]) -> Result<u64, StoreError
 pub async fn list_posts(db: &Db, state: Option<CountryCode>) -> Result<Vec<Post>, StoreError> {
     let st = state.map(|s| s.as_str().to_string());
     on_read!(db, p => {
-        let rows = sqlx::query("SELECT * FROM posts WHERE ($1 IS NULL OR state = $1) ORDER BY code")
+        let rows = sqlx::query("SELECT code, state, kind, host_state, city, district FROM posts WHERE ($1 IS NULL OR state = $1) ORDER BY code")
             .bind(st).fetch_all(p).await?;
         rows.iter().map(post_from_row).collect()
     })
@@ -47,7 +47,7 @@ pub async fn list_posts(db: &Db, state: Option<CountryCode>) -> Result<Vec<Post>
 
 pub async fn get_post(db: &Db, code: &PostCode) -> Result<Option<Post>, StoreError> {
     on_read!(db, p => {
-        let row = sqlx::query("SELECT * FROM posts WHERE code = $1").bind(code.as_str()).fetch_optional(p).await?;
+        let row = sqlx::query("SELECT code, state, kind, host_state, city, district FROM posts WHERE code = $1").bind(code.as_str()).fetch_optional(p).await?;
         row.as_ref().map(post_from_row).transpose()
     })
 }
@@ -79,7 +79,7 @@ pub async fn insert_user(tx: &mut Tx, u: &User, password_hash: &str) -> Result<(
 /// A user and their password hash, by user name.
 pub async fn find_user_credentials(db: &Db, username: &str) -> Result<Option<(User, String)>, StoreError> {
     on_read!(db, p => {
-        let row = sqlx::query("SELECT * FROM users WHERE username = $1").bind(username).fetch_optional(p).await?;
+        let row = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, password_hash FROM users WHERE username = $1").bind(username).fetch_optional(p).await?;
         match row {
             Some(r) => Ok(Some((user_from_row(&r)?, r.text("password_hash")?))),
             None => Ok(None),
@@ -89,14 +89,14 @@ pub async fn find_user_credentials(db: &Db, username: &str) -> Result<Option<(Us
 
 pub async fn get_user(db: &Db, id: UserId) -> Result<Option<User>, StoreError> {
     on_read!(db, p => {
-        let row = sqlx::query("SELECT * FROM users WHERE id = $1").bind(id.0).fetch_optional(p).await?;
+        let row = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at FROM users WHERE id = $1").bind(id.0).fetch_optional(p).await?;
         row.as_ref().map(user_from_row).transpose()
     })
 }
 
 pub async fn list_users(db: &Db) -> Result<Vec<User>, StoreError> {
     on_read!(db, p => {
-        let rows = sqlx::query("SELECT * FROM users ORDER BY username").fetch_all(p).await?;
+        let rows = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at FROM users ORDER BY username").fetch_all(p).await?;
         rows.iter().map(user_from_row).collect()
     })
 }
@@ -122,7 +122,7 @@ pub async fn user_by_token(
 ) -> Result<Option<(User, DateTime<Utc>)>, StoreError> {
     on_read!(db, p => {
         let row = sqlx::query(
-            "SELECT u.*, t.expires_at AS token_expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id
+            "SELECT u.id, u.username, u.role, u.state, u.post, u.display_name, u.disabled, u.created_at, t.expires_at AS token_expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.disabled = $3")
             .bind(token_hash).bind(now).bind(false).fetch_optional(p).await?;
         match row {

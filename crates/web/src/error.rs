@@ -73,7 +73,7 @@ impl From<AppError> for ApiError {
                     .map(|f| ProblemField { field: f.field, message: f.message })
                     .collect(),
             },
-            AppError::NotFound(what) => {
+            AppError::NotFound(what) | AppError::Hidden { what, .. } => {
                 ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} not found"))
             }
             AppError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", m),

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{auth, cases, meta};
+use crate::api::{audit, auth, cases, meta};
 
 struct Security;
 
@@ -30,6 +30,7 @@ impl Modify for Security {
     paths(
         meta::healthz, meta::readyz, meta::openapi, meta::states, meta::posts,
         auth::token, auth::logout, auth::me,
+        audit::list, audit::export,
         cases::list, cases::create, cases::get, cases::by_number, cases::update, cases::update_person,
         cases::transitions, cases::transition, cases::actions, cases::add_action,
         cases::attachments, cases::upload, cases::attachment,
@@ -39,6 +40,7 @@ impl Modify for Security {
     tags(
         (name = "cases", description = "Consular protection cases"),
         (name = "auth", description = "Sign-in and tokens"),
+        (name = "audit", description = "The audit log (auditors)"),
         (name = "reference", description = "States and posts"),
         (name = "meta", description = "Health and this document"),
     )

@@ -1,5 +1,6 @@
 //! `/api/v1` routes, one module per resource.
 
+pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod meta;
@@ -15,6 +16,8 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/openapi.json", get(meta::openapi))
         .route("/api/v1/auth/token", post(auth::token).delete(auth::logout))
         .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/audit/export", get(audit::export))
         .route("/api/v1/states", get(meta::states))
         .route("/api/v1/posts", get(meta::posts))
         .route("/api/v1/cases", get(cases::list).post(cases::create))

@@ -1,0 +1,225 @@
+//! The audit log as a use case: reads and denials recorded, the chain verified, the viewer.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, Utc};
+use enlace_domain::audit::{ChainBreak, ChainVerifier, ChainedEvent};
+use enlace_domain::ids::UserId;
+use enlace_domain::role::Role;
+pub use enlace_store::audit::EventFilter;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{Actor, App, AppError, access, event};
+
+/// Benchmark switch: when set, audit events are not written (a no-op sink). Only the
+/// `enlace serve --audit-sink noop` benchmark mode sets it, to measure what auditing costs.
+static NOOP_SINK: AtomicBool = AtomicBool::new(false);
+
+/// Turns audit writing off for this process. For benchmarks only: a node running like this
+/// keeps no audit trail.
+pub fn use_noop_sink_for_benchmarks() {
+    NOOP_SINK.store(true, Ordering::SeqCst);
+}
+
+pub(crate) fn noop_sink() -> bool {
+    NOOP_SINK.load(Ordering::Relaxed)
+}
+
+/// What `enlace audit verify` found.
+#[derive(Debug)]
+pub enum Verification {
+    Intact { events: i64, head: String },
+    Broken(ChainBreak),
+}
+
+/// Audit viewer filters (`GET /api/v1/audit`).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only events by this user (id).
+    pub actor: Option<UserId>,
+    /// Only events about this kind of record (`case`, `user`, `session`, …).
+    pub record_type: Option<String>,
+    /// Only events about this record (its id).
+    pub record_id: Option<String>,
+    /// One action (`case.read`) or a family ending in a dot (`auth.`).
+    pub action: Option<String>,
+    /// From this time (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Until this time (exclusive).
+    pub to: Option<DateTime<Utc>>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<i64>,
+    /// Page size, 1 to 1000 (default 100).
+    pub limit: Option<u32>,
+}
+
+/// A page of audit events, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<ChainedEvent>,
+    pub next_cursor: Option<i64>,
+}
+
+impl AuditQuery {
+    fn filter(&self) -> Result<EventFilter, AppError> {
+        let mut e = enlace_domain::ValidationErrors::new();
+        for (field, v) in [("record_type", &self.record_type), ("record_id", &self.record_id), ("action", &self.action)]
+        {
+            if v.as_ref().is_some_and(|s| s.is_empty() || s.len() > 200) {
+                e.push(field, "must be 1 to 200 characters");
+            }
+        }
+        if let (Some(a), Some(b)) = (self.from, self.to) {
+            if b <= a {
+                e.push("to", "must be after from");
+            }
+        }
+        if self.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
+            e.push("limit", "must be between 1 and 1000");
+        }
+        e.into_result()?;
+        Ok(EventFilter {
+            actor: self.actor,
+            record_type: self.record_type.clone(),
+            record_id: self.record_id.clone(),
+            action: self.action.clone(),
+            from: self.from,
+            to: self.to,
+            before: self.cursor,
+            limit: self.limit.unwrap_or(100),
+        })
+    }
+}
+
+/// Columns of the audit CSV export.
+pub const AUDIT_CSV_COLUMNS: [&str; 11] =
+    ["pos", "id", "at", "actor", "actor_name", "action", "record_type", "record_id", "detail", "source", "hash"];
+
+impl App {
+    /// Records that `actor` read personal data in `record` (one event per request). The read
+    /// is answered only once its event is committed: an unrecorded read does not happen.
+    pub(crate) async fn audit_read(
+        &self,
+        actor: &Actor,
+        action: &'static str,
+        record_type: &'static str,
+        record_id: String,
+        detail: serde_json::Value,
+    ) -> Result<(), AppError> {
+        if noop_sink() {
+            return Ok(());
+        }
+        let ev = event(Some(actor), action, record_type, Some(record_id), detail);
+        self.db()
+            .write(move |tx| {
+                let ev = ev.clone();
+                Box::pin(async move { crate::audit(tx, ev).await })
+            })
+            .await
+    }
+
+    /// Passes `r` through; a denial (a forbidden operation, or a record the actor may not
+    /// see) is audited first, and a hidden record becomes "not found".
+    pub(crate) async fn guard<T>(&self, actor: &Actor, r: Result<T, AppError>) -> Result<T, AppError> {
+        let (what, id, reason) = match &r {
+            Err(AppError::Hidden { what, id }) => (*what, Some(id.clone()), "not in the actor's scope".to_string()),
+            Err(AppError::Forbidden(m)) => ("operation", None, m.clone()),
+            _ => return r,
+        };
+        let ev = event(Some(actor), "access.denied", what, id, serde_json::json!({"reason": reason}));
+        self.db()
+            .write(move |tx| {
+                let ev = ev.clone();
+                Box::pin(async move { crate::audit(tx, ev).await })
+            })
+            .await?;
+        match r {
+            Err(AppError::Hidden { what, .. }) => Err(AppError::NotFound(what)),
+            other => other,
+        }
+    }
+
+    /// A page of the audit log, for auditors. The viewing itself is audited.
+    pub async fn audit_events(&self, actor: &Actor, q: &AuditQuery) -> Result<AuditPage, AppError> {
+        self.guard(actor, access::require_role(actor, &[Role::Auditor])).await?;
+        let f = q.filter()?;
+        let items = enlace_store::audit::list_events(self.db(), &f).await?;
+        let next_cursor =
+            if items.len() as u32 == f.limit { items.last().map(|e| e.pos) } else { None };
+        self.audit_read(actor, "audit.view", "audit", "log".into(), serde_json::json!({"events": items.len()}))
+            .await?;
+        Ok(AuditPage { items, next_cursor })
+    }
+
+    /// Writes the events matching `q` (all pages) as CSV, newest first; returns how many.
+    pub async fn export_audit_csv<W: std::io::Write>(
+        &self,
+        actor: &Actor,
+        q: &AuditQuery,
+        out: W,
+    ) -> Result<u64, AppError> {
+        self.guard(actor, access::require_role(actor, &[Role::Auditor])).await?;
+        let mut f = q.filter()?;
+        f.limit = 1000;
+        let mut w = csv::Writer::from_writer(out);
+        let io = |e: csv::Error| AppError::Unavailable(format!("cannot write the export: {e}"));
+        w.write_record(AUDIT_CSV_COLUMNS).map_err(io)?;
+        let mut n = 0u64;
+        loop {
+            let page = enlace_store::audit::list_events(self.db(), &f).await?;
+            for e in &page {
+                let ev = &e.event;
+                w.write_record([
+                    e.pos.to_string(),
+                    ev.id.to_string(),
+                    ev.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    ev.actor.map(|a| a.to_string()).unwrap_or_default(),
+                    ev.actor_name.clone(),
+                    ev.action.clone(),
+                    ev.record_type.clone(),
+                    ev.record_id.clone().unwrap_or_default(),
+                    ev.detail.to_string(),
+                    ev.source.clone().unwrap_or_default(),
+                    e.hash.clone(),
+                ])
+                .map_err(io)?;
+            }
+            n += page.len() as u64;
+            match page.last() {
+                Some(last) if page.len() as u32 == f.limit => f.before = Some(last.pos),
+                _ => break,
+            }
+        }
+        w.flush().map_err(|e| AppError::Unavailable(format!("cannot write the export: {e}")))?;
+        self.audit_read(actor, "audit.export", "audit", "log".into(), serde_json::json!({"events": n}))
+            .await?;
+        Ok(n)
+    }
+
+    /// Checks the whole chain from its first event to the recorded head, reporting progress.
+    pub async fn verify_audit_chain(&self, progress: &dyn Fn(i64, i64)) -> Result<Verification, AppError> {
+        let (head_pos, head_hash) = enlace_store::audit::head(self.db()).await?;
+        let mut v = ChainVerifier::default();
+        let mut after = i64::MIN;
+        loop {
+            let page = enlace_store::audit::events_after(self.db(), after, 5000).await?;
+            for e in &page {
+                if let Err(b) = v.check(e) {
+                    return Ok(Verification::Broken(b));
+                }
+            }
+            progress(v.count(), head_pos);
+            match page.last() {
+                Some(last) => after = last.pos,
+                None => break,
+            }
+        }
+        Ok(match v.finish(head_pos, &head_hash) {
+            Ok(()) => Verification::Intact { events: v.count(), head: head_hash },
+            Err(b) => Verification::Broken(b),
+        })
+    }
+}

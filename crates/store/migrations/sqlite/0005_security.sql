@@ -1,0 +1,36 @@
+-- Accounts, sessions, throttling, integration tokens and the audit viewer's indexes (issue 3).
+-- Keep in step with ../postgres/0005_security.sql.
+CREATE INDEX audit_actor ON audit_events(actor, pos);
+CREATE INDEX audit_action ON audit_events(action, pos);
+CREATE INDEX audit_at ON audit_events(at);
+
+-- 'person' accounts sign in; 'integration' accounts only hold API tokens.
+ALTER TABLE users ADD COLUMN kind TEXT NOT NULL DEFAULT 'person';
+-- May read child (NNA) cases and sensitive fields (health, gender-based violence, trafficking).
+ALTER TABLE users ADD COLUMN sensitive_access INTEGER NOT NULL DEFAULT 0;
+
+-- Integration tokens carry a name, who made them, and when they were revoked.
+ALTER TABLE api_tokens ADD COLUMN id BLOB;
+ALTER TABLE api_tokens ADD COLUMN name TEXT;
+ALTER TABLE api_tokens ADD COLUMN created_by BLOB;
+ALTER TABLE api_tokens ADD COLUMN revoked_at TEXT;
+
+-- Server-side sessions for the web interface. Only the hash of the cookie's secret is kept.
+CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_id BLOB NOT NULL REFERENCES users(id),
+    csrf_token TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    source TEXT
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+
+-- Failed sign-ins per account ('user:…') and per source address ('addr:…').
+CREATE TABLE login_throttle (
+    key TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    window_start TEXT NOT NULL,
+    locked_until TEXT
+);
