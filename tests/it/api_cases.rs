@@ -77,8 +77,11 @@ async fn creates_reads_and_numbers_cases(app: TestApp) {
     assert_eq!(hist.as_array().unwrap().len(), 1);
     assert_eq!(hist[0]["to"], "intake");
     let events = enlace_store::audit::events_for_record(app.app.db(), "case", id).await.unwrap();
-    let changes: Vec<&str> =
-        events.iter().map(|e| e.event.action.as_str()).filter(|a| !crate::harness::is_read_or_denial(a)).collect();
+    let changes: Vec<&str> = events
+        .iter()
+        .map(|e| e.event.action.as_str())
+        .filter(|a| !crate::harness::is_read_or_denial(a))
+        .collect();
     assert_eq!(changes, ["case.create"]);
     // Every read of the person's data is recorded, with who read it and what.
     let reads: Vec<_> = events.iter().filter(|e| e.event.action == "case.read").collect();

@@ -17,18 +17,18 @@ const BIN: &str = env!("CARGO_BIN_EXE_enlace");
 const PW: &str = "una clave de prueba";
 
 /// What a run of the binary left behind.
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Out {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Out {
-    fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.code == Some(0)
     }
     #[track_caller]
-    fn assert_ok(&self, what: &str) -> &Self {
+    pub(crate) fn assert_ok(&self, what: &str) -> &Self {
         assert!(
             self.ok(),
             "{what}: exit {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -39,7 +39,7 @@ impl Out {
         self
     }
     #[track_caller]
-    fn assert_failed(&self, what: &str) -> &Self {
+    pub(crate) fn assert_failed(&self, what: &str) -> &Self {
         assert!(
             !self.ok() && self.code.is_some(),
             "{what}: expected a non-zero exit, got {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -87,7 +87,7 @@ fn run_raw(args: &[&str], stdin: Option<&[u8]>, cwd: Option<&Path>) -> Out {
 }
 
 /// A fresh node's database, and a runtime to look into it between commands.
-struct Node {
+pub(crate) struct Node {
     db: TestDb,
     rt: tokio::runtime::Runtime,
 }
@@ -97,7 +97,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 impl Node {
-    fn new(backend: Backend) -> Option<Node> {
+    pub(crate) fn new(backend: Backend) -> Option<Node> {
         let rt = runtime();
         let db = rt.block_on(fresh_db(backend))?;
         Some(Node { db, rt })
@@ -114,7 +114,7 @@ impl Node {
     }
 
     /// Runs `enlace ARGS --data-dir … [--database-url …]`.
-    fn run(&self, args: &[&str]) -> Out {
+    pub(crate) fn run(&self, args: &[&str]) -> Out {
         self.run_with_stdin(args, None)
     }
 
@@ -144,7 +144,7 @@ impl Node {
     }
 
     /// A protection supervisor of HN named `sup.hn`, who imports in these tests.
-    fn with_importer(self) -> Self {
+    pub(crate) fn with_importer(self) -> Self {
         self.create_user("sup.hn", "protection_supervisor", "HN", None).assert_ok("create sup.hn");
         self
     }
@@ -172,7 +172,7 @@ impl Node {
     }
 
     /// Runs `f` with an App open on this node's database, then closes it.
-    fn inspect<T>(&self, f: impl AsyncFnOnce(&App) -> T) -> T {
+    pub(crate) fn inspect<T>(&self, f: impl AsyncFnOnce(&App) -> T) -> T {
         self.rt.block_on(async {
             let db = Db::connect(self.db.url.as_deref(), &self.db.dir.path().join("data"))
                 .await
@@ -295,6 +295,7 @@ macro_rules! cli_both {
         )+
     };
 }
+pub(crate) use cli_both;
 
 cli_both!(
     migrate_twice_is_fine,

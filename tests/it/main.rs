@@ -4,5 +4,6 @@ mod harness;
 
 mod api_cases;
 mod api_records;
+mod audit;
 mod cli;
 mod store;

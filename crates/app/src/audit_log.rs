@@ -66,7 +66,8 @@ pub struct AuditPage {
 impl AuditQuery {
     fn filter(&self) -> Result<EventFilter, AppError> {
         let mut e = enlace_domain::ValidationErrors::new();
-        for (field, v) in [("record_type", &self.record_type), ("record_id", &self.record_id), ("action", &self.action)]
+        for (field, v) in
+            [("record_type", &self.record_type), ("record_id", &self.record_id), ("action", &self.action)]
         {
             if v.as_ref().is_some_and(|s| s.is_empty() || s.len() > 200) {
                 e.push(field, "must be 1 to 200 characters");
@@ -95,8 +96,19 @@ impl AuditQuery {
 }
 
 /// Columns of the audit CSV export.
-pub const AUDIT_CSV_COLUMNS: [&str; 11] =
-    ["pos", "id", "at", "actor", "actor_name", "action", "record_type", "record_id", "detail", "source", "hash"];
+pub const AUDIT_CSV_COLUMNS: [&str; 11] = [
+    "pos",
+    "id",
+    "at",
+    "actor",
+    "actor_name",
+    "action",
+    "record_type",
+    "record_id",
+    "detail",
+    "source",
+    "hash",
+];
 
 impl App {
     /// Records that `actor` read personal data in `record` (one event per request). The read
@@ -125,7 +137,9 @@ impl App {
     /// see) is audited first, and a hidden record becomes "not found".
     pub(crate) async fn guard<T>(&self, actor: &Actor, r: Result<T, AppError>) -> Result<T, AppError> {
         let (what, id, reason) = match &r {
-            Err(AppError::Hidden { what, id }) => (*what, Some(id.clone()), "not in the actor's scope".to_string()),
+            Err(AppError::Hidden { what, id }) => {
+                (*what, Some(id.clone()), "not in the actor's scope".to_string())
+            }
             Err(AppError::Forbidden(m)) => ("operation", None, m.clone()),
             _ => return r,
         };
@@ -147,10 +161,15 @@ impl App {
         self.guard(actor, access::require_role(actor, &[Role::Auditor])).await?;
         let f = q.filter()?;
         let items = enlace_store::audit::list_events(self.db(), &f).await?;
-        let next_cursor =
-            if items.len() as u32 == f.limit { items.last().map(|e| e.pos) } else { None };
-        self.audit_read(actor, "audit.view", "audit", "log".into(), serde_json::json!({"events": items.len()}))
-            .await?;
+        let next_cursor = if items.len() as u32 == f.limit { items.last().map(|e| e.pos) } else { None };
+        self.audit_read(
+            actor,
+            "audit.view",
+            "audit",
+            "log".into(),
+            serde_json::json!({"events": items.len()}),
+        )
+        .await?;
         Ok(AuditPage { items, next_cursor })
     }
 

@@ -566,40 +566,40 @@ impl App {
         u.person.validate(now.date_naive()).nest("person").into_result()?;
         let actor_w = actor.clone();
         self.write_as(actor, move |tx| {
-                let actor = actor_w.clone();
-                let data = u.person.clone();
-                Box::pin(async move {
-                    let actor = &actor;
-                    let c = Self::load_for_change(tx, actor, case_id).await?;
-                    let mut check = c.clone();
-                    check.person = data.clone();
-                    check_case(&check, now).into_result()?;
-                    let version = enlace_store::persons::update_person(tx, c.person_id, expected, &data, now)
-                        .await?
-                        .ok_or_else(|| {
-                            AppError::Conflict("the person was changed by someone else; read it again".into())
-                        })?;
-                    for id in enlace_store::cases::case_ids_of_person(tx, c.person_id).await? {
-                        if let Some(other) = enlace_store::cases::get_case_tx(tx, id).await? {
-                            let terms = enlace_domain::case::search_terms(&other.number, &data);
-                            enlace_store::cases::set_terms(tx, id, other.owner_state, &terms).await?;
-                        }
+            let actor = actor_w.clone();
+            let data = u.person.clone();
+            Box::pin(async move {
+                let actor = &actor;
+                let c = Self::load_for_change(tx, actor, case_id).await?;
+                let mut check = c.clone();
+                check.person = data.clone();
+                check_case(&check, now).into_result()?;
+                let version = enlace_store::persons::update_person(tx, c.person_id, expected, &data, now)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::Conflict("the person was changed by someone else; read it again".into())
+                    })?;
+                for id in enlace_store::cases::case_ids_of_person(tx, c.person_id).await? {
+                    if let Some(other) = enlace_store::cases::get_case_tx(tx, id).await? {
+                        let terms = enlace_domain::case::search_terms(&other.number, &data);
+                        enlace_store::cases::set_terms(tx, id, other.owner_state, &terms).await?;
                     }
-                    audit(
-                        tx,
-                        event(
-                            Some(actor),
-                            "person.rectify",
-                            "person",
-                            Some(c.person_id.to_string()),
-                            serde_json::json!({"case": c.number}),
-                        ),
-                    )
-                    .await?;
-                    Ok(Person { id: c.person_id, version, data })
-                })
+                }
+                audit(
+                    tx,
+                    event(
+                        Some(actor),
+                        "person.rectify",
+                        "person",
+                        Some(c.person_id.to_string()),
+                        serde_json::json!({"case": c.number}),
+                    ),
+                )
+                .await?;
+                Ok(Person { id: c.person_id, version, data })
             })
-            .await
+        })
+        .await
     }
 
     /// A page of the cases the actor may see, filtered, searched and sorted.
@@ -784,17 +784,17 @@ impl App {
         let change = std::sync::Arc::new(change);
         let actor_w = actor.clone();
         self.write_as(actor, move |tx| {
-                let actor = actor_w.clone();
-                let change = change.clone();
-                Box::pin(async move {
-                    let c = Self::load_for_change(tx, &actor, id).await?;
-                    let (v, mut detail) = change(tx, &c, &actor).await?;
-                    detail["number"] = serde_json::json!(c.number);
-                    audit(tx, event(Some(&actor), action, "case", Some(c.id.to_string()), detail)).await?;
-                    Ok(v)
-                })
+            let actor = actor_w.clone();
+            let change = change.clone();
+            Box::pin(async move {
+                let c = Self::load_for_change(tx, &actor, id).await?;
+                let (v, mut detail) = change(tx, &c, &actor).await?;
+                detail["number"] = serde_json::json!(c.number);
+                audit(tx, event(Some(&actor), action, "case", Some(c.id.to_string()), detail)).await?;
+                Ok(v)
             })
-            .await
+        })
+        .await
     }
 }
 

@@ -87,10 +87,9 @@ impl std::fmt::Display for ChainBreak {
                  inserted or reordered); expected previous hash {expected_prev}",
                 pos - 1
             ),
-            ChainBreak::Gap { expected, found } => write!(
-                f,
-                "event {expected} is missing (the next event is {found}): events were deleted"
-            ),
+            ChainBreak::Gap { expected, found } => {
+                write!(f, "event {expected} is missing (the next event is {found}): events were deleted")
+            }
             ChainBreak::Head { head_pos, last_pos } => write!(
                 f,
                 "the chain ends at event {last_pos} but the node recorded {head_pos} events: \

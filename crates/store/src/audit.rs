@@ -94,7 +94,9 @@ pub struct EventFilter {
 /// A page of events matching `f`, newest first.
 pub async fn list_events(db: &Db, f: &EventFilter) -> Result<Vec<ChainedEvent>, StoreError> {
     let mut vals: Vec<Val> = Vec::new();
-    let mut sql = String::from("SELECT pos, id, at, actor, actor_name, action, record_type, record_id, detail, source, prev_hash, hash FROM audit_events WHERE 1 = 1");
+    let mut sql = String::from(
+        "SELECT pos, id, at, actor, actor_name, action, record_type, record_id, detail, source, prev_hash, hash FROM audit_events WHERE 1 = 1",
+    );
     let mut cond = |sql: &mut String, fragment: &str, v: Val| {
         vals.push(v);
         sql.push_str(&fragment.replace('?', &format!("${}", vals.len())));
