@@ -120,6 +120,10 @@ enum AdminCommand {
         post: Option<String>,
         #[arg(long)]
         display_name: Option<String>,
+        /// May read child (NNA) cases and sensitive fields (health, gender-based violence,
+        /// trafficking details).
+        #[arg(long)]
+        sensitive_access: bool,
         /// Read the password from standard input (one line).
         #[arg(long, required = true)]
         password_stdin: bool,
@@ -314,7 +318,16 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Admin {
             command:
-                AdminCommand::CreateUser { db, username, role, state, post, display_name, password_stdin: _ },
+                AdminCommand::CreateUser {
+                    db,
+                    username,
+                    role,
+                    state,
+                    post,
+                    display_name,
+                    sensitive_access,
+                    password_stdin: _,
+                },
         } => {
             let role = Role::parse(&role).with_context(|| {
                 format!("unknown role \"{role}\"; one of: {}", Role::ALL.map(|r| r.as_str()).join(", "))
@@ -324,7 +337,10 @@ async fn run(cli: Cli) -> Result<()> {
             let password = read_password()?;
             let app = open(&db).await?;
             let user = app
-                .create_user(None, NewUser { username, display_name, role, state, post, password })
+                .create_user(
+                    None,
+                    NewUser { username, display_name, role, state, post, password, sensitive_access },
+                )
                 .await
                 .map_err(explain)?;
             println!("created user {} ({}, {}) with id {}", user.username, user.role, user.state, user.id);

@@ -131,9 +131,14 @@ impl Drop for TestApp {
 /// Starts a node on 127.0.0.1:0 over a fresh database, with one user per role for HN, a GT
 /// supervisor and officers at HN-TAPACHULA and GT-TAPACHULA.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, Settings::default()).await
+}
+
+/// [`spawn_app`] with other settings (short session timeouts, say).
+pub async fn spawn_app_with(backend: Backend, settings: Settings) -> Option<TestApp> {
     let db = fresh_db(backend).await?;
     let database = Db::connect(db.url.as_deref(), db.dir.path()).await.expect("connect");
-    let app = App::new(database, Settings::default());
+    let app = App::new(database, settings);
     app.prepare().await.expect("prepare");
     let users: &[(&str, Role, &str, Option<&str>)] = &[
         ("officer.hn", Role::ConsularOfficer, "HN", Some("HN-TAPACHULA")),
@@ -157,6 +162,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
                 state: CountryCode::parse(state).unwrap(),
                 post: post.map(|p| PostCode::parse(p).unwrap()),
                 password: PASSWORD.into(),
+                sensitive_access: *role == Role::ProtectionSupervisor,
             },
         )
         .await

@@ -1,4 +1,6 @@
-//! Users, passwords (argon2id) and API bearer tokens (stored as SHA-256 hashes only).
+//! Accounts, sign-in and credentials: argon2id passwords checked against a policy, throttling
+//! and lockout of failed sign-ins, server-side sessions (with their CSRF token), bearer tokens
+//! for people and for integrations. Only hashes of secrets are stored.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -7,22 +9,31 @@ use chrono::{DateTime, Utc};
 use enlace_domain::ValidationErrors;
 use enlace_domain::country::CountryCode;
 use enlace_domain::ids::UserId;
+use enlace_domain::password::{MAX_PASSWORD_BYTES, password_problem};
 use enlace_domain::post::PostCode;
 use enlace_domain::role::Role;
-use enlace_domain::user::{User, Username};
+use enlace_domain::user::{User, UserKind, Username};
+use enlace_store::users::TokenRow;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::{Actor, App, AppError, audit, event};
 
-pub const MIN_PASSWORD_LEN: usize = 10;
+pub use enlace_domain::password::MIN_PASSWORD_LEN;
 
-/// How long a checked token is trusted without asking the database again. A token revoked by
-/// sign-out in this process is dropped at once; a user disabled elsewhere loses access within
-/// this time.
+/// How long a checked token is trusted without asking the database again. A token revoked in
+/// this process is dropped at once; a user disabled elsewhere loses access within this time.
 const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 const TOKEN_CACHE_MAX: usize = 10_000;
+
+/// Failed sign-ins: counted per account and per source address within this window.
+const FAILURE_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+/// Failures of one account (by the name tried) that lock it for [`LOCKOUT`].
+const ACCOUNT_FAILURES: i64 = 5;
+/// Failures from one address that lock that address for [`LOCKOUT`] (any account).
+const ADDRESS_FAILURES: i64 = 20;
+const LOCKOUT: chrono::Duration = chrono::Duration::minutes(15);
 
 pub(crate) struct CachedToken {
     user: User,
@@ -39,9 +50,11 @@ pub struct NewUser {
     pub state: CountryCode,
     pub post: Option<PostCode>,
     pub password: String,
+    /// May read child cases and sensitive fields.
+    pub sensitive_access: bool,
 }
 
-/// Credentials for `POST /api/v1/auth/token`.
+/// Credentials for `POST /api/v1/auth/token` and `POST /api/v1/auth/session`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"username": "ana.lopez", "password": "correct horse battery"}))]
@@ -59,9 +72,63 @@ pub struct IssuedToken {
     pub user: User,
 }
 
+/// A new integration token (`POST /api/v1/admin/api-tokens`), for the administrator's state.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "dif-referrals", "role": "liaison_officer", "expires_in_days": 90}))]
+pub struct NewApiToken {
+    /// The integration's account name (a user name: a-z, 0-9, `.`, `_`, `-`).
+    pub name: String,
+    /// The role the token acts with. Not `country_administrator`.
+    pub role: Role,
+    /// For `consular_officer` tokens: the post.
+    pub post: Option<PostCode>,
+    /// 1 to 365 days.
+    pub expires_in_days: u32,
+}
+
+/// An integration token as listed (never its secret).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiTokenInfo {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub role: Role,
+    pub state: CountryCode,
+    pub post: Option<PostCode>,
+    pub created_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An integration token just made: its secret is shown this once.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IssuedApiToken {
+    pub token: String,
+    #[serde(flatten)]
+    pub info: ApiTokenInfo,
+}
+
+/// A signed-in web session. `secret` goes in the cookie; `csrf_token` must accompany every
+/// state-changing request made with the cookie.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub secret: String,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+/// The session behind a cookie.
+#[derive(Debug, Clone)]
+pub struct SessionActor {
+    pub actor: Actor,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 fn hash_password(password: &str) -> Result<String, AppError> {
-    let mut raw = [0u8; 16];
-    getrandom::fill(&mut raw).map_err(|e| AppError::Unavailable(format!("no randomness: {e}")))?;
+    let raw = random_bytes::<16>()?;
     let salt = SaltString::encode_b64(&raw).map_err(|e| AppError::Unavailable(e.to_string()))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -79,26 +146,45 @@ fn verify_password(password: &str, stored: &str) -> bool {
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Kk9rJd4bXy8qCjTr2N5yGqfGZ3mN7b0wq9rWd2m6y8I";
 
-fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+/// The stored form of a secret (token, session): its SHA-256, hex.
+pub(crate) fn secret_hash(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], AppError> {
+    let mut raw = [0u8; N];
+    getrandom::fill(&mut raw).map_err(|e| AppError::Unavailable(format!("no randomness: {e}")))?;
+    Ok(raw)
+}
+
+/// A new random secret, 256 bits, URL-safe.
+pub(crate) fn new_secret() -> Result<String, AppError> {
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
+}
+
+/// Equality that takes the same time wherever the inputs differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| AppError::Unavailable(e.to_string()))
 }
 
 impl App {
     /// Creates an account (CLI and administrators).
     pub async fn create_user(&self, actor: Option<&Actor>, n: NewUser) -> Result<User, AppError> {
         if let Some(a) = actor {
-            crate::access::require_role(a, &[Role::CountryAdministrator])?;
+            self.guard(a, crate::access::require_role(a, &[Role::CountryAdministrator])).await?;
             if a.user.state != n.state {
-                return Err(AppError::Forbidden("administrators manage their own state's users".into()));
+                let denied = AppError::Forbidden("administrators manage their own state's users".into());
+                return self.guard(a, Err(denied)).await;
             }
         }
         let mut e = ValidationErrors::new();
         let username = e.check("username", Username::parse(&n.username));
-        if n.password.chars().count() < MIN_PASSWORD_LEN {
-            e.push("password", format!("must be at least {MIN_PASSWORD_LEN} characters"));
-        }
-        if n.password.len() > 1024 {
-            e.push("password", "is longer than 1024 bytes");
+        if let Some(problem) = password_problem(&n.password, &n.username) {
+            e.push("password", problem);
         }
         if let Some(p) = &n.post {
             match enlace_store::users::get_post(self.db(), p).await? {
@@ -114,13 +200,8 @@ impl App {
         }
         e.into_result()?;
         let username = username.expect("checked");
-        if enlace_store::users::find_user_credentials(self.db(), username.as_str()).await?.is_some() {
-            return Err(AppError::Conflict(format!("user name {username} is taken")));
-        }
         let pw = n.password.clone();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-            .await
-            .map_err(|e| AppError::Unavailable(e.to_string()))??;
+        let hash = blocking(move || hash_password(&pw)).await??;
         let user = User {
             id: UserId::new_v7(),
             display_name: n.display_name.clone().unwrap_or_else(|| username.to_string()),
@@ -129,14 +210,24 @@ impl App {
             state: n.state,
             post: n.post.clone(),
             disabled: false,
+            sensitive_access: n.sensitive_access,
+            kind: UserKind::Person,
             created_at: enlace_store::now(),
         };
+        self.insert_user(actor, user, hash).await
+    }
+
+    async fn insert_user(&self, actor: Option<&Actor>, user: User, hash: String) -> Result<User, AppError> {
+        if enlace_store::users::find_user_credentials(self.db(), user.username.as_str()).await?.is_some() {
+            return Err(AppError::Conflict(format!("user name {} is taken", user.username)));
+        }
         let ev = event(
             actor,
             "user.create",
             "user",
             Some(user.id.to_string()),
-            serde_json::json!({"username": user.username, "role": user.role, "state": user.state, "post": user.post}),
+            serde_json::json!({"username": user.username, "role": user.role, "state": user.state,
+                "post": user.post, "kind": user.kind, "sensitive_access": user.sensitive_access}),
         );
         let new_user = user.clone();
         let result = self
@@ -157,50 +248,114 @@ impl App {
         }
     }
 
-    /// Exchanges a user name and password for a bearer token. Failures are audited and all
-    /// look the same to the caller.
-    pub async fn login(&self, c: Credentials, source: Option<String>) -> Result<IssuedToken, AppError> {
-        let found = enlace_store::users::find_user_credentials(self.db(), c.username.trim()).await?;
+    /// Checks a user name and password, with throttling: after repeated failures for an
+    /// account, or from an address, sign-in is refused for a while. Every failure and refusal
+    /// is audited; all failures look the same to the caller.
+    async fn check_credentials(&self, c: &Credentials, source: &Option<String>) -> Result<User, AppError> {
+        let tried: String = c.username.trim().to_lowercase().chars().take(64).collect();
+        let mut keys = vec![format!("user:{tried}")];
+        if let Some(addr) = source {
+            keys.push(format!("addr:{addr}"));
+        }
+        let now = enlace_store::now();
+        if let Some(until) = enlace_store::throttle::locked_until(self.db(), &keys, now).await? {
+            let ev = event(None, "auth.locked_out", "user", None, serde_json::json!({"username": tried}));
+            let ev = enlace_domain::audit::AuditEvent { source: source.clone(), ..ev };
+            self.db()
+                .write(move |tx| {
+                    let ev = ev.clone();
+                    Box::pin(async move { audit(tx, ev).await })
+                })
+                .await?;
+            let secs = (until - now).num_seconds().max(1) as u64;
+            return Err(AppError::TooManyAttempts { retry_after_secs: secs });
+        }
+        let found = if c.password.len() > MAX_PASSWORD_BYTES {
+            None
+        } else {
+            enlace_store::users::find_user_credentials(self.db(), &tried).await?
+        };
         let stored = found.as_ref().map_or(DUMMY_HASH.to_string(), |(_, h)| h.clone());
         let pw = c.password.clone();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &stored))
-            .await
-            .map_err(|e| AppError::Unavailable(e.to_string()))?;
-        let user = match found {
-            Some((u, _)) if ok && !u.disabled => u,
-            other => {
-                let ev = event(
-                    None,
-                    "auth.login_failed",
-                    "user",
-                    other.map(|(u, _)| u.id.to_string()),
-                    serde_json::json!({"username": c.username.chars().take(64).collect::<String>()}),
-                );
-                let ev = enlace_domain::audit::AuditEvent { source, ..ev };
+        let ok = blocking(move || verify_password(&pw, &stored)).await?;
+        match found {
+            Some((u, _)) if ok && !u.disabled && u.kind == UserKind::Person => {
+                let key = keys[0].clone();
                 self.db()
                     .write(move |tx| {
-                        let ev = ev.clone();
-                        Box::pin(async move { audit(tx, ev).await })
+                        let key = key.clone();
+                        Box::pin(
+                            async move { Ok::<_, AppError>(enlace_store::throttle::clear(tx, &key).await?) },
+                        )
                     })
                     .await?;
-                return Err(AppError::Unauthorized("wrong user name or password".into()));
+                Ok(u)
             }
-        };
-        let mut raw = [0u8; 32];
-        getrandom::fill(&mut raw).map_err(|e| AppError::Unavailable(format!("no randomness: {e}")))?;
-        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+            other => {
+                let user_id = other.map(|(u, _)| u.id.to_string());
+                let source = source.clone();
+                self.db()
+                    .write(move |tx| {
+                        let (keys, user_id, tried, source) =
+                            (keys.clone(), user_id.clone(), tried.clone(), source.clone());
+                        Box::pin(async move {
+                            let mut locked = Vec::new();
+                            for k in &keys {
+                                let limit =
+                                    if k.starts_with("user:") { ACCOUNT_FAILURES } else { ADDRESS_FAILURES };
+                                if enlace_store::throttle::record_failure(
+                                    tx,
+                                    k,
+                                    now,
+                                    FAILURE_WINDOW,
+                                    limit,
+                                    LOCKOUT,
+                                )
+                                .await?
+                                {
+                                    locked.push(k.split(':').next().unwrap_or("").to_string());
+                                }
+                            }
+                            let detail = serde_json::json!({"username": tried, "locked": locked});
+                            let ev = event(None, "auth.login_failed", "user", user_id, detail);
+                            audit(tx, enlace_domain::audit::AuditEvent { source, ..ev }).await
+                        })
+                    })
+                    .await?;
+                Err(AppError::Unauthorized("wrong user name or password".into()))
+            }
+        }
+    }
+
+    /// Exchanges a user name and password for a bearer token.
+    pub async fn login(&self, c: Credentials, source: Option<String>) -> Result<IssuedToken, AppError> {
+        let user = self.check_credentials(&c, &source).await?;
+        let token = new_secret()?;
         let now = enlace_store::now();
-        let expires_at = now + self.settings().token_ttl;
+        let row = TokenRow {
+            id: uuid::Uuid::now_v7(),
+            user: user.id,
+            name: None,
+            created_by: Some(user.id),
+            created_at: now,
+            expires_at: now + self.settings().token_ttl,
+            revoked_at: None,
+        };
         let actor = Actor { user: user.clone(), source };
-        let hash = token_hash(&token);
-        let ev =
-            event(Some(&actor), "auth.login", "user", Some(actor.user.id.to_string()), serde_json::json!({}));
-        let uid = actor.user.id;
+        let hash = secret_hash(&token);
+        let ev = event(
+            Some(&actor),
+            "auth.login",
+            "user",
+            Some(user.id.to_string()),
+            serde_json::json!({"via": "token"}),
+        );
+        let expires_at = row.expires_at;
         self.db()
             .write(move |tx| {
-                let (hash, ev) = (hash.clone(), ev.clone());
+                let (hash, ev, row) = (hash.clone(), ev.clone(), row.clone());
                 Box::pin(async move {
-                    enlace_store::users::insert_token(tx, &hash, uid, now, expires_at).await?;
+                    enlace_store::users::insert_token(tx, &hash, &row).await?;
                     audit(tx, ev).await
                 })
             })
@@ -208,21 +363,23 @@ impl App {
         Ok(IssuedToken { token, token_type: "Bearer", expires_at, user })
     }
 
-    /// The actor holding a valid token.
+    /// The actor holding a valid bearer token.
     pub async fn authenticate(&self, token: &str, source: Option<String>) -> Result<Actor, AppError> {
         if token.is_empty() || token.len() > 256 {
             return Err(AppError::Unauthorized("invalid token".into()));
         }
-        let hash = token_hash(token);
+        let hash = secret_hash(token);
         let now = enlace_store::now();
         if let Some(c) = self.inner.tokens.lock().expect("token cache").get(&hash) {
             if c.checked_at.elapsed() < TOKEN_CACHE_TTL && c.expires_at > now {
                 return Ok(Actor { user: c.user.clone(), source });
             }
         }
-        let (user, expires_at) = enlace_store::users::user_by_token(self.db(), &hash, now)
-            .await?
-            .ok_or_else(|| AppError::Unauthorized("invalid or expired token".into()))?;
+        let Some((user, expires_at)) = enlace_store::users::user_by_token(self.db(), &hash, now).await?
+        else {
+            self.audit_rejected("token", source).await?;
+            return Err(AppError::Unauthorized("invalid, expired or revoked token".into()));
+        };
         let mut cache = self.inner.tokens.lock().expect("token cache");
         if cache.len() >= TOKEN_CACHE_MAX {
             cache.retain(|_, c| c.checked_at.elapsed() < TOKEN_CACHE_TTL);
@@ -237,10 +394,17 @@ impl App {
         Ok(Actor { user, source })
     }
 
-    /// Revokes a token (sign-out).
+    fn forget_tokens(&self, hashes: &[String]) {
+        let mut cache = self.inner.tokens.lock().expect("token cache");
+        for h in hashes {
+            cache.remove(h);
+        }
+    }
+
+    /// Revokes a bearer token (sign-out).
     pub async fn logout(&self, actor: &Actor, token: &str) -> Result<(), AppError> {
-        let hash = token_hash(token);
-        self.inner.tokens.lock().expect("token cache").remove(&hash);
+        let hash = secret_hash(token);
+        self.forget_tokens(std::slice::from_ref(&hash));
         let ev =
             event(Some(actor), "auth.logout", "user", Some(actor.user.id.to_string()), serde_json::json!({}));
         self.db()
@@ -252,6 +416,285 @@ impl App {
                 })
             })
             .await
+    }
+
+    /// Signs in for the web interface: a server-side session with an idle and an absolute
+    /// timeout, and its CSRF token.
+    pub async fn start_session(
+        &self,
+        c: Credentials,
+        source: Option<String>,
+    ) -> Result<NewSession, AppError> {
+        let user = self.check_credentials(&c, &source).await?;
+        let secret = new_secret()?;
+        let csrf_token = new_secret()?;
+        let now = enlace_store::now();
+        let row = enlace_store::sessions::SessionRow {
+            id_hash: secret_hash(&secret),
+            user: user.id,
+            csrf_token: csrf_token.clone(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + self.settings().session_absolute,
+            source: source.clone(),
+        };
+        let actor = Actor { user: user.clone(), source };
+        let ev = event(
+            Some(&actor),
+            "auth.login",
+            "user",
+            Some(user.id.to_string()),
+            serde_json::json!({"via": "session"}),
+        );
+        let expires_at = row.expires_at;
+        self.db()
+            .write(move |tx| {
+                let (row, ev) = (row.clone(), ev.clone());
+                Box::pin(async move {
+                    enlace_store::sessions::insert(tx, &row).await?;
+                    audit(tx, ev).await
+                })
+            })
+            .await?;
+        Ok(NewSession { secret, csrf_token, expires_at, user })
+    }
+
+    /// The session behind a cookie's secret, if it is live. Its idle clock restarts (written at
+    /// most once a minute).
+    pub async fn session(&self, secret: &str, source: Option<String>) -> Result<SessionActor, AppError> {
+        if secret.is_empty() || secret.len() > 256 {
+            return Err(AppError::Unauthorized("invalid session".into()));
+        }
+        let now = enlace_store::now();
+        let hash = secret_hash(secret);
+        let idle_since = now - self.settings().session_idle;
+        let Some((row, user)) = enlace_store::sessions::find(self.db(), &hash, now, idle_since).await? else {
+            self.audit_rejected("session", source).await?;
+            return Err(AppError::Unauthorized(
+                "the session has ended or is not valid; sign in again".into(),
+            ));
+        };
+        if now - row.last_seen_at > chrono::Duration::minutes(1) {
+            self.db()
+                .write(move |tx| {
+                    let hash = hash.clone();
+                    Box::pin(async move {
+                        Ok::<_, AppError>(enlace_store::sessions::touch(tx, &hash, now).await?)
+                    })
+                })
+                .await?;
+        }
+        Ok(SessionActor {
+            actor: Actor { user, source },
+            csrf_token: row.csrf_token,
+            expires_at: row.expires_at,
+        })
+    }
+
+    /// Records a credential that was refused (unknown, expired, revoked or tampered with).
+    /// Nothing of the credential itself is kept.
+    async fn audit_rejected(&self, kind: &'static str, source: Option<String>) -> Result<(), AppError> {
+        let ev = event(None, "auth.rejected", kind, None, serde_json::json!({"credential": kind}));
+        let ev = enlace_domain::audit::AuditEvent { source, ..ev };
+        self.db()
+            .write(move |tx| {
+                let ev = ev.clone();
+                Box::pin(async move { audit(tx, ev).await })
+            })
+            .await
+    }
+
+    /// Checks the CSRF token sent with a state-changing request made with a session cookie
+    /// (and that the request came from this site, when the browser says where it came from).
+    /// A mismatch is refused and audited.
+    pub async fn check_csrf(
+        &self,
+        s: &SessionActor,
+        given: Option<&str>,
+        same_origin: bool,
+    ) -> Result<(), AppError> {
+        let ok = same_origin && given.is_some_and(|g| constant_time_eq(g, &s.csrf_token));
+        if ok {
+            return Ok(());
+        }
+        let reason = if same_origin { "missing or wrong CSRF token" } else { "request from another site" };
+        self.guard(&s.actor, Err(AppError::Forbidden(format!("{reason}; reload the page and try again"))))
+            .await
+    }
+
+    /// Ends one session (sign-out).
+    pub async fn end_session(&self, actor: &Actor, secret: &str) -> Result<(), AppError> {
+        let hash = secret_hash(secret);
+        let ev = event(
+            Some(actor),
+            "auth.logout",
+            "user",
+            Some(actor.user.id.to_string()),
+            serde_json::json!({"via": "session"}),
+        );
+        self.db()
+            .write(move |tx| {
+                let (hash, ev) = (hash.clone(), ev.clone());
+                Box::pin(async move {
+                    enlace_store::sessions::delete(tx, &hash).await?;
+                    audit(tx, ev).await
+                })
+            })
+            .await
+    }
+
+    /// Signs the actor out everywhere: every session and every personal token ends.
+    pub async fn sign_out_everywhere(&self, actor: &Actor) -> Result<(), AppError> {
+        let uid = actor.user.id;
+        let actor_w = actor.clone();
+        let hashes = self
+            .db()
+            .write(move |tx| {
+                let actor = actor_w.clone();
+                Box::pin(async move {
+                    let sessions = enlace_store::sessions::delete_for_user(tx, uid).await?;
+                    let hashes = enlace_store::users::delete_user_tokens(tx, uid).await?;
+                    let detail = serde_json::json!({"sessions": sessions, "tokens": hashes.len()});
+                    audit(
+                        tx,
+                        event(Some(&actor), "auth.logout_everywhere", "user", Some(uid.to_string()), detail),
+                    )
+                    .await?;
+                    Ok::<_, AppError>(hashes)
+                })
+            })
+            .await?;
+        self.forget_tokens(&hashes);
+        Ok(())
+    }
+
+    /// Creates an integration account and its token (administrators, for their own state).
+    pub async fn create_api_token(&self, actor: &Actor, n: NewApiToken) -> Result<IssuedApiToken, AppError> {
+        self.guard(actor, crate::access::require_role(actor, &[Role::CountryAdministrator])).await?;
+        let mut e = ValidationErrors::new();
+        let name = e.check("name", Username::parse(&n.name));
+        if n.role == Role::CountryAdministrator {
+            e.push("role", "an integration token may not administer the node");
+        }
+        if !(1..=365).contains(&n.expires_in_days) {
+            e.push("expires_in_days", "must be between 1 and 365");
+        }
+        match (&n.post, n.role) {
+            (None, Role::ConsularOfficer) => e.push("post", "a consular officer token belongs to a post"),
+            (Some(p), _) => match enlace_store::users::get_post(self.db(), p).await? {
+                Some(post) if post.state == actor.user.state => {}
+                _ => e.push("post", format!("no post {p} of {}", actor.user.state)),
+            },
+            _ => {}
+        }
+        e.into_result()?;
+        let name = name.expect("checked");
+        let now = enlace_store::now();
+        let user = User {
+            id: UserId::new_v7(),
+            display_name: name.to_string(),
+            username: name.clone(),
+            role: n.role,
+            state: actor.user.state,
+            post: n.post.clone(),
+            disabled: false,
+            sensitive_access: false,
+            kind: UserKind::Integration,
+            created_at: now,
+        };
+        // No password can match this hash: integration accounts never sign in.
+        let user = self.insert_user(Some(actor), user, "!integration".into()).await?;
+        let token = new_secret()?;
+        let row = TokenRow {
+            id: uuid::Uuid::now_v7(),
+            user: user.id,
+            name: Some(name.to_string()),
+            created_by: Some(actor.user.id),
+            created_at: now,
+            expires_at: now + chrono::Duration::days(i64::from(n.expires_in_days)),
+            revoked_at: None,
+        };
+        let hash = secret_hash(&token);
+        let detail = serde_json::json!({"name": name, "role": user.role, "expires_at": row.expires_at});
+        let ev = event(Some(actor), "token.create", "api_token", Some(row.id.to_string()), detail);
+        let stored = row.clone();
+        self.db()
+            .write(move |tx| {
+                let (hash, ev, row) = (hash.clone(), ev.clone(), stored.clone());
+                Box::pin(async move {
+                    enlace_store::users::insert_token(tx, &hash, &row).await?;
+                    audit(tx, ev).await
+                })
+            })
+            .await?;
+        Ok(IssuedApiToken { token, info: token_info(&row, &user) })
+    }
+
+    /// The integration tokens of the administrator's state.
+    pub async fn api_tokens(&self, actor: &Actor) -> Result<Vec<ApiTokenInfo>, AppError> {
+        self.guard(actor, crate::access::require_role(actor, &[Role::CountryAdministrator])).await?;
+        let rows = enlace_store::users::list_integration_tokens(self.db(), actor.user.state).await?;
+        Ok(rows.iter().map(|(t, u)| token_info(t, u)).collect())
+    }
+
+    /// Revokes an integration token of the administrator's state, at once.
+    pub async fn revoke_api_token(&self, actor: &Actor, id: uuid::Uuid) -> Result<(), AppError> {
+        self.guard(actor, crate::access::require_role(actor, &[Role::CountryAdministrator])).await?;
+        let state = actor.user.state;
+        let now = enlace_store::now();
+        let actor_w = actor.clone();
+        let hash = self
+            .db()
+            .write(move |tx| {
+                let actor = actor_w.clone();
+                Box::pin(async move {
+                    let Some(hash) =
+                        enlace_store::users::revoke_integration_token(tx, id, state, now).await?
+                    else {
+                        return Err(AppError::NotFound("API token"));
+                    };
+                    audit(
+                        tx,
+                        event(
+                            Some(&actor),
+                            "token.revoke",
+                            "api_token",
+                            Some(id.to_string()),
+                            serde_json::json!({}),
+                        ),
+                    )
+                    .await?;
+                    Ok(hash)
+                })
+            })
+            .await?;
+        self.forget_tokens(&[hash]);
+        Ok(())
+    }
+
+    /// The actor for a named account, for command-line jobs run on a user's behalf.
+    pub async fn actor_for(&self, username: &str) -> Result<Actor, AppError> {
+        let (user, _) = enlace_store::users::find_user_credentials(self.db(), username.trim())
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        if user.disabled {
+            return Err(AppError::Forbidden(format!("user {username} is disabled")));
+        }
+        Ok(Actor { user, source: Some("cli".into()) })
+    }
+}
+
+fn token_info(t: &TokenRow, u: &User) -> ApiTokenInfo {
+    ApiTokenInfo {
+        id: t.id,
+        name: t.name.clone().unwrap_or_else(|| u.username.to_string()),
+        role: u.role,
+        state: u.state,
+        post: u.post.clone(),
+        created_by: t.created_by,
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        revoked_at: t.revoked_at,
     }
 }
 
@@ -266,18 +709,13 @@ mod tests {
         assert!(verify_password("una clave larga", &h));
         assert!(!verify_password("otra clave", &h));
         assert!(!verify_password("x", DUMMY_HASH));
+        assert!(!verify_password("", "!integration"));
     }
-}
 
-impl App {
-    /// The actor for a named account, for command-line jobs run on a user's behalf.
-    pub async fn actor_for(&self, username: &str) -> Result<Actor, AppError> {
-        let (user, _) = enlace_store::users::find_user_credentials(self.db(), username.trim())
-            .await?
-            .ok_or(AppError::NotFound("user"))?;
-        if user.disabled {
-            return Err(AppError::Forbidden(format!("user {username} is disabled")));
-        }
-        Ok(Actor { user, source: Some("cli".into()) })
+    #[test]
+    fn constant_time_eq_compares_whole_strings() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "abcd"));
     }
 }

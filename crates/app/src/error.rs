@@ -19,6 +19,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("authentication required: {0}")]
     Unauthorized(String),
+    /// Too many failed sign-ins for this account or from this address; try again later.
+    #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
     /// The record changed since the caller read it (stale version).
     #[error("conflict: {0}")]
     Conflict(String),

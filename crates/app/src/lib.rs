@@ -35,13 +35,21 @@ pub struct Actor {
 /// Node settings the use cases need.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// How long an API token lives.
+    /// How long a person's API token lives.
     pub token_ttl: chrono::Duration,
+    /// A web session ends after this long without a request.
+    pub session_idle: chrono::Duration,
+    /// A web session ends this long after sign-in, however active.
+    pub session_absolute: chrono::Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { token_ttl: chrono::Duration::hours(12) }
+        Settings {
+            token_ttl: chrono::Duration::hours(12),
+            session_idle: chrono::Duration::minutes(30),
+            session_absolute: chrono::Duration::hours(12),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod country_data;
 pub mod error;
 pub mod ids;
 pub mod parts;
+pub mod password;
 pub mod person;
 pub mod post;
 pub mod post_data;

@@ -50,5 +50,30 @@ pub struct User {
     /// The post the user belongs to, for officers.
     pub post: Option<PostCode>,
     pub disabled: bool,
+    /// May read child (NNA) cases and sensitive fields (health, gender-based violence,
+    /// trafficking details).
+    pub sensitive_access: bool,
+    /// A person who signs in, or an integration that only holds API tokens.
+    pub kind: UserKind,
     pub created_at: DateTime<Utc>,
+}
+
+/// Who an account is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UserKind {
+    Person,
+    Integration,
+}
+
+impl UserKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserKind::Person => "person",
+            UserKind::Integration => "integration",
+        }
+    }
+    pub fn parse(s: &str) -> Option<UserKind> {
+        [UserKind::Person, UserKind::Integration].into_iter().find(|k| k.as_str() == s)
+    }
 }

@@ -24,6 +24,8 @@ mod migrate;
 pub mod persons;
 pub mod records;
 mod row;
+pub mod sessions;
+pub mod throttle;
 pub mod users;
 mod writer;
 

@@ -5,7 +5,7 @@ use enlace_domain::country::CountryCode;
 use enlace_domain::ids::UserId;
 use enlace_domain::post::{Post, PostCode, PostKind};
 use enlace_domain::role::Role;
-use enlace_domain::user::{User, Username};
+use enlace_domain::user::{User, UserKind, Username};
 
 use crate::row::{RowExt, parse, parse_opt};
 use crate::{Db, StoreError, Tx, on_read, on_tx};
@@ -52,7 +52,7 @@ pub async fn get_post(db: &Db, code: &PostCode) -> Result<Option<Post>, StoreErr
     })
 }
 
-fn user_from_row(r: &impl RowExt) -> Result<User, StoreError> {
+pub(crate) fn user_from_row(r: &impl RowExt) -> Result<User, StoreError> {
     Ok(User {
         id: UserId(r.uuid("id")?),
         username: parse("username", &r.text("username")?, Username::parse)?,
@@ -61,17 +61,20 @@ fn user_from_row(r: &impl RowExt) -> Result<User, StoreError> {
         state: parse("state", &r.text("state")?, CountryCode::parse)?,
         post: r.opt_text("post")?.map(|p| parse("post", &p, PostCode::parse)).transpose()?,
         disabled: r.boolean("disabled")?,
+        sensitive_access: r.boolean("sensitive_access")?,
+        kind: parse_opt("kind", &r.text("kind")?, UserKind::parse)?,
         created_at: r.ts("created_at")?,
     })
 }
 
 pub async fn insert_user(tx: &mut Tx, u: &User, password_hash: &str) -> Result<(), StoreError> {
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO users (id, username, password_hash, role, state, post, display_name, disabled, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        "INSERT INTO users (id, username, password_hash, role, state, post, display_name, disabled, created_at,
+                            sensitive_access, kind)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
         .bind(u.id.0).bind(u.username.as_str()).bind(password_hash).bind(u.role.as_str())
         .bind(u.state.as_str()).bind(u.post.as_ref().map(|p| p.as_str().to_string()))
-        .bind(&u.display_name).bind(u.disabled).bind(u.created_at)
+        .bind(&u.display_name).bind(u.disabled).bind(u.created_at).bind(u.sensitive_access).bind(u.kind.as_str())
         .execute(&mut *c).await.map(|_| ())?);
     Ok(())
 }
@@ -79,7 +82,7 @@ pub async fn insert_user(tx: &mut Tx, u: &User, password_hash: &str) -> Result<(
 /// A user and their password hash, by user name.
 pub async fn find_user_credentials(db: &Db, username: &str) -> Result<Option<(User, String)>, StoreError> {
     on_read!(db, p => {
-        let row = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, password_hash FROM users WHERE username = $1").bind(username).fetch_optional(p).await?;
+        let row = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind, password_hash FROM users WHERE username = $1").bind(username).fetch_optional(p).await?;
         match row {
             Some(r) => Ok(Some((user_from_row(&r)?, r.text("password_hash")?))),
             None => Ok(None),
@@ -89,28 +92,94 @@ pub async fn find_user_credentials(db: &Db, username: &str) -> Result<Option<(Us
 
 pub async fn get_user(db: &Db, id: UserId) -> Result<Option<User>, StoreError> {
     on_read!(db, p => {
-        let row = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at FROM users WHERE id = $1").bind(id.0).fetch_optional(p).await?;
+        let row = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind FROM users WHERE id = $1").bind(id.0).fetch_optional(p).await?;
         row.as_ref().map(user_from_row).transpose()
     })
 }
 
 pub async fn list_users(db: &Db) -> Result<Vec<User>, StoreError> {
     on_read!(db, p => {
-        let rows = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at FROM users ORDER BY username").fetch_all(p).await?;
+        let rows = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind FROM users ORDER BY username").fetch_all(p).await?;
         rows.iter().map(user_from_row).collect()
     })
 }
 
-pub async fn insert_token(
-    tx: &mut Tx,
-    token_hash: &str,
-    user: UserId,
-    created_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    on_tx!(tx, c => sqlx::query("INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(token_hash).bind(user.0).bind(created_at).bind(expires_at).execute(&mut *c).await.map(|_| ())?);
+/// A stored API token (its secret is never stored, only its hash).
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub id: uuid::Uuid,
+    pub user: UserId,
+    /// For integration tokens: what the token is for.
+    pub name: Option<String>,
+    pub created_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert_token(tx: &mut Tx, token_hash: &str, t: &TokenRow) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at, id, name, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(token_hash).bind(t.user.0).bind(t.created_at).bind(t.expires_at).bind(t.id)
+        .bind(t.name.as_deref()).bind(t.created_by.map(|u| u.0))
+        .execute(&mut *c).await.map(|_| ())?);
     Ok(())
+}
+
+/// Integration tokens of the accounts of `state`, newest first, with their account.
+pub async fn list_integration_tokens(
+    db: &Db,
+    state: CountryCode,
+) -> Result<Vec<(TokenRow, User)>, StoreError> {
+    on_read!(db, p => {
+        let rows = sqlx::query(
+            "SELECT t.id AS token_id, t.name AS token_name, t.created_by AS token_created_by,
+                    t.created_at AS token_created_at, t.expires_at AS token_expires_at,
+                    t.revoked_at AS token_revoked_at,
+                    u.id, u.username, u.role, u.state, u.post, u.display_name, u.disabled, u.created_at,
+                    u.sensitive_access, u.kind
+             FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE u.kind = 'integration' AND u.state = $1 ORDER BY t.created_at DESC")
+            .bind(state.as_str()).fetch_all(p).await?;
+        rows.iter().map(|r| {
+            let user = user_from_row(r)?;
+            Ok((TokenRow {
+                id: r.uuid("token_id")?,
+                user: user.id,
+                name: r.opt_text("token_name")?,
+                created_by: r.opt_uuid("token_created_by")?.map(UserId),
+                created_at: r.ts("token_created_at")?,
+                expires_at: r.ts("token_expires_at")?,
+                revoked_at: r.opt_ts("token_revoked_at")?,
+            }, user))
+        }).collect()
+    })
+}
+
+/// Revokes the integration token `id` of an account of `state`; returns its hash (to drop it
+/// from caches) when it was live.
+pub async fn revoke_integration_token(
+    tx: &mut Tx,
+    id: uuid::Uuid,
+    state: CountryCode,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, StoreError> {
+    let hash: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+        "UPDATE api_tokens SET revoked_at = $1
+         WHERE id = $2 AND revoked_at IS NULL
+           AND user_id IN (SELECT id FROM users WHERE kind = 'integration' AND state = $3)
+         RETURNING token_hash")
+        .bind(now).bind(id).bind(state.as_str()).fetch_optional(&mut *c).await?);
+    Ok(hash)
+}
+
+/// Deletes every token of a user (sign-out everywhere); returns their hashes.
+pub async fn delete_user_tokens(tx: &mut Tx, user: UserId) -> Result<Vec<String>, StoreError> {
+    let hashes: Vec<String> = on_tx!(tx, c => sqlx::query_scalar(
+        "DELETE FROM api_tokens WHERE user_id = $1 RETURNING token_hash")
+        .bind(user.0).fetch_all(&mut *c).await?);
+    Ok(hashes)
 }
 
 /// The enabled user holding an unexpired token with this hash.
@@ -122,8 +191,8 @@ pub async fn user_by_token(
 ) -> Result<Option<(User, DateTime<Utc>)>, StoreError> {
     on_read!(db, p => {
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.role, u.state, u.post, u.display_name, u.disabled, u.created_at, t.expires_at AS token_expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.disabled = $3")
+            "SELECT u.id, u.username, u.role, u.state, u.post, u.display_name, u.disabled, u.created_at, u.sensitive_access, u.kind, t.expires_at AS token_expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.disabled = $3 AND t.revoked_at IS NULL")
             .bind(token_hash).bind(now).bind(false).fetch_optional(p).await?;
         match row {
             Some(r) => Ok(Some((user_from_row(&r)?, r.ts("token_expires_at")?))),

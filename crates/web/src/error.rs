@@ -33,6 +33,8 @@ pub struct ApiError {
     pub title: &'static str,
     pub detail: String,
     pub errors: Vec<ProblemField>,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -42,7 +44,7 @@ impl ApiError {
         title: &'static str,
         detail: impl Into<String>,
     ) -> Self {
-        ApiError { status, kind, title, detail: detail.into(), errors: Vec::new() }
+        ApiError { status, kind, title, detail: detail.into(), errors: Vec::new(), retry_after: None }
     }
     pub fn field(status: StatusCode, kind: &'static str, field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
@@ -52,6 +54,7 @@ impl ApiError {
             title: "Invalid input",
             detail: format!("{field}: {message}"),
             errors: vec![ProblemField { field: field.to_string(), message }],
+            retry_after: None,
         }
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -72,6 +75,7 @@ impl From<AppError> for ApiError {
                     .into_iter()
                     .map(|f| ProblemField { field: f.field, message: f.message })
                     .collect(),
+                retry_after: None,
             },
             AppError::NotFound(what) | AppError::Hidden { what, .. } => {
                 ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} not found"))
@@ -80,6 +84,17 @@ impl From<AppError> for ApiError {
             AppError::Unauthorized(m) => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", m)
             }
+            AppError::TooManyAttempts { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-attempts",
+                    "Too many failed sign-ins",
+                    format!(
+                        "sign-in is locked after repeated failures; try again in {retry_after_secs} seconds"
+                    ),
+                )
+            },
             AppError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", m),
             AppError::Rule(m) => {
                 ApiError::new(StatusCode::CONFLICT, "workflow", "Not allowed in this state", m)
@@ -126,6 +141,9 @@ impl IntoResponse for ApiError {
         };
         let mut res = (self.status, axum::Json(body)).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -146,7 +146,14 @@ fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(q.as_bytes())
 }
 
-/// The authenticated actor, from `Authorization: Bearer <token>`.
+/// The name of the session cookie. `__Host-` makes browsers refuse it unless it is Secure,
+/// host-only and for path `/`.
+pub const SESSION_COOKIE: &str = "__Host-enlace-session";
+/// The header that carries the session's CSRF token on state-changing requests.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The authenticated actor: from `Authorization: Bearer <token>`, or from the session cookie
+/// (then a state-changing request must carry the session's CSRF token in `X-CSRF-Token`).
 pub struct Auth(pub Actor);
 
 impl FromRequestParts<App> for Auth {
@@ -154,20 +161,63 @@ impl FromRequestParts<App> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let source = client_addr(parts);
-        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let token = match header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-        {
-            Some(t) => t.trim(),
-            None => {
+        if let Some(h) = parts.headers.get(header::AUTHORIZATION) {
+            let h = h.to_str().unwrap_or("");
+            let Some(token) = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) else {
                 return Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "unauthorized",
                     "Unauthorized",
-                    "send a bearer token from POST /api/v1/auth/token",
+                    "the Authorization header must be \"Bearer <token>\"",
                 ));
+            };
+            return Ok(Auth(app.authenticate(token.trim(), source).await?));
+        }
+        if let Some(secret) = session_cookie(&parts.headers) {
+            let s = app.session(&secret, source).await?;
+            if !parts.method.is_safe() {
+                let given = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+                app.check_csrf(&s, given, same_origin(parts)).await?;
             }
-        };
-        Ok(Auth(app.authenticate(token, source).await?))
+            return Ok(Auth(s.actor));
+        }
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            "sign in: send a bearer token from POST /api/v1/auth/token, or the session cookie",
+        ))
+    }
+}
+
+/// The session cookie's value, if the request carries one.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().to_string())
+}
+
+/// Whether the browser's `Origin` (or, failing that, `Referer`) names this host. Requests
+/// without either (non-browser clients) pass; the CSRF token still has to match.
+fn same_origin(parts: &Parts) -> bool {
+    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let from = parts
+        .headers
+        .get(header::ORIGIN)
+        .or_else(|| parts.headers.get(header::REFERER))
+        .and_then(|v| v.to_str().ok());
+    match from {
+        None => true,
+        Some(url) => {
+            let rest = url.split_once("://").map_or("", |(_, r)| r);
+            let authority = rest.split('/').next().unwrap_or("");
+            !host.is_empty() && authority.eq_ignore_ascii_case(host)
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{audit, auth, cases, meta};
+use crate::api::{admin, audit, auth, cases, meta};
 
 struct Security;
 
@@ -17,9 +17,19 @@ impl Modify for Security {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A token from POST /api/v1/auth/token"))
+                    .description(Some("A token from POST /api/v1/auth/token, or an integration token"))
                     .build(),
             ),
+        );
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "__Host-enlace-session",
+                    "The browser session from POST /api/v1/auth/session; state-changing requests also \
+                     send its CSRF token as X-CSRF-Token",
+                ),
+            )),
         );
     }
 }
@@ -29,7 +39,8 @@ impl Modify for Security {
     info(title = "Enlace node API", description = "Consular protection case records of one country node of the Regional Conference on Migration network."),
     paths(
         meta::healthz, meta::readyz, meta::openapi, meta::states, meta::posts,
-        auth::token, auth::logout, auth::me,
+        auth::token, auth::logout, auth::me, auth::start_session, auth::current_session, auth::end_session,
+        auth::sign_out_everywhere, admin::create_token, admin::tokens, admin::revoke_token,
         audit::list, audit::export,
         cases::list, cases::create, cases::get, cases::by_number, cases::update, cases::update_person,
         cases::transitions, cases::transition, cases::actions, cases::add_action,
@@ -41,6 +52,7 @@ impl Modify for Security {
         (name = "cases", description = "Consular protection cases"),
         (name = "auth", description = "Sign-in and tokens"),
         (name = "audit", description = "The audit log (auditors)"),
+        (name = "admin", description = "Administration of the node (country administrators)"),
         (name = "reference", description = "States and posts"),
         (name = "meta", description = "Health and this document"),
     )

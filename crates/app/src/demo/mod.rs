@@ -65,6 +65,7 @@ impl App {
                         state,
                         post: post.clone(),
                         password: DEMO_PASSWORD.into(),
+                        sensitive_access: role == Role::ProtectionSupervisor,
                     },
                 )
                 .await?;

@@ -30,7 +30,7 @@ CREATE INDEX sessions_user ON sessions(user_id);
 -- Failed sign-ins per account ('user:…') and per source address ('addr:…').
 CREATE TABLE login_throttle (
     key TEXT PRIMARY KEY,
-    failures INTEGER NOT NULL,
+    failures BIGINT NOT NULL,
     window_start TIMESTAMPTZ NOT NULL,
     locked_until TIMESTAMPTZ
 );

@@ -1,5 +1,6 @@
 //! `/api/v1` routes, one module per resource.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod cases;
@@ -15,7 +16,14 @@ pub fn routes() -> Router<App> {
         .route("/readyz", get(meta::readyz))
         .route("/api/v1/openapi.json", get(meta::openapi))
         .route("/api/v1/auth/token", post(auth::token).delete(auth::logout))
+        .route(
+            "/api/v1/auth/session",
+            post(auth::start_session).get(auth::current_session).delete(auth::end_session),
+        )
+        .route("/api/v1/auth/sign-out-everywhere", post(auth::sign_out_everywhere))
         .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/admin/api-tokens", get(admin::tokens).post(admin::create_token))
+        .route("/api/v1/admin/api-tokens/{id}", axum::routing::delete(admin::revoke_token))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/export", get(audit::export))
         .route("/api/v1/states", get(meta::states))

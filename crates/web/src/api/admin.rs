@@ -1,0 +1,46 @@
+//! `/api/v1/admin`: the country administrator's integration tokens.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use enlace_app::App;
+use enlace_app::auth::{ApiTokenInfo, IssuedApiToken, NewApiToken};
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, Auth};
+
+/// Creates an integration account and its token for the administrator's state. The token is
+/// shown once.
+#[utoipa::path(post, path = "/api/v1/admin/api-tokens", tag = "admin", request_body = NewApiToken,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 201, body = IssuedApiToken), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_token(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(n): ApiJson<NewApiToken>,
+) -> Result<(StatusCode, Json<IssuedApiToken>), ApiError> {
+    Ok((StatusCode::CREATED, Json(app.create_api_token(&actor, n).await?)))
+}
+
+/// The integration tokens of the administrator's state (never their secrets).
+#[utoipa::path(get, path = "/api/v1/admin/api-tokens", tag = "admin", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = [ApiTokenInfo]), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn tokens(State(app): State<App>, Auth(actor): Auth) -> Result<Json<Vec<ApiTokenInfo>>, ApiError> {
+    Ok(Json(app.api_tokens(&actor).await?))
+}
+
+/// Revokes an integration token at once.
+#[utoipa::path(delete, path = "/api/v1/admin/api-tokens/{id}", tag = "admin",
+    params(("id" = String, Path, description = "The token's id")),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn revoke_token(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = id.parse().map_err(|_| ApiError::from(enlace_app::AppError::NotFound("API token")))?;
+    app.revoke_api_token(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
