@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod access_matrix;
 mod accounts;
 mod api_cases;
 mod api_records;

@@ -604,6 +604,7 @@ impl App {
 
     /// A page of the cases the actor may see, filtered, searched and sorted.
     pub async fn list_cases(&self, actor: &Actor, mut f: CaseFilter) -> Result<CasePage, AppError> {
+        self.guard(actor, access::require_case_worker(actor)).await?;
         let scope = access::case_scope(actor);
         if f.limit == 0 {
             f.limit = 50;

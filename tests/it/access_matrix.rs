@@ -1,0 +1,265 @@
+//! Every endpoint × every role × in and out of scope. The matrix below is the authorisation
+//! contract of the API; the test fails when the OpenAPI document has an endpoint the matrix
+//! does not list (or the other way round), so a new endpoint cannot ship without its entry.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::harness::{PASSWORD, TestApp, new_case};
+
+both_backends!(every_endpoint_answers_every_role_as_the_matrix_says);
+
+/// Everyone in the harness. The fixture case is HN's, worked at HN-TAPACHULA.
+const USERS: [&str; 10] = [
+    "officer.hn",    // HN-TAPACHULA: the case's post
+    "officer.hn2",   // HN-HOUSTON: same state, other post
+    "officer.gt",    // another state
+    "supervisor.hn", // the owning state's supervisor
+    "supervisor.gt", // another state's supervisor
+    "admin.hn",
+    "liaison.hn",
+    "auditor.hn",
+    "analyst",
+    "partner",
+];
+
+/// Who sees the fixture case.
+const SEES_CASE: [&str; 3] = ["officer.hn", "supervisor.hn", "liaison.hn"];
+/// Roles that work cases but not this one.
+const OTHER_WORKERS: [&str; 3] = ["officer.hn2", "officer.gt", "supervisor.gt"];
+
+/// What each user gets from an endpoint: "ok" is any 2xx.
+#[derive(Clone, Copy, Debug)]
+enum Rule {
+    /// Everyone, signed in or not.
+    Public,
+    /// Every signed-in user.
+    Anyone,
+    /// Cookie-only endpoints: a bearer token is not a session.
+    SessionOnly,
+    /// Reads of the case: those who see it; for everyone else it does not exist.
+    ReadCase,
+    /// Changes to the case: those who see it; other case workers 404; other roles 403.
+    ChangeCase,
+    /// Lists: case workers; other roles 403.
+    CaseWorkers,
+    /// Registering an HN case at one's own post (mutual assistance included); a supervisor
+    /// of another state has no post to assist through.
+    Register,
+    Only(&'static str),
+}
+
+impl Rule {
+    fn expect(self, user: &str) -> &'static str {
+        let worker = SEES_CASE.contains(&user) || OTHER_WORKERS.contains(&user);
+        match self {
+            Rule::Public | Rule::Anyone => "ok",
+            Rule::SessionOnly => "401",
+            Rule::ReadCase => {
+                if SEES_CASE.contains(&user) {
+                    "ok"
+                } else {
+                    "404"
+                }
+            }
+            Rule::ChangeCase => match (SEES_CASE.contains(&user), worker) {
+                (true, _) => "ok",
+                (false, true) => "404",
+                (false, false) => "403",
+            },
+            Rule::CaseWorkers => {
+                if worker {
+                    "ok"
+                } else {
+                    "403"
+                }
+            }
+            Rule::Register => {
+                if worker && user != "supervisor.gt" {
+                    "ok"
+                } else {
+                    "403"
+                }
+            }
+            Rule::Only(who) => {
+                if user == who {
+                    "ok"
+                } else {
+                    "403"
+                }
+            }
+        }
+    }
+}
+
+/// The matrix: (method, path as in the OpenAPI document, rule).
+const MATRIX: &[(&str, &str, Rule)] = &[
+    ("get", "/healthz", Rule::Public),
+    ("get", "/readyz", Rule::Public),
+    ("get", "/api/v1/openapi.json", Rule::Public),
+    ("post", "/api/v1/auth/token", Rule::Public),
+    ("delete", "/api/v1/auth/token", Rule::Anyone),
+    ("post", "/api/v1/auth/session", Rule::Public),
+    ("get", "/api/v1/auth/session", Rule::SessionOnly),
+    ("delete", "/api/v1/auth/session", Rule::Anyone),
+    ("post", "/api/v1/auth/sign-out-everywhere", Rule::Anyone),
+    ("get", "/api/v1/me", Rule::Anyone),
+    ("get", "/api/v1/states", Rule::Anyone),
+    ("get", "/api/v1/posts", Rule::Anyone),
+    ("get", "/api/v1/audit", Rule::Only("auditor.hn")),
+    ("get", "/api/v1/audit/export", Rule::Only("auditor.hn")),
+    ("get", "/api/v1/admin/api-tokens", Rule::Only("admin.hn")),
+    ("post", "/api/v1/admin/api-tokens", Rule::Only("admin.hn")),
+    ("delete", "/api/v1/admin/api-tokens/{id}", Rule::Only("admin.hn")),
+    ("get", "/api/v1/cases", Rule::CaseWorkers),
+    ("post", "/api/v1/cases", Rule::Register),
+    ("get", "/api/v1/cases/by-number/{number}", Rule::ReadCase),
+    ("get", "/api/v1/cases/{id}", Rule::ReadCase),
+    ("patch", "/api/v1/cases/{id}", Rule::ChangeCase),
+    ("put", "/api/v1/cases/{id}/person", Rule::ChangeCase),
+    ("get", "/api/v1/cases/{id}/transitions", Rule::ReadCase),
+    ("post", "/api/v1/cases/{id}/transitions", Rule::ChangeCase),
+    ("get", "/api/v1/cases/{id}/actions", Rule::ReadCase),
+    ("post", "/api/v1/cases/{id}/actions", Rule::ChangeCase),
+    ("get", "/api/v1/cases/{id}/attachments", Rule::ReadCase),
+    ("post", "/api/v1/cases/{id}/attachments", Rule::ChangeCase),
+    ("get", "/api/v1/cases/{id}/attachments/{attachment}", Rule::ReadCase),
+    ("get", "/api/v1/cases/{id}/consents", Rule::ReadCase),
+    ("post", "/api/v1/cases/{id}/consents", Rule::ChangeCase),
+    ("post", "/api/v1/cases/{id}/consents/{consent}/withdraw", Rule::ChangeCase),
+];
+
+async fn fresh_token(app: &TestApp, user: &str) -> String {
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .json(&json!({"username": user, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "sign-in of {user}");
+    r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+}
+
+/// A fresh HN case at HN-TAPACHULA with one consent and one attachment.
+async fn fixture(app: &TestApp, sup: &str) -> (Value, String, String) {
+    let mut body = new_case(&["Matriz"], &["Acceso"]);
+    body["post"] = json!("HN-TAPACHULA");
+    let c = app.create_case(sup, &body).await;
+    let id = c["id"].as_str().unwrap();
+    let consent_body = json!({"given_by": "person", "scope": "services", "given_at": "2026-01-05T10:00:00Z"});
+    let (_, consent) = app.post(sup, &format!("/api/v1/cases/{id}/consents"), &consent_body).await;
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/cases/{id}/attachments?filename=nota.txt")))
+        .bearer_auth(sup)
+        .header("content-type", "text/plain")
+        .body("nota")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let att: Value = r.json().await.unwrap();
+    (c, consent["id"].as_str().unwrap().to_string(), att["id"].as_str().unwrap().to_string())
+}
+
+async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
+    // The matrix covers exactly the documented endpoints.
+    let doc: Value =
+        app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(p, ops)| ops.as_object().unwrap().keys().map(move |m| (m.clone(), p.clone())))
+        .collect();
+    let listed: BTreeSet<(String, String)> =
+        MATRIX.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+    let missing: Vec<_> = documented.difference(&listed).collect();
+    let extra: Vec<_> = listed.difference(&documented).collect();
+    assert!(missing.is_empty(), "endpoints without an entry in the access matrix: {missing:?}");
+    assert!(extra.is_empty(), "matrix entries for endpoints that do not exist: {extra:?}");
+
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for (method, path, rule) in MATRIX {
+        for user in USERS {
+            // Fresh tokens each time: some cells sign these users out everywhere.
+            let sup = fresh_token(&app, "supervisor.hn").await;
+            let admin = fresh_token(&app, "admin.hn").await;
+            let (case, consent, attachment) = fixture(&app, &sup).await;
+            let id = case["id"].as_str().unwrap();
+            let token = fresh_token(&app, user).await;
+            let mut url = path
+                .replace("{id}", id)
+                .replace("{number}", case["number"].as_str().unwrap())
+                .replace("{consent}", &consent)
+                .replace("{attachment}", &attachment);
+            if *path == "/api/v1/admin/api-tokens/{id}" {
+                let body = json!({"name": format!("t-{}", uuid::Uuid::now_v7().simple()), "role": "auditor", "expires_in_days": 1});
+                let (_, t) = app.post(&admin, "/api/v1/admin/api-tokens", &body).await;
+                url = format!("/api/v1/admin/api-tokens/{}", t["id"].as_str().unwrap());
+            }
+            let body = match (*method, *path) {
+                ("post", "/api/v1/auth/token") | ("post", "/api/v1/auth/session") => {
+                    json!({"username": user, "password": PASSWORD})
+                }
+                ("post", "/api/v1/admin/api-tokens") => {
+                    json!({"name": format!("t-{}", uuid::Uuid::now_v7().simple()), "role": "auditor", "expires_in_days": 1})
+                }
+                ("post", "/api/v1/cases") => {
+                    let mut b = new_case(&["Nuevo"], &["Caso"]);
+                    b["owner_state"] = json!("HN");
+                    b
+                }
+                ("patch", _) => json!({"version": 1, "narrative": "revisado"}),
+                ("put", _) => json!({"version": 1, "person": case["person"].clone()}),
+                ("post", p) if p.ends_with("/transitions") => {
+                    json!({"to": "protection_accepted", "version": 1})
+                }
+                ("post", p) if p.ends_with("/actions") => {
+                    json!({"kind": "note", "occurred_at": "2026-01-06T15:30:00Z", "text": "x"})
+                }
+                ("post", p) if p.ends_with("/consents") => {
+                    json!({"given_by": "person", "scope": "statistics", "given_at": "2026-01-05T10:00:00Z"})
+                }
+                _ => json!({}),
+            };
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let mut req = app.client.request(m, app.url(&url));
+            if !matches!(rule, Rule::Public) {
+                req = req.bearer_auth(&token);
+            }
+            req = if path.ends_with("/attachments") && *method == "post" {
+                req.query(&[("filename", "otra.txt")]).header("content-type", "text/plain").body("otra")
+            } else if ["post", "patch", "put"].contains(method) {
+                req.json(&body)
+            } else {
+                req
+            };
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let expected = rule.expect(user);
+            let ok = match expected {
+                "ok" => (200..300).contains(&status),
+                code => status.to_string() == code,
+            };
+            if !ok {
+                failures.push(format!("{method} {path} as {user}: expected {expected}, got {status}"));
+            }
+            n += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{} of {n} cells disagree:\n{}", failures.len(), failures.join("\n"));
+    // Signed-out requests are refused everywhere but the public endpoints.
+    for (method, path, rule) in MATRIX {
+        if matches!(rule, Rule::Public) {
+            continue;
+        }
+        let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let r = app.client.request(m, app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{method} {path} without credentials");
+    }
+}
