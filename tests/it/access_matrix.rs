@@ -49,6 +49,9 @@ enum Rule {
     /// of another state has no post to assist through.
     Register,
     Only(&'static str),
+    /// Breaking the glass on the (unrestricted) fixture: the owning state's supervisor is told
+    /// there is no need (409); another state's supervisor does not find it; others may not.
+    BreakGlass,
 }
 
 impl Rule {
@@ -83,6 +86,11 @@ impl Rule {
                     "403"
                 }
             }
+            Rule::BreakGlass => match user {
+                "supervisor.hn" => "409",
+                "supervisor.gt" => "404",
+                _ => "403",
+            },
             Rule::Only(who) => {
                 if user == who {
                     "ok"
@@ -110,6 +118,7 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/posts", Rule::Anyone),
     ("get", "/api/v1/audit", Rule::Only("auditor.hn")),
     ("get", "/api/v1/audit/export", Rule::Only("auditor.hn")),
+    ("get", "/api/v1/audit/break-glass", Rule::Only("auditor.hn")),
     ("get", "/api/v1/admin/api-tokens", Rule::Only("admin.hn")),
     ("post", "/api/v1/admin/api-tokens", Rule::Only("admin.hn")),
     ("delete", "/api/v1/admin/api-tokens/{id}", Rule::Only("admin.hn")),
@@ -119,6 +128,7 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/cases/{id}", Rule::ReadCase),
     ("patch", "/api/v1/cases/{id}", Rule::ChangeCase),
     ("put", "/api/v1/cases/{id}/person", Rule::ChangeCase),
+    ("post", "/api/v1/cases/{id}/break-glass", Rule::BreakGlass),
     ("get", "/api/v1/cases/{id}/transitions", Rule::ReadCase),
     ("post", "/api/v1/cases/{id}/transitions", Rule::ChangeCase),
     ("get", "/api/v1/cases/{id}/actions", Rule::ReadCase),
@@ -213,6 +223,9 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                     let mut b = new_case(&["Nuevo"], &["Caso"]);
                     b["owner_state"] = json!("HN");
                     b
+                }
+                ("post", p) if p.ends_with("/break-glass") => {
+                    json!({"reason": "The assigned officer is unreachable tonight."})
                 }
                 ("patch", _) => json!({"version": 1, "narrative": "revisado"}),
                 ("put", _) => json!({"version": 1, "person": case["person"].clone()}),

@@ -8,4 +8,5 @@ mod api_cases;
 mod api_records;
 mod audit;
 mod cli;
+mod restricted;
 mod store;

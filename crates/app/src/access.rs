@@ -34,6 +34,16 @@ pub fn can_read(a: &Actor, c: &Case) -> bool {
     }
 }
 
+/// May read restricted cases (children, sensitive facts) without breaking the glass.
+pub fn may_read_restricted(a: &Actor) -> bool {
+    a.user.sensitive_access
+}
+
+/// Only a protection supervisor breaks the glass.
+pub fn can_break_glass(a: &Actor) -> Result<(), AppError> {
+    require_role(a, &[Role::ProtectionSupervisor])
+}
+
 /// Roles that work cases.
 pub fn require_case_worker(a: &Actor) -> Result<(), AppError> {
     match a.user.role {

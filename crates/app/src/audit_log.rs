@@ -137,9 +137,7 @@ impl App {
     /// see) is audited first, and a hidden record becomes "not found".
     pub(crate) async fn guard<T>(&self, actor: &Actor, r: Result<T, AppError>) -> Result<T, AppError> {
         let (what, id, reason) = match &r {
-            Err(AppError::Hidden { what, id }) => {
-                (*what, Some(id.clone()), "not in the actor's scope".to_string())
-            }
+            Err(AppError::Hidden { what, id, reason }) => (*what, Some(id.clone()), reason.to_string()),
             Err(AppError::Forbidden(m)) => ("operation", None, m.clone()),
             _ => return r,
         };

@@ -16,6 +16,7 @@ use enlace_domain::post::PostCode;
 use enlace_domain::record::{
     Action, ActionData, Attachment, Consent, Transition, check_attachment, clean_filename,
 };
+use enlace_domain::role::Role;
 use enlace_domain::workflow::Status;
 pub use enlace_store::cases::{CaseFilter, CaseSort, Cursor};
 use enlace_store::{BoxFuture, Tx};
@@ -339,9 +340,8 @@ impl App {
             }
         }
         if !visible {
-            self.guard(actor, Err::<(), _>(AppError::Hidden { what: "person", id: id.to_string() }))
-                .await
-                .map_err(|_| no_such())?;
+            let hidden = AppError::Hidden { what: "person", id: id.to_string(), reason: NOT_IN_SCOPE };
+            self.guard(actor, Err::<(), _>(hidden)).await.map_err(|_| no_such())?;
         }
         enlace_store::persons::get_person(self.db(), id).await?.ok_or_else(no_such)
     }
@@ -378,13 +378,19 @@ impl App {
     }
 
     async fn load_for_change(tx: &mut Tx, actor: &Actor, id: CaseId) -> Result<Case, AppError> {
-        readable(actor, enlace_store::cases::get_case_tx(tx, id).await?)
+        let c = readable(actor, enlace_store::cases::get_case_tx(tx, id).await?)?;
+        let granted = needs_grant(actor, &c)
+            && enlace_store::break_glass::active_tx(tx, actor.user.id, c.id, enlace_store::now()).await?;
+        unrestricted(actor, c, granted)
     }
 
     /// A case the actor may read, with the read audited (`part` says what of it was read).
     async fn read_case(&self, actor: &Actor, found: Option<Case>, part: &str) -> Result<Case, AppError> {
         let c = self.guard(actor, readable(actor, found)).await?;
-        let detail = serde_json::json!({"number": c.number, "part": part});
+        let granted = needs_grant(actor, &c)
+            && enlace_store::break_glass::active(self.db(), actor.user.id, c.id, enlace_store::now()).await?;
+        let c = self.guard(actor, unrestricted(actor, c, granted)).await?;
+        let detail = serde_json::json!({"number": c.number, "part": part, "break_glass": granted});
         self.audit_read(actor, "case.read", "case", c.id.to_string(), detail).await?;
         Ok(c)
     }
@@ -609,8 +615,14 @@ impl App {
         if f.limit == 0 {
             f.limit = 50;
         }
-        let (items, next) =
+        let (mut items, next) =
             enlace_store::cases::list_cases(self.db(), &scope, &f, enlace_store::now()).await?;
+        if !access::may_read_restricted(actor) {
+            for s in items.iter_mut().filter(|s| s.vulnerabilities.iter().any(|v| v.is_restricted())) {
+                s.person_name = String::new();
+                s.restricted = true;
+            }
+        }
         if !items.is_empty() {
             let ids: Vec<String> = items.iter().map(|c| c.id.to_string()).collect();
             let detail = serde_json::json!({"cases": ids, "searched": f.q.is_some()});
@@ -843,8 +855,25 @@ fn readable(actor: &Actor, found: Option<Case>) -> Result<Case, AppError> {
     match found {
         None => Err(AppError::NotFound("case")),
         Some(c) if access::can_read(actor, &c) => Ok(c),
-        Some(c) => Err(AppError::Hidden { what: "case", id: c.id.to_string() }),
+        Some(c) => Err(AppError::Hidden { what: "case", id: c.id.to_string(), reason: NOT_IN_SCOPE }),
     }
+}
+
+const NOT_IN_SCOPE: &str = "not in the actor's scope";
+const RESTRICTED: &str =
+    "restricted case (child or sensitive facts) without the permission or a break-glass grant";
+
+/// A restricted case needs the permission, or a live break-glass grant (`granted`).
+fn unrestricted(actor: &Actor, c: Case, granted: bool) -> Result<Case, AppError> {
+    if !c.is_restricted() || access::may_read_restricted(actor) || granted {
+        Ok(c)
+    } else {
+        Err(AppError::Hidden { what: "case", id: c.id.to_string(), reason: RESTRICTED })
+    }
+}
+
+fn needs_grant(actor: &Actor, c: &Case) -> bool {
+    c.is_restricted() && !access::may_read_restricted(actor)
 }
 
 fn stale(what: &str, current: i64) -> AppError {
@@ -862,4 +891,103 @@ fn dedup(mut v: Vec<Vulnerability>) -> Vec<Vulnerability> {
 fn view(case: Case, now: DateTime<Utc>) -> CaseView {
     let detention_delays = case.parts.detention.as_ref().map(|d| d.delays(now));
     CaseView { case, detention_delays }
+}
+
+/// A supervisor's request to open a restricted case: the written reason is kept and shown to
+/// the state's auditors.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Child at risk of removal tonight; the assigned officer is unreachable."}))]
+pub struct BreakGlassRequest {
+    /// Why the case must be opened now (20 to 2000 characters).
+    pub reason: String,
+}
+
+/// A live break-glass grant.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BreakGlassGrant {
+    pub id: uuid::Uuid,
+    pub case_id: CaseId,
+    pub case_number: String,
+    pub user: UserId,
+    pub username: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<enlace_store::break_glass::Grant> for BreakGlassGrant {
+    fn from(g: enlace_store::break_glass::Grant) -> Self {
+        BreakGlassGrant {
+            id: g.id,
+            case_id: g.case_id,
+            case_number: g.case_number,
+            user: g.user,
+            username: g.username,
+            reason: g.reason,
+            at: g.at,
+            expires_at: g.expires_at,
+        }
+    }
+}
+
+/// How long a break-glass grant lasts.
+pub const BREAK_GLASS_FOR: chrono::Duration = chrono::Duration::hours(1);
+
+impl App {
+    /// Breaks the glass: a protection supervisor opens a restricted case of their state for
+    /// an hour, giving a written reason. Audited, and listed for the state's auditors.
+    pub async fn break_glass(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        r: BreakGlassRequest,
+    ) -> Result<BreakGlassGrant, AppError> {
+        self.guard(actor, access::can_break_glass(actor)).await?;
+        let reason =
+            enlace_domain::text::clean_text(&r.reason, 2000).map_err(|m| AppError::invalid("reason", m))?;
+        if reason.chars().count() < 20 {
+            return Err(AppError::invalid("reason", "explain why in at least 20 characters"));
+        }
+        let found = enlace_store::cases::get_case(self.db(), id).await?;
+        let c = self.guard(actor, readable(actor, found)).await?;
+        if !needs_grant(actor, &c) {
+            return Err(AppError::Rule(
+                "this case is open to you already; no need to break the glass".into(),
+            ));
+        }
+        let now = enlace_store::now();
+        let grant = enlace_store::break_glass::Grant {
+            id: uuid::Uuid::now_v7(),
+            user: actor.user.id,
+            username: actor.user.username.to_string(),
+            case_id: c.id,
+            case_number: c.number.to_string(),
+            owner_state: c.owner_state,
+            reason,
+            at: now,
+            expires_at: now + BREAK_GLASS_FOR,
+        };
+        let detail =
+            serde_json::json!({"number": c.number, "reason": grant.reason, "until": grant.expires_at});
+        let ev = event(Some(actor), "case.break_glass", "case", Some(c.id.to_string()), detail);
+        let g = grant.clone();
+        self.db()
+            .write(move |tx| {
+                let (g, ev) = (g.clone(), ev.clone());
+                Box::pin(async move {
+                    enlace_store::break_glass::insert(tx, &g).await?;
+                    audit(tx, ev).await
+                })
+            })
+            .await?;
+        Ok(grant.into())
+    }
+
+    /// The break-glass grants on the auditor's state's cases, newest first.
+    pub async fn break_glass_grants(&self, actor: &Actor) -> Result<Vec<BreakGlassGrant>, AppError> {
+        self.guard(actor, access::require_role(actor, &[Role::Auditor])).await?;
+        let grants = enlace_store::break_glass::list_for_state(self.db(), actor.user.state, 500).await?;
+        Ok(grants.into_iter().map(Into::into).collect())
+    }
 }

@@ -13,7 +13,7 @@ pub enum AppError {
     /// The record exists but the actor may not see it. Use cases turn this into an audited
     /// [`AppError::NotFound`] (see `App::guard`); it never reaches a client as such.
     #[error("{what} not found")]
-    Hidden { what: &'static str, id: String },
+    Hidden { what: &'static str, id: String, reason: &'static str },
     /// The actor's role does not allow this operation at all.
     #[error("not allowed: {0}")]
     Forbidden(String),

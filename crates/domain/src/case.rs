@@ -100,6 +100,18 @@ impl Vulnerability {
     pub fn from_mask(mask: i64) -> Vec<Vulnerability> {
         Self::ALL.iter().copied().filter(|v| mask & v.bit() != 0).collect()
     }
+    /// Flags that make a case restricted: a child (NNA), or sensitive facts (trafficking,
+    /// gender-based violence, health). Reading such a case needs the extra permission.
+    pub fn is_restricted(self) -> bool {
+        matches!(
+            self,
+            Vulnerability::UnaccompaniedChild
+                | Vulnerability::SeparatedChild
+                | Vulnerability::TraffickingVictim
+                | Vulnerability::GenderBasedViolence
+                | Vulnerability::SeriousIllness
+        )
+    }
 }
 
 str_enum! {
@@ -282,6 +294,13 @@ pub struct Case {
     pub created_by: UserId,
 }
 
+impl Case {
+    /// A child case or a case with sensitive facts: reading it needs the extra permission.
+    pub fn is_restricted(&self) -> bool {
+        self.parts.child.is_some() || self.vulnerabilities.iter().any(|v| v.is_restricted())
+    }
+}
+
 /// A case in a list: what a worklist row shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CaseSummary {
@@ -300,6 +319,9 @@ pub struct CaseSummary {
     pub updated_at: DateTime<Utc>,
     /// Art. 36: first consular contact is overdue (over 24 hours).
     pub first_contact_overdue: bool,
+    /// A restricted case (child, sensitive facts) shown to someone without the permission:
+    /// the person's name is withheld.
+    pub restricted: bool,
 }
 
 /// Checks a case's parts against each other and against the person.

@@ -179,6 +179,7 @@ fn summary_from_row(r: &impl RowExt, now: DateTime<Utc>) -> Result<CaseSummary, 
         opened_at: r.ts("opened_at")?,
         updated_at: r.ts("updated_at")?,
         first_contact_overdue: r.opt_ts("first_contact_due_at")?.is_some_and(|d| d < now),
+        restricted: false,
     })
 }
 

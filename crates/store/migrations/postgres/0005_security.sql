@@ -34,3 +34,18 @@ CREATE TABLE login_throttle (
     window_start TIMESTAMPTZ NOT NULL,
     locked_until TIMESTAMPTZ
 );
+
+-- Break-glass: a supervisor's reasoned, time-limited access to a restricted case (child,
+-- sensitive facts). No foreign key to cases: the record outlives a purged case.
+CREATE TABLE break_glass (
+    id UUID PRIMARY KEY,
+    user_id UUID NOT NULL REFERENCES users(id),
+    case_id UUID NOT NULL,
+    case_number TEXT NOT NULL,
+    owner_state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX break_glass_user_case ON break_glass(user_id, case_id, expires_at);
+CREATE INDEX break_glass_state ON break_glass(owner_state, at);

@@ -6,6 +6,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use enlace_app::App;
 use enlace_app::audit_log::{AuditPage, AuditQuery};
+use enlace_app::cases::BreakGlassGrant;
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiQuery, Auth};
@@ -42,4 +43,14 @@ pub async fn export(
         buf,
     )
         .into_response())
+}
+
+/// Break-glass grants on the auditor's state's cases, newest first, with their reasons.
+#[utoipa::path(get, path = "/api/v1/audit/break-glass", tag = "audit", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = [BreakGlassGrant]), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn break_glass(
+    State(app): State<App>,
+    Auth(actor): Auth,
+) -> Result<Json<Vec<BreakGlassGrant>>, ApiError> {
+    Ok(Json(app.break_glass_grants(&actor).await?))
 }

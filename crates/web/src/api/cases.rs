@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use enlace_app::App;
+use enlace_app::cases::{BreakGlassGrant, BreakGlassRequest};
 use enlace_app::cases::{CaseFilter, CaseSort};
 use enlace_app::cases::{CasePage, CaseUpdate, CaseView, NewCase, PersonUpdate, TransitionRequest};
 use enlace_domain::case::{CaseNumber, Category, Subtype, Vulnerability};
@@ -410,4 +411,20 @@ pub async fn withdraw_consent(
         consent.parse().map_err(|_| ApiError::from(enlace_app::AppError::NotFound("consent")))?;
     app.withdraw_consent(&actor, case_id(&id)?, consent).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Breaks the glass: a protection supervisor opens a restricted case (child, sensitive facts)
+/// of their state for an hour, with a written reason shown to the state's auditors.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/break-glass", tag = "cases",
+    params(("id" = String, Path, description = "Case id")), request_body = BreakGlassRequest,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 201, body = BreakGlassGrant), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn break_glass(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(r): ApiJson<BreakGlassRequest>,
+) -> Result<(StatusCode, Json<BreakGlassGrant>), ApiError> {
+    Ok((StatusCode::CREATED, Json(app.break_glass(&actor, case_id(&id)?, r).await?)))
 }
