@@ -473,6 +473,23 @@ async fn concurrent_creations_get_unique_numbers(app: TestApp) {
 async fn every_request_body_example_in_openapi_is_accepted(app: TestApp) {
     let t = app.token("supervisor.hn").await;
     let admin = app.token("admin.hn").await;
+    // Breaking the glass needs a restricted case and a supervisor without the permission.
+    app.app
+        .create_user(
+            None,
+            enlace_app::auth::NewUser {
+                username: "supervisor.hn.b".into(),
+                display_name: None,
+                role: enlace_domain::role::Role::ProtectionSupervisor,
+                state: enlace_domain::country::CountryCode::parse("HN").unwrap(),
+                post: None,
+                password: crate::harness::PASSWORD.into(),
+                sensitive_access: false,
+            },
+        )
+        .await
+        .unwrap();
+    let sup_b = app.token("supervisor.hn.b").await;
     let doc: Value =
         app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
@@ -494,10 +511,21 @@ async fn every_request_body_example_in_openapi_is_accepted(app: TestApp) {
                 };
                 assert!(!example.is_null(), "{method} {path} ({ct}) has no example");
                 // A fresh case for each call, so versions in examples (1) are current.
-                let c = app.create_case(&t, &new_case(&["Ejemplo"], &["Prueba"])).await;
+                let mut body = new_case(&["Ejemplo"], &["Prueba"]);
+                let break_glass = path.ends_with("/break-glass");
+                if break_glass {
+                    body["vulnerabilities"] = json!(["separated_child"]);
+                }
+                let c = app.create_case(&t, &body).await;
                 let url = app.url(&path.replace("{id}", c["id"].as_str().unwrap()));
                 let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-                let who = if path.starts_with("/api/v1/admin/") { &admin } else { &t };
+                let who = if path.starts_with("/api/v1/admin/") {
+                    &admin
+                } else if break_glass {
+                    &sup_b
+                } else {
+                    &t
+                };
                 let req = app.client.request(m, url).bearer_auth(who);
                 let req = if ct == "application/json" {
                     req.json(&example)

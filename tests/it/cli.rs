@@ -143,9 +143,22 @@ impl Node {
         self.run_with_stdin(&args, Some(format!("{PW}\n").as_bytes()))
     }
 
-    /// A protection supervisor of HN named `sup.hn`, who imports in these tests.
+    /// A protection supervisor of HN named `sup.hn` with the sensitive-data permission, who
+    /// imports (and reads back every case, child cases included) in these tests.
     pub(crate) fn with_importer(self) -> Self {
-        self.create_user("sup.hn", "protection_supervisor", "HN", None).assert_ok("create sup.hn");
+        let args = [
+            "admin",
+            "create-user",
+            "--username",
+            "sup.hn",
+            "--role",
+            "protection_supervisor",
+            "--state",
+            "HN",
+            "--sensitive-access",
+            "--password-stdin",
+        ];
+        self.run_with_stdin(&args, Some(format!("{PW}\n").as_bytes())).assert_ok("create sup.hn");
         self
     }
 
