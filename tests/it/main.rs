@@ -1,5 +1,6 @@
 //! The one integration-test binary: real servers on port 0, fresh databases, both backends.
 
+mod disclosure;
 mod harness;
 
 mod access_matrix;

@@ -377,11 +377,21 @@ impl App {
         Ok(view(case, enlace_store::now()))
     }
 
-    async fn load_for_change(tx: &mut Tx, actor: &Actor, id: CaseId) -> Result<Case, AppError> {
+    pub(crate) async fn load_for_change(tx: &mut Tx, actor: &Actor, id: CaseId) -> Result<Case, AppError> {
         let c = readable(actor, enlace_store::cases::get_case_tx(tx, id).await?)?;
         let granted = needs_grant(actor, &c)
             && enlace_store::break_glass::active_tx(tx, actor.user.id, c.id, enlace_store::now()).await?;
         unrestricted(actor, c, granted)
+    }
+
+    /// [`Self::read_case`] by id.
+    pub(crate) async fn read_case_for(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        part: &str,
+    ) -> Result<Case, AppError> {
+        self.read_case(actor, enlace_store::cases::get_case(self.db(), id).await?, part).await
     }
 
     /// A case the actor may read, with the read audited (`part` says what of it was read).

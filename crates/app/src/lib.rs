@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cases;
 pub mod csv_io;
 pub mod demo;
+pub mod disclosure;
 mod error;
 
 use std::sync::Arc;

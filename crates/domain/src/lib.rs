@@ -7,6 +7,7 @@ pub mod audit;
 pub mod case;
 pub mod country;
 pub mod country_data;
+pub mod disclosure;
 pub mod error;
 pub mod ids;
 pub mod parts;

@@ -21,6 +21,7 @@ use sqlx::{PgPool, SqlitePool};
 pub mod audit;
 pub mod break_glass;
 pub mod cases;
+pub mod disclosures;
 mod migrate;
 pub mod persons;
 pub mod records;

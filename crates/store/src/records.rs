@@ -146,6 +146,15 @@ pub async fn list_consents(db: &Db, case: CaseId) -> Result<Vec<Consent>, StoreE
     })
 }
 
+/// [`list_consents`], inside a write transaction.
+pub async fn list_consents_tx(tx: &mut Tx, case: CaseId) -> Result<Vec<Consent>, StoreError> {
+    on_tx!(tx, c => {
+        let rows = sqlx::query("SELECT id, case_id, data, given_at, withdrawn_at, recorded_by FROM consents WHERE case_id = $1 ORDER BY given_at, id")
+            .bind(case.0).fetch_all(&mut *c).await?;
+        rows.iter().map(consent_from_row).collect()
+    })
+}
+
 /// Marks a consent withdrawn; false when it does not exist or was already withdrawn.
 pub async fn withdraw_consent(
     tx: &mut Tx,

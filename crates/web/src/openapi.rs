@@ -42,6 +42,7 @@ impl Modify for Security {
         auth::token, auth::logout, auth::me, auth::start_session, auth::current_session, auth::end_session,
         auth::sign_out_everywhere, admin::create_token, admin::tokens, admin::revoke_token,
         audit::list, audit::export, audit::break_glass, cases::break_glass,
+        audit::disclosures, cases::disclose, cases::disclosures,
         cases::list, cases::create, cases::get, cases::by_number, cases::update, cases::update_person,
         cases::transitions, cases::transition, cases::actions, cases::add_action,
         cases::attachments, cases::upload, cases::attachment,

@@ -49,3 +49,22 @@ CREATE TABLE break_glass (
 );
 CREATE INDEX break_glass_user_case ON break_glass(user_id, case_id, expires_at);
 CREATE INDEX break_glass_state ON break_glass(owner_state, at);
+
+-- Every disclosure of a case's data: purpose, recipient, legal instrument and basis. Kept at
+-- least five years, so no foreign key: the log outlives a purged case.
+CREATE TABLE disclosures (
+    id BLOB PRIMARY KEY,
+    case_id BLOB NOT NULL,
+    case_number TEXT NOT NULL,
+    owner_state TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor BLOB,
+    actor_name TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    recipient_kind TEXT NOT NULL,
+    legal_instrument TEXT NOT NULL,
+    basis TEXT NOT NULL
+);
+CREATE INDEX disclosures_case ON disclosures(case_id, at);
+CREATE INDEX disclosures_state ON disclosures(owner_state, at);

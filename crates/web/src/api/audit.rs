@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use enlace_app::App;
 use enlace_app::audit_log::{AuditPage, AuditQuery};
 use enlace_app::cases::BreakGlassGrant;
+use enlace_app::disclosure::Disclosure;
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiQuery, Auth};
@@ -53,4 +54,14 @@ pub async fn break_glass(
     Auth(actor): Auth,
 ) -> Result<Json<Vec<BreakGlassGrant>>, ApiError> {
     Ok(Json(app.break_glass_grants(&actor).await?))
+}
+
+/// The disclosure log of the auditor's state's cases, newest first.
+#[utoipa::path(get, path = "/api/v1/audit/disclosures", tag = "audit", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = [Disclosure]), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn disclosures(
+    State(app): State<App>,
+    Auth(actor): Auth,
+) -> Result<Json<Vec<Disclosure>>, ApiError> {
+    Ok(Json(app.state_disclosures(&actor).await?))
 }

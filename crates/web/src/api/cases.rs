@@ -9,8 +9,10 @@ use enlace_app::App;
 use enlace_app::cases::{BreakGlassGrant, BreakGlassRequest};
 use enlace_app::cases::{CaseFilter, CaseSort};
 use enlace_app::cases::{CasePage, CaseUpdate, CaseView, NewCase, PersonUpdate, TransitionRequest};
+use enlace_app::disclosure::Disclosure;
 use enlace_domain::case::{CaseNumber, Category, Subtype, Vulnerability};
 use enlace_domain::country::CountryCode;
+use enlace_domain::disclosure::DisclosureRequest;
 use enlace_domain::ids::{AttachmentId, CaseId, ConsentId, UserId};
 use enlace_domain::parts::ConsentData;
 use enlace_domain::person::Person;
@@ -427,4 +429,33 @@ pub async fn break_glass(
     ApiJson(r): ApiJson<BreakGlassRequest>,
 ) -> Result<(StatusCode, Json<BreakGlassGrant>), ApiError> {
     Ok((StatusCode::CREATED, Json(app.break_glass(&actor, case_id(&id)?, r).await?)))
+}
+
+/// Discloses the case's data for a purpose to a recipient, if a consent in force covers it
+/// or a recorded exception applies; logs the disclosure (purpose, recipient, legal instrument,
+/// basis). Refused with 403 otherwise.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/disclosures", tag = "cases",
+    params(("id" = String, Path, description = "Case id")), request_body = DisclosureRequest,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 201, body = Disclosure), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn disclose(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(r): ApiJson<DisclosureRequest>,
+) -> Result<(StatusCode, Json<Disclosure>), ApiError> {
+    Ok((StatusCode::CREATED, Json(app.disclose(&actor, case_id(&id)?, r).await?)))
+}
+
+/// The disclosures of a case, oldest first.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/disclosures", tag = "cases",
+    params(("id" = String, Path, description = "Case id")), security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = [Disclosure]), (status = 404, body = Problem)))]
+pub async fn disclosures(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Disclosure>>, ApiError> {
+    Ok(Json(app.case_disclosures(&actor, case_id(&id)?).await?))
 }
