@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use enlace_app::audit_log::Verification;
 use enlace_app::auth::NewUser;
 use enlace_app::demo::{DEMO_PASSWORD, GenerateOptions};
+use enlace_app::keys::NodeKey;
 use enlace_app::{App, AppError, Db, Settings};
 use enlace_domain::country::CountryCode;
 use enlace_domain::post::PostCode;
@@ -35,6 +36,21 @@ struct DbArgs {
     /// A postgres:// URL to use PostgreSQL instead of the SQLite file in the data directory.
     #[arg(long, env = "ENLACE_DATABASE_URL")]
     database_url: Option<String>,
+    /// The node's secret key file (attachments are sealed with it; never in the database).
+    /// Default: node.key in the data directory, created on first start. The environment
+    /// variable ENLACE_NODE_KEY (base64) takes precedence.
+    #[arg(long, env = "ENLACE_NODE_KEY_FILE")]
+    key_file: Option<PathBuf>,
+}
+
+impl DbArgs {
+    fn node_key(&self) -> Result<NodeKey> {
+        if let Ok(k) = std::env::var("ENLACE_NODE_KEY") {
+            return NodeKey::from_base64(&k).map_err(|e| anyhow::anyhow!("ENLACE_NODE_KEY: {e}"));
+        }
+        let path = self.key_file.clone().unwrap_or_else(|| self.data_dir.join("node.key"));
+        NodeKey::load_or_create(&path).map_err(|e| anyhow::anyhow!(e))
+    }
 }
 
 #[derive(Subcommand)]
@@ -188,7 +204,8 @@ async fn open(db: &DbArgs) -> Result<App> {
         Some(_) => "cannot connect to the database given by --database-url".to_string(),
         None => format!("cannot open the database in {}", db.data_dir.display()),
     })?;
-    let app = App::new(database, Settings::default());
+    let settings = Settings { node_key: db.node_key()?, ..Settings::default() };
+    let app = App::new(database, settings);
     app.prepare().await.context("cannot prepare the database")?;
     Ok(app)
 }

@@ -103,6 +103,11 @@ impl Node {
         Some(Node { db, rt })
     }
 
+    /// The node's data directory (its SQLite file and key).
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.db.dir.path().join("data")
+    }
+
     /// The arguments that point a command at this node's database.
     fn db_args(&self) -> Vec<String> {
         let mut v = vec!["--data-dir".to_string(), self.db.dir.path().join("data").display().to_string()];

@@ -7,6 +7,7 @@ mod access_matrix;
 mod accounts;
 mod api_cases;
 mod api_records;
+mod at_rest;
 mod audit;
 mod cli;
 mod restricted;

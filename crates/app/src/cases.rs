@@ -697,6 +697,7 @@ impl App {
         let sha = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>();
         let now = enlace_store::now();
         let bytes = std::sync::Arc::new(bytes);
+        let key = self.settings().node_key.clone();
         self.add_to_case(actor, id, "case.attachment", move |tx, c, actor| {
             let a = Attachment {
                 id: AttachmentId::new_v7(),
@@ -708,9 +709,9 @@ impl App {
                 uploaded_by: actor.user.id,
                 created_at: now,
             };
-            let bytes = bytes.clone();
+            let sealed = key.seal(&attachment_context(c.id, a.id), &bytes);
             Box::pin(async move {
-                enlace_store::records::insert_attachment(tx, &a, &bytes).await?;
+                enlace_store::records::insert_attachment(tx, &a, &sealed?, true).await?;
                 let detail = serde_json::json!({"attachment": a.id, "sha256": a.sha256, "size": a.size});
                 Ok((a, detail))
             })
@@ -730,9 +731,15 @@ impl App {
         att: AttachmentId,
     ) -> Result<(Attachment, Vec<u8>), AppError> {
         self.read_case(actor, enlace_store::cases::get_case(self.db(), id).await?, "attachment").await?;
-        enlace_store::records::get_attachment(self.db(), id, att)
+        let (a, content, sealed) = enlace_store::records::get_attachment(self.db(), id, att)
             .await?
-            .ok_or(AppError::NotFound("attachment"))
+            .ok_or(AppError::NotFound("attachment"))?;
+        let content = if sealed {
+            self.settings().node_key.open(&attachment_context(id, att), &content)?
+        } else {
+            content
+        };
+        Ok((a, content))
     }
 
     pub async fn add_consent(
@@ -858,6 +865,11 @@ pub(crate) async fn insert_case_tx(
         ),
     )
     .await
+}
+
+/// What a sealed attachment is bound to: its case and its own id.
+fn attachment_context(case: CaseId, att: AttachmentId) -> Vec<u8> {
+    [case.0.as_bytes().as_slice(), att.0.as_bytes().as_slice()].concat()
 }
 
 /// The case if the actor may read it; a case they may not read is hidden (an audited "not found").

@@ -13,6 +13,7 @@ pub mod csv_io;
 pub mod demo;
 pub mod disclosure;
 mod error;
+pub mod keys;
 
 use std::sync::Arc;
 
@@ -42,6 +43,8 @@ pub struct Settings {
     pub session_idle: chrono::Duration,
     /// A web session ends this long after sign-in, however active.
     pub session_absolute: chrono::Duration,
+    /// The node's secret key (attachments are sealed with it). Kept outside the database.
+    pub node_key: keys::NodeKey,
 }
 
 impl Default for Settings {
@@ -50,6 +53,7 @@ impl Default for Settings {
             token_ttl: chrono::Duration::hours(12),
             session_idle: chrono::Duration::minutes(30),
             session_absolute: chrono::Duration::hours(12),
+            node_key: keys::NodeKey::generate(),
         }
     }
 }

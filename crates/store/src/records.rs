@@ -67,12 +67,19 @@ pub async fn list_actions(db: &Db, case: CaseId) -> Result<Vec<Action>, StoreErr
     })
 }
 
-pub async fn insert_attachment(tx: &mut Tx, a: &Attachment, content: &[u8]) -> Result<(), StoreError> {
+/// Stores an attachment; `sealed` says whether `content` is encrypted with the node key.
+pub async fn insert_attachment(
+    tx: &mut Tx,
+    a: &Attachment,
+    content: &[u8],
+    sealed: bool,
+) -> Result<(), StoreError> {
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO attachments (id, case_id, filename, content_type, size, sha256, content, uploaded_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        "INSERT INTO attachments (id, case_id, filename, content_type, size, sha256, content, uploaded_by, created_at,
+                                  sealed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(a.id.0).bind(a.case_id.0).bind(&a.filename).bind(&a.content_type).bind(a.size)
-        .bind(&a.sha256).bind(content.to_vec()).bind(a.uploaded_by.0).bind(a.created_at)
+        .bind(&a.sha256).bind(content.to_vec()).bind(a.uploaded_by.0).bind(a.created_at).bind(sealed)
         .execute(&mut *c).await.map(|_| ())?);
     Ok(())
 }
@@ -107,14 +114,14 @@ pub async fn get_attachment(
     db: &Db,
     case: CaseId,
     id: AttachmentId,
-) -> Result<Option<(Attachment, Vec<u8>)>, StoreError> {
+) -> Result<Option<(Attachment, Vec<u8>, bool)>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {ATTACHMENT_COLS}, content FROM attachments WHERE case_id = $1 AND id = $2"
+        "SELECT {ATTACHMENT_COLS}, content, sealed FROM attachments WHERE case_id = $1 AND id = $2"
     ));
     on_read!(db, p => {
         let row = sqlx::query(sql).bind(case.0).bind(id.0).fetch_optional(p).await?;
         match row {
-            Some(r) => Ok(Some((attachment_from_row(&r)?, r.bytes("content")?))),
+            Some(r) => Ok(Some((attachment_from_row(&r)?, r.bytes("content")?, r.boolean("sealed")?))),
             None => Ok(None),
         }
     })

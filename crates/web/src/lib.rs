@@ -46,7 +46,25 @@ pub fn router(app: App) -> Router {
     for (name, value) in headers {
         r = r.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
-    r
+    r.layer(axum::middleware::from_fn(hsts))
+}
+
+/// Behind a TLS-terminating proxy (`X-Forwarded-Proto: https`), tells browsers to use HTTPS
+/// only from now on. A node serving plain HTTP on loopback does not send it.
+async fn hsts(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let tls = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let mut res = next.run(req).await;
+    if tls {
+        res.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    res
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, finishing requests in flight.

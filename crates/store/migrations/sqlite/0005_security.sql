@@ -68,3 +68,6 @@ CREATE TABLE disclosures (
 );
 CREATE INDEX disclosures_case ON disclosures(case_id, at);
 CREATE INDEX disclosures_state ON disclosures(owner_state, at);
+
+-- Attachment contents sealed with the node key (XChaCha20-Poly1305); older rows are plain.
+ALTER TABLE attachments ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
