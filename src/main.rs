@@ -99,6 +99,11 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         batch: usize,
     },
+    /// Retention: purge or anonymise closed cases whose time is up.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -150,6 +155,18 @@ enum AdminCommand {
 enum AuditSink {
     Chain,
     Noop,
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Applies every state's retention rules now (the server also does it once a day).
+    Run {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only list what would be purged or anonymised.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -267,6 +284,21 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
     }
     let listener =
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    // The daily retention job: a few minutes after start, then every 24 hours.
+    let job = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + std::time::Duration::from_secs(300),
+            std::time::Duration::from_secs(24 * 3600),
+        );
+        loop {
+            tick.tick().await;
+            match job.run_retention(false, chrono::Utc::now()).await {
+                Ok(r) => tracing::info!(cases = r.total(), "retention run"),
+                Err(e) => tracing::error!(error = %e, "retention run failed"),
+            }
+        }
+    });
     tracing::info!(address = %listener.local_addr()?, "serving");
     let shutdown = async {
         let ctrl_c = tokio::signal::ctrl_c();
@@ -304,6 +336,30 @@ async fn run(cli: Cli) -> Result<()> {
                 enlace_app::audit_log::use_noop_sink_for_benchmarks();
             }
             serve(open(&db).await?, listen, demo).await
+        }
+        Command::Retention { command: RetentionCommand::Run { db, dry_run } } => {
+            let app = open(&db).await?;
+            let report = app.run_retention(dry_run, chrono::Utc::now()).await.map_err(explain)?;
+            let verb = if dry_run { "would" } else { "did" };
+            for l in &report.lines {
+                println!(
+                    "{} {} ({} years, {}): {verb} {} {} cases: {}",
+                    l.state,
+                    l.rule.category,
+                    l.rule.years,
+                    l.rule.action,
+                    l.rule.action,
+                    l.cases.len(),
+                    l.cases.join(", ")
+                );
+            }
+            println!(
+                "{} cases {}{}",
+                report.total(),
+                if dry_run { "due" } else { "handled" },
+                if dry_run { " (dry run: nothing changed)" } else { "" }
+            );
+            Ok(())
         }
         Command::Audit { command: AuditCommand::Verify { db } } => {
             let app = open(&db).await?;

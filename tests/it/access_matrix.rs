@@ -49,6 +49,10 @@ enum Rule {
     /// of another state has no post to assist through.
     Register,
     Only(&'static str),
+    AdminOrAuditor,
+    /// Supervisors' decisions on a case: its state's supervisor; another state's supervisor
+    /// does not find it; everyone else may not.
+    SupervisorChange,
     /// Breaking the glass on the (unrestricted) fixture: the owning state's supervisor is told
     /// there is no need (409); another state's supervisor does not find it; others may not.
     BreakGlass,
@@ -86,6 +90,18 @@ impl Rule {
                     "403"
                 }
             }
+            Rule::AdminOrAuditor => {
+                if ["admin.hn", "auditor.hn"].contains(&user) {
+                    "ok"
+                } else {
+                    "403"
+                }
+            }
+            Rule::SupervisorChange => match user {
+                "supervisor.hn" => "ok",
+                "supervisor.gt" => "404",
+                _ => "403",
+            },
             Rule::BreakGlass => match user {
                 "supervisor.hn" => "409",
                 "supervisor.gt" => "404",
@@ -123,6 +139,8 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/admin/api-tokens", Rule::Only("admin.hn")),
     ("post", "/api/v1/admin/api-tokens", Rule::Only("admin.hn")),
     ("delete", "/api/v1/admin/api-tokens/{id}", Rule::Only("admin.hn")),
+    ("get", "/api/v1/admin/retention-rules", Rule::AdminOrAuditor),
+    ("put", "/api/v1/admin/retention-rules", Rule::Only("admin.hn")),
     ("get", "/api/v1/cases", Rule::CaseWorkers),
     ("post", "/api/v1/cases", Rule::Register),
     ("get", "/api/v1/cases/by-number/{number}", Rule::ReadCase),
@@ -131,6 +149,8 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("put", "/api/v1/cases/{id}/person", Rule::ChangeCase),
     ("post", "/api/v1/cases/{id}/break-glass", Rule::BreakGlass),
     ("get", "/api/v1/cases/{id}/disclosures", Rule::ReadCase),
+    ("get", "/api/v1/cases/{id}/legal-hold", Rule::ReadCase),
+    ("put", "/api/v1/cases/{id}/legal-hold", Rule::SupervisorChange),
     ("post", "/api/v1/cases/{id}/disclosures", Rule::ChangeCase),
     ("get", "/api/v1/cases/{id}/transitions", Rule::ReadCase),
     ("post", "/api/v1/cases/{id}/transitions", Rule::ChangeCase),
@@ -253,6 +273,12 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                     "recipient": "Albergue Belén", "recipient_kind": "organisation",
                     "legal_instrument": "Consent of the person"}),
                 ("patch", _) => json!({"version": 1, "narrative": "revisado"}),
+                ("put", p) if p.ends_with("/legal-hold") => {
+                    json!({"hold": true, "reason": "Proceedings pending."})
+                }
+                ("put", "/api/v1/admin/retention-rules") => {
+                    json!({"category": "labour", "years": 7, "action": "purge"})
+                }
                 ("put", _) => json!({"version": 1, "person": case["person"].clone()}),
                 ("post", p) if p.ends_with("/transitions") => {
                     json!({"to": "protection_accepted", "version": 1})

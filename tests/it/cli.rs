@@ -130,7 +130,7 @@ impl Node {
         run_raw(&all, stdin, Some(self.db.dir.path()))
     }
 
-    fn create_user(&self, username: &str, role: &str, state: &str, post: Option<&str>) -> Out {
+    pub(crate) fn create_user(&self, username: &str, role: &str, state: &str, post: Option<&str>) -> Out {
         let mut args = vec![
             "admin",
             "create-user",
@@ -202,7 +202,7 @@ impl Node {
         })
     }
 
-    fn count_cases(&self) -> i64 {
+    pub(crate) fn count_cases(&self) -> i64 {
         self.inspect(async |app| app.count_cases().await.expect("count"))
     }
 

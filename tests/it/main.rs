@@ -11,4 +11,5 @@ mod at_rest;
 mod audit;
 mod cli;
 mod restricted;
+mod retention;
 mod store;

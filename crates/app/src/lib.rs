@@ -14,6 +14,7 @@ pub mod demo;
 pub mod disclosure;
 mod error;
 pub mod keys;
+pub mod retention;
 
 use std::sync::Arc;
 

@@ -16,6 +16,7 @@ pub mod person;
 pub mod post;
 pub mod post_data;
 pub mod record;
+pub mod retention;
 pub mod role;
 pub mod text;
 pub mod user;

@@ -25,6 +25,7 @@ pub mod disclosures;
 mod migrate;
 pub mod persons;
 pub mod records;
+pub mod retention;
 mod row;
 pub mod sessions;
 pub mod throttle;

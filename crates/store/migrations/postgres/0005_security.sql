@@ -71,3 +71,17 @@ CREATE INDEX disclosures_state ON disclosures(owner_state, at);
 
 -- Attachment contents sealed with the node key (XChaCha20-Poly1305); older rows are plain.
 ALTER TABLE attachments ADD COLUMN sealed BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- Retention: each state's rule per category; legal holds; anonymised cases.
+CREATE TABLE retention_rules (
+    state TEXT NOT NULL,
+    category TEXT NOT NULL,
+    years BIGINT NOT NULL,
+    action TEXT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    updated_by UUID,
+    PRIMARY KEY (state, category)
+);
+ALTER TABLE cases ADD COLUMN legal_hold BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE cases ADD COLUMN anonymised_at TIMESTAMPTZ;
+CREATE INDEX cases_closed ON cases(owner_state, category, closed_at) WHERE closed_at IS NOT NULL;

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use enlace_app::App;
 use enlace_app::auth::{ApiTokenInfo, IssuedApiToken, NewApiToken};
+use enlace_domain::retention::RetentionRule;
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, Auth};
@@ -43,4 +44,28 @@ pub async fn revoke_token(
     let id = id.parse().map_err(|_| ApiError::from(enlace_app::AppError::NotFound("API token")))?;
     app.revoke_api_token(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The retention rules of the user's state (administrators and auditors).
+#[utoipa::path(get, path = "/api/v1/admin/retention-rules", tag = "admin", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = [RetentionRule]), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn retention_rules(
+    State(app): State<App>,
+    Auth(actor): Auth,
+) -> Result<Json<Vec<RetentionRule>>, ApiError> {
+    Ok(Json(app.retention_rules(&actor).await?))
+}
+
+/// Sets how long closed cases of a category are kept, and what happens then (purge or
+/// anonymise), for the administrator's state.
+#[utoipa::path(put, path = "/api/v1/admin/retention-rules", tag = "admin", request_body = RetentionRule,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = RetentionRule), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn set_retention_rule(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(r): ApiJson<RetentionRule>,
+) -> Result<Json<RetentionRule>, ApiError> {
+    Ok(Json(app.set_retention_rule(&actor, r).await?))
 }

@@ -10,6 +10,7 @@ use enlace_app::cases::{BreakGlassGrant, BreakGlassRequest};
 use enlace_app::cases::{CaseFilter, CaseSort};
 use enlace_app::cases::{CasePage, CaseUpdate, CaseView, NewCase, PersonUpdate, TransitionRequest};
 use enlace_app::disclosure::Disclosure;
+use enlace_app::retention::LegalHoldRequest;
 use enlace_domain::case::{CaseNumber, Category, Subtype, Vulnerability};
 use enlace_domain::country::CountryCode;
 use enlace_domain::disclosure::DisclosureRequest;
@@ -458,4 +459,37 @@ pub async fn disclosures(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Disclosure>>, ApiError> {
     Ok(Json(app.case_disclosures(&actor, case_id(&id)?).await?))
+}
+
+/// Places or lifts a legal hold: a case on hold is never purged or anonymised.
+#[utoipa::path(put, path = "/api/v1/cases/{id}/legal-hold", tag = "cases",
+    params(("id" = String, Path, description = "Case id")), request_body = LegalHoldRequest,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_legal_hold(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(r): ApiJson<LegalHoldRequest>,
+) -> Result<StatusCode, ApiError> {
+    app.set_legal_hold(&actor, case_id(&id)?, r).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether the case is on legal hold.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/legal-hold", tag = "cases",
+    params(("id" = String, Path, description = "Case id")), security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = LegalHold), (status = 404, body = Problem)))]
+pub async fn legal_hold(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<LegalHold>, ApiError> {
+    Ok(Json(LegalHold { hold: app.legal_hold(&actor, case_id(&id)?).await? }))
+}
+
+/// A case's legal hold.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct LegalHold {
+    pub hold: bool,
 }
