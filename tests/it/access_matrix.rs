@@ -141,6 +141,7 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("delete", "/api/v1/admin/api-tokens/{id}", Rule::Only("admin.hn")),
     ("get", "/api/v1/admin/retention-rules", Rule::AdminOrAuditor),
     ("put", "/api/v1/admin/retention-rules", Rule::Only("admin.hn")),
+    ("post", "/api/v1/persons/{id}/subject-access", Rule::SupervisorChange),
     ("get", "/api/v1/cases", Rule::CaseWorkers),
     ("post", "/api/v1/cases", Rule::Register),
     ("get", "/api/v1/cases/by-number/{number}", Rule::ReadCase),
@@ -244,8 +245,10 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
             {
                 tokens.0.remove(user);
             }
+            let subject =
+                if path.starts_with("/api/v1/persons/") { case["person_id"].as_str().unwrap() } else { id };
             let mut url = path
-                .replace("{id}", id)
+                .replace("{id}", subject)
                 .replace("{number}", case["number"].as_str().unwrap())
                 .replace("{consent}", &consent)
                 .replace("{attachment}", &attachment);
@@ -265,6 +268,9 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                     let mut b = new_case(&["Nuevo"], &["Caso"]);
                     b["owner_state"] = json!("HN");
                     b
+                }
+                ("post", p) if p.ends_with("/subject-access") => {
+                    json!({"requested_by": "La persona, en el consulado", "legal_instrument": "Ley de datos"})
                 }
                 ("post", p) if p.ends_with("/break-glass") => {
                     json!({"reason": "The assigned officer is unreachable tonight."})

@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::harness::{TestApp, new_case};
 
-both_backends!(disclosures_need_a_covering_consent_or_an_exception_and_are_logged);
+both_backends!(
+    disclosures_need_a_covering_consent_or_an_exception_and_are_logged,
+    subject_access_exports_everything_about_the_person_and_logs_it,
+);
 
 fn req(purpose: &str, recipient: &str, kind: &str) -> Value {
     json!({"purpose": purpose, "recipient": recipient, "recipient_kind": kind, "legal_instrument": "MoU CA-4 2016"})
@@ -105,4 +108,46 @@ async fn disclosures_need_a_covering_consent_or_an_exception_and_are_logged(app:
     let gt = app.token("supervisor.gt").await;
     assert_eq!(app.post(&gt, &path, &vital).await.0, 404);
     assert_eq!(app.get(&sup, &path).await.1.as_array().unwrap().len(), 3);
+}
+
+async fn subject_access_exports_everything_about_the_person_and_logs_it(app: TestApp) {
+    let sup = app.token("supervisor.hn").await;
+    let first = app.create_case(&sup, &new_case(&["Rosa"], &["Amaya"])).await;
+    let person = first["person_id"].as_str().unwrap();
+    // A second case about the same person, with a note and a consent.
+    let mut second = new_case(&["x"], &["y"]);
+    second.as_object_mut().unwrap().remove("person");
+    second["person_id"] = json!(person);
+    let second = app.create_case(&sup, &second).await;
+    let sid = second["id"].as_str().unwrap();
+    app.post(
+        &sup,
+        &format!("/api/v1/cases/{sid}/actions"),
+        &json!({"kind": "note", "occurred_at": "2026-01-06T15:30:00Z", "text": "Entrevista"}),
+    )
+    .await;
+    // Someone else's case is not part of it.
+    app.create_case(&sup, &new_case(&["Otra"], &["Persona"])).await;
+
+    let body = json!({"requested_by": "Rosa Amaya, en persona", "legal_instrument": "Ley de datos personales, art. 4"});
+    let path = format!("/api/v1/persons/{person}/subject-access");
+    let (s, export) = app.post(&sup, &path, &body).await;
+    assert_eq!(s, 200, "{export}");
+    assert_eq!(export["person"]["given_names"], json!(["Rosa"]));
+    let cases = export["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    let notes: usize = cases.iter().map(|c| c["actions"].as_array().unwrap().len()).sum();
+    assert_eq!(notes, 1);
+    assert!(cases.iter().all(|c| c["transitions"].as_array().unwrap().len() == 1));
+    // Each case's release is a disclosure to the data subject, and the request is audited.
+    let (_, log) = app.get(&sup, &format!("/api/v1/cases/{sid}/disclosures")).await;
+    assert_eq!(log[0]["purpose"], "subject_access");
+    assert_eq!(log[0]["recipient"], "Rosa Amaya, en persona");
+    assert_eq!(log[0]["basis"]["basis"], "data_subject_right");
+    assert!(app.audit_actions().await.contains(&"person.subject_access".to_string()));
+    // Other roles and states may not.
+    assert_eq!(app.post(&app.token("officer.hn").await, &path, &body).await.0, 403);
+    assert_eq!(app.post(&app.token("supervisor.gt").await, &path, &body).await.0, 404);
+    let (s, v) = app.post(&sup, &path, &json!({"requested_by": "", "legal_instrument": "x"})).await;
+    assert_eq!(s, 422, "{v}");
 }

@@ -15,6 +15,7 @@ pub mod disclosure;
 mod error;
 pub mod keys;
 pub mod retention;
+pub mod subject_access;
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{admin, audit, auth, cases, meta};
+use crate::api::{admin, audit, auth, cases, meta, persons};
 
 struct Security;
 
@@ -43,7 +43,7 @@ impl Modify for Security {
         auth::sign_out_everywhere, admin::create_token, admin::tokens, admin::revoke_token,
         audit::list, audit::export, audit::break_glass, cases::break_glass,
         audit::disclosures, cases::disclose, cases::disclosures, cases::legal_hold, cases::set_legal_hold,
-        admin::retention_rules, admin::set_retention_rule,
+        admin::retention_rules, admin::set_retention_rule, persons::subject_access,
         cases::list, cases::create, cases::get, cases::by_number, cases::update, cases::update_person,
         cases::transitions, cases::transition, cases::actions, cases::add_action,
         cases::attachments, cases::upload, cases::attachment,
@@ -52,6 +52,7 @@ impl Modify for Security {
     modifiers(&Security),
     tags(
         (name = "cases", description = "Consular protection cases"),
+        (name = "persons", description = "The data subject's rights"),
         (name = "auth", description = "Sign-in and tokens"),
         (name = "audit", description = "The audit log (auditors)"),
         (name = "admin", description = "Administration of the node (country administrators)"),

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod meta;
+pub mod persons;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -31,6 +32,7 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/audit/disclosures", get(audit::disclosures))
         .route("/api/v1/states", get(meta::states))
         .route("/api/v1/posts", get(meta::posts))
+        .route("/api/v1/persons/{id}/subject-access", post(persons::subject_access))
         .route("/api/v1/cases", get(cases::list).post(cases::create))
         .route("/api/v1/cases/by-number/{number}", get(cases::by_number))
         .route("/api/v1/cases/{id}", get(cases::get).patch(cases::update))
