@@ -215,13 +215,18 @@ enum ExportCommand {
 }
 
 async fn open(db: &DbArgs) -> Result<App> {
+    open_node(db, false).await
+}
+
+/// Opens the node; a demo node does not force two-factor enrolment on its demo accounts.
+async fn open_node(db: &DbArgs, demo: bool) -> Result<App> {
     let database = Db::connect(db.database_url.as_deref(), &db.data_dir).await.with_context(|| match &db
         .database_url
     {
         Some(_) => "cannot connect to the database given by --database-url".to_string(),
         None => format!("cannot open the database in {}", db.data_dir.display()),
     })?;
-    let settings = Settings { node_key: db.node_key()?, ..Settings::default() };
+    let settings = Settings { node_key: db.node_key()?, enforce_mfa: !demo, ..Settings::default() };
     let app = App::new(database, settings);
     app.prepare().await.context("cannot prepare the database")?;
     Ok(app)
@@ -269,7 +274,8 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
             );
         }
         println!("\nEnlace demo node: http://{listen}   (API: http://{listen}/api/v1/openapi.json)");
-        println!("Every demo account's password is: {DEMO_PASSWORD}\n");
+        println!("Every demo account's password is: {DEMO_PASSWORD}");
+        println!("(Demo node: two-factor enrolment is offered but not enforced.)\n");
         println!("{:<24} {:<24} {:<6} {}", "USER", "ROLE", "STATE", "POST");
         for l in logins {
             println!(
@@ -335,7 +341,7 @@ async fn run(cli: Cli) -> Result<()> {
                 tracing::warn!("audit sink is a no-op: this node keeps NO audit trail (benchmark mode)");
                 enlace_app::audit_log::use_noop_sink_for_benchmarks();
             }
-            serve(open(&db).await?, listen, demo).await
+            serve(open_node(&db, demo).await?, listen, demo).await
         }
         Command::Retention { command: RetentionCommand::Run { db, dry_run } } => {
             let app = open(&db).await?;
@@ -383,7 +389,7 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Demo { db, listen } => serve(open(&db).await?, listen, true).await,
+        Command::Demo { db, listen } => serve(open_node(&db, true).await?, listen, true).await,
         Command::Migrate { db } => {
             open(&db).await?;
             eprintln!("database is up to date");

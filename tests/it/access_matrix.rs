@@ -50,6 +50,8 @@ enum Rule {
     Register,
     Only(&'static str),
     AdminOrAuditor,
+    /// The same status for every signed-in user.
+    Everyone(&'static str),
     /// Supervisors' decisions on a case: its state's supervisor; another state's supervisor
     /// does not find it; everyone else may not.
     SupervisorChange,
@@ -90,6 +92,7 @@ impl Rule {
                     "403"
                 }
             }
+            Rule::Everyone(code) => code,
             Rule::AdminOrAuditor => {
                 if ["admin.hn", "auditor.hn"].contains(&user) {
                     "ok"
@@ -129,6 +132,12 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/auth/session", Rule::SessionOnly),
     ("delete", "/api/v1/auth/session", Rule::Anyone),
     ("post", "/api/v1/auth/sign-out-everywhere", Rule::Anyone),
+    ("post", "/api/v1/auth/mfa/enrol", Rule::Anyone),
+    // The row above left everyone a pending enrolment; a code that is not the current one is
+    // refused the same way for everyone.
+    ("post", "/api/v1/auth/mfa/confirm", Rule::Everyone("422")),
+    ("get", "/api/v1/admin/mfa-policy", Rule::AdminOrAuditor),
+    ("put", "/api/v1/admin/mfa-policy", Rule::Only("admin.hn")),
     ("get", "/api/v1/me", Rule::Anyone),
     ("get", "/api/v1/states", Rule::Anyone),
     ("get", "/api/v1/posts", Rule::Anyone),
@@ -282,6 +291,8 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                 ("put", p) if p.ends_with("/legal-hold") => {
                     json!({"hold": true, "reason": "Proceedings pending."})
                 }
+                ("put", "/api/v1/admin/mfa-policy") => json!({"mfa_for_all": false}),
+                ("post", "/api/v1/auth/mfa/confirm") => json!({"code": "123456"}),
                 ("put", "/api/v1/admin/retention-rules") => {
                     json!({"category": "labour", "years": 7, "action": "purge"})
                 }

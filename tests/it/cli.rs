@@ -252,7 +252,7 @@ impl Node {
 
     fn can_log_in(&self, username: &str, password: &str) -> bool {
         self.inspect(async |app| {
-            app.login(Credentials { username: username.into(), password: password.into() }, None)
+            app.login(Credentials { username: username.into(), password: password.into(), totp: None }, None)
                 .await
                 .is_ok()
         })

@@ -131,7 +131,9 @@ impl Drop for TestApp {
 /// Starts a node on 127.0.0.1:0 over a fresh database, with one user per role for HN, a GT
 /// supervisor and officers at HN-TAPACHULA and GT-TAPACHULA.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
-    spawn_app_with(backend, Settings::default()).await
+    // Two-factor enrolment is enforced in its own tests (tests/it/mfa.rs); here the
+    // harness's supervisors, administrators and auditors sign in with passwords only.
+    spawn_app_with(backend, Settings { enforce_mfa: false, ..Settings::default() }).await
 }
 
 /// [`spawn_app`] with other settings (short session timeouts, say).

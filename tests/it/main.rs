@@ -2,6 +2,7 @@
 
 mod disclosure;
 mod harness;
+mod mfa;
 
 mod access_matrix;
 mod accounts;

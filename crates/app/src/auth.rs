@@ -61,6 +61,10 @@ pub struct NewUser {
 pub struct Credentials {
     pub username: String,
     pub password: String,
+    /// The 6-digit code of the authenticator app, or an unused recovery code, for accounts
+    /// with two-factor sign-in.
+    #[serde(default)]
+    pub totp: Option<String>,
 }
 
 /// A bearer token. It is shown once; the node keeps only its hash.
@@ -212,6 +216,7 @@ impl App {
             disabled: false,
             sensitive_access: n.sensitive_access,
             kind: UserKind::Person,
+            mfa_enabled: false,
             created_at: enlace_store::now(),
         };
         self.insert_user(actor, user, hash).await
@@ -280,6 +285,27 @@ impl App {
         let ok = blocking(move || verify_password(&pw, &stored)).await?;
         match found {
             Some((u, _)) if ok && !u.disabled && u.kind == UserKind::Person => {
+                if u.mfa_enabled {
+                    match c.totp.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                        None => return Err(AppError::MfaRequired),
+                        Some(code) => {
+                            if !self.check_second_factor(&u, code).await? {
+                                self.record_failed_sign_in(
+                                    keys,
+                                    Some(u.id.to_string()),
+                                    tried,
+                                    source.clone(),
+                                    now,
+                                    "second factor",
+                                )
+                                .await?;
+                                return Err(AppError::Unauthorized(
+                                    "wrong user name, password or code".into(),
+                                ));
+                            }
+                        }
+                    }
+                }
                 let key = keys[0].clone();
                 self.db()
                     .write(move |tx| {
@@ -293,38 +319,43 @@ impl App {
             }
             other => {
                 let user_id = other.map(|(u, _)| u.id.to_string());
-                let source = source.clone();
-                self.db()
-                    .write(move |tx| {
-                        let (keys, user_id, tried, source) =
-                            (keys.clone(), user_id.clone(), tried.clone(), source.clone());
-                        Box::pin(async move {
-                            let mut locked = Vec::new();
-                            for k in &keys {
-                                let limit =
-                                    if k.starts_with("user:") { ACCOUNT_FAILURES } else { ADDRESS_FAILURES };
-                                if enlace_store::throttle::record_failure(
-                                    tx,
-                                    k,
-                                    now,
-                                    FAILURE_WINDOW,
-                                    limit,
-                                    LOCKOUT,
-                                )
-                                .await?
-                                {
-                                    locked.push(k.split(':').next().unwrap_or("").to_string());
-                                }
-                            }
-                            let detail = serde_json::json!({"username": tried, "locked": locked});
-                            let ev = event(None, "auth.login_failed", "user", user_id, detail);
-                            audit(tx, enlace_domain::audit::AuditEvent { source, ..ev }).await
-                        })
-                    })
-                    .await?;
+                self.record_failed_sign_in(keys, user_id, tried, source.clone(), now, "password").await?;
                 Err(AppError::Unauthorized("wrong user name or password".into()))
             }
         }
+    }
+
+    /// Counts a failed sign-in against the account and the address (locking them past their
+    /// limits) and audits it, in one transaction.
+    async fn record_failed_sign_in(
+        &self,
+        keys: Vec<String>,
+        user_id: Option<String>,
+        tried: String,
+        source: Option<String>,
+        now: DateTime<Utc>,
+        factor: &'static str,
+    ) -> Result<(), AppError> {
+        self.db()
+            .write(move |tx| {
+                let (keys, user_id, tried, source) =
+                    (keys.clone(), user_id.clone(), tried.clone(), source.clone());
+                Box::pin(async move {
+                    let mut locked = Vec::new();
+                    for k in &keys {
+                        let limit = if k.starts_with("user:") { ACCOUNT_FAILURES } else { ADDRESS_FAILURES };
+                        if enlace_store::throttle::record_failure(tx, k, now, FAILURE_WINDOW, limit, LOCKOUT)
+                            .await?
+                        {
+                            locked.push(k.split(':').next().unwrap_or("").to_string());
+                        }
+                    }
+                    let detail = serde_json::json!({"username": tried, "locked": locked, "factor": factor});
+                    let ev = event(None, "auth.login_failed", "user", user_id, detail);
+                    audit(tx, enlace_domain::audit::AuditEvent { source, ..ev }).await
+                })
+            })
+            .await
     }
 
     /// Exchanges a user name and password for a bearer token.
@@ -392,6 +423,11 @@ impl App {
             CachedToken { user: user.clone(), expires_at, checked_at: std::time::Instant::now() },
         );
         Ok(Actor { user, source })
+    }
+
+    /// Drops every cached token of a user (their account changed).
+    pub(crate) fn forget_user_tokens(&self, user: UserId) {
+        self.inner.tokens.lock().expect("token cache").retain(|_, c| c.user.id != user);
     }
 
     fn forget_tokens(&self, hashes: &[String]) {
@@ -600,6 +636,7 @@ impl App {
             disabled: false,
             sensitive_access: false,
             kind: UserKind::Integration,
+            mfa_enabled: false,
             created_at: now,
         };
         // No password can match this hash: integration accounts never sign in.

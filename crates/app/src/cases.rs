@@ -709,7 +709,7 @@ impl App {
                 uploaded_by: actor.user.id,
                 created_at: now,
             };
-            let sealed = key.seal(&attachment_context(c.id, a.id), &bytes);
+            let sealed = key.seal(ATTACHMENTS, &attachment_context(c.id, a.id), &bytes);
             Box::pin(async move {
                 enlace_store::records::insert_attachment(tx, &a, &sealed?, true).await?;
                 let detail = serde_json::json!({"attachment": a.id, "sha256": a.sha256, "size": a.size});
@@ -735,7 +735,7 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("attachment"))?;
         let content = if sealed {
-            self.settings().node_key.open(&attachment_context(id, att), &content)?
+            self.settings().node_key.open(ATTACHMENTS, &attachment_context(id, att), &content)?
         } else {
             content
         };
@@ -866,6 +866,9 @@ pub(crate) async fn insert_case_tx(
     )
     .await
 }
+
+/// The node key's purpose for attachments.
+const ATTACHMENTS: &str = "attachments/v1";
 
 /// What a sealed attachment is bound to: its case and its own id.
 fn attachment_context(case: CaseId, att: AttachmentId) -> Vec<u8> {

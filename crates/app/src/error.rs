@@ -19,6 +19,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("authentication required: {0}")]
     Unauthorized(String),
+    /// The password was right; the account signs in with a second factor too.
+    #[error("this account signs in with a second factor: send the code of the authenticator app")]
+    MfaRequired,
     /// Too many failed sign-ins for this account or from this address; try again later.
     #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },

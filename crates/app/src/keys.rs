@@ -64,13 +64,14 @@ impl NodeKey {
         XChaCha20Poly1305::new(&sub)
     }
 
-    /// Encrypts and authenticates `plain`, bound to `context` (e.g. the attachment's ids): a
-    /// sealed blob moved to another record does not open. Output: nonce, then ciphertext.
-    pub fn seal(&self, context: &[u8], plain: &[u8]) -> Result<Vec<u8>, AppError> {
+    /// Encrypts and authenticates `plain` for `purpose` (`attachments/v1`, `totp/v1`), bound
+    /// to `context` (e.g. the record's ids): a sealed blob moved to another record, or used for
+    /// another purpose, does not open. Output: nonce, then ciphertext.
+    pub fn seal(&self, purpose: &str, context: &[u8], plain: &[u8]) -> Result<Vec<u8>, AppError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| AppError::Unavailable(format!("no randomness: {e}")))?;
         let ct = self
-            .cipher("attachments/v1")
+            .cipher(purpose)
             .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad: context })
             .map_err(|_| AppError::Unavailable("encryption failed".into()))?;
         let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
@@ -80,20 +81,20 @@ impl NodeKey {
     }
 
     /// Opens what [`NodeKey::seal`] made for the same `context`; fails if anything changed.
-    pub fn open(&self, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, AppError> {
+    pub fn open(&self, purpose: &str, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, AppError> {
+        let failed = || {
+            AppError::Unavailable(format!(
+                "a sealed record ({purpose}) failed its integrity check (damaged, tampered with, or sealed with \
+                 another node key)"
+            ))
+        };
         if sealed.len() < NONCE_LEN {
-            return Err(AppError::Unavailable("a stored attachment is damaged (too short)".into()));
+            return Err(failed());
         }
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
-        self.cipher("attachments/v1").decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: context }).map_err(
-            |_| {
-                AppError::Unavailable(
-                    "a stored attachment failed its integrity check (damaged, tampered with, or sealed with another \
-                     node key)"
-                        .into(),
-                )
-            },
-        )
+        self.cipher(purpose)
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: context })
+            .map_err(|_| failed())
     }
 }
 
@@ -129,15 +130,17 @@ mod tests {
     #[test]
     fn sealed_data_opens_only_with_the_same_key_and_context() {
         let k = NodeKey::generate();
-        let sealed = k.seal(b"case-1/att-1", b"informe medico").unwrap();
+        let p = "attachments/v1";
+        let sealed = k.seal(p, b"case-1/att-1", b"informe medico").unwrap();
         assert!(!sealed.windows(7).any(|w| w == b"informe"));
-        assert_eq!(k.open(b"case-1/att-1", &sealed).unwrap(), b"informe medico");
-        assert!(k.open(b"case-1/att-2", &sealed).is_err(), "other context");
-        assert!(NodeKey::generate().open(b"case-1/att-1", &sealed).is_err(), "other key");
+        assert_eq!(k.open(p, b"case-1/att-1", &sealed).unwrap(), b"informe medico");
+        assert!(k.open(p, b"case-1/att-2", &sealed).is_err(), "other context");
+        assert!(k.open("totp/v1", b"case-1/att-1", &sealed).is_err(), "other purpose");
+        assert!(NodeKey::generate().open(p, b"case-1/att-1", &sealed).is_err(), "other key");
         let mut flipped = sealed.clone();
         *flipped.last_mut().unwrap() ^= 1;
-        assert!(k.open(b"case-1/att-1", &flipped).is_err(), "tampered");
-        assert!(k.open(b"x", b"short").is_err());
+        assert!(k.open(p, b"case-1/att-1", &flipped).is_err(), "tampered");
+        assert!(k.open(p, b"x", b"short").is_err());
     }
 
     #[test]

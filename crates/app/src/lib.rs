@@ -14,6 +14,7 @@ pub mod demo;
 pub mod disclosure;
 mod error;
 pub mod keys;
+pub mod mfa;
 pub mod retention;
 pub mod subject_access;
 
@@ -47,6 +48,9 @@ pub struct Settings {
     pub session_absolute: chrono::Duration,
     /// The node's secret key (attachments are sealed with it). Kept outside the database.
     pub node_key: keys::NodeKey,
+    /// Supervisors, administrators and auditors (everyone, where the state says so) must
+    /// enrol in two-factor sign-in before doing anything else.
+    pub enforce_mfa: bool,
 }
 
 impl Default for Settings {
@@ -56,6 +60,7 @@ impl Default for Settings {
             session_idle: chrono::Duration::minutes(30),
             session_absolute: chrono::Duration::hours(12),
             node_key: keys::NodeKey::generate(),
+            enforce_mfa: true,
         }
     }
 }
@@ -73,11 +78,22 @@ struct Inner {
     tokens: std::sync::Mutex<std::collections::HashMap<String, auth::CachedToken>>,
     /// The node's posts, read once; they change only through this process.
     posts: std::sync::RwLock<std::collections::HashMap<enlace_domain::post::PostCode, Post>>,
+    /// States' two-factor policies, read on first use; dropped when one changes.
+    mfa_policies:
+        std::sync::RwLock<Option<std::collections::HashMap<enlace_domain::country::CountryCode, bool>>>,
 }
 
 impl App {
     pub fn new(db: Db, settings: Settings) -> App {
-        App { inner: Arc::new(Inner { db, settings, tokens: Default::default(), posts: Default::default() }) }
+        App {
+            inner: Arc::new(Inner {
+                db,
+                settings,
+                tokens: Default::default(),
+                posts: Default::default(),
+                mfa_policies: Default::default(),
+            }),
+        }
     }
     pub fn db(&self) -> &Db {
         &self.inner.db

@@ -55,6 +55,8 @@ pub struct User {
     pub sensitive_access: bool,
     /// A person who signs in, or an integration that only holds API tokens.
     pub kind: UserKind,
+    /// Signs in with a second factor (TOTP).
+    pub mfa_enabled: bool,
     pub created_at: DateTime<Utc>,
 }
 

@@ -63,6 +63,7 @@ pub(crate) fn user_from_row(r: &impl RowExt) -> Result<User, StoreError> {
         disabled: r.boolean("disabled")?,
         sensitive_access: r.boolean("sensitive_access")?,
         kind: parse_opt("kind", &r.text("kind")?, UserKind::parse)?,
+        mfa_enabled: r.boolean("mfa_enabled")?,
         created_at: r.ts("created_at")?,
     })
 }
@@ -82,7 +83,7 @@ pub async fn insert_user(tx: &mut Tx, u: &User, password_hash: &str) -> Result<(
 /// A user and their password hash, by user name.
 pub async fn find_user_credentials(db: &Db, username: &str) -> Result<Option<(User, String)>, StoreError> {
     on_read!(db, p => {
-        let row = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind, password_hash FROM users WHERE username = $1").bind(username).fetch_optional(p).await?;
+        let row = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind, mfa_enabled, password_hash FROM users WHERE username = $1").bind(username).fetch_optional(p).await?;
         match row {
             Some(r) => Ok(Some((user_from_row(&r)?, r.text("password_hash")?))),
             None => Ok(None),
@@ -92,14 +93,14 @@ pub async fn find_user_credentials(db: &Db, username: &str) -> Result<Option<(Us
 
 pub async fn get_user(db: &Db, id: UserId) -> Result<Option<User>, StoreError> {
     on_read!(db, p => {
-        let row = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind FROM users WHERE id = $1").bind(id.0).fetch_optional(p).await?;
+        let row = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind, mfa_enabled FROM users WHERE id = $1").bind(id.0).fetch_optional(p).await?;
         row.as_ref().map(user_from_row).transpose()
     })
 }
 
 pub async fn list_users(db: &Db) -> Result<Vec<User>, StoreError> {
     on_read!(db, p => {
-        let rows = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind FROM users ORDER BY username").fetch_all(p).await?;
+        let rows = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind, mfa_enabled FROM users ORDER BY username").fetch_all(p).await?;
         rows.iter().map(user_from_row).collect()
     })
 }
@@ -138,7 +139,7 @@ pub async fn list_integration_tokens(
                     t.created_at AS token_created_at, t.expires_at AS token_expires_at,
                     t.revoked_at AS token_revoked_at,
                     u.id, u.username, u.role, u.state, u.post, u.display_name, u.disabled, u.created_at,
-                    u.sensitive_access, u.kind
+                    u.sensitive_access, u.kind, u.mfa_enabled
              FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE u.kind = 'integration' AND u.state = $1 ORDER BY t.created_at DESC")
             .bind(state.as_str()).fetch_all(p).await?;
@@ -191,7 +192,7 @@ pub async fn user_by_token(
 ) -> Result<Option<(User, DateTime<Utc>)>, StoreError> {
     on_read!(db, p => {
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.role, u.state, u.post, u.display_name, u.disabled, u.created_at, u.sensitive_access, u.kind, t.expires_at AS token_expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id
+            "SELECT u.id, u.username, u.role, u.state, u.post, u.display_name, u.disabled, u.created_at, u.sensitive_access, u.kind, u.mfa_enabled, t.expires_at AS token_expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.disabled = $3 AND t.revoked_at IS NULL")
             .bind(token_hash).bind(now).bind(false).fetch_optional(p).await?;
         match row {
@@ -205,4 +206,98 @@ pub async fn delete_token(tx: &mut Tx, token_hash: &str) -> Result<bool, StoreEr
     let n = on_tx!(tx, c => sqlx::query("DELETE FROM api_tokens WHERE token_hash = $1")
         .bind(token_hash).execute(&mut *c).await?.rows_affected());
     Ok(n > 0)
+}
+
+/// A user's TOTP state: the sealed secret in use, one being enrolled, the last step accepted.
+#[derive(Debug, Clone, Default)]
+pub struct TotpState {
+    pub secret: Option<String>,
+    pub pending: Option<String>,
+    pub last_step: Option<i64>,
+}
+
+pub async fn totp_state(db: &Db, user: UserId) -> Result<TotpState, StoreError> {
+    on_read!(db, p => {
+        let row = sqlx::query("SELECT totp_secret, totp_pending, totp_last_step FROM users WHERE id = $1")
+            .bind(user.0).fetch_optional(p).await?;
+        match row {
+            None => Ok(TotpState::default()),
+            Some(r) => Ok(TotpState {
+                secret: r.opt_text("totp_secret")?,
+                pending: r.opt_text("totp_pending")?,
+                last_step: sqlx::Row::try_get(&r, "totp_last_step")?,
+            }),
+        }
+    })
+}
+
+pub async fn set_totp_pending(tx: &mut Tx, user: UserId, sealed: &str) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
+        .bind(sealed).bind(user.0).execute(&mut *c).await.map(|_| ())?);
+    Ok(())
+}
+
+/// Makes the pending secret the one in use, with its recovery codes (hashes).
+pub async fn confirm_totp(
+    tx: &mut Tx,
+    user: UserId,
+    step: i64,
+    recovery_hashes: &[String],
+) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, mfa_enabled = $1, totp_last_step = $2
+         WHERE id = $3 AND totp_pending IS NOT NULL")
+        .bind(true).bind(step).bind(user.0).execute(&mut *c).await?.rows_affected());
+    if n == 0 {
+        return Ok(false);
+    }
+    on_tx!(tx, c => sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.0).execute(&mut *c).await.map(|_| ())?);
+    for h in recovery_hashes {
+        on_tx!(tx, c => sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+            .bind(user.0).bind(h).execute(&mut *c).await.map(|_| ())?);
+    }
+    Ok(true)
+}
+
+/// Accepts time step `step` for the user if it is later than the last one accepted (a code
+/// is good once).
+pub async fn take_totp_step(tx: &mut Tx, user: UserId, step: i64) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)")
+        .bind(step).bind(user.0).execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
+
+/// Uses a recovery code once.
+pub async fn use_recovery_code(
+    tx: &mut Tx,
+    user: UserId,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL")
+        .bind(now).bind(user.0).bind(hash).execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
+
+/// Every state's policy: whether two-factor sign-in is required of everyone.
+pub async fn mfa_policies(db: &Db) -> Result<Vec<(String, bool)>, StoreError> {
+    on_read!(db, p => {
+        let rows = sqlx::query("SELECT state, mfa_for_all FROM state_policies").fetch_all(p).await?;
+        rows.iter().map(|r| Ok((r.text("state")?, r.boolean("mfa_for_all")?))).collect()
+    })
+}
+
+pub async fn set_mfa_policy(
+    tx: &mut Tx,
+    state: CountryCode,
+    all: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO state_policies (state, mfa_for_all, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (state) DO UPDATE SET mfa_for_all = $2, updated_at = $3")
+        .bind(state.as_str()).bind(all).bind(now).execute(&mut *c).await.map(|_| ())?);
+    Ok(())
 }

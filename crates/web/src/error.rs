@@ -84,6 +84,12 @@ impl From<AppError> for ApiError {
             AppError::Unauthorized(m) => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", m)
             }
+            AppError::MfaRequired => ApiError::field(
+                StatusCode::UNAUTHORIZED,
+                "mfa-required",
+                "totp",
+                "this account signs in with a second factor: send the authenticator app's code as totp",
+            ),
             AppError::TooManyAttempts { retry_after_secs } => ApiError {
                 retry_after: Some(retry_after_secs),
                 ..ApiError::new(

@@ -160,34 +160,47 @@ impl FromRequestParts<App> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let source = client_addr(parts);
-        if let Some(h) = parts.headers.get(header::AUTHORIZATION) {
-            let h = h.to_str().unwrap_or("");
-            let Some(token) = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) else {
-                return Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "Unauthorized",
-                    "the Authorization header must be \"Bearer <token>\"",
-                ));
-            };
-            return Ok(Auth(app.authenticate(token.trim(), source).await?));
+        let actor = authenticated(parts, app).await?;
+        // Until a user who must use two-factor sign-in has enrolled, only their own account
+        // and sign-in endpoints answer.
+        let path = parts.uri.path();
+        if path != "/api/v1/me" && !path.starts_with("/api/v1/auth/") {
+            app.require_enrolled(&actor).await?;
         }
-        if let Some(secret) = session_cookie(&parts.headers) {
-            let s = app.session(&secret, source).await?;
-            if !parts.method.is_safe() {
-                let given = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-                app.check_csrf(&s, given, same_origin(parts)).await?;
-            }
-            return Ok(Auth(s.actor));
-        }
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Unauthorized",
-            "sign in: send a bearer token from POST /api/v1/auth/token, or the session cookie",
-        ))
+        Ok(Auth(actor))
     }
+}
+
+/// The actor of a request: its bearer token, or its session cookie (with the CSRF check on
+/// state-changing requests).
+async fn authenticated(parts: &mut Parts, app: &App) -> Result<Actor, ApiError> {
+    let source = client_addr(parts);
+    if let Some(h) = parts.headers.get(header::AUTHORIZATION) {
+        let h = h.to_str().unwrap_or("");
+        let Some(token) = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Unauthorized",
+                "the Authorization header must be \"Bearer <token>\"",
+            ));
+        };
+        return Ok(app.authenticate(token.trim(), source).await?);
+    }
+    if let Some(secret) = session_cookie(&parts.headers) {
+        let s = app.session(&secret, source).await?;
+        if !parts.method.is_safe() {
+            let given = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            app.check_csrf(&s, given, same_origin(parts)).await?;
+        }
+        return Ok(s.actor);
+    }
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "Unauthorized",
+        "sign in: send a bearer token from POST /api/v1/auth/token, or the session cookie",
+    ))
 }
 
 /// The session cookie's value, if the request carries one.

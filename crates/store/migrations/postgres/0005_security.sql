@@ -85,3 +85,22 @@ CREATE TABLE retention_rules (
 ALTER TABLE cases ADD COLUMN legal_hold BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE cases ADD COLUMN anonymised_at TIMESTAMPTZ;
 CREATE INDEX cases_closed ON cases(owner_state, category, closed_at) WHERE closed_at IS NOT NULL;
+
+-- Two-factor authentication (TOTP). Secrets are sealed with the node key; recovery codes are
+-- stored as hashes and used once; the last accepted time step refuses a replayed code.
+ALTER TABLE users ADD COLUMN mfa_enabled BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE users ADD COLUMN totp_secret TEXT;
+ALTER TABLE users ADD COLUMN totp_pending TEXT;
+ALTER TABLE users ADD COLUMN totp_last_step BIGINT;
+CREATE TABLE recovery_codes (
+    user_id UUID NOT NULL REFERENCES users(id),
+    code_hash TEXT NOT NULL,
+    used_at TIMESTAMPTZ,
+    PRIMARY KEY (user_id, code_hash)
+);
+-- A state's own policy (two-factor for everyone).
+CREATE TABLE state_policies (
+    state TEXT PRIMARY KEY,
+    mfa_for_all BOOLEAN NOT NULL DEFAULT FALSE,
+    updated_at TIMESTAMPTZ NOT NULL
+);

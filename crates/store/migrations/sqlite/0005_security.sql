@@ -85,3 +85,22 @@ CREATE TABLE retention_rules (
 ALTER TABLE cases ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE cases ADD COLUMN anonymised_at TEXT;
 CREATE INDEX cases_closed ON cases(owner_state, category, closed_at) WHERE closed_at IS NOT NULL;
+
+-- Two-factor authentication (TOTP). Secrets are sealed with the node key; recovery codes are
+-- stored as hashes and used once; the last accepted time step refuses a replayed code.
+ALTER TABLE users ADD COLUMN mfa_enabled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN totp_secret TEXT;
+ALTER TABLE users ADD COLUMN totp_pending TEXT;
+ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
+CREATE TABLE recovery_codes (
+    user_id BLOB NOT NULL REFERENCES users(id),
+    code_hash TEXT NOT NULL,
+    used_at TEXT,
+    PRIMARY KEY (user_id, code_hash)
+);
+-- A state's own policy (two-factor for everyone).
+CREATE TABLE state_policies (
+    state TEXT PRIMARY KEY,
+    mfa_for_all INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+);

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use enlace_app::App;
 use enlace_app::auth::{ApiTokenInfo, IssuedApiToken, NewApiToken};
+use enlace_app::mfa::MfaPolicy;
 use enlace_domain::retention::RetentionRule;
 
 use crate::error::{ApiError, Problem};
@@ -68,4 +69,24 @@ pub async fn set_retention_rule(
     ApiJson(r): ApiJson<RetentionRule>,
 ) -> Result<Json<RetentionRule>, ApiError> {
     Ok(Json(app.set_retention_rule(&actor, r).await?))
+}
+
+/// The state's two-factor sign-in policy.
+#[utoipa::path(get, path = "/api/v1/admin/mfa-policy", tag = "admin", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = MfaPolicy), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn mfa_policy(State(app): State<App>, Auth(actor): Auth) -> Result<Json<MfaPolicy>, ApiError> {
+    Ok(Json(app.mfa_policy(&actor).await?))
+}
+
+/// Requires two-factor sign-in of everyone of the state (supervisors, administrators and
+/// auditors always use it).
+#[utoipa::path(put, path = "/api/v1/admin/mfa-policy", tag = "admin", request_body = MfaPolicy,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = MfaPolicy), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn set_mfa_policy(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(p): ApiJson<MfaPolicy>,
+) -> Result<Json<MfaPolicy>, ApiError> {
+    Ok(Json(app.set_mfa_policy(&actor, p).await?))
 }

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use enlace_app::App;
 use enlace_app::auth::{Credentials, IssuedToken};
+use enlace_app::mfa::{MfaCode, MfaEnrolment, RecoveryCodes};
 use enlace_domain::user::User;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -118,4 +119,25 @@ pub async fn sign_out_everywhere(State(app): State<App>, Auth(actor): Auth) -> R
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut().insert(header::SET_COOKIE, session_cookie_header("", 0));
     Ok(res)
+}
+
+/// Starts enrolment in two-factor sign-in: a new secret and its QR code for the
+/// authenticator app. It takes effect once a code from it is confirmed.
+#[utoipa::path(post, path = "/api/v1/auth/mfa/enrol", tag = "auth", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = MfaEnrolment), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn mfa_enrol(State(app): State<App>, Auth(actor): Auth) -> Result<Json<MfaEnrolment>, ApiError> {
+    Ok(Json(app.start_mfa_enrolment(&actor).await?))
+}
+
+/// Confirms enrolment with a current code; answers the recovery codes, shown this once.
+#[utoipa::path(post, path = "/api/v1/auth/mfa/confirm", tag = "auth", request_body = MfaCode,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = RecoveryCodes), (status = 401, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn mfa_confirm(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(c): ApiJson<MfaCode>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    Ok(Json(app.confirm_mfa(&actor, &c.code).await?))
 }

@@ -22,6 +22,9 @@ pub fn routes() -> Router<App> {
             post(auth::start_session).get(auth::current_session).delete(auth::end_session),
         )
         .route("/api/v1/auth/sign-out-everywhere", post(auth::sign_out_everywhere))
+        .route("/api/v1/auth/mfa/enrol", post(auth::mfa_enrol))
+        .route("/api/v1/auth/mfa/confirm", post(auth::mfa_confirm))
+        .route("/api/v1/admin/mfa-policy", get(admin::mfa_policy).put(admin::set_mfa_policy))
         .route("/api/v1/me", get(auth::me))
         .route("/api/v1/admin/api-tokens", get(admin::tokens).post(admin::create_token))
         .route("/api/v1/admin/retention-rules", get(admin::retention_rules).put(admin::set_retention_rule))
