@@ -94,3 +94,103 @@ async fn security_headers_are_on_every_response(app: TestApp) {
         assert_eq!(h.contains_key("strict-transport-security"), proxied, "{path}: HSTS only behind TLS");
     }
 }
+
+cli_both!(no_secret_reaches_the_log);
+
+/// The server's log, at debug level, through sign-ins (right and wrong), sessions and token
+/// use, holds no password, token, session secret or CSRF token.
+fn no_secret_reaches_the_log(node: Node) {
+    use std::io::BufRead;
+    let node = node.with_importer();
+    let mut args: Vec<String> = vec!["serve".into(), "--listen".into(), "127.0.0.1:0".into()];
+    args.extend(node.db_args());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_enlace"))
+        .args(&args)
+        .env("ENLACE_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let addr = loop {
+        let line = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the server starts");
+        log.push(line.clone());
+        if let Some(i) = line.find("address=") {
+            break line[i + 8..].split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let base = format!("http://{addr}");
+    let wrong = "una-clave-equivocada-77";
+    let secrets: Vec<String> = node.run_async(async move {
+        let c = reqwest::Client::new();
+        let login = |pw: &str| {
+            c.post(format!("{base}/api/v1/auth/token"))
+                .json(&serde_json::json!({"username": "sup.hn", "password": pw}))
+                .send()
+        };
+        assert_eq!(login(wrong).await.unwrap().status(), 401);
+        let t: serde_json::Value = login(crate::cli::PW_FOR_TESTS).await.unwrap().json().await.unwrap();
+        let token = t["token"].as_str().unwrap().to_string();
+        let r = c.get(format!("{base}/api/v1/me")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        // A supervisor who has not enrolled in two-factor sign-in is refused (and logged as such).
+        let r = c.get(format!("{base}/api/v1/cases")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        let r =
+            c.get(format!("{base}/api/v1/me")).bearer_auth("forged-token-value-123").send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        let r = c
+            .post(format!("{base}/api/v1/auth/session"))
+            .json(&serde_json::json!({"username": "sup.hn", "password": crate::cli::PW_FOR_TESTS}))
+            .send()
+            .await
+            .unwrap();
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .to_string();
+        let s: serde_json::Value = r.json().await.unwrap();
+        vec![token, cookie, s["csrf_token"].as_str().unwrap().to_string()]
+    });
+    #[cfg(unix)]
+    unsafe {
+        libc_kill(child.id() as i32);
+    }
+    let _ = child.wait();
+    reader.join().unwrap();
+    log.extend(rx.try_iter());
+    let text = log.join("\n");
+    assert!(text.contains("serving"), "{text}");
+    for s in [crate::cli::PW_FOR_TESTS, wrong, "forged-token-value-123"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(secrets)
+    {
+        assert!(!text.contains(&s), "a secret in the log: {s}");
+    }
+}
+
+#[cfg(unix)]
+unsafe fn libc_kill(pid: i32) {
+    unsafe extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    // SIGTERM: the server shuts down gracefully.
+    unsafe {
+        kill(pid, 15);
+    }
+}

@@ -15,6 +15,8 @@ use crate::harness::{Backend, TestDb, fresh_db};
 
 const BIN: &str = env!("CARGO_BIN_EXE_enlace");
 const PW: &str = "una clave de prueba";
+/// The password of the users these tests create.
+pub(crate) const PW_FOR_TESTS: &str = PW;
 
 /// What a run of the binary left behind.
 pub(crate) struct Out {
@@ -108,8 +110,13 @@ impl Node {
         self.db.dir.path().join("data")
     }
 
+    /// Runs a future on this node's runtime.
+    pub(crate) fn run_async<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        self.rt.block_on(f)
+    }
+
     /// The arguments that point a command at this node's database.
-    fn db_args(&self) -> Vec<String> {
+    pub(crate) fn db_args(&self) -> Vec<String> {
         let mut v = vec!["--data-dir".to_string(), self.db.dir.path().join("data").display().to_string()];
         if let Some(url) = &self.db.url {
             v.push("--database-url".into());
