@@ -474,21 +474,7 @@ async fn every_request_body_example_in_openapi_is_accepted(app: TestApp) {
     let t = app.token("supervisor.hn").await;
     let admin = app.token("admin.hn").await;
     // Breaking the glass needs a restricted case and a supervisor without the permission.
-    app.app
-        .create_user(
-            None,
-            enlace_app::auth::NewUser {
-                username: "supervisor.hn.b".into(),
-                display_name: None,
-                role: enlace_domain::role::Role::ProtectionSupervisor,
-                state: enlace_domain::country::CountryCode::parse("HN").unwrap(),
-                post: None,
-                password: crate::harness::PASSWORD.into(),
-                sensitive_access: false,
-            },
-        )
-        .await
-        .unwrap();
+    app.add_supervisor_without_sensitive_access().await;
     let sup_b = app.token("supervisor.hn.b").await;
     let doc: Value =
         app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();

@@ -233,6 +233,25 @@ impl TestApp {
         v
     }
 
+    /// Adds HN's second supervisor, `supervisor.hn.b`, without the sensitive-data permission.
+    pub async fn add_supervisor_without_sensitive_access(&self) {
+        self.app
+            .create_user(
+                None,
+                NewUser {
+                    username: "supervisor.hn.b".into(),
+                    display_name: None,
+                    role: Role::ProtectionSupervisor,
+                    state: CountryCode::parse("HN").unwrap(),
+                    post: None,
+                    password: PASSWORD.into(),
+                    sensitive_access: false,
+                },
+            )
+            .await
+            .expect("create supervisor.hn.b");
+    }
+
     /// How many audit events the node holds.
     pub async fn audit_len(&self) -> usize {
         self.audit_actions().await.len()

@@ -10,21 +10,7 @@ both_backends!(restricted_cases_need_the_permission_or_a_break_glass_grant);
 
 async fn restricted_cases_need_the_permission_or_a_break_glass_grant(app: TestApp) {
     // A supervisor without the sensitive-data permission.
-    app.app
-        .create_user(
-            None,
-            enlace_app::auth::NewUser {
-                username: "supervisor.hn.b".into(),
-                display_name: None,
-                role: enlace_domain::role::Role::ProtectionSupervisor,
-                state: enlace_domain::country::CountryCode::parse("HN").unwrap(),
-                post: None,
-                password: PASSWORD.into(),
-                sensitive_access: false,
-            },
-        )
-        .await
-        .unwrap();
+    app.add_supervisor_without_sensitive_access().await;
     let officer = app.token("officer.hn").await;
     let sup = app.token("supervisor.hn").await; // has the permission
     let sup_b = app.token("supervisor.hn.b").await;

@@ -121,16 +121,8 @@ impl App {
         record_id: String,
         detail: serde_json::Value,
     ) -> Result<(), AppError> {
-        if noop_sink() {
-            return Ok(());
-        }
         let ev = event(Some(actor), action, record_type, Some(record_id), detail);
-        self.db()
-            .write(move |tx| {
-                let ev = ev.clone();
-                Box::pin(async move { crate::audit(tx, ev).await })
-            })
-            .await
+        self.audit_alone(ev).await
     }
 
     /// Passes `r` through; a denial (a forbidden operation, or a record the actor may not
@@ -142,12 +134,7 @@ impl App {
             _ => return r,
         };
         let ev = event(Some(actor), "access.denied", what, id, serde_json::json!({"reason": reason}));
-        self.db()
-            .write(move |tx| {
-                let ev = ev.clone();
-                Box::pin(async move { crate::audit(tx, ev).await })
-            })
-            .await?;
+        self.audit_alone(ev).await?;
         match r {
             Err(AppError::Hidden { what, .. }) => Err(AppError::NotFound(what)),
             other => other,

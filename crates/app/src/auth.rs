@@ -266,12 +266,7 @@ impl App {
         if let Some(until) = enlace_store::throttle::locked_until(self.db(), &keys, now).await? {
             let ev = event(None, "auth.locked_out", "user", None, serde_json::json!({"username": tried}));
             let ev = enlace_domain::audit::AuditEvent { source: source.clone(), ..ev };
-            self.db()
-                .write(move |tx| {
-                    let ev = ev.clone();
-                    Box::pin(async move { audit(tx, ev).await })
-                })
-                .await?;
+            self.audit_alone(ev).await?;
             let secs = (until - now).num_seconds().max(1) as u64;
             return Err(AppError::TooManyAttempts { retry_after_secs: secs });
         }
@@ -532,12 +527,7 @@ impl App {
     async fn audit_rejected(&self, kind: &'static str, source: Option<String>) -> Result<(), AppError> {
         let ev = event(None, "auth.rejected", kind, None, serde_json::json!({"credential": kind}));
         let ev = enlace_domain::audit::AuditEvent { source, ..ev };
-        self.db()
-            .write(move |tx| {
-                let ev = ev.clone();
-                Box::pin(async move { audit(tx, ev).await })
-            })
-            .await
+        self.audit_alone(ev).await
     }
 
     /// Checks the CSRF token sent with a state-changing request made with a session cookie

@@ -928,33 +928,8 @@ pub struct BreakGlassRequest {
     pub reason: String,
 }
 
-/// A live break-glass grant.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct BreakGlassGrant {
-    pub id: uuid::Uuid,
-    pub case_id: CaseId,
-    pub case_number: String,
-    pub user: UserId,
-    pub username: String,
-    pub reason: String,
-    pub at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
-
-impl From<enlace_store::break_glass::Grant> for BreakGlassGrant {
-    fn from(g: enlace_store::break_glass::Grant) -> Self {
-        BreakGlassGrant {
-            id: g.id,
-            case_id: g.case_id,
-            case_number: g.case_number,
-            user: g.user,
-            username: g.username,
-            reason: g.reason,
-            at: g.at,
-            expires_at: g.expires_at,
-        }
-    }
-}
+/// A break-glass grant (the domain's record).
+pub use enlace_domain::record::BreakGlassGrant;
 
 /// How long a break-glass grant lasts.
 pub const BREAK_GLASS_FOR: chrono::Duration = chrono::Duration::hours(1);
@@ -982,7 +957,7 @@ impl App {
             ));
         }
         let now = enlace_store::now();
-        let grant = enlace_store::break_glass::Grant {
+        let grant = BreakGlassGrant {
             id: uuid::Uuid::now_v7(),
             user: actor.user.id,
             username: actor.user.username.to_string(),
@@ -1006,13 +981,12 @@ impl App {
                 })
             })
             .await?;
-        Ok(grant.into())
+        Ok(grant)
     }
 
     /// The break-glass grants on the auditor's state's cases, newest first.
     pub async fn break_glass_grants(&self, actor: &Actor) -> Result<Vec<BreakGlassGrant>, AppError> {
         self.guard(actor, access::require_role(actor, &[Role::Auditor])).await?;
-        let grants = enlace_store::break_glass::list_for_state(self.db(), actor.user.state, 500).await?;
-        Ok(grants.into_iter().map(Into::into).collect())
+        Ok(enlace_store::break_glass::list_for_state(self.db(), actor.user.state, 500).await?)
     }
 }

@@ -441,13 +441,14 @@ impl App {
             progress(n);
         }
         w.flush().map_err(|e| AppError::Unavailable(format!("writing the export failed: {e}")))?;
-        self.db()
-            .write(move |tx| {
-                let ev =
-                    event(None, "case.export", "case", None, serde_json::json!({"rows": n, "state": state}));
-                Box::pin(async move { audit(tx, ev).await })
-            })
-            .await?;
+        self.audit_alone(event(
+            None,
+            "case.export",
+            "case",
+            None,
+            serde_json::json!({"rows": n, "state": state}),
+        ))
+        .await?;
         Ok(n)
     }
 }

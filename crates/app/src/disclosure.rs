@@ -2,50 +2,14 @@
 //! it asks the domain rule, and logs what it allows (purpose, recipient, legal instrument,
 //! basis) and audits it, in one transaction. Federation and exports go through it.
 
-use chrono::{DateTime, Utc};
 use enlace_domain::disclosure::{Basis, DisclosureRequest, decide};
-use enlace_domain::ids::{CaseId, UserId};
+use enlace_domain::ids::CaseId;
 use enlace_domain::role::Role;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use crate::{Actor, App, AppError, access, audit, event};
 
-/// A logged disclosure.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Disclosure {
-    pub id: uuid::Uuid,
-    pub case_id: CaseId,
-    pub case_number: String,
-    pub at: DateTime<Utc>,
-    pub actor: Option<UserId>,
-    pub actor_name: String,
-    pub purpose: String,
-    pub recipient: String,
-    pub recipient_kind: String,
-    pub legal_instrument: String,
-    /// What allowed it: a consent, a recorded exception, or the data subject's right.
-    #[schema(value_type = Object)]
-    pub basis: serde_json::Value,
-}
-
-impl From<enlace_store::disclosures::Disclosure> for Disclosure {
-    fn from(d: enlace_store::disclosures::Disclosure) -> Self {
-        Disclosure {
-            id: d.id,
-            case_id: d.case_id,
-            case_number: d.case_number,
-            at: d.at,
-            actor: d.actor,
-            actor_name: d.actor_name,
-            purpose: d.purpose,
-            recipient: d.recipient,
-            recipient_kind: d.recipient_kind,
-            legal_instrument: d.legal_instrument,
-            basis: d.basis,
-        }
-    }
-}
+/// A logged disclosure (the domain's record).
+pub use enlace_domain::disclosure::DisclosureRecord as Disclosure;
 
 impl App {
     /// Decides and records a disclosure of case `id`. Refused (403, audited) when no consent
@@ -66,19 +30,19 @@ impl App {
                     let consents = enlace_store::records::list_consents_tx(tx, id).await?;
                     let now = enlace_store::now();
                     let basis: Basis = decide(&c, &consents, &req, now).map_err(|r| AppError::Forbidden(r.to_string()))?;
-                    let d = enlace_store::disclosures::Disclosure {
+                    let d = Disclosure {
                         id: uuid::Uuid::now_v7(),
                         case_id: c.id,
                         case_number: c.number.to_string(),
-                        owner_state: c.owner_state.to_string(),
+                        owner_state: c.owner_state,
                         at: now,
                         actor: Some(actor.user.id),
                         actor_name: actor.user.username.to_string(),
-                        purpose: req.purpose.as_str().into(),
+                        purpose: req.purpose,
                         recipient: req.recipient.to_string(),
-                        recipient_kind: req.recipient_kind.as_str().into(),
+                        recipient_kind: req.recipient_kind,
                         legal_instrument: req.legal_instrument.to_string(),
-                        basis: serde_json::to_value(&basis).expect("basis serialises"),
+                        basis,
                     };
                     enlace_store::disclosures::insert(tx, &d).await?;
                     let detail = serde_json::json!({"number": c.number, "disclosure": d.id, "purpose": d.purpose,
@@ -89,20 +53,18 @@ impl App {
             })
             .await;
         // A refusal by the rule is a denial, audited as one by `write_as`.
-        Ok(result?.into())
+        result
     }
 
     /// The disclosures of a case (for those who may read it).
     pub async fn case_disclosures(&self, actor: &Actor, id: CaseId) -> Result<Vec<Disclosure>, AppError> {
         self.read_case_for(actor, id, "disclosures").await?;
-        let rows = enlace_store::disclosures::for_case(self.db(), id).await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        Ok(enlace_store::disclosures::for_case(self.db(), id).await?)
     }
 
     /// The disclosures of the auditor's state's cases, newest first.
     pub async fn state_disclosures(&self, actor: &Actor) -> Result<Vec<Disclosure>, AppError> {
         self.guard(actor, access::require_role(actor, &[Role::Auditor])).await?;
-        let rows = enlace_store::disclosures::for_state(self.db(), actor.user.state.as_str(), 1000).await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        Ok(enlace_store::disclosures::for_state(self.db(), actor.user.state, 1000).await?)
     }
 }

@@ -185,6 +185,22 @@ pub(crate) fn event(
     }
 }
 
+impl App {
+    /// Writes one audit event in a transaction of its own (reads, refusals, sign-in events:
+    /// things that change nothing else).
+    pub(crate) async fn audit_alone(&self, ev: AuditEvent) -> Result<(), AppError> {
+        if audit_log::noop_sink() {
+            return Ok(());
+        }
+        self.db()
+            .write(move |tx| {
+                let ev = ev.clone();
+                Box::pin(async move { audit(tx, ev).await })
+            })
+            .await
+    }
+}
+
 /// Appends an audit event in the caller's transaction.
 pub(crate) async fn audit(tx: &mut Tx, e: AuditEvent) -> Result<(), AppError> {
     if audit_log::noop_sink() {

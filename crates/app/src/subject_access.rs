@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use crate::cases::CaseView;
 use crate::disclosure::Disclosure;
-use crate::{Actor, App, AppError, access, audit, event};
+use crate::{Actor, App, AppError, access, event};
 
 /// Who asked, and on what legal ground.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -80,7 +80,7 @@ impl App {
                 actions: enlace_store::records::list_actions(self.db(), case_id).await?,
                 consents: enlace_store::records::list_consents(self.db(), case_id).await?,
                 attachments: enlace_store::records::list_attachments(self.db(), case_id).await?,
-                disclosures: earlier.into_iter().map(Into::into).collect(),
+                disclosures: earlier,
             });
         }
         if cases.is_empty() {
@@ -95,12 +95,7 @@ impl App {
             enlace_store::persons::get_person(self.db(), id).await?.ok_or(AppError::NotFound("person"))?;
         let detail = serde_json::json!({"cases": cases.iter().map(|c| c.case.case.number.to_string()).collect::<Vec<_>>()});
         let ev = event(Some(actor), "person.subject_access", "person", Some(id.to_string()), detail);
-        self.db()
-            .write(move |tx| {
-                let ev = ev.clone();
-                Box::pin(async move { audit(tx, ev).await })
-            })
-            .await?;
+        self.audit_alone(ev).await?;
         Ok(SubjectAccessExport { generated_at: enlace_store::now(), person, cases })
     }
 }

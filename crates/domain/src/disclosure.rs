@@ -81,7 +81,7 @@ pub struct DisclosureRequest {
 }
 
 /// On what a disclosure was allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "basis", rename_all = "snake_case")]
 pub enum Basis {
     Consent {
@@ -93,6 +93,23 @@ pub enum Basis {
     },
     /// The person's own right of access.
     DataSubjectRight,
+}
+
+/// A disclosure as logged: what left the node, to whom, why, and on what basis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DisclosureRecord {
+    pub id: uuid::Uuid,
+    pub case_id: crate::ids::CaseId,
+    pub case_number: String,
+    pub owner_state: crate::country::CountryCode,
+    pub at: DateTime<Utc>,
+    pub actor: Option<crate::ids::UserId>,
+    pub actor_name: String,
+    pub purpose: Purpose,
+    pub recipient: String,
+    pub recipient_kind: RecipientKind,
+    pub legal_instrument: String,
+    pub basis: Basis,
 }
 
 /// Why a disclosure is refused.

@@ -126,6 +126,20 @@ pub struct Consent {
     pub recorded_by: UserId,
 }
 
+/// A break-glass grant: a supervisor's reasoned, time-limited access to a restricted case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BreakGlassGrant {
+    pub id: uuid::Uuid,
+    pub user: UserId,
+    pub username: String,
+    pub case_id: CaseId,
+    pub case_number: String,
+    pub owner_state: crate::country::CountryCode,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

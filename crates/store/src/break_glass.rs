@@ -7,18 +7,7 @@ use enlace_domain::ids::{CaseId, UserId};
 use crate::row::RowExt;
 use crate::{Db, StoreError, Tx, on_read, on_tx};
 
-#[derive(Debug, Clone)]
-pub struct Grant {
-    pub id: uuid::Uuid,
-    pub user: UserId,
-    pub username: String,
-    pub case_id: CaseId,
-    pub case_number: String,
-    pub owner_state: CountryCode,
-    pub reason: String,
-    pub at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
+pub use enlace_domain::record::BreakGlassGrant as Grant;
 
 pub async fn insert(tx: &mut Tx, g: &Grant) -> Result<(), StoreError> {
     on_tx!(tx, c => sqlx::query(
