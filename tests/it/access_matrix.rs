@@ -137,6 +137,9 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     // refused the same way for everyone.
     ("post", "/api/v1/auth/mfa/confirm", Rule::Everyone("422")),
     ("get", "/api/v1/admin/mfa-policy", Rule::AdminOrAuditor),
+    ("get", "/api/v1/admin/users", Rule::Only("admin.hn")),
+    ("post", "/api/v1/admin/users", Rule::Only("admin.hn")),
+    ("patch", "/api/v1/admin/users/{id}", Rule::Only("admin.hn")),
     ("put", "/api/v1/admin/mfa-policy", Rule::Only("admin.hn")),
     ("get", "/api/v1/me", Rule::Anyone),
     ("get", "/api/v1/states", Rule::Anyone),
@@ -261,6 +264,13 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                 .replace("{number}", case["number"].as_str().unwrap())
                 .replace("{consent}", &consent)
                 .replace("{attachment}", &attachment);
+            if *path == "/api/v1/admin/users/{id}" {
+                let partner = app.get(&admin, "/api/v1/admin/users").await.1;
+                let id =
+                    partner.as_array().unwrap().iter().find(|u| u["username"] == "partner").unwrap()["id"]
+                        .clone();
+                url = format!("/api/v1/admin/users/{}", id.as_str().unwrap());
+            }
             if *path == "/api/v1/admin/api-tokens/{id}" {
                 let body = json!({"name": format!("t-{}", uuid::Uuid::now_v7().simple()), "role": "auditor", "expires_in_days": 1});
                 let (_, t) = app.post(&admin, "/api/v1/admin/api-tokens", &body).await;
@@ -287,6 +297,11 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                 ("post", p) if p.ends_with("/disclosures") => json!({"purpose": "services",
                     "recipient": "Albergue Belén", "recipient_kind": "organisation",
                     "legal_instrument": "Consent of the person"}),
+                ("post", "/api/v1/admin/users") => {
+                    json!({"username": format!("u-{}", uuid::Uuid::now_v7().simple()),
+                    "role": "auditor", "password": "una frase larga y propia"})
+                }
+                ("patch", "/api/v1/admin/users/{id}") => json!({"display_name": "Socia RROCM"}),
                 ("patch", _) => json!({"version": 1, "narrative": "revisado"}),
                 ("put", p) if p.ends_with("/legal-hold") => {
                     json!({"hold": true, "reason": "Proceedings pending."})

@@ -15,6 +15,7 @@ both_backends!(
     bad_cookies_and_csrf_tokens_are_refused_and_audited,
     sign_out_everywhere_ends_sessions_and_tokens,
     integration_tokens_are_scoped_listed_and_revocable,
+    administrators_manage_their_states_accounts,
 );
 
 /// A browser-like client: the session cookie kept by hand (reqwest's store will not send a
@@ -344,4 +345,101 @@ async fn sessions_time_out_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_time_out_postgres() {
     sessions_time_out(Backend::Postgres).await;
+}
+
+async fn administrators_manage_their_states_accounts(app: TestApp) {
+    let admin = app.token("admin.hn").await;
+    let (s, list) = app.get(&admin, "/api/v1/admin/users").await;
+    assert_eq!(s, 200);
+    assert!(list.as_array().unwrap().iter().all(|u| u["state"] == "HN"), "own state only");
+    let by_name =
+        |list: &Value, n: &str| list.as_array().unwrap().iter().find(|u| u["username"] == n).cloned();
+    assert!(by_name(&list, "officer.gt").is_none());
+
+    // Create: the password policy and the post rule apply.
+    let (s, v) = app
+        .post(
+            &admin,
+            "/api/v1/admin/users",
+            &json!({"username": "rosa.mejia", "role": "consular_officer",
+        "post": "HN-TAPACHULA", "password": "1q2w3e4r5t"}),
+        )
+        .await;
+    assert_eq!((s, v["errors"][0]["field"].as_str()), (422, Some("password")), "{v}");
+    let (s, v) = app
+        .post(
+            &admin,
+            "/api/v1/admin/users",
+            &json!({"username": "rosa.mejia", "role": "consular_officer",
+        "post": "GT-TAPACHULA", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!((s, v["errors"][0]["field"].as_str()), (422, Some("post")), "{v}");
+    let (s, rosa) = app
+        .post(
+            &admin,
+            "/api/v1/admin/users",
+            &json!({"username": "rosa.mejia", "role": "consular_officer",
+        "post": "HN-TAPACHULA", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, 201, "{rosa}");
+    assert_eq!(rosa["state"], "HN");
+    let rosa_path = format!("/api/v1/admin/users/{}", rosa["id"].as_str().unwrap());
+
+    // Grant the sensitive-data permission: a child case becomes readable.
+    let t = app.token("rosa.mejia").await;
+    let mut child = new_case(&["Niño"], &["Protegido"]);
+    child["vulnerabilities"] = json!(["separated_child"]);
+    let c = app.create_case(&t, &child).await;
+    let case_path = format!("/api/v1/cases/{}", c["id"].as_str().unwrap());
+    assert_eq!(app.get(&t, &case_path).await.0, 404);
+    let (s, v) = app.send("PATCH", &admin, &rosa_path, &json!({"sensitive_access": true})).await;
+    assert_eq!((s, v["sensitive_access"].as_bool()), (200, Some(true)), "{v}");
+    assert_eq!(app.get(&t, &case_path).await.0, 200);
+
+    // Disable: sign-in and the existing token stop at once.
+    let (s, _) = app.send("PATCH", &admin, &rosa_path, &json!({"disabled": true})).await;
+    assert_eq!(s, 200);
+    assert_eq!(app.get(&t, "/api/v1/me").await.0, 401);
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .json(&json!({"username": "rosa.mejia", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    app.send("PATCH", &admin, &rosa_path, &json!({"disabled": false})).await;
+    assert_eq!(app.get(&app.token("rosa.mejia").await, "/api/v1/me").await.0, 200);
+
+    // Bad changes are named; another state's accounts are not found; no self-demotion.
+    let (s, v) = app.send("PATCH", &admin, &rosa_path, &json!({"post": null})).await;
+    assert_eq!((s, v["errors"][0]["field"].as_str()), (422, Some("post")), "{v}");
+    let (s, v) = app.send("PATCH", &admin, &rosa_path, &json!({"colour": "red"})).await;
+    assert_eq!(s, 422, "{v}");
+    let gt = app.get(&app.token("supervisor.gt").await, "/api/v1/me").await.1;
+    assert_eq!(
+        app.send(
+            "PATCH",
+            &admin,
+            &format!("/api/v1/admin/users/{}", gt["id"].as_str().unwrap()),
+            &json!({"disabled": true})
+        )
+        .await
+        .0,
+        404
+    );
+    let me = app.get(&admin, "/api/v1/me").await.1;
+    let (s, _) = app
+        .send(
+            "PATCH",
+            &admin,
+            &format!("/api/v1/admin/users/{}", me["id"].as_str().unwrap()),
+            &json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(s, 409);
+    let changes = app.audit_actions().await.iter().filter(|a| *a == "user.change").count();
+    assert_eq!(changes, 3);
 }

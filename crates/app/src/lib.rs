@@ -17,6 +17,7 @@ pub mod keys;
 pub mod mfa;
 pub mod retention;
 pub mod subject_access;
+pub mod users;
 
 use std::sync::Arc;
 

@@ -98,11 +98,33 @@ pub async fn get_user(db: &Db, id: UserId) -> Result<Option<User>, StoreError> {
     })
 }
 
-pub async fn list_users(db: &Db) -> Result<Vec<User>, StoreError> {
+/// The accounts of one state (or of every state), by user name.
+pub async fn list_users(db: &Db, state: Option<CountryCode>) -> Result<Vec<User>, StoreError> {
+    let st = state.map(|s| s.as_str().to_string());
     on_read!(db, p => {
-        let rows = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind, mfa_enabled FROM users ORDER BY username").fetch_all(p).await?;
+        let rows = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind, mfa_enabled FROM users WHERE ($1 IS NULL OR state = $1) ORDER BY username")
+            .bind(st).fetch_all(p).await?;
         rows.iter().map(user_from_row).collect()
     })
+}
+
+/// Changes what an administrator may change of an account (role, post, disabled, permission).
+pub async fn update_user(tx: &mut Tx, u: &User) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE users SET role = $1, post = $2, disabled = $3, sensitive_access = $4, display_name = $5 WHERE id = $6")
+        .bind(u.role.as_str()).bind(u.post.as_ref().map(|p| p.as_str().to_string())).bind(u.disabled)
+        .bind(u.sensitive_access).bind(&u.display_name).bind(u.id.0)
+        .execute(&mut *c).await.map(|_| ())?);
+    Ok(())
+}
+
+/// Removes a user's second factor (a lost phone): they enrol again at next sign-in.
+pub async fn reset_totp(tx: &mut Tx, user: UserId) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE users SET mfa_enabled = $1, totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL WHERE id = $2")
+        .bind(false).bind(user.0).execute(&mut *c).await.map(|_| ())?);
+    on_tx!(tx, c => sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.0).execute(&mut *c).await.map(|_| ())?);
+    Ok(())
 }
 
 /// A stored API token (its secret is never stored, only its hash).

@@ -81,7 +81,7 @@ impl App {
     ) -> Result<(HashMap<CountryCode, User>, HashMap<PostCode, User>), AppError> {
         let mut by_state = HashMap::new();
         let mut by_post = HashMap::new();
-        for u in enlace_store::users::list_users(self.db()).await? {
+        for u in enlace_store::users::list_users(self.db(), None).await? {
             match (u.role, &u.post) {
                 (Role::ProtectionSupervisor, _) => {
                     by_state.entry(u.state).or_insert(u);

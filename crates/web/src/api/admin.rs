@@ -6,7 +6,9 @@ use axum::http::StatusCode;
 use enlace_app::App;
 use enlace_app::auth::{ApiTokenInfo, IssuedApiToken, NewApiToken};
 use enlace_app::mfa::MfaPolicy;
+use enlace_app::users::{AccountChange, NewAccount};
 use enlace_domain::retention::RetentionRule;
+use enlace_domain::user::User;
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, Auth};
@@ -89,4 +91,39 @@ pub async fn set_mfa_policy(
     ApiJson(p): ApiJson<MfaPolicy>,
 ) -> Result<Json<MfaPolicy>, ApiError> {
     Ok(Json(app.set_mfa_policy(&actor, p).await?))
+}
+
+/// The accounts of the administrator's state.
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = [User]), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn users(State(app): State<App>, Auth(actor): Auth) -> Result<Json<Vec<User>>, ApiError> {
+    Ok(Json(app.users(&actor).await?))
+}
+
+/// Creates an account of the administrator's state.
+#[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin", request_body = NewAccount,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 201, body = User), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_user(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(n): ApiJson<NewAccount>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    Ok((StatusCode::CREATED, Json(app.create_account(&actor, n).await?)))
+}
+
+/// Changes an account: role, post, disabled, sensitive-data permission, second-factor reset.
+#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", request_body = AccountChange,
+    params(("id" = String, Path, description = "The user's id")), security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn change_user(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(ch): ApiJson<AccountChange>,
+) -> Result<Json<User>, ApiError> {
+    let id = id.parse().map_err(|_| ApiError::from(enlace_app::AppError::NotFound("user")))?;
+    Ok(Json(app.change_account(&actor, id, ch).await?))
 }

@@ -24,6 +24,8 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/auth/sign-out-everywhere", post(auth::sign_out_everywhere))
         .route("/api/v1/auth/mfa/enrol", post(auth::mfa_enrol))
         .route("/api/v1/auth/mfa/confirm", post(auth::mfa_confirm))
+        .route("/api/v1/admin/users", get(admin::users).post(admin::create_user))
+        .route("/api/v1/admin/users/{id}", axum::routing::patch(admin::change_user))
         .route("/api/v1/admin/mfa-policy", get(admin::mfa_policy).put(admin::set_mfa_policy))
         .route("/api/v1/me", get(auth::me))
         .route("/api/v1/admin/api-tokens", get(admin::tokens).post(admin::create_token))
