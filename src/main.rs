@@ -290,7 +290,7 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
     }
     let listener =
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    // The daily retention job: a few minutes after start, then every 24 hours.
+    // The daily jobs (retention, expired sessions): a few minutes after start, then every 24 hours.
     let job = app.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(
@@ -302,6 +302,10 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
             match job.run_retention(false, chrono::Utc::now()).await {
                 Ok(r) => tracing::info!(cases = r.total(), "retention run"),
                 Err(e) => tracing::error!(error = %e, "retention run failed"),
+            }
+            match job.remove_expired_sessions().await {
+                Ok(n) => tracing::info!(sessions = n, "expired sessions removed"),
+                Err(e) => tracing::error!(error = %e, "removing expired sessions failed"),
             }
         }
     });

@@ -324,6 +324,8 @@ async fn sessions_time_out(backend: Backend) {
     assert_eq!(b.get("/api/v1/me").await, 200);
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(b.get("/api/v1/me").await, 401, "idle");
+    // Housekeeping removes the ended session's row.
+    assert_eq!(app.app.remove_expired_sessions().await.unwrap(), 1);
 
     let absolute = Settings { session_absolute: chrono::Duration::seconds(2), ..Settings::default() };
     let Some(app) = spawn_app_with(backend, absolute).await else { return };

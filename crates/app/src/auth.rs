@@ -548,6 +548,19 @@ impl App {
             .await
     }
 
+    /// Removes sessions past their idle or absolute end (daily housekeeping); returns how many.
+    pub async fn remove_expired_sessions(&self) -> Result<u64, AppError> {
+        let now = enlace_store::now();
+        let idle_since = now - self.settings().session_idle;
+        self.db()
+            .write(move |tx| {
+                Box::pin(async move {
+                    Ok::<_, AppError>(enlace_store::sessions::delete_expired(tx, now, idle_since).await?)
+                })
+            })
+            .await
+    }
+
     /// Ends one session (sign-out).
     pub async fn end_session(&self, actor: &Actor, secret: &str) -> Result<(), AppError> {
         let hash = secret_hash(secret);
