@@ -276,7 +276,7 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
         println!("\nEnlace demo node: http://{listen}   (API: http://{listen}/api/v1/openapi.json)");
         println!("Every demo account's password is: {DEMO_PASSWORD}");
         println!("(Demo node: two-factor enrolment is offered but not enforced.)\n");
-        println!("{:<24} {:<24} {:<6} {}", "USER", "ROLE", "STATE", "POST");
+        println!("{:<24} {:<24} {:<6} POST", "USER", "ROLE", "STATE");
         for l in logins {
             println!(
                 "{:<24} {:<24} {:<6} {}",

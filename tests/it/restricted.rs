@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::harness::{PASSWORD, TestApp, new_case};
+use crate::harness::{TestApp, new_case};
 
 both_backends!(restricted_cases_need_the_permission_or_a_break_glass_grant);
 

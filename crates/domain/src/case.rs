@@ -332,18 +332,18 @@ pub fn validate_parts(parts: &CaseParts, person: &PersonData, now: DateTime<Utc>
     }
     if let Some(c) = &parts.child {
         e.extend(c.validate(now).nest("child"));
-        if let Some(age) = person.birth.age_on(now.date_naive()) {
-            if age >= 18 {
-                e.push("child", "the person is 18 or older by their recorded birth");
-            }
+        if let Some(age) = person.birth.age_on(now.date_naive())
+            && age >= 18
+        {
+            e.push("child", "the person is 18 or older by their recorded birth");
         }
     }
     if let Some(d) = &parts.death {
         e.extend(d.validate(now).nest("death"));
-        if let Some((earliest, _)) = person.birth.range() {
-            if d.date_of_death < earliest {
-                e.push("death.date_of_death", "is before the person's birth");
-            }
+        if let Some((earliest, _)) = person.birth.range()
+            && d.date_of_death < earliest
+        {
+            e.push("death.date_of_death", "is before the person's birth");
         }
     }
     if let Some(m) = &parts.missing {

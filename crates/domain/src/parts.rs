@@ -102,10 +102,10 @@ impl Detention {
         after(&mut e, "notice_received_at", self.notice_received_at);
         after(&mut e, "first_contact_at", self.first_contact_at);
         after(&mut e, "first_visit_at", self.first_visit_at);
-        if let (Some(s), Some(r)) = (self.notice_sent_at, self.notice_received_at) {
-            if r < s {
-                e.push("notice_received_at", "is before the notice was sent");
-            }
+        if let (Some(s), Some(r)) = (self.notice_sent_at, self.notice_received_at)
+            && r < s
+        {
+            e.push("notice_received_at", "is before the notice was sent");
         }
         e
     }
@@ -197,10 +197,10 @@ impl ChildRecord {
     pub fn validate(&self, now: DateTime<Utc>) -> ValidationErrors {
         let mut e = ValidationErrors::new();
         let today = now.date_naive();
-        if let Some(b) = &self.best_interest {
-            if b.date > today {
-                e.push("best_interest.date", "is in the future");
-            }
+        if let Some(b) = &self.best_interest
+            && b.date > today
+        {
+            e.push("best_interest.date", "is in the future");
         }
         if let Some(plan) = &self.return_plan {
             match &self.best_interest {
@@ -253,10 +253,10 @@ impl DeathRecord {
         if self.date_of_death > now.date_naive() {
             e.push("date_of_death", "is in the future");
         }
-        if let Some(n) = self.family_notified_at {
-            if n.date_naive() < self.date_of_death {
-                e.push("family_notified_at", "is before the death");
-            }
+        if let Some(n) = self.family_notified_at
+            && n.date_naive() < self.date_of_death
+        {
+            e.push("family_notified_at", "is before the death");
         }
         e
     }

@@ -246,7 +246,7 @@ impl Cursor {
     }
     pub fn decode(s: &str) -> Result<Cursor, String> {
         let bad = || "is not a cursor returned by this API".to_string();
-        if s.len() % 2 != 0 || s.len() > 200 {
+        if !s.len().is_multiple_of(2) || s.len() > 200 {
             return Err(bad());
         }
         let bytes: Result<Vec<u8>, _> = (0..s.len())
