@@ -11,6 +11,7 @@ use enlace_app::audit_log::Verification;
 use enlace_app::auth::NewUser;
 use enlace_app::demo::{DEMO_PASSWORD, GenerateOptions};
 use enlace_app::keys::NodeKey;
+use enlace_app::oidc::OidcSettings;
 use enlace_app::{App, AppError, Db, Settings};
 use enlace_domain::country::CountryCode;
 use enlace_domain::post::PostCode;
@@ -43,6 +44,42 @@ struct DbArgs {
     key_file: Option<PathBuf>,
 }
 
+/// Sign-in with the state's identity provider (OpenID Connect); off unless the issuer is given.
+#[derive(Args, Clone)]
+struct OidcArgs {
+    /// The provider's issuer URL (e.g. https://id.example.gob.hn/realms/consular).
+    #[arg(long, env = "ENLACE_OIDC_ISSUER")]
+    oidc_issuer: Option<String>,
+    #[arg(long, env = "ENLACE_OIDC_CLIENT_ID", requires = "oidc_issuer")]
+    oidc_client_id: Option<String>,
+    /// Better given by the environment than on the command line.
+    #[arg(long, env = "ENLACE_OIDC_CLIENT_SECRET", hide_env_values = true, requires = "oidc_issuer")]
+    oidc_client_secret: Option<String>,
+    /// This node's callback URL: https://HOST/api/v1/auth/oidc/callback.
+    #[arg(long, env = "ENLACE_OIDC_REDIRECT_URL", requires = "oidc_issuer")]
+    oidc_redirect_url: Option<String>,
+    /// The claim naming the Enlace account: preferred_username or email.
+    #[arg(long, env = "ENLACE_OIDC_USERNAME_CLAIM", default_value = "preferred_username",
+        value_parser = ["preferred_username", "email"])]
+    oidc_username_claim: String,
+}
+
+impl OidcArgs {
+    fn settings(&self) -> Result<Option<OidcSettings>> {
+        let Some(issuer) = self.oidc_issuer.clone() else { return Ok(None) };
+        let need = |v: &Option<String>, flag: &str| {
+            v.clone().ok_or_else(|| anyhow::anyhow!("--oidc-issuer needs {flag} too"))
+        };
+        Ok(Some(OidcSettings {
+            issuer,
+            client_id: need(&self.oidc_client_id, "--oidc-client-id")?,
+            client_secret: need(&self.oidc_client_secret, "--oidc-client-secret")?,
+            redirect_url: need(&self.oidc_redirect_url, "--oidc-redirect-url")?,
+            username_claim: self.oidc_username_claim.clone(),
+        }))
+    }
+}
+
 impl DbArgs {
     fn node_key(&self) -> Result<NodeKey> {
         if let Ok(k) = std::env::var("ENLACE_NODE_KEY") {
@@ -65,6 +102,8 @@ enum Command {
         /// Load demo accounts and demo cases (first start only) and print the logins.
         #[arg(long)]
         demo: bool,
+        #[command(flatten)]
+        oidc: OidcArgs,
         /// Benchmarks only: `noop` writes no audit events, to measure what auditing costs.
         #[arg(long, hide = true, default_value = "chain")]
         audit_sink: AuditSink,
@@ -215,18 +254,18 @@ enum ExportCommand {
 }
 
 async fn open(db: &DbArgs) -> Result<App> {
-    open_node(db, false).await
+    open_node(db, false, None).await
 }
 
 /// Opens the node; a demo node does not force two-factor enrolment on its demo accounts.
-async fn open_node(db: &DbArgs, demo: bool) -> Result<App> {
+async fn open_node(db: &DbArgs, demo: bool, oidc: Option<OidcSettings>) -> Result<App> {
     let database = Db::connect(db.database_url.as_deref(), &db.data_dir).await.with_context(|| match &db
         .database_url
     {
         Some(_) => "cannot connect to the database given by --database-url".to_string(),
         None => format!("cannot open the database in {}", db.data_dir.display()),
     })?;
-    let settings = Settings { node_key: db.node_key()?, enforce_mfa: !demo, ..Settings::default() };
+    let settings = Settings { node_key: db.node_key()?, enforce_mfa: !demo, oidc, ..Settings::default() };
     let app = App::new(database, settings);
     app.prepare().await.context("cannot prepare the database")?;
     Ok(app)
@@ -340,12 +379,12 @@ fn read_password() -> Result<String> {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve { db, listen, demo, audit_sink } => {
+        Command::Serve { db, listen, demo, oidc, audit_sink } => {
             if let AuditSink::Noop = audit_sink {
                 tracing::warn!("audit sink is a no-op: this node keeps NO audit trail (benchmark mode)");
                 enlace_app::audit_log::use_noop_sink_for_benchmarks();
             }
-            serve(open_node(&db, demo).await?, listen, demo).await
+            serve(open_node(&db, demo, oidc.settings()?).await?, listen, demo).await
         }
         Command::Retention { command: RetentionCommand::Run { db, dry_run } } => {
             let app = open(&db).await?;
@@ -393,7 +432,7 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Demo { db, listen } => serve(open_node(&db, true).await?, listen, true).await,
+        Command::Demo { db, listen } => serve(open_node(&db, true, None).await?, listen, true).await,
         Command::Migrate { db } => {
             open(&db).await?;
             eprintln!("database is up to date");

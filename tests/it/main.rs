@@ -3,6 +3,7 @@
 mod disclosure;
 mod harness;
 mod mfa;
+mod oidc;
 
 mod access_matrix;
 mod accounts;

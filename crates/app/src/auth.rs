@@ -457,6 +457,17 @@ impl App {
         source: Option<String>,
     ) -> Result<NewSession, AppError> {
         let user = self.check_credentials(&c, &source).await?;
+        self.create_session(user, source, "session").await
+    }
+
+    /// A new session for a user already authenticated (by password, or by the state's identity
+    /// provider: `via`), with its audit event.
+    pub(crate) async fn create_session(
+        &self,
+        user: User,
+        source: Option<String>,
+        via: &'static str,
+    ) -> Result<NewSession, AppError> {
         let secret = new_secret()?;
         let csrf_token = new_secret()?;
         let now = enlace_store::now();
@@ -475,7 +486,7 @@ impl App {
             "auth.login",
             "user",
             Some(user.id.to_string()),
-            serde_json::json!({"via": "session"}),
+            serde_json::json!({"via": via}),
         );
         let expires_at = row.expires_at;
         self.db()

@@ -15,6 +15,7 @@ pub mod disclosure;
 mod error;
 pub mod keys;
 pub mod mfa;
+pub mod oidc;
 pub mod retention;
 pub mod subject_access;
 pub mod users;
@@ -52,6 +53,8 @@ pub struct Settings {
     /// Supervisors, administrators and auditors (everyone, where the state says so) must
     /// enrol in two-factor sign-in before doing anything else.
     pub enforce_mfa: bool,
+    /// Sign-in with the state's identity provider, when configured.
+    pub oidc: Option<oidc::OidcSettings>,
 }
 
 impl Default for Settings {
@@ -62,6 +65,7 @@ impl Default for Settings {
             session_absolute: chrono::Duration::hours(12),
             node_key: keys::NodeKey::generate(),
             enforce_mfa: true,
+            oidc: None,
         }
     }
 }

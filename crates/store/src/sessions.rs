@@ -90,3 +90,32 @@ pub async fn delete_expired(
     Ok(on_tx!(tx, c => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
         .bind(now).bind(idle_since).execute(&mut *c).await?.rows_affected()))
 }
+
+/// Remembers an OpenID Connect sign-in under way.
+pub async fn insert_oidc_pending(
+    tx: &mut Tx,
+    state_hash: &str,
+    nonce: &str,
+    pkce_verifier: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO oidc_pending (state_hash, nonce, pkce_verifier, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(state_hash).bind(nonce).bind(pkce_verifier).bind(now).execute(&mut *c).await.map(|_| ())?);
+    Ok(())
+}
+
+/// Takes (once) the sign-in under way with this state, if it began after `since`:
+/// its nonce and PKCE verifier.
+pub async fn take_oidc_pending(
+    tx: &mut Tx,
+    state_hash: &str,
+    since: DateTime<Utc>,
+) -> Result<Option<(String, String)>, StoreError> {
+    let row: Option<(String, String, DateTime<Utc>)> = on_tx!(tx, c => sqlx::query_as(
+        "DELETE FROM oidc_pending WHERE state_hash = $1 RETURNING nonce, pkce_verifier, created_at")
+        .bind(state_hash).fetch_optional(&mut *c).await?);
+    on_tx!(tx, c => sqlx::query("DELETE FROM oidc_pending WHERE created_at < $1")
+        .bind(since).execute(&mut *c).await.map(|_| ())?);
+    Ok(row.filter(|(_, _, at)| *at >= since).map(|(n, v, _)| (n, v)))
+}

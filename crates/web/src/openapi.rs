@@ -45,7 +45,7 @@ impl Modify for Security {
         audit::disclosures, cases::disclose, cases::disclosures, cases::legal_hold, cases::set_legal_hold,
         admin::retention_rules, admin::set_retention_rule, persons::subject_access,
         auth::mfa_enrol, auth::mfa_confirm, admin::mfa_policy, admin::set_mfa_policy,
-        admin::users, admin::create_user, admin::change_user,
+        admin::users, admin::create_user, admin::change_user, auth::oidc_login, auth::oidc_callback,
         cases::list, cases::create, cases::get, cases::by_number, cases::update, cases::update_person,
         cases::transitions, cases::transition, cases::actions, cases::add_action,
         cases::attachments, cases::upload, cases::attachment,

@@ -104,3 +104,12 @@ CREATE TABLE state_policies (
     mfa_for_all INTEGER NOT NULL DEFAULT 0,
     updated_at TEXT NOT NULL
 );
+
+-- OpenID Connect sign-ins under way: the state sent to the identity provider (hashed), with
+-- the nonce and PKCE verifier to check its answer; used once, and only for 10 minutes.
+CREATE TABLE oidc_pending (
+    state_hash TEXT PRIMARY KEY,
+    nonce TEXT NOT NULL,
+    pkce_verifier TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);

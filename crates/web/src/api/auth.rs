@@ -141,3 +141,52 @@ pub async fn mfa_confirm(
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     Ok(Json(app.confirm_mfa(&actor, &c.code).await?))
 }
+
+/// Begins sign-in with the state's identity provider (when configured): a redirect to it.
+#[utoipa::path(get, path = "/api/v1/auth/oidc/login", tag = "auth",
+    responses((status = 303, description = "To the identity provider"), (status = 404, body = Problem)))]
+pub async fn oidc_login(State(app): State<App>) -> Result<Response, ApiError> {
+    let url = app.start_oidc().await?;
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    res.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(&url)
+            .map_err(|_| ApiError::bad_request("the provider's URL is not a valid header"))?,
+    );
+    Ok(res)
+}
+
+/// The identity provider's answer (query parameters it sends; others it may add are ignored).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OidcCallback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// Set by the provider when the person did not sign in.
+    pub error: Option<String>,
+}
+
+/// Where the identity provider sends the browser back: opens the session and goes home.
+#[utoipa::path(get, path = "/api/v1/auth/oidc/callback", tag = "auth", params(OidcCallback),
+    responses((status = 303, description = "Signed in; to the home page, with the session cookie"),
+        (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn oidc_callback(
+    State(app): State<App>,
+    ClientAddr(addr): ClientAddr,
+    axum::extract::Query(q): axum::extract::Query<OidcCallback>,
+) -> Result<Response, ApiError> {
+    let (Some(code), Some(state)) = (q.code.as_deref(), q.state.as_deref()) else {
+        let why = q.error.as_deref().unwrap_or("the answer has no code");
+        let msg = format!(
+            "the identity provider did not sign you in ({})",
+            why.chars().take(100).collect::<String>()
+        );
+        return Err(ApiError::from(enlace_app::AppError::Unauthorized(msg)));
+    };
+    let s = app.finish_oidc(code, state, addr).await?;
+    let max_age = (s.expires_at - Utc::now()).num_seconds().max(0);
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    res.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/"));
+    res.headers_mut().insert(header::SET_COOKIE, session_cookie_header(&s.secret, max_age));
+    Ok(res)
+}

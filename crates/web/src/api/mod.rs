@@ -23,6 +23,8 @@ pub fn routes() -> Router<App> {
         )
         .route("/api/v1/auth/sign-out-everywhere", post(auth::sign_out_everywhere))
         .route("/api/v1/auth/mfa/enrol", post(auth::mfa_enrol))
+        .route("/api/v1/auth/oidc/login", get(auth::oidc_login))
+        .route("/api/v1/auth/oidc/callback", get(auth::oidc_callback))
         .route("/api/v1/auth/mfa/confirm", post(auth::mfa_confirm))
         .route("/api/v1/admin/users", get(admin::users).post(admin::create_user))
         .route("/api/v1/admin/users/{id}", axum::routing::patch(admin::change_user))
