@@ -94,6 +94,16 @@ async fn closed_cases_past_their_time_are_purged_or_anonymised_unless_on_hold(ap
         403
     );
 
+    // A disclosure of the case that will be purged: its log must outlive the case.
+    let mut vital = json!({"purpose": "referral", "recipient": "Hospital General", "recipient_kind": "organisation",
+        "legal_instrument": "Ley de salud"});
+    vital["exception"] =
+        json!({"kind": "vital_interest", "reason": "Hospitalised; the hospital needs his identity."});
+    let (s, v) = app
+        .post(&sup, &format!("/api/v1/cases/{}/disclosures", detained["id"].as_str().unwrap()), &vital)
+        .await;
+    assert_eq!(s, 201, "{v}");
+
     // Not yet: nothing is due today.
     let now = chrono::Utc::now();
     assert_eq!(app.app.run_retention(false, now).await.unwrap().total(), 0);
@@ -106,6 +116,9 @@ async fn closed_cases_past_their_time_are_purged_or_anonymised_unless_on_hold(ap
     let done = app.app.run_retention(false, later).await.unwrap();
     assert_eq!(done.total(), 1);
     assert_eq!(app.get(&sup, &format!("/api/v1/cases/{}", detained["id"].as_str().unwrap())).await.0, 404);
+    let auditor = app.token("auditor.hn").await;
+    let (_, log) = app.get(&auditor, "/api/v1/audit/disclosures").await;
+    assert_eq!(log[0]["case_number"], detained["number"], "the disclosure log outlives the purge");
     assert_eq!(
         app.get(&sup, &format!("/api/v1/cases/{}", held["id"].as_str().unwrap())).await.0,
         200,
