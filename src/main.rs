@@ -162,6 +162,14 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AdminCommand {
+    /// Removes a user's second factor (lost phone and recovery codes): they enrol again at their
+    /// next sign-in. Their sessions and tokens end. Audited.
+    ResetMfa {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        username: String,
+    },
     /// Creates a user account; the password is read from standard input.
     CreateUser {
         #[command(flatten)]
@@ -436,6 +444,12 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Migrate { db } => {
             open(&db).await?;
             eprintln!("database is up to date");
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::ResetMfa { db, username } } => {
+            let app = open(&db).await?;
+            let u = app.reset_mfa_by_operator(&username).await.map_err(explain)?;
+            println!("two-factor sign-in reset for {}: they enrol again at their next sign-in", u.username);
             Ok(())
         }
         Command::Admin {

@@ -84,6 +84,15 @@ async fn two_factor_sign_in(backend: Backend) {
             .any(|e| e.event.action == "auth.login_failed" && e.event.detail["factor"] == "second factor")
     );
 
+    // Lost phone and codes: the operator resets it; the supervisor signs in with the password
+    // and must enrol again before anything else.
+    let u = app.app.reset_mfa_by_operator("supervisor.hn").await.unwrap();
+    assert_eq!(u.username.as_str(), "supervisor.hn");
+    let (s, t) = sign_in(&app, "supervisor.hn", None).await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(app.get(t["token"].as_str().unwrap(), "/api/v1/cases").await.0, 403);
+    assert!(app.app.reset_mfa_by_operator("nobody.here").await.is_err());
+
     // A state may require it of everyone: the administrator enrols, then sets the policy.
     let (_, t) = sign_in(&app, "admin.hn", None).await;
     let admin = t["token"].as_str().unwrap().to_string();

@@ -149,3 +149,28 @@ impl App {
         Ok(enlace_store::users::get_user(self.db(), id).await?.unwrap_or(u))
     }
 }
+
+impl App {
+    /// The operator's way back for a user who lost their second factor and recovery codes
+    /// (the command line, with access to the node): the user enrols again at next sign-in.
+    pub async fn reset_mfa_by_operator(&self, username: &str) -> Result<User, AppError> {
+        let (user, _) = enlace_store::users::find_user_credentials(self.db(), username.trim())
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        let uid = user.id;
+        let detail = serde_json::json!({"username": user.username, "by": "operator"});
+        self.db()
+            .write(move |tx| {
+                let detail = detail.clone();
+                Box::pin(async move {
+                    enlace_store::users::reset_totp(tx, uid).await?;
+                    enlace_store::sessions::delete_for_user(tx, uid).await?;
+                    enlace_store::users::delete_user_tokens(tx, uid).await?;
+                    audit(tx, event(None, "user.reset_mfa", "user", Some(uid.to_string()), detail)).await
+                })
+            })
+            .await?;
+        self.forget_user_tokens(uid);
+        Ok(user)
+    }
+}
