@@ -132,6 +132,10 @@ struct Cli {
     prepare_only: bool,
     #[arg(long, default_value_t = 2016)]
     seed: u64,
+    /// `chain` measures the node as it runs; `noop` writes no audit events (the anchor the
+    /// audit's cost is compared with).
+    #[arg(long, default_value = "chain", value_parser = ["chain", "noop"])]
+    audit_sink: String,
 }
 
 #[derive(Serialize)]
@@ -148,6 +152,8 @@ struct BackendReport {
 struct Api {
     client: reqwest::Client,
     base: String,
+    /// One sign-in per account for the whole run (a second one would need a fresh code).
+    logins: tokio::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
 }
 
 struct Login {
@@ -157,21 +163,56 @@ struct Login {
 
 impl Api {
     async fn login(&self, user: &str) -> Result<Login> {
-        let r = self
-            .client
-            .post(format!("{}/api/v1/auth/token", self.base))
-            .json(&json!({"username": user, "password": PASSWORD}))
-            .send()
-            .await?;
+        let mut logins = self.logins.lock().await;
+        if let Some((token, state)) = logins.get(user) {
+            return Ok(Login { token: token.clone(), state: state.clone() });
+        }
+        let v = self.sign_in(user, None).await?;
+        let token = v["token"].as_str().context("no token")?.to_string();
+        let state = v["user"]["state"].as_str().unwrap_or("").to_string();
+        // Supervisors must enrol in two-factor sign-in before anything else, as on a real node.
+        let r =
+            self.client.get(format!("{}/api/v1/cases?limit=1", self.base)).bearer_auth(&token).send().await?;
+        let token = if r.status() == reqwest::StatusCode::FORBIDDEN {
+            self.enrol(user, &token).await?
+        } else {
+            token
+        };
+        logins.insert(user.to_string(), (token.clone(), state.clone()));
+        Ok(Login { token, state })
+    }
+
+    async fn sign_in(&self, user: &str, totp: Option<&str>) -> Result<Value> {
+        let mut body = json!({"username": user, "password": PASSWORD});
+        if let Some(t) = totp {
+            body["totp"] = json!(t);
+        }
+        let r = self.client.post(format!("{}/api/v1/auth/token", self.base)).json(&body).send().await?;
         let status = r.status();
         let v: Value = r.json().await.context("token response is not JSON")?;
         if !status.is_success() {
             bail!("cannot sign in as {user}: {status} {v}");
         }
-        Ok(Login {
-            token: v["token"].as_str().context("no token")?.to_string(),
-            state: v["user"]["state"].as_str().unwrap_or("").to_string(),
-        })
+        Ok(v)
+    }
+
+    /// Enrols `user` in two-factor sign-in and signs in again with a code; the new token.
+    async fn enrol(&self, user: &str, token: &str) -> Result<String> {
+        let post = |path: &str, body: Value| {
+            self.client.post(format!("{}{path}", self.base)).bearer_auth(token).json(&body).send()
+        };
+        let e: Value = post("/api/v1/auth/mfa/enrol", json!({})).await?.json().await?;
+        let secret = totp_rs::Secret::try_from_base32(e["secret"].as_str().context("no secret")?)
+            .map_err(|e| anyhow::anyhow!("bad secret: {e:?}"))?;
+        let totp = totp_rs::Builder::new().with_secret(secret).build_noncompliant();
+        let now = chrono::Utc::now().timestamp() as u64;
+        let r = post("/api/v1/auth/mfa/confirm", json!({"code": totp.generate(now).to_string()})).await?;
+        if !r.status().is_success() {
+            bail!("cannot enrol {user}: {}", r.text().await?);
+        }
+        // The confirming code is spent; the next time step's code is accepted (clock skew).
+        let v = self.sign_in(user, Some(&totp.generate(now + 30).to_string())).await?;
+        Ok(v["token"].as_str().context("no token")?.to_string())
     }
 
     /// Case ids the user may open, from list pages starting at random dates and categories.
@@ -289,7 +330,7 @@ async fn run_scenarios(
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(60))
         .build()?;
-    let api = Arc::new(Api { client, base: srv.base.clone() });
+    let api = Arc::new(Api { client, base: srv.base.clone(), logins: Default::default() });
     let pid = srv.pid.clone();
     let idle = stats::memory(&pid);
     let db_needles = match loc {
@@ -648,6 +689,7 @@ async fn run(cli: Cli) -> Result<()> {
         data_root: cli.data_root.clone(),
         pg_base_url: cli.pg_url.clone(),
         pg_prefix: cli.pg_prefix.clone(),
+        audit_sink: cli.audit_sink.clone(),
     };
     let started = chrono::Utc::now();
     let mut reports = Vec::new();

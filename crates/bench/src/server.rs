@@ -64,6 +64,9 @@ pub struct Env {
     pub pg_base_url: String,
     /// PostgreSQL databases are named `{pg_prefix}_{label}` (and `…_run` for the copy).
     pub pg_prefix: String,
+    /// `chain` (the real audit log) or `noop` (no audit events: the anchor of issue 3's
+    /// "auditing costs at most 20 %" comparison).
+    pub audit_sink: String,
 }
 
 impl Env {
@@ -227,6 +230,7 @@ impl Env {
         let child = Command::new(&self.enlace)
             .arg("serve")
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--audit-sink", &self.audit_sink])
             .args(loc.args())
             .stdout(self.log(log)?)
             .stderr(self.log(&format!("{log}.err"))?)
@@ -245,6 +249,14 @@ impl Env {
             if let Ok(r) = client.get(format!("{}/healthz", server.base)).send().await
                 && r.status().is_success()
             {
+                // Another process may hold the port (and answer); ours must still be running.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if let Some(status) = server.child.try_wait()? {
+                    bail!(
+                        "enlace serve exited with {status} (port {port} taken by another server?); see {}/logs/{log}.err",
+                        self.data_root.display()
+                    );
+                }
                 break;
             }
             if t.elapsed() > Duration::from_secs(180) {
