@@ -66,7 +66,7 @@ pub(crate) async fn run(db: &Db) -> Result<(), StoreError> {
                     return Ok(());
                 }
                 match tx {
-                    Tx::Sqlite(t) => { sqlx::raw_sql(m.sqlite).execute(&mut **t).await?; }
+                    Tx::Sqlite(t) => { sqlx::raw_sql(m.sqlite).execute(&mut *t.tx).await?; }
                     Tx::Postgres(t) => { sqlx::raw_sql(m.postgres).execute(&mut **t).await?; }
                 }
                 on_tx!(tx, c => {

@@ -13,7 +13,7 @@ use futures_util::FutureExt;
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{BoxFuture, StoreError, Tx};
+use crate::{BoxFuture, Held, SqliteTx, StoreError, Tx};
 
 /// A request's transaction body. It returns whether its changes are to be kept; on `false`
 /// they are rolled back to its savepoint and the rest of the batch goes on.
@@ -76,27 +76,35 @@ async fn run(pool: SqlitePool, wal: PathBuf, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-async fn exec(tx: &mut Tx, sql: &'static str) -> Result<(), StoreError> {
-    if let Tx::Sqlite(t) = tx {
-        sqlx::query(sql).execute(&mut **t).await?;
-    }
+async fn exec(tx: &mut SqliteTx, sql: &'static str) -> Result<(), StoreError> {
+    sqlx::raw_sql(sql).execute(&mut *tx.tx).await?;
     Ok(())
 }
 
 async fn run_batch(pool: &SqlitePool, wal: &std::path::Path, batch: &mut [Job]) -> Result<(), StoreError> {
-    let mut tx = Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?);
-    for job in batch.iter_mut() {
-        exec(&mut tx, "SAVEPOINT job").await?;
+    let mut tx =
+        Tx::Sqlite(SqliteTx { tx: pool.begin_with("BEGIN IMMEDIATE").await?, held: Held::default() });
+    let n = batch.len();
+    for (i, job) in batch.iter_mut().enumerate() {
+        let Tx::Sqlite(t) = &mut tx else { unreachable!("the writer's transaction is SQLite") };
+        // One round trip between two bodies: the previous body's savepoint is released and
+        // the next one's taken in the same call.
+        exec(t, if i == 0 { "SAVEPOINT job" } else { "RELEASE job; SAVEPOINT job" }).await?;
+        let held = t.held.clone();
         // A panicking body must not take the node's only writer down with it: the batch is
         // abandoned (rolled back when `tx` drops) and every caller in it gets an error.
         let keep = std::panic::AssertUnwindSafe((job.run)(&mut tx)).catch_unwind().await.map_err(|_| {
             tracing::error!("a write transaction panicked; its batch is rolled back");
             StoreError::Batch("the write failed unexpectedly and was rolled back".into())
         })?;
+        let Tx::Sqlite(t) = &mut tx else { unreachable!("the writer's transaction is SQLite") };
         if !keep {
-            exec(&mut tx, "ROLLBACK TO job").await?;
+            exec(t, "ROLLBACK TO job").await?;
+            t.held = held;
         }
-        exec(&mut tx, "RELEASE job").await?;
+        if i + 1 == n {
+            exec(t, "RELEASE job").await?;
+        }
     }
     tx.commit().await?;
     sync_wal(wal.to_path_buf()).await
