@@ -1,11 +1,19 @@
 //! Group commit for SQLite: one task owns the writer connection and runs the write
-//! transactions of many requests in one database transaction, each inside its own savepoint,
-//! then makes the batch durable with one `fdatasync` of the write-ahead log before it tells
-//! anyone their write is done.
+//! transactions of many requests in one database transaction, then makes the batch durable
+//! with one `fdatasync` of the write-ahead log before it tells anyone their write is done.
 //!
 //! A SQLite commit writes every page it touched to the WAL; the pages shared by concurrent
 //! writes (index leaves where new rows land, the counters and audit head rows) are written
 //! once per batch instead of once per request, and the fsync is shared too.
+//!
+//! A body that fails must undo only itself. The batch is first run without savepoints (most
+//! batches have no failing body, and a savepoint costs a round trip and a journal of the pages
+//! the body changes); if a body fails, that attempt is rolled back and the batch runs again
+//! with a savepoint around each body, so the failing one is rolled back to its savepoint.
+//! Bodies are repeatable by contract ([`crate::Db::write`] retries them too).
+//!
+//! The fsync of a batch runs while the next batch executes; its callers are answered when it
+//! returns.
 
 use std::path::PathBuf;
 
@@ -16,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{BoxFuture, Held, SqliteTx, StoreError, Tx};
 
 /// A request's transaction body. It returns whether its changes are to be kept; on `false`
-/// they are rolled back to its savepoint and the rest of the batch goes on.
+/// they are undone and the rest of the batch goes on.
 pub(crate) type JobFn = Box<dyn for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, bool> + Send>;
 
 struct Job {
@@ -64,15 +72,25 @@ async fn run(pool: SqlitePool, wal: PathBuf, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let result = run_batch(&pool, &wal, &mut batch).await;
-        for job in batch {
-            let r = match &result {
-                Ok(()) => Ok(()),
-                Err(e) if e.is_retryable() => Err(StoreError::Contended(e.to_string())),
-                Err(e) => Err(StoreError::Batch(e.to_string())),
+        let result = run_batch(&pool, &mut batch).await;
+        // The batch is committed; it is made durable while the next batch runs. Its callers
+        // are answered only once their own fsync has returned (an fsync covers every commit
+        // before it, so overlapping ones are fine).
+        let wal = wal.clone();
+        tokio::spawn(async move {
+            let result = match result {
+                Ok(()) => sync_wal(wal).await,
+                Err(e) => Err(e),
             };
-            let _ = job.done.send(r);
-        }
+            for job in batch {
+                let r = match &result {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.is_retryable() => Err(StoreError::Contended(e.to_string())),
+                    Err(e) => Err(StoreError::Batch(e.to_string())),
+                };
+                let _ = job.done.send(r);
+            }
+        });
     }
 }
 
@@ -81,16 +99,29 @@ async fn exec(tx: &mut SqliteTx, sql: &'static str) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn run_batch(pool: &SqlitePool, wal: &std::path::Path, batch: &mut [Job]) -> Result<(), StoreError> {
+/// Runs the batch's bodies in one transaction and commits: first without savepoints, and if a
+/// body fails, once more with a savepoint around each.
+async fn run_batch(pool: &SqlitePool, batch: &mut [Job]) -> Result<(), StoreError> {
+    if !run_once(pool, batch, false).await? {
+        run_once(pool, batch, true).await?;
+    }
+    Ok(())
+}
+
+/// One attempt at a batch. Without savepoints, returns `false` (having rolled back) as soon as
+/// a body fails.
+async fn run_once(pool: &SqlitePool, batch: &mut [Job], savepoints: bool) -> Result<bool, StoreError> {
     let mut tx =
         Tx::Sqlite(SqliteTx { tx: pool.begin_with("BEGIN IMMEDIATE").await?, held: Held::default() });
     let n = batch.len();
     for (i, job) in batch.iter_mut().enumerate() {
         let Tx::Sqlite(t) = &mut tx else { unreachable!("the writer's transaction is SQLite") };
-        // One round trip between two bodies: the previous body's savepoint is released and
-        // the next one's taken in the same call.
-        exec(t, if i == 0 { "SAVEPOINT job" } else { "RELEASE job; SAVEPOINT job" }).await?;
         let held = t.held.clone();
+        if savepoints {
+            // One round trip between two bodies: the previous body's savepoint is released
+            // and the next one's taken in the same call.
+            exec(t, if i == 0 { "SAVEPOINT job" } else { "RELEASE job; SAVEPOINT job" }).await?;
+        }
         // A panicking body must not take the node's only writer down with it: the batch is
         // abandoned (rolled back when `tx` drops) and every caller in it gets an error.
         let keep = std::panic::AssertUnwindSafe((job.run)(&mut tx)).catch_unwind().await.map_err(|_| {
@@ -99,15 +130,20 @@ async fn run_batch(pool: &SqlitePool, wal: &std::path::Path, batch: &mut [Job]) 
         })?;
         let Tx::Sqlite(t) = &mut tx else { unreachable!("the writer's transaction is SQLite") };
         if !keep {
+            if !savepoints {
+                let Tx::Sqlite(t) = tx else { unreachable!("the writer's transaction is SQLite") };
+                t.tx.rollback().await?;
+                return Ok(false);
+            }
             exec(t, "ROLLBACK TO job").await?;
             t.held = held;
         }
-        if i + 1 == n {
+        if savepoints && i + 1 == n {
             exec(t, "RELEASE job").await?;
         }
     }
     tx.commit().await?;
-    sync_wal(wal.to_path_buf()).await
+    Ok(true)
 }
 
 /// Makes everything committed so far durable: `synchronous=NORMAL` commits do not fsync.
