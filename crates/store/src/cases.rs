@@ -401,10 +401,10 @@ fn filter_sql(sql: &mut Sql, f: &CaseFilter, now: DateTime<Utc>) {
         let list: Vec<String> = f.statuses.iter().map(|s| sql.arg(Val::Text(s.as_str().into()))).collect();
         sql.text.push_str(&format!(" AND c.status IN ({})", list.join(", ")));
     }
-    if !f.vulnerabilities.is_empty() {
-        let m = Vulnerability::mask(&f.vulnerabilities);
-        let a = sql.arg(Val::Int(m));
-        sql.text.push_str(&format!(" AND (c.vuln_mask & {a}) = {a}"));
+    // One condition per flag, with the bit as a literal: each is the predicate of that flag's
+    // partial index (migration 0004), which both planners use only for an identical term.
+    for v in &f.vulnerabilities {
+        sql.text.push_str(&format!(" AND (c.vuln_mask & {}) <> 0", v.bit()));
     }
     let range = |sql: &mut Sql, col: &str, op: &str, v: Option<DateTime<Utc>>| {
         if let Some(t) = v {

@@ -32,6 +32,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_case_search.sql"),
         postgres: include_str!("../migrations/postgres/0003_case_search.sql"),
     },
+    Migration {
+        version: 4,
+        name: "flag_category_indexes",
+        sqlite: include_str!("../migrations/sqlite/0004_flag_category_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0004_flag_category_indexes.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -93,4 +99,24 @@ pub(crate) async fn current(db: &Db) -> Result<bool, StoreError> {
         Err(_) => return Ok(false),
     };
     Ok(MIGRATIONS.iter().all(|m| done.contains(&m.version)))
+}
+
+#[cfg(test)]
+mod tests {
+    use enlace_domain::case::Vulnerability;
+
+    /// The list query's flag conditions must be the partial indexes' predicates, bit for bit.
+    #[test]
+    fn every_flag_has_its_partial_index() {
+        for m in [&super::MIGRATIONS[3].sqlite, &super::MIGRATIONS[3].postgres] {
+            for v in Vulnerability::ALL {
+                let line = format!(
+                    "CREATE INDEX cases_vuln_{} ON cases(owner_state, opened_at, id) WHERE (vuln_mask & {}) <> 0;",
+                    v.as_str(),
+                    v.bit()
+                );
+                assert!(m.contains(&line), "missing: {line}");
+            }
+        }
+    }
 }
