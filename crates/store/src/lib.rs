@@ -90,7 +90,7 @@ pub enum Backend {
 /// The database: SQLite (one writer connection, several readers) or a PostgreSQL pool.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite { write: SqlitePool, read: SqlitePool, writer: writer::Writer },
+    Sqlite { write: SqlitePool, read: SqlitePool, checkpointer: SqlitePool, writer: writer::Writer },
     Postgres(PgPool),
 }
 
@@ -248,15 +248,20 @@ impl Db {
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.clone())
+            // The writer task's checkpointer connection copies the WAL (writer.rs).
+            .connect_with(opts.clone().pragma("wal_autocheckpoint", "0"))
+            .await?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone().pragma("cache_size", "-256"))
             .await?;
         let readers = std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4);
         let read = SqlitePoolOptions::new()
             .max_connections(readers as u32)
             .connect_with(opts.read_only(true))
             .await?;
-        let writer = writer::Writer::start(write.clone(), wal.into());
-        Ok(Db::Sqlite { write, read, writer })
+        let writer = writer::Writer::start(write.clone(), checkpointer.clone(), wal.into());
+        Ok(Db::Sqlite { write, read, checkpointer, writer })
     }
 
     pub fn backend(&self) -> Backend {
@@ -367,8 +372,9 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { write, read, .. } => {
+            Db::Sqlite { write, read, checkpointer, .. } => {
                 read.close().await;
+                checkpointer.close().await;
                 write.close().await;
             }
             Db::Postgres(p) => p.close().await,

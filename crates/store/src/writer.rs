@@ -14,8 +14,17 @@
 //!
 //! The fsync of a batch runs while the next batch executes; its callers are answered when it
 //! returns.
+//!
+//! The WAL is copied into the database file by a separate connection (and thread) in the
+//! background (`wal_autocheckpoint` is off on the writer), so the copy and its fsyncs do not
+//! stall commits. Under steady writes that checkpointer never catches up with the last frame,
+//! and SQLite restarts the WAL from its start only once every frame is copied: so when the WAL
+//! is past `WAL_RESTART_FRAMES` the writer itself checkpoints between two batches (copying the
+//! little the background left), and the next batch restarts the WAL.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use futures_util::FutureExt;
 use sqlx::SqlitePool;
@@ -48,9 +57,12 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     /// Starts the writer task on the current runtime. It stops when the last handle is dropped.
-    pub(crate) fn start(pool: SqlitePool, wal: PathBuf) -> Writer {
+    pub(crate) fn start(pool: SqlitePool, checkpointer: SqlitePool, wal: PathBuf) -> Writer {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(pool, wal, rx));
+        let (committed, commits) = mpsc::channel(1);
+        let frames = Arc::new(AtomicI64::new(0));
+        tokio::spawn(checkpoints(checkpointer, commits, frames.clone()));
+        tokio::spawn(run(pool, wal, rx, committed, frames));
         Writer { jobs }
     }
 
@@ -63,7 +75,25 @@ impl Writer {
     }
 }
 
-async fn run(pool: SqlitePool, wal: PathBuf, mut rx: mpsc::Receiver<Job>) {
+/// Past this many frames (64 MiB of 4 KiB pages) in the WAL, as last counted by a checkpoint,
+/// the writer checkpoints the WAL itself, so that it restarts.
+const WAL_RESTART_FRAMES: i64 = 16384;
+
+/// Runs `PRAGMA wal_checkpoint(PASSIVE)` and records the frames in the WAL that it reports.
+async fn checkpoint(pool: &SqlitePool, frames: &AtomicI64) {
+    match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(pool).await {
+        Ok((_busy, log, _copied)) => frames.store(log, Ordering::Relaxed),
+        Err(e) => tracing::warn!("WAL checkpoint failed: {e}"),
+    }
+}
+
+async fn run(
+    pool: SqlitePool,
+    wal: PathBuf,
+    mut rx: mpsc::Receiver<Job>,
+    committed: mpsc::Sender<()>,
+    frames: Arc<AtomicI64>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -73,6 +103,13 @@ async fn run(pool: SqlitePool, wal: PathBuf, mut rx: mpsc::Receiver<Job>) {
             }
         }
         let result = run_batch(&pool, &mut batch).await;
+        // Full means a checkpoint is already due.
+        let _ = committed.try_send(());
+        if frames.load(Ordering::Relaxed) > WAL_RESTART_FRAMES {
+            // PASSIVE: it never waits; if the background checkpointer holds the checkpoint
+            // lock, this is tried again after the next batch.
+            checkpoint(&pool, &frames).await;
+        }
         // The batch is committed; it is made durable while the next batch runs. Its callers
         // are answered only once their own fsync has returned (an fsync covers every commit
         // before it, so overlapping ones are fine).
@@ -144,6 +181,20 @@ async fn run_once(pool: &SqlitePool, batch: &mut [Job], savepoints: bool) -> Res
     }
     tx.commit().await?;
     Ok(true)
+}
+
+/// Copies the WAL into the database file after commits, on its own connection (and so its own
+/// thread), at most every 50 ms. PASSIVE: it never waits for readers or the writer; what it
+/// cannot copy yet is copied by a later run.
+async fn checkpoints(pool: SqlitePool, mut commits: mpsc::Receiver<()>, frames: Arc<AtomicI64>) {
+    // Ends with the writer task (the sender is dropped).
+    while commits.recv().await.is_some() {
+        if pool.is_closed() {
+            return;
+        }
+        checkpoint(&pool, &frames).await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// Makes everything committed so far durable: `synchronous=NORMAL` commits do not fsync.
