@@ -605,4 +605,17 @@ async fn a_failing_write_among_concurrent_ones_undoes_only_itself(app: TestApp) 
     );
     let (_, list) = app.get(&t, "/api/v1/cases?limit=100").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 17);
+    // The audit head and the case counter (held by the SQLite writer for a whole batch and
+    // written back once) go on from where the kept writes left them.
+    let next = app.create_case(&t, &new_case(&["Despues"], &["Prueba"])).await;
+    assert!(next["number"].as_str().unwrap().ends_with("-000018"), "{}", next["number"]);
+    let events = enlace_store::audit::events_after(app.app.db(), 0, 1_000_000).await.unwrap();
+    let mut prev = enlace_domain::audit::GENESIS.to_string();
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.pos, i as i64 + 1, "dense positions");
+        assert_eq!(e.prev_hash, prev, "event {} names its predecessor", e.pos);
+        assert_eq!(e.hash, enlace_domain::audit::chain_hash(&prev, e.pos, &e.event), "event {}", e.pos);
+        prev = e.hash.clone();
+    }
+    assert_eq!(events.last().unwrap().event.action, "case.create");
 }

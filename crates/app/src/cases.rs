@@ -841,11 +841,6 @@ pub(crate) async fn insert_case_tx(
     let year = chrono::Datelike::year(&case.opened_at);
     let seq = enlace_store::cases::next_seq(tx, case.owner_state, year).await?;
     case.number = enlace_domain::case::CaseNumber { state: case.owner_state, year, seq };
-    if new_person {
-        let p = Person { id: case.person_id, version: 1, data: case.person.clone() };
-        enlace_store::persons::insert_person(tx, &p, case.opened_at).await?;
-    }
-    enlace_store::cases::insert_case(tx, case).await?;
     let t = Transition {
         id: TransitionId::new_v7(),
         case_id: case.id,
@@ -855,7 +850,8 @@ pub(crate) async fn insert_case_tx(
         actor: actor.user.id,
         at: case.opened_at,
     };
-    enlace_store::records::insert_transition(tx, &t).await?;
+    let person = new_person.then(|| Person { id: case.person_id, version: 1, data: case.person.clone() });
+    enlace_store::cases::insert_new_case(tx, case, person.as_ref(), &t).await?;
     audit(
         tx,
         event(

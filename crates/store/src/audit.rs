@@ -9,16 +9,33 @@ use sqlx::AssertSqlSafe;
 use crate::row::{RowExt, json};
 use crate::{Db, StoreError, Tx, Val, bind_vals, on_read, on_tx};
 
-/// Appends `e` to the chain inside the caller's transaction. The update of the single
-/// `audit_head` row serialises appenders (a row lock on PostgreSQL, the write lock on SQLite),
-/// so positions are dense and each event names its true predecessor.
+/// Appends `e` to the chain inside the caller's transaction. Appenders are serialised by the
+/// single `audit_head` row (a row lock on PostgreSQL, the write lock on SQLite), so positions
+/// are dense and each event names its true predecessor. On SQLite the writer holds the head for
+/// its whole batch and writes it back once before the commit (`SqliteTx::flush`).
 pub async fn append(tx: &mut Tx, e: &AuditEvent) -> Result<i64, StoreError> {
-    let (pos, prev): (i64, String) = on_tx!(tx, c => sqlx::query_as(
-        "UPDATE audit_head SET pos = pos + 1 WHERE id = 1 RETURNING pos, hash")
-        .fetch_one(&mut *c).await?);
+    let (pos, prev): (i64, String) = match tx {
+        Tx::Sqlite(t) => match &t.held.audit {
+            Some((pos, hash, _)) => (pos + 1, hash.clone()),
+            None => {
+                let (pos, hash): (i64, String) =
+                    sqlx::query_as("SELECT pos, hash FROM audit_head WHERE id = 1")
+                        .fetch_one(&mut *t.tx)
+                        .await?;
+                (pos + 1, hash)
+            }
+        },
+        Tx::Postgres(t) => {
+            sqlx::query_as("UPDATE audit_head SET pos = pos + 1 WHERE id = 1 RETURNING pos, hash")
+                .fetch_one(&mut **t)
+                .await?
+        }
+    };
     let hash = chain_hash(&prev, pos, e);
+    if let Tx::Postgres(t) = tx {
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut **t).await?;
+    }
     on_tx!(tx, c => {
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *c).await?;
         sqlx::query(
             "INSERT INTO audit_events (pos, id, at, actor, actor_name, action, record_type, record_id, detail, source, prev_hash, hash)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
@@ -27,6 +44,9 @@ pub async fn append(tx: &mut Tx, e: &AuditEvent) -> Result<i64, StoreError> {
             .bind(e.detail.to_string()).bind(e.source.as_deref()).bind(&prev).bind(&hash)
             .execute(&mut *c).await?;
     });
+    if let Tx::Sqlite(t) = tx {
+        t.held.audit = Some((pos, hash, true));
+    }
     Ok(pos)
 }
 

@@ -4,22 +4,37 @@ use chrono::{DateTime, Utc};
 use enlace_domain::case::{Case, CaseNumber, CaseSummary, Category, Subtype, Vulnerability};
 use enlace_domain::country::CountryCode;
 use enlace_domain::ids::{CaseId, PersonId, UserId};
+use enlace_domain::person::Person;
 use enlace_domain::post::PostCode;
+use enlace_domain::record::Transition;
 use enlace_domain::workflow::Status;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use crate::row::{RowExt, json, parse, parse_opt, to_json};
-use crate::{Db, StoreError, Tx, Val, bind_vals, on_read, on_tx};
+use crate::{Db, Inserts, StoreError, Tx, Val, bind_vals, on_read, on_tx};
 
 /// Takes the next case sequence number of a state and year from the counters table.
-/// The row lock it takes serialises concurrent creations for that state and year only.
+/// The row lock it takes serialises concurrent creations for that state and year only. On
+/// SQLite the writer holds the row for its whole batch and writes it back once before the
+/// commit (`SqliteTx::flush`).
 pub async fn next_seq(tx: &mut Tx, state: CountryCode, year: i32) -> Result<i64, StoreError> {
+    if let Tx::Sqlite(t) = tx
+        && let Some((_, last, dirty)) =
+            t.held.counters.iter_mut().find(|((s, y), _, _)| s == state.as_str() && *y == year)
+    {
+        *last += 1;
+        *dirty = true;
+        return Ok(*last);
+    }
     let seq: i64 = on_tx!(tx, c => sqlx::query_scalar(
         "INSERT INTO case_counters (owner_state, year, last_seq) VALUES ($1, $2, 1)
          ON CONFLICT (owner_state, year) DO UPDATE SET last_seq = case_counters.last_seq + 1
          RETURNING last_seq")
         .bind(state.as_str()).bind(year as i64).fetch_one(&mut *c).await?);
+    if let Tx::Sqlite(t) = tx {
+        t.held.counters.push(((state.as_str().to_string(), year), seq, false));
+    }
     Ok(seq)
 }
 
@@ -27,23 +42,67 @@ fn first_contact_due(c: &Case) -> Option<DateTime<Utc>> {
     c.parts.first_contact_pending_due()
 }
 
+/// Inserts a case and its search terms.
 pub async fn insert_case(tx: &mut Tx, c: &Case) -> Result<(), StoreError> {
-    on_tx!(tx, conn => sqlx::query(
+    let mut ins = Inserts::default();
+    push_case(&mut ins, c);
+    ins.execute(tx).await
+}
+
+/// Inserts a new case in one round trip: its person when the person is new, the case, its
+/// search terms and its first transition.
+pub async fn insert_new_case(
+    tx: &mut Tx,
+    c: &Case,
+    new_person: Option<&Person>,
+    first: &Transition,
+) -> Result<(), StoreError> {
+    let mut ins = Inserts::default();
+    if let Some(p) = new_person {
+        crate::persons::push_person(&mut ins, p, c.opened_at);
+    }
+    push_case(&mut ins, c);
+    crate::records::push_transition(&mut ins, first);
+    ins.execute(tx).await
+}
+
+/// The INSERTs of a case row and its search terms.
+fn push_case(ins: &mut Inserts, c: &Case) {
+    let v = [
+        Val::Uuid(c.id.0),
+        Val::Text(c.owner_state.as_str().into()),
+        Val::Int(c.number.year as i64),
+        Val::Int(c.number.seq),
+        Val::Int(c.version),
+        Val::OptText(c.post.as_ref().map(|p| p.as_str().to_string())),
+        Val::OptText(c.assisting_state.map(|s| s.as_str().to_string())),
+        Val::Text(c.host_state.as_str().into()),
+        Val::Text(c.category.as_str().into()),
+        Val::Text(c.subtype.as_str().into()),
+        Val::Int(Vulnerability::mask(&c.vulnerabilities)),
+        Val::Text(c.status.as_str().into()),
+        Val::OptUuid(c.assigned_officer.map(|u| u.0)),
+        Val::Text(to_json(&c.protection)),
+        Val::Text(c.legal_basis.as_str().into()),
+        Val::OptText(c.narrative.as_ref().map(|n| n.as_str().to_string())),
+        Val::Uuid(c.person_id.0),
+        Val::Text(c.person.full_name()),
+        Val::Text(to_json(&c.parts)),
+        Val::OptTs(first_contact_due(c)),
+        Val::Ts(c.opened_at),
+        Val::Ts(c.updated_at),
+        Val::OptTs(c.closed_at),
+        Val::Uuid(c.created_by.0),
+    ];
+    let marks: Vec<String> = v.into_iter().map(|v| ins.arg(v)).collect();
+    ins.push(format!(
         "INSERT INTO cases (id, owner_state, year, seq, version, post, assisting_state, host_state, category,
             subtype, vuln_mask, status, assigned_officer, protection, legal_basis, narrative, person_id,
             person_name, parts, first_contact_due_at, opened_at, updated_at, closed_at, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-            $21, $22, $23, $24)")
-        .bind(c.id.0).bind(c.owner_state.as_str()).bind(c.number.year as i64).bind(c.number.seq)
-        .bind(c.version).bind(c.post.as_ref().map(|p| p.as_str().to_string()))
-        .bind(c.assisting_state.map(|s| s.as_str().to_string())).bind(c.host_state.as_str())
-        .bind(c.category.as_str()).bind(c.subtype.as_str()).bind(Vulnerability::mask(&c.vulnerabilities))
-        .bind(c.status.as_str()).bind(c.assigned_officer.map(|u| u.0)).bind(to_json(&c.protection))
-        .bind(c.legal_basis.as_str()).bind(c.narrative.as_ref().map(|n| n.as_str().to_string()))
-        .bind(c.person_id.0).bind(c.person.full_name()).bind(to_json(&c.parts)).bind(first_contact_due(c))
-        .bind(c.opened_at).bind(c.updated_at).bind(c.closed_at).bind(c.created_by.0)
-        .execute(&mut *conn).await.map(|_| ())?);
-    insert_terms(tx, c.id, c.owner_state, &enlace_domain::case::search_terms(&c.number, &c.person)).await
+         VALUES ({})",
+        marks.join(", ")
+    ));
+    push_terms(ins, &marks[0], c.owner_state, &enlace_domain::case::search_terms(&c.number, &c.person));
 }
 
 /// Writes every mutable column of `c` if the stored version is `c.version`, and bumps the
@@ -74,32 +133,25 @@ pub async fn set_terms(
     terms: &[String],
 ) -> Result<(), StoreError> {
     on_tx!(tx, c => sqlx::query("DELETE FROM case_search WHERE case_id = $1").bind(id.0).execute(&mut *c).await.map(|_| ())?);
-    insert_terms(tx, id, owner, terms).await
+    let mut ins = Inserts::default();
+    let id = ins.arg(Val::Uuid(id.0));
+    push_terms(&mut ins, &id, owner, terms);
+    ins.execute(tx).await
 }
 
-/// Inserts search terms in one statement (terms are de-duplicated by the caller).
-async fn insert_terms(
-    tx: &mut Tx,
-    id: CaseId,
-    owner: CountryCode,
-    terms: &[String],
-) -> Result<(), StoreError> {
+/// The INSERT of search terms (de-duplicated by the caller) of the case whose id is bound to
+/// the placeholder `id`.
+fn push_terms(ins: &mut Inserts, id: &str, owner: CountryCode, terms: &[String]) {
     if terms.is_empty() {
-        return Ok(());
+        return;
     }
-    let values: Vec<String> = (0..terms.len()).map(|i| format!("($2, ${}, $1)", i + 3)).collect();
-    let sql = format!(
+    let owner = ins.arg(Val::Text(owner.as_str().into()));
+    let values: Vec<String> =
+        terms.iter().map(|t| format!("({owner}, {}, {id})", ins.arg(Val::Text(t.clone())))).collect();
+    ins.push(format!(
         "INSERT INTO case_search (owner_state, term, case_id) VALUES {} ON CONFLICT DO NOTHING",
         values.join(", ")
-    );
-    on_tx!(tx, c => {
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(id.0).bind(owner.as_str());
-        for t in terms {
-            q = q.bind(t.as_str());
-        }
-        q.execute(&mut *c).await.map(|_| ())?
-    });
-    Ok(())
+    ));
 }
 
 pub async fn case_ids_of_person(tx: &mut Tx, person: PersonId) -> Result<Vec<CaseId>, StoreError> {
@@ -350,10 +402,10 @@ fn filter_sql(sql: &mut Sql, f: &CaseFilter, now: DateTime<Utc>) {
         let list: Vec<String> = f.statuses.iter().map(|s| sql.arg(Val::Text(s.as_str().into()))).collect();
         sql.text.push_str(&format!(" AND c.status IN ({})", list.join(", ")));
     }
-    if !f.vulnerabilities.is_empty() {
-        let m = Vulnerability::mask(&f.vulnerabilities);
-        let a = sql.arg(Val::Int(m));
-        sql.text.push_str(&format!(" AND (c.vuln_mask & {a}) = {a}"));
+    // One condition per flag, with the bit as a literal: each is the predicate of that flag's
+    // partial index (migration 0004), which both planners use only for an identical term.
+    for v in &f.vulnerabilities {
+        sql.text.push_str(&format!(" AND (c.vuln_mask & {}) <> 0", v.bit()));
     }
     let range = |sql: &mut Sql, col: &str, op: &str, v: Option<DateTime<Utc>>| {
         if let Some(t) = v {

@@ -95,14 +95,59 @@ pub enum Backend {
 /// The database: SQLite (one writer connection, several readers) or a PostgreSQL pool.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite { write: SqlitePool, read: SqlitePool, writer: writer::Writer },
+    Sqlite { write: SqlitePool, read: SqlitePool, checkpointer: SqlitePool, writer: writer::Writer },
     Postgres(PgPool),
 }
 
 /// An open write transaction.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(SqliteTx),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// A SQLite write transaction of the writer task, which owns the only write connection and
+/// holds the write lock for the whole batch. The rows every write updates (the audit head and
+/// the case counters) are therefore read once per batch, kept here while the batch's bodies
+/// run, and written back once before the commit (`flush`): one statement per audit event
+/// instead of three, none per case number after the first.
+pub struct SqliteTx {
+    pub(crate) tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    pub(crate) held: Held,
+}
+
+/// The batch's pending values of the shared rows. Cloned before each body, restored when the
+/// body is rolled back to its savepoint.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Held {
+    /// `audit_head` (pos, hash) as the batch left it, and whether it differs from the row.
+    pub(crate) audit: Option<(i64, String, bool)>,
+    /// `case_counters` rows (state, year) → (last_seq, differs from the row).
+    pub(crate) counters: Vec<((String, i32), i64, bool)>,
+}
+
+impl SqliteTx {
+    /// Writes the held rows back. Called by the writer before it commits.
+    pub(crate) async fn flush(&mut self) -> Result<(), StoreError> {
+        if let Some((pos, hash, true)) = &self.held.audit {
+            sqlx::query("UPDATE audit_head SET pos = $1, hash = $2 WHERE id = 1")
+                .bind(*pos)
+                .bind(hash)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        for ((state, year), last, dirty) in &self.held.counters {
+            if *dirty {
+                sqlx::query("UPDATE case_counters SET last_seq = $1 WHERE owner_state = $2 AND year = $3")
+                    .bind(*last)
+                    .bind(state)
+                    .bind(*year as i64)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+        }
+        self.held = Held::default();
+        Ok(())
+    }
 }
 
 /// Runs `$body` with `$c` bound to the transaction's connection, for either backend.
@@ -110,7 +155,7 @@ macro_rules! on_tx {
     ($tx:expr, $c:ident => $body:expr) => {
         match $tx {
             $crate::Tx::Sqlite(t) => {
-                let $c: &mut sqlx::SqliteConnection = &mut *t;
+                let $c: &mut sqlx::SqliteConnection = &mut *t.tx;
                 $body
             }
             $crate::Tx::Postgres(t) => {
@@ -208,15 +253,20 @@ impl Db {
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.clone())
+            // The writer task's checkpointer connection copies the WAL (writer.rs).
+            .connect_with(opts.clone().pragma("wal_autocheckpoint", "0"))
+            .await?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone().pragma("cache_size", "-256"))
             .await?;
         let readers = std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4);
         let read = SqlitePoolOptions::new()
             .max_connections(readers as u32)
             .connect_with(opts.read_only(true))
             .await?;
-        let writer = writer::Writer::start(write.clone(), wal.into());
-        Ok(Db::Sqlite { write, read, writer })
+        let writer = writer::Writer::start(write.clone(), checkpointer.clone(), wal.into());
+        Ok(Db::Sqlite { write, read, checkpointer, writer })
     }
 
     pub fn backend(&self) -> Backend {
@@ -242,7 +292,7 @@ impl Db {
         self.write(move |tx| {
             Box::pin(async move {
                 match tx {
-                    Tx::Sqlite(t) => {
+                    Tx::Sqlite(SqliteTx { tx: t, .. }) => {
                         // 0x10002: consider every table, not only those this connection queried.
                         let sql = if full { "ANALYZE" } else { "PRAGMA optimize=0x10002" };
                         sqlx::query(sql).execute(&mut **t).await?;
@@ -327,8 +377,9 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { write, read, .. } => {
+            Db::Sqlite { write, read, checkpointer, .. } => {
                 read.close().await;
+                checkpointer.close().await;
                 write.close().await;
             }
             Db::Postgres(p) => p.close().await,
@@ -339,7 +390,10 @@ impl Db {
 impl Tx {
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(mut t) => {
+                t.flush().await?;
+                t.tx.commit().await?
+            }
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -357,13 +411,61 @@ fn restrict_permissions(path: &Path, mode: u32) {
 #[cfg(not(unix))]
 fn restrict_permissions(_: &Path, _: u32) {}
 
-/// A value to bind in a query assembled at run time.
+/// A value to bind in a query assembled at run time (typed also when NULL: PostgreSQL checks
+/// the type of every parameter).
 #[derive(Debug, Clone)]
 pub(crate) enum Val {
     Text(String),
     Int(i64),
     Ts(DateTime<Utc>),
     Uuid(uuid::Uuid),
+    OptText(Option<String>),
+    OptTs(Option<DateTime<Utc>>),
+    OptUuid(Option<uuid::Uuid>),
+}
+
+/// INSERTs into several tables sent as one round trip: on SQLite one query of several
+/// statements (sqlx runs them in turn, each binding its own `$n` from the shared values); on
+/// PostgreSQL one statement whose first INSERTs are data-modifying CTEs (the foreign keys are
+/// checked at its end, when every row is there). On SQLite each round trip is a hand-off to
+/// the connection's worker thread and back, which is what limits the writer task.
+#[derive(Default)]
+pub(crate) struct Inserts {
+    parts: Vec<String>,
+    vals: Vec<Val>,
+}
+
+impl Inserts {
+    /// The placeholder of `v`.
+    pub(crate) fn arg(&mut self, v: Val) -> String {
+        self.vals.push(v);
+        format!("${}", self.vals.len())
+    }
+
+    /// Adds one `INSERT` (without a trailing `;` and without `RETURNING`).
+    pub(crate) fn push(&mut self, insert: String) {
+        self.parts.push(insert);
+    }
+
+    pub(crate) async fn execute(self, tx: &mut Tx) -> Result<(), StoreError> {
+        let Inserts { parts, vals } = self;
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let sql = match tx {
+            Tx::Sqlite(_) => parts.join(";\n"),
+            Tx::Postgres(_) => {
+                let (last, ctes) = parts.split_last().expect("not empty");
+                let ctes: Vec<String> =
+                    ctes.iter().enumerate().map(|(i, p)| format!("w{i} AS ({p})")).collect();
+                if ctes.is_empty() { last.clone() } else { format!("WITH {} {last}", ctes.join(", ")) }
+            }
+        };
+        on_tx!(tx, c => {
+            bind_vals!(sqlx::query(sqlx::AssertSqlSafe(sql)), &vals).execute(&mut *c).await?;
+        });
+        Ok(())
+    }
 }
 
 macro_rules! bind_vals {
@@ -375,6 +477,9 @@ macro_rules! bind_vals {
                 $crate::Val::Int(i) => q.bind(*i),
                 $crate::Val::Ts(t) => q.bind(*t),
                 $crate::Val::Uuid(u) => q.bind(*u),
+                $crate::Val::OptText(s) => q.bind(s.clone()),
+                $crate::Val::OptTs(t) => q.bind(*t),
+                $crate::Val::OptUuid(u) => q.bind(*u),
             };
         }
         q

@@ -33,6 +33,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0003_case_search.sql"),
     },
     Migration {
+        version: 4,
+        name: "flag_category_indexes",
+        sqlite: include_str!("../migrations/sqlite/0004_flag_category_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0004_flag_category_indexes.sql"),
+    },
+    Migration {
         version: 5,
         name: "security",
         sqlite: include_str!("../migrations/sqlite/0005_security.sql"),
@@ -72,7 +78,7 @@ pub(crate) async fn run(db: &Db) -> Result<(), StoreError> {
                     return Ok(());
                 }
                 match tx {
-                    Tx::Sqlite(t) => { sqlx::raw_sql(m.sqlite).execute(&mut **t).await?; }
+                    Tx::Sqlite(t) => { sqlx::raw_sql(m.sqlite).execute(&mut *t.tx).await?; }
                     Tx::Postgres(t) => { sqlx::raw_sql(m.postgres).execute(&mut **t).await?; }
                 }
                 on_tx!(tx, c => {
@@ -99,4 +105,24 @@ pub(crate) async fn current(db: &Db) -> Result<bool, StoreError> {
         Err(_) => return Ok(false),
     };
     Ok(MIGRATIONS.iter().all(|m| done.contains(&m.version)))
+}
+
+#[cfg(test)]
+mod tests {
+    use enlace_domain::case::Vulnerability;
+
+    /// The list query's flag conditions must be the partial indexes' predicates, bit for bit.
+    #[test]
+    fn every_flag_has_its_partial_index() {
+        for m in [&super::MIGRATIONS[3].sqlite, &super::MIGRATIONS[3].postgres] {
+            for v in Vulnerability::ALL {
+                let line = format!(
+                    "CREATE INDEX cases_vuln_{} ON cases(owner_state, opened_at, id) WHERE (vuln_mask & {}) <> 0;",
+                    v.as_str(),
+                    v.bit()
+                );
+                assert!(m.contains(&line), "missing: {line}");
+            }
+        }
+    }
 }

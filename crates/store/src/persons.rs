@@ -5,7 +5,7 @@ use enlace_domain::ids::PersonId;
 use enlace_domain::person::{Person, PersonData};
 
 use crate::row::{RowExt, json, to_json};
-use crate::{Db, StoreError, Tx, on_read, on_tx};
+use crate::{Db, Inserts, StoreError, Tx, Val, on_read, on_tx};
 
 pub(crate) fn person_from_row(r: &impl RowExt) -> Result<Person, StoreError> {
     Ok(Person {
@@ -16,11 +16,18 @@ pub(crate) fn person_from_row(r: &impl RowExt) -> Result<Person, StoreError> {
 }
 
 pub async fn insert_person(tx: &mut Tx, p: &Person, now: DateTime<Utc>) -> Result<(), StoreError> {
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO persons (id, version, data, full_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
-        .bind(p.id.0).bind(p.version).bind(to_json(&p.data)).bind(p.data.full_name()).bind(now)
-        .execute(&mut *c).await.map(|_| ())?);
-    Ok(())
+    let mut ins = Inserts::default();
+    push_person(&mut ins, p, now);
+    ins.execute(tx).await
+}
+
+pub(crate) fn push_person(ins: &mut Inserts, p: &Person, now: DateTime<Utc>) {
+    let (id, version, data) =
+        (ins.arg(Val::Uuid(p.id.0)), ins.arg(Val::Int(p.version)), ins.arg(Val::Text(to_json(&p.data))));
+    let (name, now) = (ins.arg(Val::Text(p.data.full_name())), ins.arg(Val::Ts(now)));
+    ins.push(format!(
+        "INSERT INTO persons (id, version, data, full_name, created_at, updated_at) VALUES ({id}, {version}, {data}, {name}, {now}, {now})"
+    ));
 }
 
 pub async fn get_person(db: &Db, id: PersonId) -> Result<Option<Person>, StoreError> {

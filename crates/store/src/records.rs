@@ -7,14 +7,29 @@ use enlace_domain::record::{Action, ActionData, ActionKind, Attachment, Consent,
 use enlace_domain::workflow::Status;
 
 use crate::row::{RowExt, json, parse, parse_opt, to_json};
-use crate::{Db, StoreError, Tx, on_read, on_tx};
+use crate::{Db, Inserts, StoreError, Tx, Val, on_read, on_tx};
 
 pub async fn insert_transition(tx: &mut Tx, t: &Transition) -> Result<(), StoreError> {
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO transitions (id, case_id, from_status, to_status, reason, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(t.id.0).bind(t.case_id.0).bind(t.from.map(|s| s.as_str())).bind(t.to.as_str())
-        .bind(t.reason.as_deref()).bind(t.actor.0).bind(t.at).execute(&mut *c).await.map(|_| ())?);
-    Ok(())
+    let mut ins = Inserts::default();
+    push_transition(&mut ins, t);
+    ins.execute(tx).await
+}
+
+pub(crate) fn push_transition(ins: &mut Inserts, t: &Transition) {
+    let v = [
+        Val::Uuid(t.id.0),
+        Val::Uuid(t.case_id.0),
+        Val::OptText(t.from.map(|s| s.as_str().to_string())),
+        Val::Text(t.to.as_str().into()),
+        Val::OptText(t.reason.clone()),
+        Val::Uuid(t.actor.0),
+        Val::Ts(t.at),
+    ];
+    let marks: Vec<String> = v.into_iter().map(|v| ins.arg(v)).collect();
+    ins.push(format!(
+        "INSERT INTO transitions (id, case_id, from_status, to_status, reason, actor, at) VALUES ({})",
+        marks.join(", ")
+    ));
 }
 
 fn transition_from_row(r: &impl RowExt) -> Result<Transition, StoreError> {

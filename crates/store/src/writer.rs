@@ -1,22 +1,39 @@
 //! Group commit for SQLite: one task owns the writer connection and runs the write
-//! transactions of many requests in one database transaction, each inside its own savepoint,
-//! then makes the batch durable with one `fdatasync` of the write-ahead log before it tells
-//! anyone their write is done.
+//! transactions of many requests in one database transaction, then makes the batch durable
+//! with one `fdatasync` of the write-ahead log before it tells anyone their write is done.
 //!
 //! A SQLite commit writes every page it touched to the WAL; the pages shared by concurrent
 //! writes (index leaves where new rows land, the counters and audit head rows) are written
 //! once per batch instead of once per request, and the fsync is shared too.
+//!
+//! A body that fails must undo only itself. The batch is first run without savepoints (most
+//! batches have no failing body, and a savepoint costs a round trip and a journal of the pages
+//! the body changes); if a body fails, that attempt is rolled back and the batch runs again
+//! with a savepoint around each body, so the failing one is rolled back to its savepoint.
+//! Bodies are repeatable by contract ([`crate::Db::write`] retries them too).
+//!
+//! The fsync of a batch runs while the next batch executes; its callers are answered when it
+//! returns.
+//!
+//! The WAL is copied into the database file by a separate connection (and thread) in the
+//! background (`wal_autocheckpoint` is off on the writer), so the copy and its fsyncs do not
+//! stall commits. Under steady writes that checkpointer never catches up with the last frame,
+//! and SQLite restarts the WAL from its start only once every frame is copied: so when the WAL
+//! is past `WAL_RESTART_FRAMES` the writer itself checkpoints between two batches (copying the
+//! little the background left), and the next batch restarts the WAL.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use futures_util::FutureExt;
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{BoxFuture, StoreError, Tx};
+use crate::{BoxFuture, Held, SqliteTx, StoreError, Tx};
 
 /// A request's transaction body. It returns whether its changes are to be kept; on `false`
-/// they are rolled back to its savepoint and the rest of the batch goes on.
+/// they are undone and the rest of the batch goes on.
 pub(crate) type JobFn = Box<dyn for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, bool> + Send>;
 
 struct Job {
@@ -40,9 +57,12 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     /// Starts the writer task on the current runtime. It stops when the last handle is dropped.
-    pub(crate) fn start(pool: SqlitePool, wal: PathBuf) -> Writer {
+    pub(crate) fn start(pool: SqlitePool, checkpointer: SqlitePool, wal: PathBuf) -> Writer {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(pool, wal, rx));
+        let (committed, commits) = mpsc::channel(1);
+        let frames = Arc::new(AtomicI64::new(0));
+        tokio::spawn(checkpoints(checkpointer, commits, frames.clone()));
+        tokio::spawn(run(pool, wal, rx, committed, frames));
         Writer { jobs }
     }
 
@@ -55,7 +75,25 @@ impl Writer {
     }
 }
 
-async fn run(pool: SqlitePool, wal: PathBuf, mut rx: mpsc::Receiver<Job>) {
+/// Past this many frames (64 MiB of 4 KiB pages) in the WAL, as last counted by a checkpoint,
+/// the writer checkpoints the WAL itself, so that it restarts.
+const WAL_RESTART_FRAMES: i64 = 16384;
+
+/// Runs `PRAGMA wal_checkpoint(PASSIVE)` and records the frames in the WAL that it reports.
+async fn checkpoint(pool: &SqlitePool, frames: &AtomicI64) {
+    match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(pool).await {
+        Ok((_busy, log, _copied)) => frames.store(log, Ordering::Relaxed),
+        Err(e) => tracing::warn!("WAL checkpoint failed: {e}"),
+    }
+}
+
+async fn run(
+    pool: SqlitePool,
+    wal: PathBuf,
+    mut rx: mpsc::Receiver<Job>,
+    committed: mpsc::Sender<()>,
+    frames: Arc<AtomicI64>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -64,42 +102,99 @@ async fn run(pool: SqlitePool, wal: PathBuf, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let result = run_batch(&pool, &wal, &mut batch).await;
-        for job in batch {
-            let r = match &result {
-                Ok(()) => Ok(()),
-                Err(e) if e.is_retryable() => Err(StoreError::Contended(e.to_string())),
-                Err(e) => Err(StoreError::Batch(e.to_string())),
-            };
-            let _ = job.done.send(r);
+        let result = run_batch(&pool, &mut batch).await;
+        // Full means a checkpoint is already due.
+        let _ = committed.try_send(());
+        if frames.load(Ordering::Relaxed) > WAL_RESTART_FRAMES {
+            // PASSIVE: it never waits; if the background checkpointer holds the checkpoint
+            // lock, this is tried again after the next batch.
+            checkpoint(&pool, &frames).await;
         }
+        // The batch is committed; it is made durable while the next batch runs. Its callers
+        // are answered only once their own fsync has returned (an fsync covers every commit
+        // before it, so overlapping ones are fine).
+        let wal = wal.clone();
+        tokio::spawn(async move {
+            let result = match result {
+                Ok(()) => sync_wal(wal).await,
+                Err(e) => Err(e),
+            };
+            for job in batch {
+                let r = match &result {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.is_retryable() => Err(StoreError::Contended(e.to_string())),
+                    Err(e) => Err(StoreError::Batch(e.to_string())),
+                };
+                let _ = job.done.send(r);
+            }
+        });
     }
 }
 
-async fn exec(tx: &mut Tx, sql: &'static str) -> Result<(), StoreError> {
-    if let Tx::Sqlite(t) = tx {
-        sqlx::query(sql).execute(&mut **t).await?;
+async fn exec(tx: &mut SqliteTx, sql: &'static str) -> Result<(), StoreError> {
+    sqlx::raw_sql(sql).execute(&mut *tx.tx).await?;
+    Ok(())
+}
+
+/// Runs the batch's bodies in one transaction and commits: first without savepoints, and if a
+/// body fails, once more with a savepoint around each.
+async fn run_batch(pool: &SqlitePool, batch: &mut [Job]) -> Result<(), StoreError> {
+    if !run_once(pool, batch, false).await? {
+        run_once(pool, batch, true).await?;
     }
     Ok(())
 }
 
-async fn run_batch(pool: &SqlitePool, wal: &std::path::Path, batch: &mut [Job]) -> Result<(), StoreError> {
-    let mut tx = Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?);
-    for job in batch.iter_mut() {
-        exec(&mut tx, "SAVEPOINT job").await?;
+/// One attempt at a batch. Without savepoints, returns `false` (having rolled back) as soon as
+/// a body fails.
+async fn run_once(pool: &SqlitePool, batch: &mut [Job], savepoints: bool) -> Result<bool, StoreError> {
+    let mut tx =
+        Tx::Sqlite(SqliteTx { tx: pool.begin_with("BEGIN IMMEDIATE").await?, held: Held::default() });
+    let n = batch.len();
+    for (i, job) in batch.iter_mut().enumerate() {
+        let Tx::Sqlite(t) = &mut tx else { unreachable!("the writer's transaction is SQLite") };
+        let held = t.held.clone();
+        if savepoints {
+            // One round trip between two bodies: the previous body's savepoint is released
+            // and the next one's taken in the same call.
+            exec(t, if i == 0 { "SAVEPOINT job" } else { "RELEASE job; SAVEPOINT job" }).await?;
+        }
         // A panicking body must not take the node's only writer down with it: the batch is
         // abandoned (rolled back when `tx` drops) and every caller in it gets an error.
         let keep = std::panic::AssertUnwindSafe((job.run)(&mut tx)).catch_unwind().await.map_err(|_| {
             tracing::error!("a write transaction panicked; its batch is rolled back");
             StoreError::Batch("the write failed unexpectedly and was rolled back".into())
         })?;
+        let Tx::Sqlite(t) = &mut tx else { unreachable!("the writer's transaction is SQLite") };
         if !keep {
-            exec(&mut tx, "ROLLBACK TO job").await?;
+            if !savepoints {
+                let Tx::Sqlite(t) = tx else { unreachable!("the writer's transaction is SQLite") };
+                t.tx.rollback().await?;
+                return Ok(false);
+            }
+            exec(t, "ROLLBACK TO job").await?;
+            t.held = held;
         }
-        exec(&mut tx, "RELEASE job").await?;
+        if savepoints && i + 1 == n {
+            exec(t, "RELEASE job").await?;
+        }
     }
     tx.commit().await?;
-    sync_wal(wal.to_path_buf()).await
+    Ok(true)
+}
+
+/// Copies the WAL into the database file after commits, on its own connection (and so its own
+/// thread), at most every 50 ms. PASSIVE: it never waits for readers or the writer; what it
+/// cannot copy yet is copied by a later run.
+async fn checkpoints(pool: SqlitePool, mut commits: mpsc::Receiver<()>, frames: Arc<AtomicI64>) {
+    // Ends with the writer task (the sender is dropped).
+    while commits.recv().await.is_some() {
+        if pool.is_closed() {
+            return;
+        }
+        checkpoint(&pool, &frames).await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// Makes everything committed so far durable: `synchronous=NORMAL` commits do not fsync.
