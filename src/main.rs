@@ -371,6 +371,7 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
         tracing::info!("shutting down: finishing requests in flight");
     };
     enlace_web::serve(listener, app.clone(), shutdown).await?;
+    app.flush_audit().await?;
     app.db().close().await;
     Ok(())
 }

@@ -76,6 +76,7 @@ async fn creates_reads_and_numbers_cases(app: TestApp) {
     let (_, hist) = app.get(&t, &format!("/api/v1/cases/{id}/transitions")).await;
     assert_eq!(hist.as_array().unwrap().len(), 1);
     assert_eq!(hist[0]["to"], "intake");
+    app.app.flush_audit().await.unwrap();
     let events = enlace_store::audit::events_for_record(app.app.db(), "case", id).await.unwrap();
     let changes: Vec<&str> = events
         .iter()
@@ -609,6 +610,7 @@ async fn a_failing_write_among_concurrent_ones_undoes_only_itself(app: TestApp) 
     // written back once) go on from where the kept writes left them.
     let next = app.create_case(&t, &new_case(&["Despues"], &["Prueba"])).await;
     assert!(next["number"].as_str().unwrap().ends_with("-000018"), "{}", next["number"]);
+    app.app.flush_audit().await.unwrap();
     let events = enlace_store::audit::events_after(app.app.db(), 0, 1_000_000).await.unwrap();
     let mut prev = enlace_domain::audit::GENESIS.to_string();
     for (i, e) in events.iter().enumerate() {

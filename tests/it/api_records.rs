@@ -52,6 +52,7 @@ fn ts(v: &Value) -> chrono::DateTime<chrono::Utc> {
 }
 
 async fn case_events(app: &TestApp, case_id: &str) -> Vec<String> {
+    app.app.flush_audit().await.unwrap();
     enlace_store::audit::events_for_record(app.app.db(), "case", case_id)
         .await
         .unwrap()
@@ -349,6 +350,7 @@ async fn person_rectification_reindexes_search_and_checks_its_version(app: TestA
     assert_eq!(s, 422, "a person needs a name: {v}");
     assert_eq!(app.get(&t, &p1).await.1["person_version"], 3, "refused corrections change nothing");
 
+    app.app.flush_audit().await.unwrap();
     let events =
         enlace_store::audit::events_for_record(app.app.db(), "person", c1["person_id"].as_str().unwrap())
             .await

@@ -204,6 +204,7 @@ impl Node {
                 .expect("connect to the node's database");
             let app = App::new(db, Settings::default());
             let v = f(&app).await;
+            app.flush_audit().await.expect("flush read events");
             app.db().close().await;
             v
         })

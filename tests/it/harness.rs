@@ -259,6 +259,7 @@ impl TestApp {
 
     /// The actions of every audit event, in chain order.
     pub async fn audit_actions(&self) -> Vec<String> {
+        self.app.flush_audit().await.unwrap();
         let events = enlace_store::audit::events_after(self.app.db(), 0, 1_000_000).await.unwrap();
         events.into_iter().map(|e| e.event.action).collect()
     }

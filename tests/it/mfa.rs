@@ -77,6 +77,7 @@ async fn two_factor_sign_in(backend: Backend) {
     for a in ["auth.mfa_enrol", "auth.mfa_enabled", "auth.recovery_code_used"] {
         assert!(actions.contains(&a.to_string()), "{a}");
     }
+    app.app.flush_audit().await.unwrap();
     let failed = enlace_store::audit::events_after(app.app.db(), 0, 100_000).await.unwrap();
     assert!(
         failed

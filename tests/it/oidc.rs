@@ -225,6 +225,8 @@ async fn identity_provider_sign_in(backend: Backend) {
     assert_eq!(sign_in(&app, "officer.gt", "&amr=pwd").await.0, 401);
     assert_eq!(sign_in(&app, "officer.gt", "&amr=mfa").await.0, 303);
 
+    app.app.flush_audit().await.unwrap();
+
     let events = enlace_store::audit::events_after(app.app.db(), 0, 100_000).await.unwrap();
     let via = |action: &str| {
         events.iter().filter(|e| e.event.action == action && e.event.detail["via"] == "oidc").count()

@@ -147,6 +147,7 @@ async fn closed_cases_past_their_time_are_purged_or_anonymised_unless_on_hold(ap
     assert_eq!(app.app.run_retention(false, much_later).await.unwrap().total(), 0);
 
     // The audit says what was removed, by number, without personal data.
+    app.app.flush_audit().await.unwrap();
     let events = enlace_store::audit::events_after(app.app.db(), 0, 100_000).await.unwrap();
     let removal: Vec<_> = events
         .iter()

@@ -1,9 +1,10 @@
 //! The audit log as a use case: reads and denials recorded, the chain verified, the viewer.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
-use enlace_domain::audit::{ChainBreak, ChainVerifier, ChainedEvent};
+use enlace_domain::audit::{AuditEvent, ChainBreak, ChainVerifier, ChainedEvent};
 use enlace_domain::ids::UserId;
 use enlace_domain::role::Role;
 pub use enlace_store::audit::EventFilter;
@@ -110,9 +111,34 @@ pub const AUDIT_CSV_COLUMNS: [&str; 11] = [
     "hash",
 ];
 
+/// Read events waiting for the read-audit task (bounded: a full queue slows readers down).
+const READ_QUEUE: usize = 8192;
+/// Most read events the task writes in one transaction.
+const READ_BATCH: usize = 512;
+
+pub(crate) enum ReadAudit {
+    Event(AuditEvent),
+    /// Answered once every event queued before it is committed.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The queue of read events and the health of the task that writes them.
+#[derive(Default)]
+pub(crate) struct ReadAuditor {
+    queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<ReadAudit>>,
+    /// Set while the task cannot write: reads are then refused, not left unrecorded.
+    failing: Arc<AtomicBool>,
+}
+
 impl App {
-    /// Records that `actor` read personal data in `record` (one event per request). The read
-    /// is answered only once its event is committed: an unrecorded read does not happen.
+    /// Records that `actor` read personal data in `record` (one event per request).
+    ///
+    /// Read events are grouped by a task of their own into shared transactions, and the read
+    /// is answered once its event is queued, not once it is on disk: a read does not wait for
+    /// an fsync. The queue is bounded (readers wait when it is full), flushed at shutdown, and
+    /// when events cannot be written, reads are refused (503) until they can: no read goes
+    /// unrecorded while the node keeps serving. A crash can lose the last few milliseconds of
+    /// read events; changes are never in that window (their events commit with them).
     pub(crate) async fn audit_read(
         &self,
         actor: &Actor,
@@ -121,8 +147,39 @@ impl App {
         record_id: String,
         detail: serde_json::Value,
     ) -> Result<(), AppError> {
+        if noop_sink() {
+            return Ok(());
+        }
+        let r = &self.inner.read_audit;
+        if r.failing.load(Ordering::Relaxed) {
+            return Err(AppError::Unavailable("the audit log cannot be written; reads are suspended".into()));
+        }
         let ev = event(Some(actor), action, record_type, Some(record_id), detail);
-        self.audit_alone(ev).await
+        self.read_queue()
+            .send(ReadAudit::Event(ev))
+            .await
+            .map_err(|_| AppError::Unavailable("the read-audit task has stopped".into()))
+    }
+
+    fn read_queue(&self) -> &tokio::sync::mpsc::Sender<ReadAudit> {
+        self.inner.read_audit.queue.get_or_init(|| {
+            let (tx, rx) = tokio::sync::mpsc::channel(READ_QUEUE);
+            tokio::spawn(read_audit_task(self.db().clone(), rx, self.inner.read_audit.failing.clone()));
+            tx
+        })
+    }
+
+    /// Waits until every read event queued so far is committed (shutdown, tests, the viewer).
+    pub async fn flush_audit(&self) -> Result<(), AppError> {
+        if self.inner.read_audit.queue.get().is_none() {
+            return Ok(());
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.read_queue()
+            .send(ReadAudit::Flush(tx))
+            .await
+            .map_err(|_| AppError::Unavailable("the read-audit task has stopped".into()))?;
+        rx.await.map_err(|_| AppError::Unavailable("the read-audit task has stopped".into()))
     }
 
     /// Passes `r` through; a denial (a forbidden operation, or a record the actor may not
@@ -144,6 +201,7 @@ impl App {
     /// A page of the audit log, for auditors. The viewing itself is audited.
     pub async fn audit_events(&self, actor: &Actor, q: &AuditQuery) -> Result<AuditPage, AppError> {
         self.guard(actor, access::require_role(actor, &[Role::Auditor])).await?;
+        self.flush_audit().await?;
         let f = q.filter()?;
         let items = enlace_store::audit::list_events(self.db(), &f).await?;
         let next_cursor = if items.len() as u32 == f.limit { items.last().map(|e| e.pos) } else { None };
@@ -166,6 +224,7 @@ impl App {
         out: W,
     ) -> Result<u64, AppError> {
         self.guard(actor, access::require_role(actor, &[Role::Auditor])).await?;
+        self.flush_audit().await?;
         let mut f = q.filter()?;
         f.limit = 1000;
         let mut w = csv::Writer::from_writer(out);
@@ -205,6 +264,7 @@ impl App {
 
     /// Checks the whole chain from its first event to the recorded head, reporting progress.
     pub async fn verify_audit_chain(&self, progress: &dyn Fn(i64, i64)) -> Result<Verification, AppError> {
+        self.flush_audit().await?;
         let (head_pos, head_hash) = enlace_store::audit::head(self.db()).await?;
         let mut v = ChainVerifier::default();
         let mut after = i64::MIN;
@@ -225,5 +285,58 @@ impl App {
             Ok(()) => Verification::Intact { events: v.count(), head: head_hash },
             Err(b) => Verification::Broken(b),
         })
+    }
+}
+
+/// Writes queued read events, up to [`READ_BATCH`] per transaction. On failure it keeps the
+/// batch, marks the sink failing (reads are refused) and tries again.
+async fn read_audit_task(
+    db: enlace_store::Db,
+    mut rx: tokio::sync::mpsc::Receiver<ReadAudit>,
+    failing: Arc<AtomicBool>,
+) {
+    let mut events: Vec<AuditEvent> = Vec::new();
+    let mut flushes = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(m) = next.take() {
+            match m {
+                ReadAudit::Event(e) => events.push(e),
+                ReadAudit::Flush(f) => flushes.push(f),
+            }
+            if events.len() < READ_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        loop {
+            let batch = Arc::new(std::mem::take(&mut events));
+            let b = batch.clone();
+            let r = db
+                .write(move |tx| {
+                    let b = b.clone();
+                    Box::pin(async move {
+                        for e in b.iter() {
+                            enlace_store::audit::append(tx, e).await?;
+                        }
+                        Ok::<_, enlace_store::StoreError>(())
+                    })
+                })
+                .await;
+            match r {
+                Ok(()) => {
+                    failing.store(false, Ordering::Relaxed);
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, events = batch.len(), "read audit events not written; reads suspended");
+                    failing.store(true, Ordering::Relaxed);
+                    events = Arc::try_unwrap(batch).unwrap_or_else(|b| (*b).clone());
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+        }
+        for f in flushes.drain(..) {
+            let _ = f.send(());
+        }
     }
 }

@@ -86,6 +86,8 @@ struct Inner {
     /// States' two-factor policies, read on first use; dropped when one changes.
     mfa_policies:
         std::sync::RwLock<Option<std::collections::HashMap<enlace_domain::country::CountryCode, bool>>>,
+    /// The task that writes read events in shared transactions.
+    read_audit: audit_log::ReadAuditor,
 }
 
 impl App {
@@ -97,6 +99,7 @@ impl App {
                 tokens: Default::default(),
                 posts: Default::default(),
                 mfa_policies: Default::default(),
+                read_audit: Default::default(),
             }),
         }
     }
