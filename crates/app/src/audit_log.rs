@@ -314,12 +314,7 @@ async fn read_audit_task(
             let r = db
                 .write(move |tx| {
                     let b = b.clone();
-                    Box::pin(async move {
-                        for e in b.iter() {
-                            enlace_store::audit::append(tx, e).await?;
-                        }
-                        Ok::<_, enlace_store::StoreError>(())
-                    })
+                    Box::pin(async move { enlace_store::audit::append_many(tx, &b).await })
                 })
                 .await;
             match r {

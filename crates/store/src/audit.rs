@@ -153,3 +153,71 @@ pub async fn list_events(db: &Db, f: &EventFilter) -> Result<Vec<ChainedEvent>, 
         rows.iter().map(event_from_row).collect()
     })
 }
+
+/// Rows per multi-row INSERT of [`append_many`] (12 parameters each, well under SQLite's limit).
+const ROWS_PER_INSERT: usize = 64;
+
+/// Appends several events in order, in the caller's transaction, with one multi-row INSERT per
+/// [`ROWS_PER_INSERT`] events: the path of read events, which come in batches.
+pub async fn append_many(tx: &mut Tx, events: &[AuditEvent]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let n = events.len() as i64;
+    let (first, mut prev): (i64, String) = match tx {
+        Tx::Sqlite(t) => match &t.held.audit {
+            Some((pos, hash, _)) => (pos + 1, hash.clone()),
+            None => {
+                let (pos, hash): (i64, String) =
+                    sqlx::query_as("SELECT pos, hash FROM audit_head WHERE id = 1")
+                        .fetch_one(&mut *t.tx)
+                        .await?;
+                (pos + 1, hash)
+            }
+        },
+        Tx::Postgres(t) => {
+            let (last, hash): (i64, String) =
+                sqlx::query_as("UPDATE audit_head SET pos = pos + $1 WHERE id = 1 RETURNING pos, hash")
+                    .bind(n)
+                    .fetch_one(&mut **t)
+                    .await?;
+            (last - n + 1, hash)
+        }
+    };
+    let mut rows = Vec::with_capacity(events.len());
+    for (i, e) in events.iter().enumerate() {
+        let pos = first + i as i64;
+        let hash = chain_hash(&prev, pos, e);
+        rows.push((pos, e, std::mem::replace(&mut prev, hash.clone()), hash));
+    }
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let cols: Vec<String> = (1..=12).map(|c| format!("${}", r * 12 + c)).collect();
+                format!("({})", cols.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit_events (pos, id, at, actor, actor_name, action, record_type, record_id, detail, source, \
+             prev_hash, hash) VALUES {}",
+            values.join(", ")
+        );
+        on_tx!(tx, c => {
+            let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
+            for (pos, e, prev, hash) in chunk {
+                q = q.bind(*pos).bind(e.id.0).bind(e.at).bind(e.actor.map(|a| a.0)).bind(&e.actor_name)
+                    .bind(&e.action).bind(&e.record_type).bind(e.record_id.as_deref())
+                    .bind(e.detail.to_string()).bind(e.source.as_deref()).bind(prev).bind(hash);
+            }
+            q.execute(&mut *c).await?;
+        });
+    }
+    let last = first + n - 1;
+    match tx {
+        Tx::Sqlite(t) => t.held.audit = Some((last, prev, true)),
+        Tx::Postgres(t) => {
+            sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&prev).execute(&mut **t).await?;
+        }
+    }
+    Ok(())
+}
