@@ -314,7 +314,12 @@ async fn read_audit_task(
             let r = db
                 .write(move |tx| {
                     let b = b.clone();
-                    Box::pin(async move { enlace_store::audit::append_many(tx, &b).await })
+                    Box::pin(async move {
+                        if !b.is_empty() {
+                            enlace_store::audit::append_many(tx, &b).await?;
+                        }
+                        Ok::<_, enlace_store::StoreError>(())
+                    })
                 })
                 .await;
             match r {

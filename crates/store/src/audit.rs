@@ -14,40 +14,7 @@ use crate::{Db, StoreError, Tx, Val, bind_vals, on_read, on_tx};
 /// are dense and each event names its true predecessor. On SQLite the writer holds the head for
 /// its whole batch and writes it back once before the commit (`SqliteTx::flush`).
 pub async fn append(tx: &mut Tx, e: &AuditEvent) -> Result<i64, StoreError> {
-    let (pos, prev): (i64, String) = match tx {
-        Tx::Sqlite(t) => match &t.held.audit {
-            Some((pos, hash, _)) => (pos + 1, hash.clone()),
-            None => {
-                let (pos, hash): (i64, String) =
-                    sqlx::query_as("SELECT pos, hash FROM audit_head WHERE id = 1")
-                        .fetch_one(&mut *t.tx)
-                        .await?;
-                (pos + 1, hash)
-            }
-        },
-        Tx::Postgres(t) => {
-            sqlx::query_as("UPDATE audit_head SET pos = pos + 1 WHERE id = 1 RETURNING pos, hash")
-                .fetch_one(&mut **t)
-                .await?
-        }
-    };
-    let hash = chain_hash(&prev, pos, e);
-    if let Tx::Postgres(t) = tx {
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut **t).await?;
-    }
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO audit_events (pos, id, at, actor, actor_name, action, record_type, record_id, detail, source, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
-            .bind(pos).bind(e.id.0).bind(e.at).bind(e.actor.map(|a| a.0)).bind(&e.actor_name)
-            .bind(&e.action).bind(&e.record_type).bind(e.record_id.as_deref())
-            .bind(e.detail.to_string()).bind(e.source.as_deref()).bind(&prev).bind(&hash)
-            .execute(&mut *c).await?;
-    });
-    if let Tx::Sqlite(t) = tx {
-        t.held.audit = Some((pos, hash, true));
-    }
-    Ok(pos)
+    append_many(tx, std::slice::from_ref(e)).await
 }
 
 fn event_from_row(r: &impl RowExt) -> Result<ChainedEvent, StoreError> {
@@ -158,10 +125,10 @@ pub async fn list_events(db: &Db, f: &EventFilter) -> Result<Vec<ChainedEvent>, 
 const ROWS_PER_INSERT: usize = 64;
 
 /// Appends several events in order, in the caller's transaction, with one multi-row INSERT per
-/// [`ROWS_PER_INSERT`] events: the path of read events, which come in batches.
-pub async fn append_many(tx: &mut Tx, events: &[AuditEvent]) -> Result<(), StoreError> {
+/// [`ROWS_PER_INSERT`] events (read events come in batches); returns the last position.
+pub async fn append_many(tx: &mut Tx, events: &[AuditEvent]) -> Result<i64, StoreError> {
     if events.is_empty() {
-        return Ok(());
+        return Err(StoreError::Corrupt("no audit event to append".into()));
     }
     let n = events.len() as i64;
     let (first, mut prev): (i64, String) = match tx {
@@ -219,5 +186,5 @@ pub async fn append_many(tx: &mut Tx, events: &[AuditEvent]) -> Result<(), Store
             sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&prev).execute(&mut **t).await?;
         }
     }
-    Ok(())
+    Ok(last)
 }
