@@ -124,6 +124,9 @@ impl App {
         if let Some(s) = ch.sensitive_access {
             u.sensitive_access = s;
         }
+        if ch.reset_mfa {
+            u.mfa_enabled = false;
+        }
         let ends_access = u.disabled || ch.reset_mfa;
         let detail = serde_json::json!({"username": u.username, "role": u.role, "post": u.post, "disabled": u.disabled,
             "sensitive_access": u.sensitive_access, "reset_mfa": ch.reset_mfa});
@@ -146,7 +149,7 @@ impl App {
             })
             .await?;
         self.forget_user_tokens(u.id);
-        Ok(enlace_store::users::get_user(self.db(), id).await?.unwrap_or(u))
+        Ok(u)
     }
 }
 
