@@ -162,7 +162,7 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], AppError> {
 }
 
 /// A new random secret, 256 bits, URL-safe.
-pub(crate) fn new_secret() -> Result<String, AppError> {
+pub fn new_secret() -> Result<String, AppError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
 }
 
@@ -217,6 +217,7 @@ impl App {
             sensitive_access: n.sensitive_access,
             kind: UserKind::Person,
             mfa_enabled: false,
+            locale: None,
             created_at: enlace_store::now(),
         };
         self.insert_user(actor, user, hash).await
@@ -651,6 +652,7 @@ impl App {
             sensitive_access: false,
             kind: UserKind::Integration,
             mfa_enabled: false,
+            locale: None,
             created_at: now,
         };
         // No password can match this hash: integration accounts never sign in.

@@ -641,3 +641,9 @@ mod tests {
         );
     }
 }
+
+/// A cell a spreadsheet must not run as a formula: text starting with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return gets a leading apostrophe.
+pub fn defuse(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() }
+}

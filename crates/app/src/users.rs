@@ -177,3 +177,34 @@ impl App {
         Ok(user)
     }
 }
+
+/// The languages of the web interface.
+pub const LOCALES: &[&str] = &["es", "en", "fr"];
+
+impl App {
+    /// Remembers the actor's interface language (`None`: follow the browser's).
+    pub async fn set_locale(&self, actor: &Actor, locale: Option<String>) -> Result<(), AppError> {
+        if let Some(l) = &locale
+            && !LOCALES.contains(&l.as_str())
+        {
+            return Err(AppError::invalid("locale", format!("\"{l}\" is not one of es, en, fr")));
+        }
+        let ev = event(
+            Some(actor),
+            "user.locale",
+            "user",
+            Some(actor.user.id.to_string()),
+            serde_json::json!({ "locale": locale }),
+        );
+        let id = actor.user.id;
+        self.db()
+            .write(move |tx| {
+                let (ev, locale) = (ev.clone(), locale.clone());
+                Box::pin(async move {
+                    enlace_store::users::set_locale(tx, id, locale.as_deref()).await?;
+                    audit(tx, ev).await
+                })
+            })
+            .await
+    }
+}

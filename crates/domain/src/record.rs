@@ -43,6 +43,9 @@ pub struct ActionData {
     /// When it happened (may be earlier than when it is recorded).
     pub occurred_at: DateTime<Utc>,
     pub text: LongText,
+    /// The day by which someone should follow this up (the worklist shows it when due).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up_on: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]

@@ -57,6 +57,9 @@ pub struct User {
     pub kind: UserKind,
     /// Signs in with a second factor (TOTP).
     pub mfa_enabled: bool,
+    /// The language the user chose for the web interface (`es`, `en`, `fr`); none: the
+    /// browser's.
+    pub locale: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -336,6 +336,8 @@ pub struct CaseFilter {
     pub assigned_officer: Option<UserId>,
     /// Only detentions whose first consular contact is overdue at `now`.
     pub first_contact_overdue: bool,
+    /// Only cases whose latest action asks for a follow-up on or before this day.
+    pub follow_up_due: Option<chrono::NaiveDate>,
     /// Free text: a case number, or words of the person's names (accent- and case-insensitive,
     /// each word matching as a prefix).
     pub q: Option<String>,
@@ -421,6 +423,15 @@ fn filter_sql(sql: &mut Sql, f: &CaseFilter, now: DateTime<Utc>) {
         let a = sql.arg(Val::Ts(now));
         sql.text
             .push_str(&format!(" AND c.first_contact_due_at IS NOT NULL AND c.first_contact_due_at < {a}"));
+    }
+    if let Some(d) = f.follow_up_due {
+        let a = sql.arg(Val::Date(d));
+        sql.text.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM actions a WHERE a.case_id = c.id AND a.follow_up_on IS NOT NULL
+                 AND a.follow_up_on <= {a}
+                 AND NOT EXISTS (SELECT 1 FROM actions b WHERE b.case_id = a.case_id
+                                 AND b.created_at > a.created_at))"
+        ));
     }
     if let Some(n) = f.q.as_deref().and_then(|q| CaseNumber::parse(q).ok()) {
         let (a, b, c) = (

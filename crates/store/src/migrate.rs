@@ -44,6 +44,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_security.sql"),
         postgres: include_str!("../migrations/postgres/0005_security.sql"),
     },
+    Migration {
+        version: 6,
+        name: "ui",
+        sqlite: include_str!("../migrations/sqlite/0006_ui.sql"),
+        postgres: include_str!("../migrations/postgres/0006_ui.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -54,9 +54,10 @@ pub async fn list_transitions(db: &Db, case: CaseId) -> Result<Vec<Transition>, 
 
 pub async fn insert_action(tx: &mut Tx, a: &Action) -> Result<(), StoreError> {
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO actions (id, case_id, kind, occurred_at, text, author, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        "INSERT INTO actions (id, case_id, kind, occurred_at, text, author, created_at, follow_up_on)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
         .bind(a.id.0).bind(a.case_id.0).bind(a.data.kind.as_str()).bind(a.data.occurred_at)
-        .bind(a.data.text.as_str()).bind(a.author.0).bind(a.created_at).execute(&mut *c).await.map(|_| ())?);
+        .bind(a.data.text.as_str()).bind(a.author.0).bind(a.created_at).bind(a.data.follow_up_on).execute(&mut *c).await.map(|_| ())?);
     Ok(())
 }
 
@@ -68,6 +69,7 @@ fn action_from_row(r: &impl RowExt) -> Result<Action, StoreError> {
             kind: parse_opt("kind", &r.text("kind")?, ActionKind::parse)?,
             occurred_at: r.ts("occurred_at")?,
             text: parse("text", &r.text("text")?, LongText::parse)?,
+            follow_up_on: r.opt_date("follow_up_on")?,
         },
         author: UserId(r.uuid("author")?),
         created_at: r.ts("created_at")?,
@@ -76,7 +78,7 @@ fn action_from_row(r: &impl RowExt) -> Result<Action, StoreError> {
 
 pub async fn list_actions(db: &Db, case: CaseId) -> Result<Vec<Action>, StoreError> {
     on_read!(db, p => {
-        let rows = sqlx::query("SELECT id, case_id, kind, occurred_at, text, author, created_at FROM actions WHERE case_id = $1 ORDER BY occurred_at, id")
+        let rows = sqlx::query("SELECT id, case_id, kind, occurred_at, text, author, created_at, follow_up_on FROM actions WHERE case_id = $1 ORDER BY occurred_at, id")
             .bind(case.0).fetch_all(p).await?;
         rows.iter().map(action_from_row).collect()
     })

@@ -14,6 +14,7 @@ pub(crate) trait RowExt {
     fn int(&self, col: &str) -> Result<i64, StoreError>;
     fn ts(&self, col: &str) -> Result<DateTime<Utc>, StoreError>;
     fn opt_ts(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    fn opt_date(&self, col: &str) -> Result<Option<chrono::NaiveDate>, StoreError>;
     fn boolean(&self, col: &str) -> Result<bool, StoreError>;
     fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError>;
 }
@@ -40,6 +41,9 @@ macro_rules! impl_row_ext {
                 Ok(self.try_get(col)?)
             }
             fn opt_ts(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+                Ok(self.try_get(col)?)
+            }
+            fn opt_date(&self, col: &str) -> Result<Option<chrono::NaiveDate>, StoreError> {
                 Ok(self.try_get(col)?)
             }
             fn boolean(&self, col: &str) -> Result<bool, StoreError> {

@@ -41,7 +41,7 @@ pub async fn find(
         let row = sqlx::query(
             "SELECT s.id_hash, s.csrf_token, s.created_at AS s_created_at, s.last_seen_at, s.expires_at,
                     s.source, u.id, u.username, u.role, u.state, u.post, u.display_name, u.disabled,
-                    u.created_at, u.sensitive_access, u.kind, u.mfa_enabled
+                    u.created_at, u.sensitive_access, u.kind, u.mfa_enabled, u.locale
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled = $4")
             .bind(id_hash).bind(now).bind(idle_since).bind(false).fetch_optional(p).await?;

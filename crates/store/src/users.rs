@@ -64,6 +64,7 @@ pub(crate) fn user_from_row(r: &impl RowExt) -> Result<User, StoreError> {
         sensitive_access: r.boolean("sensitive_access")?,
         kind: parse_opt("kind", &r.text("kind")?, UserKind::parse)?,
         mfa_enabled: r.boolean("mfa_enabled")?,
+        locale: r.opt_text("locale")?,
         created_at: r.ts("created_at")?,
     })
 }
@@ -83,7 +84,7 @@ pub async fn insert_user(tx: &mut Tx, u: &User, password_hash: &str) -> Result<(
 /// A user and their password hash, by user name.
 pub async fn find_user_credentials(db: &Db, username: &str) -> Result<Option<(User, String)>, StoreError> {
     on_read!(db, p => {
-        let row = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind, mfa_enabled, password_hash FROM users WHERE username = $1").bind(username).fetch_optional(p).await?;
+        let row = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind, mfa_enabled, locale, password_hash FROM users WHERE username = $1").bind(username).fetch_optional(p).await?;
         match row {
             Some(r) => Ok(Some((user_from_row(&r)?, r.text("password_hash")?))),
             None => Ok(None),
@@ -93,7 +94,7 @@ pub async fn find_user_credentials(db: &Db, username: &str) -> Result<Option<(Us
 
 pub async fn get_user(db: &Db, id: UserId) -> Result<Option<User>, StoreError> {
     on_read!(db, p => {
-        let row = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind, mfa_enabled FROM users WHERE id = $1").bind(id.0).fetch_optional(p).await?;
+        let row = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind, mfa_enabled, locale FROM users WHERE id = $1").bind(id.0).fetch_optional(p).await?;
         row.as_ref().map(user_from_row).transpose()
     })
 }
@@ -102,7 +103,7 @@ pub async fn get_user(db: &Db, id: UserId) -> Result<Option<User>, StoreError> {
 pub async fn list_users(db: &Db, state: Option<CountryCode>) -> Result<Vec<User>, StoreError> {
     let st = state.map(|s| s.as_str().to_string());
     on_read!(db, p => {
-        let rows = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind, mfa_enabled FROM users WHERE ($1 IS NULL OR state = $1) ORDER BY username")
+        let rows = sqlx::query("SELECT id, username, role, state, post, display_name, disabled, created_at, sensitive_access, kind, mfa_enabled, locale FROM users WHERE ($1 IS NULL OR state = $1) ORDER BY username")
             .bind(st).fetch_all(p).await?;
         rows.iter().map(user_from_row).collect()
     })
@@ -161,7 +162,7 @@ pub async fn list_integration_tokens(
                     t.created_at AS token_created_at, t.expires_at AS token_expires_at,
                     t.revoked_at AS token_revoked_at,
                     u.id, u.username, u.role, u.state, u.post, u.display_name, u.disabled, u.created_at,
-                    u.sensitive_access, u.kind, u.mfa_enabled
+                    u.sensitive_access, u.kind, u.mfa_enabled, u.locale
              FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE u.kind = 'integration' AND u.state = $1 ORDER BY t.created_at DESC")
             .bind(state.as_str()).fetch_all(p).await?;
@@ -214,7 +215,7 @@ pub async fn user_by_token(
 ) -> Result<Option<(User, DateTime<Utc>)>, StoreError> {
     on_read!(db, p => {
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.role, u.state, u.post, u.display_name, u.disabled, u.created_at, u.sensitive_access, u.kind, u.mfa_enabled, t.expires_at AS token_expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id
+            "SELECT u.id, u.username, u.role, u.state, u.post, u.display_name, u.disabled, u.created_at, u.sensitive_access, u.kind, u.mfa_enabled, u.locale, t.expires_at AS token_expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.disabled = $3 AND t.revoked_at IS NULL")
             .bind(token_hash).bind(now).bind(false).fetch_optional(p).await?;
         match row {
@@ -321,5 +322,12 @@ pub async fn set_mfa_policy(
         "INSERT INTO state_policies (state, mfa_for_all, updated_at) VALUES ($1, $2, $3)
          ON CONFLICT (state) DO UPDATE SET mfa_for_all = $2, updated_at = $3")
         .bind(state.as_str()).bind(all).bind(now).execute(&mut *c).await.map(|_| ())?);
+    Ok(())
+}
+
+/// Records the user's interface language (`None`: follow the browser).
+pub async fn set_locale(tx: &mut Tx, id: UserId, locale: Option<&str>) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query("UPDATE users SET locale = $1 WHERE id = $2")
+        .bind(locale).bind(id.0).execute(&mut *c).await.map(|_| ())?);
     Ok(())
 }

@@ -8,6 +8,7 @@ mod api;
 mod error;
 mod extract;
 mod openapi;
+pub mod ui;
 
 use std::net::SocketAddr;
 
@@ -39,6 +40,7 @@ pub fn router(app: App) -> Router {
     // Body limits are enforced by the extractors (JSON_LIMIT, ATTACHMENT_MAX_BYTES), which
     // answer 413 as a problem document after reading what the client sends.
     let mut r = api::routes()
+        .merge(ui::routes())
         .layer(DefaultBodyLimit::disable())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

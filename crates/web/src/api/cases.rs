@@ -66,6 +66,9 @@ pub struct CaseListParams {
     pub assigned_officer: Option<String>,
     /// Only detentions whose first consular contact is overdue (art. 36, 24 hours).
     pub overdue: Option<bool>,
+    /// Only cases whose latest action asks for a follow-up on or before this day
+    /// (`YYYY-MM-DD`).
+    pub follow_up_due: Option<String>,
     /// Search: a case number, or words of the person's names, aliases or document numbers
     /// (accent- and case-insensitive; each word matches as a prefix).
     pub q: Option<String>,
@@ -106,7 +109,7 @@ fn one<T>(field: &str, v: Option<&str>, parse: fn(&str) -> Option<T>) -> Result<
     v.map(|s| parse(s).ok_or_else(|| bad(field, format!("\"{s}\" is not a known value")))).transpose()
 }
 
-fn filter_from(p: CaseListParams, me: UserId) -> Result<CaseFilter, ApiError> {
+pub(crate) fn filter_from(p: CaseListParams, me: UserId) -> Result<CaseFilter, ApiError> {
     let (sort, descending) = match p.sort.as_deref().unwrap_or("-opened_at") {
         "opened_at" => (CaseSort::Opened, false),
         "-opened_at" => (CaseSort::Opened, true),
@@ -153,6 +156,14 @@ fn filter_from(p: CaseListParams, me: UserId) -> Result<CaseFilter, ApiError> {
         updated_to: time_param("updated_to", p.updated_to.as_deref(), true)?,
         assigned_officer,
         first_contact_overdue: p.overdue.unwrap_or(false),
+        follow_up_due: p
+            .follow_up_due
+            .as_deref()
+            .map(|d| {
+                NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| bad("follow_up_due", format!("\"{d}\" is not a date (2026-11-29)")))
+            })
+            .transpose()?,
         q: p.q,
         sort,
         descending,

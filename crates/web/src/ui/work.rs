@@ -1,0 +1,113 @@
+//! The worklist: what needs the officer's attention now.
+
+use askama::Template;
+use axum::response::Response;
+use enlace_app::cases::CaseFilter;
+use enlace_domain::case::CaseSummary;
+use enlace_domain::workflow::Status;
+
+use super::cases::Row;
+use super::{Ctx, Page, html, see_other};
+
+/// One box of the worklist.
+pub struct Section {
+    pub id: &'static str,
+    pub title: String,
+    pub empty: String,
+    /// The full list behind this box.
+    pub more: String,
+    pub rows: Vec<Row>,
+    pub has_more: bool,
+}
+
+#[derive(Template)]
+#[template(path = "worklist.html")]
+struct Worklist {
+    c: Ctx,
+    sections: Vec<Section>,
+}
+
+const BOX: u32 = 10;
+
+const OPEN: [Status; 8] = [
+    Status::Intake,
+    Status::ProtectionAccepted,
+    Status::Assessment,
+    Status::ActionPlan,
+    Status::InProgress,
+    Status::AwaitingAuthority,
+    Status::Referred,
+    Status::Reopened,
+];
+
+pub async fn worklist(page: Page) -> Response {
+    if !page.ctx.works_cases() {
+        // Nothing to work: administrators and auditors start on their own pages.
+        return see_other(if page.ctx.administers() {
+            "/admin/users"
+        } else if page.ctx.audits() {
+            "/audit"
+        } else {
+            "/account"
+        });
+    }
+    let tr = page.tr();
+    let today = enlace_store_today();
+    let me = page.actor().user.id;
+    let open_list = OPEN.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
+    let specs: Vec<(&'static str, CaseFilter, String)> = vec![
+        (
+            "mine",
+            CaseFilter { assigned_officer: Some(me), statuses: OPEN.to_vec(), ..Default::default() },
+            format!("/cases?assigned_officer=me&status={open_list}"),
+        ),
+        (
+            "overdue",
+            CaseFilter { first_contact_overdue: true, statuses: OPEN.to_vec(), ..Default::default() },
+            "/cases?overdue=true".to_string(),
+        ),
+        (
+            "referred",
+            CaseFilter { statuses: vec![Status::Referred], ..Default::default() },
+            "/cases?status=referred".to_string(),
+        ),
+        (
+            "authority",
+            CaseFilter { statuses: vec![Status::AwaitingAuthority], ..Default::default() },
+            "/cases?status=awaiting_authority".to_string(),
+        ),
+        (
+            "followup",
+            CaseFilter { follow_up_due: Some(today), statuses: OPEN.to_vec(), ..Default::default() },
+            format!("/cases?follow_up_due={today}"),
+        ),
+    ];
+    let mut sections = Vec::new();
+    for (id, mut f, more) in specs {
+        f.limit = BOX;
+        f.descending = true;
+        let items: Vec<CaseSummary> = match page.app.list_cases(page.actor(), f).await {
+            Ok(p) => {
+                let has_more = p.next_cursor.is_some();
+                sections.push(Section {
+                    id,
+                    title: tr.t(&format!("work-{id}")),
+                    empty: tr.t(&format!("work-{id}-empty")),
+                    more,
+                    rows: Vec::new(),
+                    has_more,
+                });
+                p.items
+            }
+            Err(e) => return page.fail(e),
+        };
+        if let Some(s) = sections.last_mut() {
+            s.rows = items.iter().map(|c| Row::new(tr, c)).collect();
+        }
+    }
+    html(&Worklist { c: page.ctx, sections })
+}
+
+fn enlace_store_today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
