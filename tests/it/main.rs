@@ -15,3 +15,4 @@ mod cli;
 mod restricted;
 mod retention;
 mod store;
+mod ui;

@@ -205,19 +205,23 @@ pub async fn list(page: Page, uri: axum::http::Uri) -> Response {
                 selected: *s == sort_now,
             })
             .collect();
-        html(&ListPage {
-            q: get("q").unwrap_or("").to_string(),
-            statuses: options(tr, "status", Status::ALL, &sel("status")),
-            categories: options(tr, "category", Category::ALL, &sel("category")),
-            subtypes: options(tr, "subtype", Subtype::ALL, &sel("subtype")),
-            flags: options(tr, "vuln", Vulnerability::ALL, &sel("vulnerabilities")),
-            sorts,
-            mine: get("assigned_officer") == Some("me"),
-            overdue: get("overdue") == Some("true"),
-            error,
-            c: page.ctx.clone(),
-            r,
-        })
+        let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+        html_status(
+            status,
+            &ListPage {
+                q: get("q").unwrap_or("").to_string(),
+                statuses: options(tr, "status", Status::ALL, &sel("status")),
+                categories: options(tr, "category", Category::ALL, &sel("category")),
+                subtypes: options(tr, "subtype", Subtype::ALL, &sel("subtype")),
+                flags: options(tr, "vuln", Vulnerability::ALL, &sel("vulnerabilities")),
+                sorts,
+                mine: get("assigned_officer") == Some("me"),
+                overdue: get("overdue") == Some("true"),
+                error,
+                c: page.ctx.clone(),
+                r,
+            },
+        )
     };
     res.headers_mut().insert(header::VARY, HeaderValue::from_static("HX-Request"));
     res

@@ -268,4 +268,70 @@ mod tests {
         }
         assert!(same.is_empty(), "copied from English: {same:?}");
     }
+
+    /// String literals of the page code that look like message ids but are not: input types,
+    /// header names, form values, and the prefix of labels.
+    const NOT_MESSAGES: &[&str] = &[
+        "datetime-local",
+        "hx-request",
+        "protection-not-possible",
+        "grant-sensitive",
+        "revoke-sensitive",
+        "reset-mfa",
+    ];
+
+    /// Every message the templates and page code ask for by a literal id exists (in English,
+    /// hence, by the test above, in every language); so do the labels of every closed set.
+    #[test]
+    fn every_message_used_exists() {
+        let ids: std::collections::BTreeSet<String> = message_ids(SOURCES[1].1).into_iter().collect();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut used = Vec::new();
+        let mut scan = |text: &str, openers: &[&str]| {
+            for opener in openers {
+                for part in text.split(opener).skip(1) {
+                    let id: String = part
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                        .collect();
+                    if part[id.len()..].starts_with('"') && !id.is_empty() {
+                        used.push(id);
+                    }
+                }
+            }
+        };
+        for sub in ["templates", "src/ui"] {
+            for e in std::fs::read_dir(dir.join(sub)).unwrap() {
+                let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+                scan(&text, &["c.t(\"", ".t(\"", ".t1(\"", ".tn(\"", "\", \"", "(\""]);
+            }
+        }
+        // Only ids that look like ours (lower-case words joined by hyphens) are checked.
+        let missing: Vec<_> = used
+            .into_iter()
+            .filter(|id| {
+                id.contains('-')
+                    && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            })
+            .filter(|id| !ids.contains(id))
+            .filter(|id| id.len() > 1 && !NOT_MESSAGES.contains(&id.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "messages used but not in en.ftl: {missing:?}");
+        use enlace_domain::case::{Category, Subtype, Vulnerability};
+        use enlace_domain::workflow::Status;
+        let mut labels: Vec<String> = Vec::new();
+        labels.extend(Status::ALL.iter().map(|v| format!("status-{v}")));
+        labels.extend(Category::ALL.iter().map(|v| format!("category-{v}")));
+        labels.extend(Subtype::ALL.iter().map(|v| format!("subtype-{v}")));
+        labels.extend(Vulnerability::ALL.iter().map(|v| format!("vuln-{v}")));
+        labels.extend(enlace_domain::record::ActionKind::ALL.iter().map(|v| format!("action-{v}")));
+        labels.extend(enlace_domain::role::Role::ALL.iter().map(|v| format!("role-{v}")));
+        labels.extend(enlace_domain::parts::ConsentScope::ALL.iter().map(|v| format!("scope-{v}")));
+        labels.extend(enlace_domain::parts::ConsentGiver::ALL.iter().map(|v| format!("giver-{v}")));
+        labels.extend(enlace_domain::case::LegalBasis::ALL.iter().map(|v| format!("basis-{v}")));
+        labels
+            .extend(enlace_domain::retention::RetentionAction::ALL.iter().map(|v| format!("retention-{v}")));
+        let missing: Vec<_> = labels.iter().filter(|id| !ids.contains(*id)).collect();
+        assert!(missing.is_empty(), "labels missing: {missing:?}");
+    }
 }

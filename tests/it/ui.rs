@@ -1,0 +1,659 @@
+//! The web interface at the HTML level (no browser): every page, every form's error path, the
+//! anti-forgery checks, languages, and the headers pages are served with. Both backends.
+
+use std::collections::HashMap;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::json;
+
+use crate::both_backends;
+use crate::harness::{PASSWORD, TestApp, new_case};
+
+/// A browser without JavaScript: keeps cookies, follows nothing by itself, and reads the
+/// anti-forgery token from the last page.
+pub struct Web {
+    base: String,
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+    pub csrf: String,
+    lang: Option<String>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> String {
+        self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+    }
+    #[track_caller]
+    pub fn has(&self, text: &str) -> &Self {
+        assert!(self.body.contains(text), "page ({}) lacks {text:?}:\n{}", self.status, self.body);
+        self
+    }
+    #[track_caller]
+    pub fn lacks(&self, text: &str) -> &Self {
+        assert!(!self.body.contains(text), "page has {text:?}:\n{}", self.body);
+        self
+    }
+}
+
+impl Web {
+    pub fn new(app: &TestApp) -> Web {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Web { base: app.base.clone(), client, cookies: HashMap::new(), csrf: String::new(), lang: None }
+    }
+
+    pub fn accept_language(mut self, l: &str) -> Web {
+        self.lang = Some(l.to_string());
+        self
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn finish(&mut self, res: reqwest::Response) -> Page {
+        for v in res.headers().get_all("set-cookie") {
+            let s = v.to_str().unwrap();
+            let first = s.split(';').next().unwrap();
+            let (k, val) = first.split_once('=').unwrap();
+            assert!(s.contains("Secure") && s.contains("HttpOnly") && s.contains("SameSite=Strict"), "{s}");
+            if s.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_string(), val.to_string());
+            }
+        }
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.text().await.unwrap();
+        if let Some(i) = body.find("name=\"_csrf\" value=\"") {
+            let rest = &body[i + 20..];
+            let token = &rest[..rest.find('"').unwrap()];
+            if !token.is_empty() {
+                self.csrf = token.to_string();
+            }
+        }
+        Page { status, headers, body }
+    }
+
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut r = self.client.request(method, format!("{}{path}", self.base));
+        if !self.cookies.is_empty() {
+            r = r.header("cookie", self.cookie_header());
+        }
+        if let Some(l) = &self.lang {
+            r = r.header("accept-language", l.as_str());
+        }
+        r
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let res = self.req(reqwest::Method::GET, path).send().await.unwrap();
+        self.finish(res).await
+    }
+
+    pub async fn get_with(&mut self, path: &str, name: &str, value: &str) -> Page {
+        let res = self.req(reqwest::Method::GET, path).header(name, value).send().await.unwrap();
+        self.finish(res).await
+    }
+
+    /// Posts a form with the current anti-forgery token (unless the form sets its own).
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut pairs: Vec<(String, String)> =
+            fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        if !fields.iter().any(|(k, _)| *k == "_csrf") {
+            pairs.push(("_csrf".into(), self.csrf.clone()));
+        }
+        let body = serde_urlencoded::to_string(&pairs).unwrap();
+        self.post_raw(path, "application/x-www-form-urlencoded", body.into_bytes()).await
+    }
+
+    pub async fn post_raw(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Page {
+        let res = self
+            .req(reqwest::Method::POST, path)
+            .header("content-type", content_type)
+            .header("origin", &self.base)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.finish(res).await
+    }
+
+    /// Signs in through the sign-in form; returns the page after the redirect.
+    pub async fn sign_in(&mut self, username: &str) -> Page {
+        self.get("/login").await.has("name=\"password\"");
+        let p = self.post("/login", &[("username", username), ("password", PASSWORD), ("next", "/")]).await;
+        assert_eq!(p.status, 303, "{}", p.body);
+        let mut page = self.get(&p.location()).await;
+        // Roles without a worklist are sent on to their own start page.
+        while page.status == 303 {
+            page = self.get(&page.location()).await;
+        }
+        page
+    }
+
+    pub fn session(&self) -> Option<&String> {
+        self.cookies.get("__Host-enlace-session")
+    }
+}
+
+fn id_from_location(loc: &str) -> String {
+    loc.trim_start_matches("/cases/").split(['#', '?']).next().unwrap().to_string()
+}
+
+/// Every visible input of a page has a label pointing at it.
+#[track_caller]
+fn every_input_is_labelled(p: &Page) {
+    let body = &p.body;
+    let mut rest = body.as_str();
+    while let Some(i) = rest.find("<input") {
+        let tag = &rest[i..i + rest[i..].find('>').unwrap()];
+        rest = &rest[i + 6..];
+        if tag.contains("type=\"hidden\"") {
+            continue;
+        }
+        let id = tag.split("id=\"").nth(1).map(|s| &s[..s.find('"').unwrap()]);
+        let id = id.unwrap_or_else(|| panic!("input without id: {tag}"));
+        assert!(body.contains(&format!("for=\"{id}\"")), "no label for input {id}");
+    }
+    for tag in ["<select", "<textarea"] {
+        let mut rest = body.as_str();
+        while let Some(i) = rest.find(tag) {
+            let t = &rest[i..i + rest[i..].find('>').unwrap()];
+            rest = &rest[i + 5..];
+            let id = t.split("id=\"").nth(1).map(|s| &s[..s.find('"').unwrap()]).unwrap();
+            assert!(body.contains(&format!("for=\"{id}\"")), "no label for {id}");
+        }
+    }
+}
+
+both_backends!(
+    sign_in_languages_and_session,
+    sign_in_refuses_forged_and_wrong_submissions,
+    register_a_child_case_and_work_it,
+    new_case_form_reports_errors_beside_the_fields,
+    case_list_search_filters_pages_and_export,
+    case_page_forms_report_errors,
+    administration_and_audit_pages,
+    pages_refuse_broken_forms,
+);
+
+async fn sign_in_languages_and_session(app: TestApp) {
+    // Not signed in: every page sends the browser to the sign-in page, keeping the target.
+    let mut w = Web::new(&app);
+    let p = w.get("/cases?q=x").await;
+    assert_eq!(p.status, 303);
+    assert_eq!(p.location(), "/login?next=%2Fcases%3Fq%3Dx");
+
+    // The browser's language is the default; Spanish when it asks for none of ours.
+    let p = Web::new(&app).accept_language("fr-CA,fr;q=0.9").get("/login").await;
+    p.has("<html lang=\"fr\"").has("Connexion");
+    let p = Web::new(&app).accept_language("de").get("/login").await;
+    p.has("<html lang=\"es\"").has("Iniciar sesión");
+    every_input_is_labelled(&p);
+    // Strict CSP (no inline script or style) and no caching of pages.
+    let csp = p.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe"), "{csp}");
+    assert_eq!(p.headers["cache-control"], "no-store");
+
+    let mut w = Web::new(&app).accept_language("en");
+    let home = w.sign_in("officer.hn").await;
+    home.has("<html lang=\"en\"").has("My open cases").has("Follow-ups due").has("Waiting for an authority");
+    assert!(w.session().is_some());
+
+    // Switching language is remembered for the user: a new browser session in another
+    // browser language still shows French.
+    let p = w.post("/lang", &[("lang", "fr"), ("back", "/cases")]).await;
+    assert_eq!((p.status, p.location().as_str()), (303, "/cases"));
+    w.get("/cases").await.has("<html lang=\"fr\"").has("Dossiers");
+    let mut w2 = Web::new(&app).accept_language("es");
+    w2.sign_in("officer.hn").await.has("<html lang=\"fr\"").has("Mes dossiers ouverts");
+    // A language switch to an open redirect goes home instead.
+    let p = w.post("/lang", &[("lang", "es"), ("back", "//evil.example/")]).await;
+    assert_eq!(p.location(), "/");
+    assert_eq!(w.post("/lang", &[("lang", "de"), ("back", "/")]).await.status, 400);
+
+    // Sign out: the session ends on the server, and the old cookie no longer works.
+    let old = w.session().cloned().unwrap();
+    let p = w.post("/logout", &[]).await;
+    assert_eq!((p.status, p.location().as_str()), (303, "/login"));
+    let mut stale = Web::new(&app);
+    stale.cookies.insert("__Host-enlace-session".into(), old);
+    assert_eq!(stale.get("/").await.status, 303);
+    // Sign out everywhere ends the other session too.
+    w2.get("/account").await.has("Cerrar sesión en todas partes");
+    assert_eq!(w2.post("/account/sign-out-everywhere", &[]).await.status, 303);
+    assert_eq!(w2.get("/").await.status, 303);
+}
+
+async fn sign_in_refuses_forged_and_wrong_submissions(app: TestApp) {
+    let mut w = Web::new(&app).accept_language("en");
+    w.get("/login").await;
+    // A wrong password: the form again, with the message, and no session.
+    let p = w.post("/login", &[("username", "officer.hn"), ("password", "wrong one"), ("next", "/")]).await;
+    assert_eq!(p.status, 401);
+    p.has("Wrong user name or password").has("value=\"officer.hn\"");
+    assert!(w.session().is_none());
+    // Without the token of the form (a forged cross-site post): refused.
+    let p =
+        w.post("/login", &[("_csrf", "forged"), ("username", "officer.hn"), ("password", PASSWORD)]).await;
+    assert_eq!(p.status, 403);
+    let mut fresh = Web::new(&app);
+    let p = fresh.post("/login", &[("username", "officer.hn"), ("password", PASSWORD)]).await;
+    assert_eq!(p.status, 403, "no token cookie at all");
+    // From another site: refused even with the right token.
+    let body = format!("_csrf={}&username=officer.hn&password={}", w.csrf, PASSWORD.replace(' ', "+"));
+    let res = w
+        .req(reqwest::Method::POST, "/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "https://evil.example")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    // Signed in, a form without the session's token is refused and changes nothing.
+    w.sign_in("officer.hn").await;
+    let p = w.post("/lang", &[("_csrf", "nope"), ("lang", "fr"), ("back", "/")]).await;
+    assert_eq!(p.status, 403);
+    w.get("/").await.has("<html lang=\"en\"");
+    // Lockout after repeated failures shows when to retry.
+    let mut l = Web::new(&app).accept_language("en");
+    l.get("/login").await;
+    let mut last = 0;
+    for _ in 0..6 {
+        last = l.post("/login", &[("username", "officer.hn2"), ("password", "bad password")]).await.status;
+    }
+    assert_eq!(last, 429);
+    let p = l.post("/login", &[("username", "officer.hn2"), ("password", PASSWORD)]).await;
+    assert_eq!(p.status, 429);
+    p.has("Try again in");
+    assert!(p.headers.contains_key("retry-after"));
+}
+
+/// An officer of Tapachula registers an unaccompanied Honduran child, records a visit with a
+/// follow-up, finds the case without accents, assigns it and moves it on.
+async fn register_a_child_case_and_work_it(app: TestApp) {
+    let mut w = Web::new(&app).accept_language("es");
+    // A supervisor holds the permission to read restricted (child) cases.
+    w.sign_in("supervisor.hn").await;
+    let form = w.get("/cases/new").await;
+    form.has("¿Quién es la persona?").lacks("id=\"section-child\"");
+    every_input_is_labelled(&form);
+    // The sections a subtype calls for (what htmx swaps in).
+    let s = w.get("/cases/new/sections?subtype=unaccompanied_child").await;
+    s.has("id=\"section-child\"").lacks("id=\"section-detention\"");
+    let s = w.get("/cases/new/sections?subtype=detention").await;
+    s.has("id=\"section-detention\"").lacks("id=\"section-child\"");
+    // Without JavaScript, the same through the form's GET button.
+    w.get("/cases/new?subtype=death_repatriation").await.has("id=\"section-death\"");
+
+    let p = w
+        .post(
+            "/cases/new",
+            &[
+                ("person.given_names", "Kevin Josué"),
+                ("person.surnames", "Hernández Ramos"),
+                ("person.sex", "male"),
+                ("person.birth.year", "2014"),
+                ("person.nationalities", "Honduras"),
+                ("person.birth_place", "San Pedro Sula"),
+                ("post", "HN-TAPACHULA"),
+                ("host_state", "México"),
+                ("category", "migration"),
+                ("subtype", "unaccompanied_child"),
+                ("vulnerabilities", "unaccompanied_child"),
+                ("protection", "child"),
+                ("legal_basis", "vital_interest"),
+                ("narrative", "Localizado por el DIF en la central de autobuses de Tapachula."),
+                ("child.accompaniment", "unaccompanied"),
+                ("child.family_tracing", "in_progress"),
+                ("child.host_protection_authority", "DIF Chiapas"),
+                ("child.guardian.name", "Rosa Ramos"),
+                ("child.guardian.relationship", "madre"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let id = id_from_location(&p.location());
+    let case = w.get(&p.location()).await;
+    case.has("Kevin Josué Hernández Ramos")
+        .has("Niña, niño o adolescente (NNA)")
+        .has("DIF Chiapas")
+        .has("Rosa Ramos (madre)")
+        .has("Reservado")
+        .has("Recepción");
+    every_input_is_labelled(&case);
+
+    // A visit with a follow-up due today: on the worklist.
+    let today = chrono::Utc::now().date_naive().to_string();
+    let p = w
+        .post(
+            &format!("/cases/{id}/actions"),
+            &[
+                ("kind", "visit"),
+                ("occurred_at", "2026-11-01T10:30"),
+                ("text", "Visita al albergue."),
+                ("follow_up_on", &today),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    w.get(&format!("/cases/{id}")).await.has("Visita al albergue.").has("Seguimiento a más tardar");
+    let work = w.get("/").await;
+    let follow = &work.body[work.body.find("id=\"work-followup\"").unwrap()..];
+    assert!(follow[..follow.find("</section>").unwrap()].contains(&id), "follow-up not on the worklist");
+
+    // Found without accents, by a part of a name; the list shows it.
+    let list = w.get("/cases?q=hernandez+josue").await;
+    list.has(&format!("/cases/{id}"));
+    // htmx asks for the results only.
+    let part = w.get_with("/cases?q=hernandez", "hx-request", "true").await;
+    part.has("id=\"results\"").lacks("<html");
+    assert_eq!(part.headers["vary"], "HX-Request, Accept-Language, Cookie");
+
+    // Assign to me, then move the case on.
+    let version = |p: &Page| -> String {
+        let i = p.body.find("name=\"version\" value=\"").unwrap() + 22;
+        p.body[i..i + p.body[i..].find('"').unwrap()].to_string()
+    };
+    let case = w.get(&format!("/cases/{id}")).await;
+    let p = w.post(&format!("/cases/{id}/assign"), &[("to", "me"), ("version", &version(&case))]).await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let case = w.get(&format!("/cases/{id}")).await;
+    case.has("Asignado a usted.");
+    let p = w
+        .post(
+            &format!("/cases/{id}/transition"),
+            &[("to", "protection_accepted"), ("version", &version(&case))],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    w.get(&format!("/cases/{id}")).await.has("Protección aceptada");
+    // A stale version (someone changed the case meanwhile) is reported on the form.
+    let p = w.post(&format!("/cases/{id}/transition"), &[("to", "assessment"), ("version", "1")]).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+
+    // The officer without the permission sees neither the case nor its name in lists.
+    let mut o = Web::new(&app).accept_language("es");
+    o.sign_in("officer.hn").await;
+    assert_eq!(o.get(&format!("/cases/{id}")).await.status, 404);
+    o.get("/cases").await.has("(reservado)").lacks("Kevin");
+}
+
+async fn new_case_form_reports_errors_beside_the_fields(app: TestApp) {
+    let mut w = Web::new(&app).accept_language("fr");
+    w.sign_in("officer.hn").await;
+    w.get("/cases/new").await;
+    let p = w
+        .post(
+            "/cases/new",
+            &[
+                ("person.given_names", "Ana"),
+                ("person.birth.date", "29/02/2001"),
+                ("host_state", "Atlantis"),
+                ("subtype", "detention"),
+                ("detention.detained_at", "yesterday"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    p.has("Certains champs sont à corriger")
+        .has("id=\"person.birth.date-error\"")
+        .has("Ce n&#39;est pas une date.")
+        .has("« Atlantis » n&#39;est pas un pays connu.")
+        .has("id=\"category-error\"")
+        .has("id=\"detention.detained_at-error\"")
+        // What was typed stays in the form.
+        .has("value=\"Ana\"");
+    // A domain rule (a date in the future), in the user's language, beside its field.
+    let p = w
+        .post(
+            "/cases/new",
+            &[
+                ("person.given_names", "Ana"),
+                ("person.surnames", "Reyes"),
+                ("person.nationalities", "HN"),
+                ("post", "HN-TAPACHULA"),
+                ("host_state", "MX"),
+                ("category", "criminal"),
+                ("subtype", "detention"),
+                ("legal_basis", "consular_function"),
+                ("detention.detained_at", "2099-01-01T10:00"),
+                ("detention.place", "Estación migratoria Siglo XXI"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    p.has("id=\"detention.detained_at-error\"").has("Est dans le futur.");
+    // Nothing was registered.
+    assert_eq!(app.app.count_cases().await.unwrap(), 0);
+}
+
+async fn case_list_search_filters_pages_and_export(app: TestApp) {
+    let officer = app.token("officer.hn").await;
+    for i in 0..55 {
+        let tag: String = [b'a' + (i / 26) as u8, b'a' + (i % 26) as u8].iter().map(|b| *b as char).collect();
+        let mut body = new_case(&["María", "José"], &["Gutiérrez", &format!("Núñez{tag}")]);
+        body["post"] = json!("HN-TAPACHULA");
+        app.create_case(&officer, &body).await;
+    }
+    let mut body = new_case(&["Pedro"], &["Sánchez"]);
+    body["post"] = json!("HN-TAPACHULA");
+    body["category"] = json!("criminal");
+    app.create_case(&officer, &body).await;
+
+    let mut w = Web::new(&app).accept_language("en");
+    w.sign_in("officer.hn").await;
+    let p = w.get("/cases").await;
+    every_input_is_labelled(&p);
+    assert_eq!(p.body.matches("<tr").count(), 51, "header + 50 rows");
+    let next = p.body.split("rel=\"next\"").next().unwrap();
+    let href = next.rsplit("href=\"").next().unwrap();
+    let href = href[..href.find('"').unwrap()].replace("&amp;", "&");
+    let p2 = w.get(&href).await;
+    assert_eq!(p2.body.matches("<tr").count(), 7, "header + 6 rows");
+    p2.has("First page").lacks("rel=\"next\"");
+
+    let p = w.get("/cases?q=gutierrez+nunezah&sort=number").await;
+    p.has("Gutiérrez Núñezah");
+    assert!(!p.body.contains("Sánchez"));
+    let p = w.get("/cases?category=criminal&status=&subtype=").await;
+    p.has("Pedro Sánchez").lacks("Gutiérrez");
+    let p = w.get("/cases?q=zzzz").await;
+    p.has("No case matches.");
+    // A bad filter names the parameter.
+    let p = w.get("/cases?status=sleeping").await;
+    assert_eq!(p.status, 400);
+    p.has("status: &#34;sleeping&#34; is not a known value");
+    let p = w.get("/cases?sort=-opened_at&cursor=garbage").await;
+    assert_eq!(p.status, 400);
+
+    // Export what is shown: CSV, audited.
+    let before = app.audit_actions().await.iter().filter(|a| *a == "case.list_export").count();
+    let p = w.get("/cases/export.csv?category=migration").await;
+    assert_eq!(p.status, 200);
+    assert_eq!(p.headers["content-type"], "text/csv; charset=utf-8");
+    let lines: Vec<&str> = p.body.lines().collect();
+    assert_eq!(lines.len(), 56, "header + 55 cases");
+    assert!(lines[0].starts_with("number,status,owner_state"));
+    assert!(!p.body.contains("Sánchez"));
+    let after = app.audit_actions().await.iter().filter(|a| *a == "case.list_export").count();
+    assert_eq!(after, before + 1);
+    // An auditor does not work cases: no export.
+    let mut a = Web::new(&app);
+    a.sign_in("auditor.hn").await;
+    assert_eq!(a.get("/cases/export.csv").await.status, 403);
+}
+
+async fn case_page_forms_report_errors(app: TestApp) {
+    let officer = app.token("officer.hn").await;
+    let mut body = new_case(&["Luis"], &["Pérez"]);
+    body["post"] = json!("HN-TAPACHULA");
+    let c = app.create_case(&officer, &body).await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let mut w = Web::new(&app).accept_language("es");
+    w.sign_in("officer.hn").await;
+    w.get(&format!("/cases/{id}")).await.has("Luis Pérez");
+
+    // An action without text or kind: messages beside the fields, nothing recorded.
+    let p = w
+        .post(&format!("/cases/{id}/actions"), &[("kind", ""), ("text", " "), ("occurred_at", "mañana")])
+        .await;
+    assert_eq!(p.status, 422);
+    p.has("Elija una opción.").has("Obligatorio.").has("No es una fecha y hora.");
+    assert_eq!(
+        app.get(&officer, &format!("/api/v1/cases/{id}/actions")).await.1.as_array().unwrap().len(),
+        0
+    );
+    // Closing is a supervisor's decision; going to a status that does not follow: refused.
+    let p = w.post(&format!("/cases/{id}/transition"), &[("to", "resolved"), ("version", "1")]).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    // A referral consent without recipient: the domain's rule, translated.
+    let p = w.post(&format!("/cases/{id}/consents"), &[("given_by", "person"), ("scope", "referral")]).await;
+    assert_eq!(p.status, 422);
+    p.has("Un consentimiento para canalizar indica su destinatario.");
+    let p = w
+        .post(
+            &format!("/cases/{id}/consents"),
+            &[
+                ("given_by", "person"),
+                ("scope", "referral"),
+                ("recipient", "Casa del Migrante"),
+                ("given_at", "2026-11-02T09:00"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    w.get(&format!("/cases/{id}")).await.has("Casa del Migrante");
+
+    // Documents: a file that lies about its type is refused; a real PDF is kept.
+    let upload = |name: &str, ct: &str, bytes: &[u8], csrf: &str| {
+        let b = "XyZboundary";
+        let mut body = format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {ct}\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+        (format!("multipart/form-data; boundary={b}"), body)
+    };
+    let csrf = w.csrf.clone();
+    let (ct, b) = upload("informe.pdf", "application/pdf", b"MZ not a pdf", &csrf);
+    let p = w.post_raw(&format!("/cases/{id}/attachments"), &ct, b).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    let (ct, b) = upload("informe.pdf", "application/pdf", b"%PDF-1.4\n%test\n", "wrong-token");
+    assert_eq!(w.post_raw(&format!("/cases/{id}/attachments"), &ct, b).await.status, 403);
+    let (ct, b) = upload("informe.pdf", "application/pdf", b"%PDF-1.4\n%test\n", &csrf);
+    let p = w.post_raw(&format!("/cases/{id}/attachments"), &ct, b).await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    w.get(&format!("/cases/{id}")).await.has("informe.pdf");
+
+    // Someone else's case (another post): not found, like a missing one.
+    let mut g = Web::new(&app);
+    g.sign_in("officer.gt").await;
+    assert_eq!(g.get(&format!("/cases/{id}")).await.status, 404);
+    let p = g.post(&format!("/cases/{id}/actions"), &[("kind", "note"), ("text", "x")]).await;
+    assert_eq!(p.status, 404);
+    assert_eq!(g.get("/cases/not-a-uuid").await.status, 404);
+}
+
+async fn administration_and_audit_pages(app: TestApp) {
+    let mut a = Web::new(&app).accept_language("en");
+    let p = a.sign_in("admin.hn").await;
+    // Administrators start on their own page.
+    p.has("Users of your state").has("officer.hn");
+    every_input_is_labelled(&p);
+    let p = a
+        .post(
+            "/admin/users",
+            &[("username", "nuevo.oficial"), ("role", "consular_officer"), ("password", "123456")],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    p.has("field-error");
+    let p = a
+        .post(
+            "/admin/users",
+            &[
+                ("username", "nuevo.oficial"),
+                ("role", "consular_officer"),
+                ("post", "HN-TAPACHULA"),
+                ("password", "una frase larga y propia"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = a.get("/admin/users").await;
+    p.has("nuevo.oficial");
+    let id_at = p.body.find("nuevo.oficial").unwrap();
+    let form = &p.body[id_at..];
+    let action = form.split("action=\"/admin/users/").nth(1).unwrap();
+    let uid = &action[..action.find('"').unwrap()];
+    assert_eq!(a.post(&format!("/admin/users/{uid}"), &[("change", "disable")]).await.status, 303);
+    a.get("/admin/users").await.has("disabled");
+    assert_eq!(a.post(&format!("/admin/users/{uid}"), &[("change", "explode")]).await.status, 400);
+    a.get("/admin/posts").await.has("HN-TAPACHULA");
+    let p =
+        a.post("/admin/retention", &[("category", "migration"), ("years", "0"), ("action", "purge")]).await;
+    assert_eq!(p.status, 422);
+    p.has("must be between 1 and 100");
+    assert_eq!(
+        a.post("/admin/retention", &[("category", "migration"), ("years", "5"), ("action", "purge")])
+            .await
+            .status,
+        303
+    );
+    a.get("/admin/retention").await.has("<td>5</td>");
+    assert_eq!(a.get("/audit").await.status, 403);
+    assert_eq!(a.get("/cases").await.status, 403);
+
+    let mut au = Web::new(&app).accept_language("en");
+    let p = au.sign_in("auditor.hn").await;
+    p.has("Audit log").has("auth.login").has("retention.rule");
+    let p = au.get("/audit?action=user.").await;
+    p.has("user.create").lacks("auth.login");
+    au.get("/audit?from=yesterday").await.has("Not a date.");
+    assert_eq!(au.get("/admin/users").await.status, 403);
+    // An officer sees neither.
+    let mut o = Web::new(&app);
+    o.sign_in("officer.hn").await;
+    assert_eq!(o.get("/admin/users").await.status, 403);
+    assert_eq!(o.get("/audit").await.status, 403);
+}
+
+async fn pages_refuse_broken_forms(app: TestApp) {
+    let mut w = Web::new(&app).accept_language("en");
+    w.sign_in("officer.hn").await;
+    let csrf = w.csrf.clone();
+    // Not UTF-8.
+    let mut body = format!("_csrf={csrf}&kind=note&text=").into_bytes();
+    body.extend_from_slice(b"%FF%FE");
+    let p = w.post_raw("/cases/new", "application/x-www-form-urlencoded", body).await;
+    assert_eq!(p.status, 400);
+    p.has("not valid UTF-8");
+    // Too large.
+    let big = format!("_csrf={csrf}&narrative={}", "a".repeat(300 * 1024));
+    let p = w.post_raw("/cases/new", "application/x-www-form-urlencoded", big.into_bytes()).await;
+    assert_eq!(p.status, 400);
+    p.has("larger than");
+    // Not a form.
+    let p = w.post_raw("/cases/new", "application/json", b"{}".to_vec()).await;
+    assert_eq!(p.status, 400);
+    assert_eq!(app.app.count_cases().await.unwrap(), 0);
+    // Static assets are served with long caching; unknown paths are still a 404 problem.
+    let mut h = HeaderMap::new();
+    h.insert("accept", HeaderValue::from_static("*/*"));
+    let css = app.client.get(app.url(enlace_web::ui::CSS_PATH)).send().await.unwrap();
+    assert_eq!(css.status(), 200);
+    assert!(css.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    let js = app.client.get(app.url(enlace_web::ui::HTMX_PATH)).send().await.unwrap();
+    assert!(js.text().await.unwrap().contains("htmx"));
+    assert_eq!(app.client.get(app.url("/no/such/page")).send().await.unwrap().status(), 404);
+}
