@@ -180,6 +180,7 @@ person-nationalities = Nationality (code or name)
 person-languages = Languages (codes, e.g. es, quc)
 person-interpreter = Needs an interpreter
 person-documents = Documents
+person-nationality = Nationality
 doc-kind = Identity document
 doc-number = Document number
 doc-issuing-state = Issued by (state)

@@ -180,6 +180,7 @@ person-nationalities = Nacionalidad (código o nombre)
 person-languages = Idiomas (códigos, p. ej. es, quc)
 person-interpreter = Necesita intérprete
 person-documents = Documentos
+person-nationality = Nacionalidad
 doc-kind = Documento de identidad
 doc-number = Número de documento
 doc-issuing-state = Expedido por (Estado)

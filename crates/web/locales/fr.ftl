@@ -180,6 +180,7 @@ person-nationalities = Nationalité (code ou nom)
 person-languages = Langues (codes, p. ex. es, quc)
 person-interpreter = A besoin d'un interprète
 person-documents = Documents
+person-nationality = Nationalité
 doc-kind = Pièce d'identité
 doc-number = Numéro du document
 doc-issuing-state = Délivré par (État)

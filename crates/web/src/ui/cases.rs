@@ -248,6 +248,8 @@ pub async fn export(page: Page, uri: axum::http::Uri) -> Response {
 /// One entry of the case's timeline.
 pub struct Entry {
     pub at: DateTime<Utc>,
+    /// When it was recorded: orders entries of the same minute.
+    pub recorded: DateTime<Utc>,
     pub when: String,
     pub kind: String,
     pub text: String,
@@ -388,8 +390,8 @@ fn facts(tr: Tr, c: &Case, v: &CaseView) -> Vec<Facts> {
             ("case-category", tr.label("category", c.category)),
             ("case-subtype", tr.label("subtype", c.subtype)),
             ("case-post", c.post.as_ref().map(|p| p.to_string()).unwrap_or_default()),
-            ("case-host-state", c.host_state.to_string()),
-            ("case-owner-state", c.owner_state.to_string()),
+            ("case-host-state", tr.country(&c.host_state)),
+            ("case-owner-state", tr.country(&c.owner_state)),
             ("case-protection", protection),
             ("case-legal-basis", tr.label("basis", c.legal_basis.as_str())),
             (
@@ -553,6 +555,7 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
         .iter()
         .map(|t| Entry {
             at: t.at,
+            recorded: t.at,
             when: tr.datetime(&t.at),
             kind: match t.from {
                 None => tr.t("timeline-opened"),
@@ -564,6 +567,7 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
         .chain(actions.iter().map(|x| {
             Entry {
                 at: x.data.occurred_at,
+                recorded: x.created_at,
                 when: tr.datetime(&x.data.occurred_at),
                 kind: tr.label("action", x.data.kind),
                 text: x.data.text.as_str().to_string(),
@@ -575,7 +579,9 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
             }
         }))
         .collect();
-    timeline.sort_by(|x, y| y.at.cmp(&x.at));
+    // Newest first; times are entered to the minute, so within a minute, the order recorded.
+    let minute = |t: &DateTime<Utc>| t.timestamp().div_euclid(60);
+    timeline.sort_by(|x, y| (minute(&y.at), y.recorded).cmp(&(minute(&x.at), x.recorded)));
     let now = Utc::now();
     let page_data = CasePage {
         id: c.id.to_string(),

@@ -193,6 +193,17 @@ impl Tr {
         format!("{} {} UTC", self.date(&t.date_naive()), t.format("%H:%M"))
     }
 
+    /// A state's name in this language (the code when unknown).
+    pub fn country(&self, code: &enlace_domain::country::CountryCode) -> String {
+        let c = code.info();
+        match self.locale {
+            Locale::Es => c.name_es,
+            Locale::En => c.name_en,
+            Locale::Fr => c.name_fr,
+        }
+        .to_string()
+    }
+
     pub fn opt_date(&self, d: &Option<NaiveDate>) -> String {
         d.as_ref().map(|d| self.date(d)).unwrap_or_default()
     }

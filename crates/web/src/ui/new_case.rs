@@ -612,6 +612,11 @@ pub async fn create(p: PagePost) -> Response {
         return html_status(StatusCode::UNPROCESSABLE_ENTITY, &NewCasePage { c: page.ctx.clone(), v });
     };
     match page.app.create_case(page.actor(), n).await {
+        // A restricted case the officer may not read (a child, without the permission): to
+        // the list, where its row shows without the name.
+        Ok(v) if v.case.is_restricted() && !page.actor().user.sensitive_access => {
+            see_other(&format!("/cases?q={}", v.case.number))
+        }
         Ok(v) => see_other(&format!("/cases/{}", v.case.id)),
         Err(AppError::Validation(ve)) => {
             for fe in &ve.0 {
