@@ -198,3 +198,48 @@ async fn officer_registers_a_child_and_reads_the_case_in_french() {
     b.wait_for_text("Connexion").await;
     b.quit().await;
 }
+
+/// The administration and audit pages: accessible, and in the language chosen before signing
+/// in (the switcher on the sign-in page).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administration_and_audit_pages_are_accessible() {
+    if !browser_available() {
+        return;
+    }
+    let Some(app) = spawn_app(Backend::Sqlite).await else { return };
+    let url = |path: &str| app.url(path).replace("127.0.0.1", "localhost");
+    let b = Browser::start("es", 1280, 900).await;
+    b.goto(&url("/login")).await;
+    b.select("lang", "en").await;
+    b.click("form.lang button").await;
+    b.wait_for_text("User name").await;
+    b.fill("#username", "admin.hn").await;
+    b.fill("#password", PASSWORD).await;
+    b.click("button.primary").await;
+    b.wait_for_text("Users of your state").await;
+    accessible(&b, "users").await;
+    shot(&b, "08-admin-users").await;
+    b.click("nav a[href='/admin/retention']").await;
+    b.wait_for_text("Retention rules").await;
+    b.select("category", "migration").await;
+    b.fill("#years", "7").await;
+    b.select("action", "anonymise").await;
+    b.click("main button.primary").await;
+    b.wait_for_text("<td>7</td><td>Anonymise</td>").await;
+    accessible(&b, "retention").await;
+    shot(&b, "09-admin-retention").await;
+    b.click("nav a[href='/admin/posts']").await;
+    b.wait_for_text("HN-TAPACHULA").await;
+    accessible(&b, "posts").await;
+    b.click("form.logout button").await;
+    b.wait_for_text("Sign in").await;
+
+    b.fill("#username", "auditor.hn").await;
+    b.fill("#password", PASSWORD).await;
+    b.click("button.primary").await;
+    b.wait_for_text("Audit log").await;
+    b.wait_for_text("retention.rule").await;
+    accessible(&b, "audit").await;
+    shot(&b, "10-audit").await;
+    b.quit().await;
+}

@@ -7,6 +7,7 @@
 
 mod bodies;
 mod load;
+mod pages;
 mod server;
 mod stats;
 
@@ -96,9 +97,13 @@ struct Cli {
     /// Case ids sampled through the API for the open runs.
     #[arg(long, default_value_t = 5000)]
     open_ids: usize,
-    /// Runs to do: open, list, create (create last: it adds cases).
+    /// Runs to do: open, list, pages, create (create last: it adds cases).
     #[arg(long, value_delimiter = ',', default_value = "open,list,create")]
     scenarios: Vec<String>,
+    /// Accounts whose web pages are requested (signed in through the form: accounts that do
+    /// not need a second factor). A liaison officer sees the whole state, an officer one post.
+    #[arg(long, value_delimiter = ',', default_value = "liaison.hn,officer.mx.houston")]
+    page_users: Vec<String>,
     /// Accounts that create (clients take them in turn); each owns its own state's cases.
     #[arg(long, value_delimiter = ',', default_value = "supervisor.hn")]
     create_users: Vec<String>,
@@ -145,6 +150,7 @@ struct BackendReport {
     cases: u64,
     runs: Vec<RunResult>,
     sampled_ids: usize,
+    page_sizes: Vec<pages::PageSize>,
     server_memory_idle: Option<Memory>,
     server_memory_end: Option<Memory>,
 }
@@ -305,6 +311,7 @@ async fn bench_backend(cli: &Cli, env: &Env, backend: Backend) -> Result<Backend
             cases: cli.cases,
             runs: Vec::new(),
             sampled_ids: 0,
+            page_sizes: Vec::new(),
             server_memory_idle: None,
             server_memory_end: None,
         });
@@ -414,6 +421,59 @@ async fn run_scenarios(
         }
     }
 
+    let mut page_sizes = Vec::new();
+    if want("pages") {
+        let mut users = Vec::new();
+        for u in &cli.page_users {
+            let session = pages::sign_in(&api.client, &api.base, u, PASSWORD).await?;
+            let token = api.login(u).await?.token;
+            let ids = api.sample_ids(&token, 1000, cli.seed).await?;
+            if ids.is_empty() {
+                bail!("{u} sees no case to open");
+            }
+            users.push((session, ids));
+        }
+        let (s0, ids0) = &users[0];
+        let size_pages: Vec<(&str, String)> = vec![
+            ("sign-in", "/login".into()),
+            ("worklist", "/".into()),
+            ("case list", "/cases".into()),
+            ("case list, searched", "/cases?q=hern%C3%A1ndez+maria".into()),
+            ("case", format!("/cases/{}", ids0[0])),
+            ("new case", "/cases/new".into()),
+        ];
+        page_sizes = pages::sizes(&api.client, &api.base, s0, &size_pages).await?;
+        for p in &page_sizes {
+            eprintln!(
+                "  page {:<22} html {:>7} B  first load {:>7} B ({} requests)  later {:>7} B",
+                p.page, p.html_bytes, p.first_load_bytes, p.first_load_requests, p.later_load_bytes
+            );
+        }
+        let users = Arc::new(users);
+        for &c in &cli.read_concurrency {
+            let (api, users, seed) = (api.clone(), users.clone(), cli.seed);
+            let r = drive(&ctx, "pages", PAGE_SHAPES, c, move |w, i| {
+                let mut rng = rng_for(seed, w, i);
+                let (session, ids) = &users[(w + i as usize) % users.len()];
+                let shape = rng.usize(0..PAGE_SHAPES.len());
+                let path = match shape {
+                    0 => "/".to_string(),
+                    1 => {
+                        let (_, q) = bodies::list_query(&mut rng);
+                        format!("/cases?{}", serde_urlencoded::to_string(&q).unwrap_or_default())
+                    }
+                    2 => format!("/cases/{}", ids[rng.usize(0..ids.len())]),
+                    _ => "/cases/new".to_string(),
+                };
+                let rb = api.client.get(format!("{}{path}", api.base)).header("cookie", &session.cookie);
+                send(rb, 200, shape)
+            })
+            .await;
+            print_run(&r);
+            runs.push(r);
+        }
+    }
+
     if want("create") {
         let mut logins = Vec::new();
         for u in &cli.create_users {
@@ -447,10 +507,19 @@ async fn run_scenarios(
         cases: cli.cases,
         runs,
         sampled_ids: sampled,
+        page_sizes,
         server_memory_idle: idle,
         server_memory_end: end,
     })
 }
+
+/// The kinds of page the pages run requests, in equal shares.
+const PAGE_SHAPES: &[&str] = &[
+    "GET / (worklist: five lists)",
+    "GET /cases?<list shapes of the list run>",
+    "GET /cases/{id} (case page)",
+    "GET /cases/new",
+];
 
 fn fmt_ms(x: f64) -> String {
     if x >= 100.0 { format!("{x:.0} ms") } else { format!("{x:.1} ms") }
@@ -468,7 +537,7 @@ fn markdown(cli: &Cli, reports: &[BackendReport]) -> String {
             continue;
         }
         s.push_str(&format!(
-            "### {} — {} generated cases\n\n| Target (issue 2) | Measured | Met |\n|---|---|---|\n",
+            "### {} — {} generated cases\n\n| Target | Measured | Met |\n|---|---|---|\n",
             rep.backend, rep.cases
         ));
         for r in rep.runs.iter().filter(|r| r.name == "create") {
@@ -498,6 +567,28 @@ fn markdown(cli: &Cli, reports: &[BackendReport]) -> String {
                     yes(r.latency.p99_ms <= limit_ms && r.errors == 0)
                 ));
             }
+        }
+        for r in rep.runs.iter().filter(|r| r.name == "pages") {
+            s.push_str(&format!(
+                "| Web page, server time p99 ≤ 50 ms (issue 4; {} client{}) | p99 {} (p50 {}, {:.0} pages/s; {} errors) | {} |\n",
+                r.concurrency,
+                if r.concurrency == 1 { "" } else { "s" },
+                fmt_ms(r.latency.p99_ms),
+                fmt_ms(r.latency.p50_ms),
+                r.ok_per_sec,
+                r.errors,
+                yes(r.latency.p99_ms <= 50.0 && r.errors == 0)
+            ));
+        }
+        for p in &rep.page_sizes {
+            s.push_str(&format!(
+                "| Page \"{}\" ≤ 100 KB on first load (issue 4) | {:.1} KB in {} requests; later loads {:.1} KB | {} |\n",
+                p.page,
+                p.first_load_bytes as f64 / 1000.0,
+                p.first_load_requests,
+                p.later_load_bytes as f64 / 1000.0,
+                yes(p.first_load_bytes <= 100_000)
+            ));
         }
         if let Some(m) = rep.server_memory_end {
             let peak_mb = m.hwm_kib as f64 * 1024.0 / 1e6;

@@ -292,6 +292,25 @@ v-a-person-needs-at-least-one-given-name-or-surname = A person needs at least on
 v-a-best-interest-assessment-is-required-before-a = A best-interest assessment is required before a return plan.
 v-a-reason-is-required-for-this-change = A reason is required for this change.
 v-a-referral-consent-names-its-recipient = A referral consent names its recipient.
+v-a-consular-officer-belongs-to-a-post = A consular officer belongs to a post.
+v-explain-why-in-at-least-10-characters = Explain why in at least 10 characters.
+v-explain-why-in-at-least-20-characters = Explain why in at least 20 characters.
+v-has-more-than-6-names = Has more than 6 names.
+v-is-before-the-best-interest-assessment = Is before the best-interest assessment.
+v-is-before-the-death = Is before the death.
+v-is-before-the-notice-was-sent = Is before the notice was sent.
+v-is-before-the-person-s-birth = Is before the person's birth.
+v-is-greater-than-max-years = Is greater than max_years.
+v-is-more-than-130-years-ago = Is more than 130 years ago.
+v-is-over-130 = Is over 130.
+v-lists-a-state-twice = Lists a state twice.
+v-must-be-1-to-200-characters = Must be 1 to 200 characters.
+v-must-be-an-iso-4217-code-like-usd = Must be an ISO 4217 code like USD or MXN.
+v-must-be-between-1-and-100 = Must be between 1 and 100.
+v-must-not-be-negative = Must not be negative.
+v-the-officer-works-for-another-state = The officer works for another state.
+v-the-person-is-18-or-older-by-their = The person is 18 or older by their recorded birth.
+v-is-not-the-current-code-of-the-authenticator = Is not the current code of the authenticator app.
 v-must-not-be-empty = Must not be empty.
 
 ## Values of closed sets

@@ -292,6 +292,25 @@ v-a-person-needs-at-least-one-given-name-or-surname = La persona necesita al men
 v-a-best-interest-assessment-is-required-before-a = Se requiere una evaluación del interés superior antes de un plan de retorno.
 v-a-reason-is-required-for-this-change = Este cambio requiere un motivo.
 v-a-referral-consent-names-its-recipient = Un consentimiento para canalizar indica su destinatario.
+v-a-consular-officer-belongs-to-a-post = Un funcionario consular pertenece a una representación.
+v-explain-why-in-at-least-10-characters = Explique el motivo en al menos 10 caracteres.
+v-explain-why-in-at-least-20-characters = Explique el motivo en al menos 20 caracteres.
+v-has-more-than-6-names = Tiene más de 6 nombres.
+v-is-before-the-best-interest-assessment = Es anterior a la evaluación del interés superior.
+v-is-before-the-death = Es anterior al fallecimiento.
+v-is-before-the-notice-was-sent = Es anterior al envío de la notificación.
+v-is-before-the-person-s-birth = Es anterior al nacimiento de la persona.
+v-is-greater-than-max-years = Es mayor que la edad máxima.
+v-is-more-than-130-years-ago = Es de hace más de 130 años.
+v-is-over-130 = Es mayor de 130.
+v-lists-a-state-twice = Repite un Estado.
+v-must-be-1-to-200-characters = Debe tener de 1 a 200 caracteres.
+v-must-be-an-iso-4217-code-like-usd = Debe ser un código ISO 4217 como USD o MXN.
+v-must-be-between-1-and-100 = Debe estar entre 1 y 100.
+v-must-not-be-negative = No debe ser negativo.
+v-the-officer-works-for-another-state = El funcionario trabaja para otro Estado.
+v-the-person-is-18-or-older-by-their = Según su nacimiento registrado, la persona tiene 18 años o más.
+v-is-not-the-current-code-of-the-authenticator = No es el código actual de la aplicación de autenticación.
 v-must-not-be-empty = No debe estar vacío.
 
 ## Values of closed sets

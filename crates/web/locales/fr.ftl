@@ -292,6 +292,25 @@ v-a-person-needs-at-least-one-given-name-or-surname = La personne doit avoir au 
 v-a-best-interest-assessment-is-required-before-a = Une évaluation de l'intérêt supérieur est requise avant un plan de retour.
 v-a-reason-is-required-for-this-change = Ce changement exige un motif.
 v-a-referral-consent-names-its-recipient = Un consentement d'orientation nomme son destinataire.
+v-a-consular-officer-belongs-to-a-post = Un agent consulaire appartient à un poste.
+v-explain-why-in-at-least-10-characters = Expliquez le motif en au moins 10 caractères.
+v-explain-why-in-at-least-20-characters = Expliquez le motif en au moins 20 caractères.
+v-has-more-than-6-names = Compte plus de 6 noms.
+v-is-before-the-best-interest-assessment = Est antérieur à l'évaluation de l'intérêt supérieur.
+v-is-before-the-death = Est antérieur au décès.
+v-is-before-the-notice-was-sent = Est antérieur à l'envoi de la notification.
+v-is-before-the-person-s-birth = Est antérieur à la naissance de la personne.
+v-is-greater-than-max-years = Dépasse l'âge maximal.
+v-is-more-than-130-years-ago = Remonte à plus de 130 ans.
+v-is-over-130 = Dépasse 130.
+v-lists-a-state-twice = Cite un État deux fois.
+v-must-be-1-to-200-characters = Doit compter de 1 à 200 caractères.
+v-must-be-an-iso-4217-code-like-usd = Doit être un code ISO 4217 comme USD ou MXN.
+v-must-be-between-1-and-100 = Doit être compris entre 1 et 100.
+v-must-not-be-negative = Ne doit pas être négatif.
+v-the-officer-works-for-another-state = L'agent travaille pour un autre État.
+v-the-person-is-18-or-older-by-their = D'après sa naissance enregistrée, la personne a 18 ans ou plus.
+v-is-not-the-current-code-of-the-authenticator = N'est pas le code actuel de l'application d'authentification.
 v-must-not-be-empty = Ne doit pas être vide.
 
 ## Values of closed sets
