@@ -657,3 +657,78 @@ async fn pages_refuse_broken_forms(app: TestApp) {
     assert!(js.text().await.unwrap().contains("htmx"));
     assert_eq!(app.client.get(app.url("/no/such/page")).send().await.unwrap().status(), 404);
 }
+
+fn totp_code(secret_b32: &str, offset_secs: i64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret_b32).unwrap();
+    let t = totp_rs::Builder::new().with_secret(secret).build_noncompliant();
+    (t.generate((chrono::Utc::now().timestamp() + offset_secs) as u64)).to_string()
+}
+
+mod two_factor_through_the_pages {
+    use enlace_app::Settings;
+
+    use crate::harness::{Backend, spawn_app_with};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        if let Some(app) =
+            spawn_app_with(Backend::Sqlite, Settings { enforce_mfa: true, ..Settings::default() }).await
+        {
+            super::two_factor_through_the_pages(app).await;
+        }
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if let Some(app) =
+            spawn_app_with(Backend::Postgres, Settings { enforce_mfa: true, ..Settings::default() }).await
+        {
+            super::two_factor_through_the_pages(app).await;
+        }
+    }
+}
+
+/// A supervisor must enrol before anything else: QR code, first code, recovery codes once;
+/// then sign-in asks for the code after the password.
+async fn two_factor_through_the_pages(app: TestApp) {
+    let mut w = Web::new(&app).accept_language("en");
+    w.get("/login").await;
+    let p =
+        w.post("/login", &[("username", "supervisor.hn"), ("password", PASSWORD), ("next", "/cases")]).await;
+    assert_eq!(p.status, 303);
+    // Every page sends the user to enrolment first.
+    let p = w.get("/cases").await;
+    assert_eq!((p.status, p.location().as_str()), (303, "/account/mfa"));
+    let p = w.get("/account/mfa").await;
+    p.has("<svg").has("id=\"totp-secret\"");
+    every_input_is_labelled(&p);
+    let i = p.body.find("id=\"totp-secret\">").unwrap() + 17;
+    let secret = p.body[i..i + p.body[i..].find('<').unwrap()].to_string();
+    // A wrong code: the message beside the field, still not enrolled.
+    let p = w.post("/account/mfa", &[("code", "000000")]).await;
+    assert_eq!(p.status, 422);
+    p.has("id=\"code-error\"").has("not the current code");
+    let p = w.post("/account/mfa", &[("code", &totp_code(&secret, 0))]).await;
+    assert_eq!(p.status, 200);
+    p.has("Two-factor sign-in is on.").has("id=\"recovery-codes\"");
+    assert_eq!(p.body.matches("<li><code>").count(), 10);
+    w.get("/cases").await.has("Cases");
+    assert_eq!(w.post("/logout", &[]).await.status, 303);
+
+    // Sign-in now asks for the code after the password; a wrong code is refused.
+    w.get("/login").await;
+    let p = w.post("/login", &[("username", "supervisor.hn"), ("password", PASSWORD)]).await;
+    assert_eq!(p.status, 401);
+    p.has("id=\"code\"").lacks("Wrong user name");
+    let p =
+        w.post("/login", &[("username", "supervisor.hn"), ("password", PASSWORD), ("code", "123456")]).await;
+    assert_eq!(p.status, 401);
+    p.has("id=\"code\"");
+    let p = w
+        .post(
+            "/login",
+            &[("username", "supervisor.hn"), ("password", PASSWORD), ("code", &totp_code(&secret, 30))],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    w.get("/").await.has("My open cases");
+}
