@@ -205,25 +205,32 @@ async fn authenticated(parts: &mut Parts, app: &App) -> Result<Actor, ApiError> 
 
 /// The session cookie's value, if the request carries one.
 pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    cookie(headers, SESSION_COOKIE)
+}
+
+/// A cookie's value, if the request carries it.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim().to_string())
 }
 
 /// Whether the browser's `Origin` (or, failing that, `Referer`) names this host. Requests
 /// without either (non-browser clients) pass; the CSRF token still has to match.
-fn same_origin(parts: &Parts) -> bool {
-    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let from = parts
-        .headers
-        .get(header::ORIGIN)
-        .or_else(|| parts.headers.get(header::REFERER))
-        .and_then(|v| v.to_str().ok());
+pub fn same_origin(parts: &Parts) -> bool {
+    same_origin_headers(&parts.headers)
+}
+
+/// [`same_origin`] on the headers alone.
+pub fn same_origin_headers(headers: &axum::http::HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let from =
+        headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).and_then(|v| v.to_str().ok());
     match from {
         None => true,
         Some(url) => {

@@ -715,10 +715,7 @@ pub async fn add_action(Path(id): Path<String>, p: PagePost) -> Response {
     let (Some(kind), Some(occurred_at), Some(text), true) = (kind, occurred, text, errs.is_empty()) else {
         return render_case(&page, &id, errs, form, String::new()).await;
     };
-    let cid = match case_id(&id) {
-        Ok(c) => c,
-        Err(e) => return page.fail(e),
-    };
+    let Ok(cid) = case_id(&id) else { return page.fail(AppError::NotFound("case")) };
     match page.app.add_action(page.actor(), cid, ActionData { kind, occurred_at, text, follow_up_on }).await {
         Ok(_) => back_to(&id, "timeline"),
         Err(e) => refused(&page, &id, form, e, "action.").await,
@@ -734,10 +731,7 @@ pub async fn transition(Path(id): Path<String>, p: PagePost) -> Response {
         return render_case(&page, &id, errs, form, String::new()).await;
     };
     let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
-    let cid = match case_id(&id) {
-        Ok(c) => c,
-        Err(e) => return page.fail(e),
-    };
+    let Ok(cid) = case_id(&id) else { return page.fail(AppError::NotFound("case")) };
     let req = TransitionRequest { to, reason: form.get("reason").map(str::to_string), version };
     match page.app.transition(page.actor(), cid, None, req).await {
         Ok(_) => back_to(&id, "status"),
@@ -747,10 +741,7 @@ pub async fn transition(Path(id): Path<String>, p: PagePost) -> Response {
 
 pub async fn assign(Path(id): Path<String>, p: PagePost) -> Response {
     let (page, form) = (p.page, p.form);
-    let cid = match case_id(&id) {
-        Ok(c) => c,
-        Err(e) => return page.fail(e),
-    };
+    let Ok(cid) = case_id(&id) else { return page.fail(AppError::NotFound("case")) };
     let me = page.actor().user.id;
     let to = match form.get("to") {
         Some("me") => Some(me),
@@ -800,10 +791,7 @@ pub async fn add_consent(Path(id): Path<String>, p: PagePost) -> Response {
     else {
         return render_case(&page, &id, errs, form, String::new()).await;
     };
-    let cid = match case_id(&id) {
-        Ok(c) => c,
-        Err(e) => return page.fail(e),
-    };
+    let Ok(cid) = case_id(&id) else { return page.fail(AppError::NotFound("case")) };
     let data = ConsentData { given_by, giver_name, scope, recipient, given_at };
     match page.app.add_consent(page.actor(), cid, data).await {
         Ok(_) => back_to(&id, "consents"),
@@ -860,7 +848,7 @@ pub async fn upload(Path(id): Path<String>, page: Page, mut mp: Multipart) -> Re
             _ => {}
         }
     }
-    let same = true; // multipart posts come from our own form; the token is the check.
+    let same = super::same_origin_headers(&page.headers);
     if let Err(e) = page.app.check_csrf(&page.session, csrf.as_deref(), same).await {
         return page.fail(e);
     }
@@ -870,10 +858,7 @@ pub async fn upload(Path(id): Path<String>, page: Page, mut mp: Multipart) -> Re
         }
         return render_case(&page, &id, errs, FormData::default(), String::new()).await;
     };
-    let cid = match case_id(&id) {
-        Ok(c) => c,
-        Err(e) => return page.fail(e),
-    };
+    let Ok(cid) = case_id(&id) else { return page.fail(AppError::NotFound("case")) };
     match page.app.add_attachment(page.actor(), cid, &name, &ct, bytes).await {
         Ok(_) => back_to(&id, "documents"),
         Err(e) => refused(&page, &id, FormData::default(), e, "upload.").await,

@@ -28,6 +28,7 @@ use enlace_domain::user::User;
 
 use crate::error::ApiError;
 use crate::extract::{SESSION_COOKIE, client_addr, session_cookie};
+pub use crate::extract::{cookie, same_origin, same_origin_headers};
 pub use forms::FormData;
 use i18n::{Locale, Tr};
 
@@ -155,17 +156,6 @@ fn negotiate(user: Option<&User>, headers: &HeaderMap) -> Locale {
         .unwrap_or(Locale::DEFAULT)
 }
 
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.trim().to_string())
-}
-
 fn here(parts: &Parts) -> String {
     parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into())
 }
@@ -270,23 +260,6 @@ impl Page {
     /// A form the server could not read at all (not the user's mistake to fix field by field).
     pub fn bad_form(&self, detail: String) -> Response {
         render_error(&self.ctx, StatusCode::BAD_REQUEST, &detail)
-    }
-}
-
-pub fn same_origin(parts: &Parts) -> bool {
-    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let from = parts
-        .headers
-        .get(header::ORIGIN)
-        .or_else(|| parts.headers.get(header::REFERER))
-        .and_then(|v| v.to_str().ok());
-    match from {
-        None => true,
-        Some(url) => {
-            let rest = url.split_once("://").map_or("", |(_, r)| r);
-            let authority = rest.split('/').next().unwrap_or("");
-            !host.is_empty() && authority.eq_ignore_ascii_case(host)
-        }
     }
 }
 
