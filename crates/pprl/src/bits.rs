@@ -222,9 +222,44 @@ impl FilterSet {
         (data, &self.pops[from..to])
     }
 
+    /// The rows (with their padding) in the grouped layout of the AVX-512 kernel: for each group
+    /// of 8 rows, word `w` of its 8 rows side by side (`8 * stride` words per group, so a tile
+    /// of whole groups sits at the same offsets as in the row layout), aligned on 64 bytes.
+    pub(crate) fn grouped(&self) -> Grouped {
+        let len = self.padded_len() * self.stride;
+        let mut storage = vec![0u64; len + LINE_WORDS];
+        let offset = storage.as_ptr().align_offset(64).min(LINE_WORDS - 1);
+        let (rows, _) = self.rows(0, self.padded_len());
+        let out = &mut storage[offset..offset + len];
+        for (group_in, group_out) in
+            rows.chunks_exact(8 * self.stride).zip(out.chunks_exact_mut(8 * self.stride))
+        {
+            for (i, row) in group_in.chunks_exact(self.stride).enumerate() {
+                for (w, &word) in row.iter().enumerate() {
+                    group_out[w * 8 + i] = word;
+                }
+            }
+        }
+        Grouped { storage, offset, len }
+    }
+
     /// Number of rows including the zero padding (a multiple of 8).
     pub(crate) fn padded_len(&self) -> usize {
         self.rows.div_ceil(ROW_GROUP) * ROW_GROUP
+    }
+}
+
+/// A [`FilterSet`]'s rows in the grouped layout (see [`FilterSet::grouped`]).
+pub(crate) struct Grouped {
+    storage: Vec<u64>,
+    offset: usize,
+    len: usize,
+}
+
+impl Grouped {
+    /// Words `from..to` (multiples of `8 * stride`).
+    pub(crate) fn words(&self, from: usize, to: usize) -> &[u64] {
+        &self.storage[self.offset..self.offset + self.len][from..to]
     }
 }
 
@@ -268,6 +303,14 @@ mod tests {
         }
         let (rows, pops) = set.rows(8, 16);
         assert!(rows[3 * 8..].iter().all(|&w| w == 0) && pops[3..].iter().all(|&p| p == 0));
+
+        let g = set.grouped();
+        assert_eq!(g.words(0, 8).as_ptr().align_offset(64), 0);
+        for i in 0..16 {
+            for w in 0..8 {
+                assert_eq!(g.words(0, 128)[(i / 8) * 64 + w * 8 + i % 8], set.row(i)[w]);
+            }
+        }
 
         let mut bad = fs.clone();
         bad.push(BloomFilter::from_bytes(&[0; 16]));

@@ -15,8 +15,8 @@ pub enum Kernel {
     Popcnt,
     /// AVX2 nibble-lookup popcount (`vpshufb`) with `vpsadbw` sums, 256 bits at a time.
     Avx2,
-    /// AVX-512 VPOPCNTDQ, 512 bits at a time; eight rows' counts are reduced together by a
-    /// transposing add tree and tested against the threshold in one vector compare.
+    /// AVX-512 VPOPCNTDQ on eight rows at once, one 64-bit word of each per lane (the other
+    /// side is regrouped for it), tested against the threshold in one vector compare.
     Avx512,
 }
 
@@ -84,8 +84,17 @@ fn passes(count: u32, pa: u32, pb: u32, tq: u64) -> bool {
     (u64::from(count) << (SCALE_SHIFT + 1)) >= tq * (u64::from(pa) + u64::from(pb))
 }
 
-/// Rows of the other side: a multiple of 8 rows of `stride` words (`stride` a multiple of 8),
-/// and each row's popcount.
+/// How a kernel wants the other side's rows laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Row after row.
+    Rows,
+    /// By groups of 8 rows, word `w` of the 8 rows side by side (`FilterSet::grouped`).
+    Grouped,
+}
+
+/// Rows of the other side: a multiple of 8 rows of `stride` words (`stride` a multiple of 8)
+/// in the layout of the kernel, and each row's popcount.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Tile<'a> {
     pub(crate) words: &'a [u64],
@@ -103,12 +112,22 @@ impl Dispatch {
         kernel.is_available().then_some(Dispatch(kernel))
     }
 
+    /// The layout the kernel reads.
+    pub(crate) fn layout(self) -> Layout {
+        match self.0 {
+            Kernel::Avx512 => Layout::Grouped,
+            _ => Layout::Rows,
+        }
+    }
+
     /// For the query `a` (`stride` words, popcount `pa`) and each row `j` of `tile`, pushes
-    /// `(j, |a ∧ row_j|)` onto `out` when the pair passes the prefilter for `tq`.
-    pub(crate) fn scan(self, a: &[u64], pa: u32, tile: Tile<'_>, tq: u64, out: &mut Vec<(u32, u32)>) {
+    /// `(j, |a ∧ row_j|)` to `out` (at least as long as the tile has rows) when the pair passes
+    /// the prefilter for `tq`, and returns how many were written.
+    pub(crate) fn scan(self, a: &[u64], pa: u32, tile: Tile<'_>, tq: u64, out: &mut [(u32, u32)]) -> usize {
         let Tile { words, pops, stride } = tile;
         assert!(stride > 0 && stride.is_multiple_of(8) && a.len() == stride);
         assert!(words.len().is_multiple_of(8 * stride) && pops.len() == words.len() / stride);
+        assert!(out.len() >= pops.len());
         match self.0 {
             Kernel::Scalar => scan_portable(a, pa, tile, tq, out),
             #[cfg(target_arch = "x86_64")]
@@ -123,9 +142,9 @@ impl Dispatch {
             // VPOPCNTDQ; the shapes were checked above.
             Kernel::Avx512 => unsafe {
                 match tile.stride {
-                    8 => x86::scan_avx512::<1>(a, pa, tile, tq, out),
-                    16 => x86::scan_avx512::<2>(a, pa, tile, tq, out),
-                    32 => x86::scan_avx512::<4>(a, pa, tile, tq, out),
+                    8 => x86::scan_avx512::<8>(a, pa, tile, tq, out),
+                    16 => x86::scan_avx512::<16>(a, pa, tile, tq, out),
+                    32 => x86::scan_avx512::<32>(a, pa, tile, tq, out),
                     _ => x86::scan_avx512::<0>(a, pa, tile, tq, out),
                 }
             },
@@ -136,13 +155,16 @@ impl Dispatch {
 }
 
 #[inline(always)]
-fn scan_portable(a: &[u64], pa: u32, tile: Tile<'_>, tq: u64, out: &mut Vec<(u32, u32)>) {
+fn scan_portable(a: &[u64], pa: u32, tile: Tile<'_>, tq: u64, out: &mut [(u32, u32)]) -> usize {
+    let mut n = 0;
     for (j, (row, &pb)) in tile.words.chunks_exact(tile.stride).zip(tile.pops).enumerate() {
         let c: u32 = a.iter().zip(row).map(|(x, y)| (x & y).count_ones()).sum();
         if passes(c, pa, pb, tq) {
-            out.push((j as u32, c));
+            out[n] = (j as u32, c);
+            n += 1;
         }
     }
+    n
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -153,8 +175,8 @@ mod x86 {
 
     /// The portable loop compiled with POPCNT enabled (`count_ones` becomes `popcnt`).
     #[target_feature(enable = "popcnt")]
-    pub(super) fn scan_popcnt(a: &[u64], pa: u32, tile: Tile<'_>, tq: u64, out: &mut Vec<(u32, u32)>) {
-        scan_portable(a, pa, tile, tq, out);
+    pub(super) fn scan_popcnt(a: &[u64], pa: u32, tile: Tile<'_>, tq: u64, out: &mut [(u32, u32)]) -> usize {
+        scan_portable(a, pa, tile, tq, out)
     }
 
     /// Popcount of each byte of `v` by nibble lookup, summed into four 64-bit lanes.
@@ -174,9 +196,16 @@ mod x86 {
     /// The CPU must have AVX2; `a` has `stride` words, `tile` whole rows of `stride` words
     /// (`stride` a multiple of 8) and `pops` one entry per row.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn scan_avx2(a: &[u64], pa: u32, tile: Tile<'_>, tq: u64, out: &mut Vec<(u32, u32)>) {
+    pub(super) unsafe fn scan_avx2(
+        a: &[u64],
+        pa: u32,
+        tile: Tile<'_>,
+        tq: u64,
+        out: &mut [(u32, u32)],
+    ) -> usize {
         let Tile { words, pops, stride } = tile;
         let vectors = stride / 4;
+        let mut n = 0;
         for (j, (row, &pb)) in words.chunks_exact(stride).zip(pops).enumerate() {
             let mut acc = _mm256_setzero_si256();
             for v in 0..vectors {
@@ -194,73 +223,56 @@ mod x86 {
             let sum = _mm_add_epi64(half, _mm_unpackhi_epi64(half, half));
             let c = _mm_cvtsi128_si64(sum) as u32;
             if passes(c, pa, pb, tq) {
-                out.push((j as u32, c));
+                out[n] = (j as u32, c);
+                n += 1;
             }
         }
+        n
     }
 
-    /// Lane `i` of the result is the sum of the eight lanes of `v[i]`.
-    #[target_feature(enable = "avx512f")]
-    fn transpose_sum8(v: [__m512i; 8]) -> __m512i {
-        // Pairs: even lanes keep v[2k]'s 128-bit sums, odd lanes v[2k+1]'s.
-        let pair = |x: __m512i, y: __m512i| {
-            _mm512_add_epi64(_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y))
-        };
-        let (t01, t23, t45, t67) = (pair(v[0], v[1]), pair(v[2], v[3]), pair(v[4], v[5]), pair(v[6], v[7]));
-        // Fold the four 128-bit blocks of two such vectors into two each.
-        let fold = |x: __m512i, y: __m512i| {
-            _mm512_add_epi64(
-                _mm512_shuffle_i64x2::<0b10_00_10_00>(x, y),
-                _mm512_shuffle_i64x2::<0b11_01_11_01>(x, y),
-            )
-        };
-        let (s0123, s4567) = (fold(t01, t23), fold(t45, t67));
-        fold(s0123, s4567)
-    }
-
-    /// `C` is the number of 512-bit chunks per row when known at compile time (0: read it from
-    /// `stride`), so that the query stays in registers for the usual lengths.
+    /// `C` is the row length in words when known at compile time (0: read it from `stride`),
+    /// so that the broadcast query words stay in registers for the usual lengths.
+    ///
+    /// The tile is in the grouped layout: for each group of 8 rows, word `w` of the 8 rows is
+    /// one 512-bit vector. Lane `i` of `popcnt(broadcast(a[w]) & group[w])` summed over `w` is
+    /// then `|a ∧ row_i|`: no horizontal reduction, and one compare tests 8 rows at once.
     ///
     /// # Safety
     /// The CPU must have AVX-512F and VPOPCNTDQ; `a` has `stride` words, `tile` a multiple of
-    /// 8 rows of `stride` words (`stride` a multiple of 8, equal to `8 * C` when `C > 0`) and
-    /// `pops` one entry per row.
+    /// 8 rows of `stride` words in the grouped layout (`stride` a multiple of 8, equal to `C`
+    /// when `C > 0`) and `pops` one entry per row.
     #[target_feature(enable = "avx512f,avx512vpopcntdq")]
     pub(super) unsafe fn scan_avx512<const C: usize>(
         a: &[u64],
         pa: u32,
         tile: Tile<'_>,
         tq: u64,
-        out: &mut Vec<(u32, u32)>,
-    ) {
+        out: &mut [(u32, u32)],
+    ) -> usize {
         let Tile { words, pops, stride } = tile;
-        let chunks = if C == 0 { stride / 8 } else { C };
-        debug_assert_eq!(chunks * 8, stride);
-        let rows = pops.len();
+        let n = if C == 0 { stride } else { C };
+        debug_assert_eq!(n, stride);
+        let mut found = 0;
         let tqv = _mm512_set1_epi64(tq as i64);
         let pav = _mm512_set1_epi64(i64::from(pa));
-        let ap = a.as_ptr();
-        let tp = words.as_ptr();
-        let mut g = 0;
-        while g < rows {
-            let mut acc = [_mm512_setzero_si512(); 8];
-            for (i, acc) in acc.iter_mut().enumerate() {
-                // SAFETY: row `g + i < rows` starts at `(g + i) * stride` in `tile`, which holds
-                // `rows * stride` words; chunk `c < chunks` reads words `8c..8c + 8 <= stride`
-                // of the row and of `a`. Unaligned loads accept any address.
-                let row = unsafe { tp.add((g + i) * stride) };
-                let mut s = _mm512_setzero_si512();
-                for c in 0..chunks {
-                    let (x, y) = unsafe {
-                        (_mm512_loadu_si512(ap.add(8 * c).cast()), _mm512_loadu_si512(row.add(8 * c).cast()))
-                    };
-                    s = _mm512_add_epi64(s, _mm512_popcnt_epi64(_mm512_and_si512(x, y)));
+        for (g, group) in words.chunks_exact(8 * n).enumerate() {
+            // Four accumulators so that the adds do not form one long dependency chain
+            // (`n` is a multiple of 8).
+            let zero = _mm512_setzero_si512();
+            let mut acc = [zero; 4];
+            for (q, quad) in a[..n].chunks_exact(4).enumerate() {
+                for (k, (acc, &word)) in acc.iter_mut().zip(quad).enumerate() {
+                    let w = 4 * q + k;
+                    // SAFETY: `group` holds `8 * n` words and `w < n`, so words `8w..8w + 8`
+                    // are in it; unaligned loads accept any address.
+                    let y = unsafe { _mm512_loadu_si512(group.as_ptr().add(8 * w).cast()) };
+                    let x = _mm512_set1_epi64(word as i64);
+                    *acc = _mm512_add_epi64(*acc, _mm512_popcnt_epi64(_mm512_and_si512(x, y)));
                 }
-                *acc = s;
             }
-            let counts = transpose_sum8(acc);
-            // SAFETY: `g + 8 <= rows = pops.len()` since `rows` is a multiple of 8.
-            let pb = _mm512_cvtepu32_epi64(unsafe { _mm256_loadu_si256(pops.as_ptr().add(g).cast()) });
+            let counts = _mm512_add_epi64(_mm512_add_epi64(acc[0], acc[1]), _mm512_add_epi64(acc[2], acc[3]));
+            // SAFETY: `pops` has one entry per row of `words`, so `8g + 8 <= pops.len()`.
+            let pb = _mm512_cvtepu32_epi64(unsafe { _mm256_loadu_si256(pops.as_ptr().add(8 * g).cast()) });
             let lhs = _mm512_slli_epi64::<{ SCALE_SHIFT + 1 }>(counts);
             let rhs = _mm512_mul_epu32(tqv, _mm512_add_epi64(pav, pb));
             let mut mask = _mm512_cmpge_epu64_mask(lhs, rhs);
@@ -270,12 +282,13 @@ mod x86 {
                 unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast(), counts) };
                 while mask != 0 {
                     let i = mask.trailing_zeros() as usize;
-                    out.push(((g + i) as u32, lanes[i] as u32));
+                    out[found] = ((8 * g + i) as u32, lanes[i] as u32);
+                    found += 1;
                     mask &= mask - 1;
                 }
             }
-            g += 8;
         }
+        found
     }
 }
 
@@ -310,6 +323,16 @@ mod tests {
         }
     }
 
+    fn group(rows: &[u64], stride: usize) -> Vec<u64> {
+        let mut out = vec![0; rows.len()];
+        for (r, row) in rows.chunks(stride).enumerate() {
+            for (w, &x) in row.iter().enumerate() {
+                out[(r / 8) * 8 * stride + w * 8 + r % 8] = x;
+            }
+        }
+        out
+    }
+
     /// Every kernel this CPU has returns exactly the scalar kernel's candidates and counts.
     #[test]
     fn every_available_kernel_matches_scalar() {
@@ -326,9 +349,10 @@ mod tests {
                 };
                 for t in [0.0, 0.3, 0.5, 0.9] {
                     let tq = prefilter_factor(t);
-                    let mut reference = Vec::new();
+                    let mut reference = vec![(0, 0); 64];
                     let view = Tile { words: &tile, pops: &pops, stride };
-                    Dispatch::new(Kernel::Scalar).unwrap().scan(&a, pa, view, tq, &mut reference);
+                    let n = Dispatch::new(Kernel::Scalar).unwrap().scan(&a, pa, view, tq, &mut reference);
+                    reference.truncate(n);
                     if t == 0.0 {
                         assert_eq!(reference.len(), 64);
                         for (j, c) in &reference {
@@ -337,15 +361,16 @@ mod tests {
                             assert_eq!(*c, direct);
                         }
                     }
+                    let grouped = group(&tile, stride);
                     for &k in &kernels {
-                        let mut got = Vec::new();
-                        Dispatch::new(k).unwrap().scan(
-                            &a,
-                            pa,
-                            Tile { words: &tile, pops: &pops, stride },
-                            tq,
-                            &mut got,
-                        );
+                        let mut got = vec![(0, 0); 64];
+                        let d = Dispatch::new(k).unwrap();
+                        let view = match d.layout() {
+                            Layout::Rows => view,
+                            Layout::Grouped => Tile { words: &grouped, ..view },
+                        };
+                        let n = d.scan(&a, pa, view, tq, &mut got);
+                        got.truncate(n);
                         assert_eq!(got, reference, "{k} stride={stride} density={density} t={t}");
                     }
                 }

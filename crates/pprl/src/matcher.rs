@@ -6,7 +6,8 @@ use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::time::Instant;
 
-use crate::kernel::{Dispatch, Kernel, Tile, prefilter_factor};
+use crate::bits::Grouped;
+use crate::kernel::{Dispatch, Kernel, Layout, Tile, prefilter_factor};
 use crate::{FilterSet, MAX_BITS, PprlError, dice};
 
 /// Queries handed to a thread at a time (they stay in L2 while every tile passes by).
@@ -163,6 +164,7 @@ pub fn match_sets(
     let blocks = a.len().div_ceil(QUERY_BLOCK);
     let threads = threads.clamp(1, blocks.max(1));
     let started = Instant::now();
+    let grouped = (dispatch.layout() == Layout::Grouped).then(|| b.grouped());
 
     let mut found: Vec<Candidate> = if a.is_empty() || b.is_empty() {
         Vec::new()
@@ -177,7 +179,7 @@ pub fn match_sets(
                 }
                 let from = block * QUERY_BLOCK;
                 let to = (from + QUERY_BLOCK).min(a.len());
-                match_block(a, from..to, b, dispatch, options, &mut mine);
+                match_block(a, from..to, b, grouped.as_ref(), dispatch, options, &mut mine);
                 progress(to - from);
             }
             mine
@@ -203,11 +205,13 @@ pub fn match_sets(
     Ok((found, summary))
 }
 
-/// Matches the queries `range` of `a` against all of `b`, tile by tile.
+/// Matches the queries `range` of `a` against all of `b` (`grouped`: `b` in the grouped
+/// layout, when the kernel wants it), tile by tile.
 fn match_block(
     a: &FilterSet,
     range: std::ops::Range<usize>,
     b: &FilterSet,
+    grouped: Option<&Grouped>,
     dispatch: Dispatch,
     options: &MatchOptions,
     out: &mut Vec<Candidate>,
@@ -216,20 +220,20 @@ fn match_block(
     let tile_rows = (TILE_BYTES / (stride * 8)).max(1).div_ceil(8) * 8;
     let base_tq = prefilter_factor(options.threshold);
     let mut keeps: Vec<Keep> = range.clone().map(|_| Keep::new(options.top_k)).collect();
-    let mut hits = Vec::new();
+    let mut hits = vec![(0, 0); tile_rows];
     let padded = b.padded_len();
     let mut from = 0;
     while from < padded {
         let to = (from + tile_rows).min(padded);
-        let (words, pops) = b.rows(from, to);
+        let (rows, pops) = b.rows(from, to);
+        let words = grouped.map_or(rows, |g| g.words(from * stride, to * stride));
         let tile = Tile { words, pops, stride };
         for (q, keep) in range.clone().zip(keeps.iter_mut()) {
             let (row, pa) = (a.row(q), a.popcount(q));
             let floor = keep.floor();
             let tq = floor.map_or(base_tq, |f| prefilter_factor(f).max(base_tq));
-            hits.clear();
-            dispatch.scan(row, pa, tile, tq, &mut hits);
-            for &(j, c) in &hits {
+            let n = dispatch.scan(row, pa, tile, tq, &mut hits);
+            for &(j, c) in &hits[..n] {
                 let bi = from + j as usize;
                 if bi >= b.len() {
                     continue;
