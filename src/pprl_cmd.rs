@@ -93,8 +93,14 @@ fn sink(output: &Option<PathBuf>) -> Result<Box<dyn Write>> {
     })
 }
 
-/// Reads a CSV file whole: its header and rows, each row as long as the header.
-fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<(u64, csv::StringRecord)>)> {
+/// A CSV file read whole: its header and its rows with their line numbers.
+struct Table {
+    header: Vec<String>,
+    rows: Vec<(u64, csv::StringRecord)>,
+}
+
+/// Reads a CSV file whole; every row must be as long as the header.
+fn read_csv(path: &Path) -> Result<Table> {
     let name = path.display();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
@@ -112,7 +118,7 @@ fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<(u64, csv::StringRecord)>)>
     if rows.is_empty() {
         bail!("{name} has a header line but no records");
     }
-    Ok((header, rows))
+    Ok(Table { header, rows })
 }
 
 fn csv_error(name: &impl std::fmt::Display, e: csv::Error) -> anyhow::Error {
@@ -145,7 +151,7 @@ fn read_secret(path: &Path) -> Result<Vec<u8>> {
 }
 
 fn encode(args: EncodeArgs) -> Result<()> {
-    let (header, rows) = read_csv(&args.input)?;
+    let Table { header, rows } = read_csv(&args.input)?;
     let id_col = column(&header, &args.id_column, &args.input)?;
     let mut columns = Vec::new();
     let mut fields = Vec::new();
@@ -231,7 +237,7 @@ fn encode(args: EncodeArgs) -> Result<()> {
 /// Reads a file of encodings: ids and filters, all of one length.
 fn read_encodings(path: &Path) -> Result<(Vec<String>, Vec<BloomFilter>)> {
     let name = path.display();
-    let (header, rows) = read_csv(path)?;
+    let Table { header, rows } = read_csv(path)?;
     if header.len() != 2 || header[0].trim() != "id" || header[1].trim() != "encoding" {
         bail!("{name}: expected the header `id,encoding`, found `{}`", header.join(","));
     }
@@ -297,7 +303,7 @@ fn match_files(args: MatchArgs) -> Result<()> {
 
     let rate = summary.comparisons as f64 / summary.seconds.max(1e-9);
     eprintln!(
-        "compared {} x {} = {} pairs in {:.3} s ({:.0} M comparisons/s; {} kernel, {} threads); {} pairs at or above {}{}{}",
+        "compared {} x {} = {} pairs in {:.3} s ({:.0} M comparisons/s; {} kernel, {} thread(s)); {} pairs at or above {}{}{}",
         sa.len(),
         sb.len(),
         summary.comparisons,
