@@ -179,18 +179,21 @@ mod x86 {
         scan_portable(a, pa, tile, tq, out)
     }
 
-    /// Popcount of each byte of `v` by nibble lookup, summed into four 64-bit lanes.
+    /// Popcount of each byte of `v` by nibble lookup (each byte of the result is at most 8).
     #[target_feature(enable = "avx2")]
-    fn popcnt256(v: __m256i) -> __m256i {
+    fn popcnt_bytes(v: __m256i) -> __m256i {
         let lut = _mm256_setr_epi8(
             0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
         );
         let low = _mm256_set1_epi8(0x0f);
         let lo = _mm256_and_si256(v, low);
         let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(v), low);
-        let bytes = _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
-        _mm256_sad_epu8(bytes, _mm256_setzero_si256())
+        _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi))
     }
+
+    /// Byte counts of at most this many vectors are added before they are widened (8 · 31 <
+    /// 256, so no byte overflows).
+    const BYTE_BATCH: usize = 31;
 
     /// # Safety
     /// The CPU must have AVX2; `a` has `stride` words, `tile` whole rows of `stride` words
@@ -207,17 +210,25 @@ mod x86 {
         let vectors = stride / 4;
         let mut n = 0;
         for (j, (row, &pb)) in words.chunks_exact(stride).zip(pops).enumerate() {
-            let mut acc = _mm256_setzero_si256();
-            for v in 0..vectors {
-                // SAFETY: `v * 4 + 4 <= stride`, the length of both `a` and `row`; unaligned
-                // loads accept any address.
-                let (x, y) = unsafe {
-                    (
-                        _mm256_loadu_si256(a.as_ptr().add(v * 4).cast()),
-                        _mm256_loadu_si256(row.as_ptr().add(v * 4).cast()),
-                    )
-                };
-                acc = _mm256_add_epi64(acc, popcnt256(_mm256_and_si256(x, y)));
+            let zero = _mm256_setzero_si256();
+            let mut acc = zero;
+            let mut v = 0;
+            while v < vectors {
+                let end = (v + BYTE_BATCH).min(vectors);
+                let mut bytes = zero;
+                while v < end {
+                    // SAFETY: `v * 4 + 4 <= stride`, the length of both `a` and `row`;
+                    // unaligned loads accept any address.
+                    let (x, y) = unsafe {
+                        (
+                            _mm256_loadu_si256(a.as_ptr().add(v * 4).cast()),
+                            _mm256_loadu_si256(row.as_ptr().add(v * 4).cast()),
+                        )
+                    };
+                    bytes = _mm256_add_epi8(bytes, popcnt_bytes(_mm256_and_si256(x, y)));
+                    v += 1;
+                }
+                acc = _mm256_add_epi64(acc, _mm256_sad_epu8(bytes, zero));
             }
             let half = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256::<1>(acc));
             let sum = _mm_add_epi64(half, _mm_unpackhi_epi64(half, half));
