@@ -103,10 +103,12 @@ struct Table {
 fn read_csv(path: &Path) -> Result<Table> {
     let name = path.display();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+    // Spreadsheets often start UTF-8 files with a byte order mark; it is not part of a name.
+    let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    if text.iter().all(|b| b.is_ascii_whitespace()) {
         bail!("{name} is empty");
     }
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes.as_slice());
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text);
     let header: Vec<String> =
         reader.headers().map_err(|e| csv_error(&name, e))?.iter().map(str::to_string).collect();
     let mut rows = Vec::new();

@@ -240,6 +240,8 @@ fn bad_encode_input_is_refused_clearly() {
         enlace(&args)
     };
     run_on(&good, &[]).ok("the baseline works");
+    let bom = files.write("bom.csv", format!("\u{feff}{LEFT}").as_bytes());
+    run_on(&bom, &[]).ok("a byte order mark is not part of the first column's name");
 
     let mut args =
         vec!["pprl", "encode", good.as_str(), "--id-column", "nope", "--map", "nombres=given_names"];

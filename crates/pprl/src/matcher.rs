@@ -10,7 +10,8 @@ use crate::bits::Grouped;
 use crate::kernel::{Dispatch, Kernel, Layout, Tile, prefilter_factor};
 use crate::{FilterSet, MAX_BITS, PprlError, dice};
 
-/// Queries handed to a thread at a time (they stay in L2 while every tile passes by).
+/// Most queries handed to a thread at a time (they stay in L2 while every tile passes by);
+/// fewer when that leaves a core idle.
 const QUERY_BLOCK: usize = 64;
 /// Bytes of the other side scanned per tile: sized to stay in a 48 KiB L1 data cache.
 const TILE_BYTES: usize = 32 * 1024;
@@ -161,7 +162,8 @@ pub fn match_sets(
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let blocks = a.len().div_ceil(QUERY_BLOCK);
+    let block_len = QUERY_BLOCK.min(a.len().div_ceil(threads)).max(1);
+    let blocks = a.len().div_ceil(block_len);
     let threads = threads.clamp(1, blocks.max(1));
     let started = Instant::now();
     let grouped = (dispatch.layout() == Layout::Grouped).then(|| b.grouped());
@@ -177,8 +179,8 @@ pub fn match_sets(
                 if block >= blocks {
                     break;
                 }
-                let from = block * QUERY_BLOCK;
-                let to = (from + QUERY_BLOCK).min(a.len());
+                let from = block * block_len;
+                let to = (from + block_len).min(a.len());
                 match_block(a, from..to, b, grouped.as_ref(), dispatch, options, &mut mine);
                 progress(to - from);
             }
