@@ -184,19 +184,25 @@ fn encode(args: EncodeArgs) -> Result<()> {
         Encoder::new(&secret, &EncoderConfig { bits: args.bits, fields: fields.clone(), hardening })?;
     drop(secret);
 
-    let pb = crate::bar(Some(rows.len() as u64), "encoding");
-    let mut out = csv::Writer::from_writer(sink(&args.output)?);
-    out.write_record(["id", "encoding"])?;
+    // Every id is checked before the output is created, so a bad file leaves no partial one.
     let mut seen = HashSet::new();
-    let (mut fill_sum, mut fill_max, mut unreadable, mut over_half) = (0.0, 0.0f64, 0usize, 0usize);
-    for (i, (line, record)) in rows.iter().enumerate() {
+    for (line, record) in &rows {
         let id = record.get(id_col).unwrap_or("").trim();
         if id.is_empty() {
             bail!("{} line {line}: empty id", args.input.display());
         }
-        if !seen.insert(id.to_string()) {
+        if !seen.insert(id) {
             bail!("{} line {line}: duplicate id `{id}`", args.input.display());
         }
+    }
+    drop(seen);
+
+    let pb = crate::bar(Some(rows.len() as u64), "encoding");
+    let mut out = csv::Writer::from_writer(sink(&args.output)?);
+    out.write_record(["id", "encoding"])?;
+    let (mut fill_sum, mut fill_max, mut unreadable, mut over_half) = (0.0, 0.0f64, 0usize, 0usize);
+    for (i, (_, record)) in rows.iter().enumerate() {
+        let id = record.get(id_col).unwrap_or("").trim();
         let values: Vec<&str> = columns.iter().map(|&c| record.get(c).unwrap_or("")).collect();
         let encoded = encoder.encode(&values)?;
         let fill = encoded.filter.fill();

@@ -264,7 +264,17 @@ fn bad_encode_input_is_refused_clearly() {
     let ragged = files.write("ragged.csv", b"folio,nombres\nHN-1,Ana\nHN-2,Rosa,extra\n");
     run_on(&ragged, &[]).fails_with("ragged row", &["line 3", "ragged row", "3 fields", "header has 2"]);
     let dup = files.write("dup.csv", b"folio,nombres\nHN-1,Ana\nHN-1,Rosa\n");
-    run_on(&dup, &[]).fails_with("duplicate id", &["line 3", "duplicate id `HN-1`"]);
+    let partial = s(&files.path("partial.enc.csv"));
+    run_on(&dup, &["--output", &partial]).fails_with("duplicate id", &["line 3", "duplicate id `HN-1`"]);
+    assert!(!files.path("partial.enc.csv").exists(), "a failed run leaves no output file");
+    let no_id = files.write(
+        "no-id.csv",
+        b"folio,nombres
+HN-1,Ana
+ ,Rosa
+",
+    );
+    run_on(&no_id, &[]).fails_with("empty id", &["line 3", "empty id"]);
     run_on(&s(&files.path("absent.csv")), &[]).fails_with("missing input", &["cannot read", "absent.csv"]);
 
     let missing_key = s(&files.path("no-such-key"));
