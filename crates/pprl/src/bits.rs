@@ -23,9 +23,12 @@ pub struct BloomFilter {
 }
 
 impl BloomFilter {
-    /// An all-zero filter of `bits` bits (a multiple of 8).
+    /// An all-zero filter of `bits` bits.
+    ///
+    /// # Panics
+    /// If `bits` is not a multiple of 8 (the byte form could not hold it).
     pub fn zeros(bits: usize) -> Self {
-        debug_assert!(bits.is_multiple_of(8));
+        assert!(bits.is_multiple_of(8), "a filter length must be a whole number of bytes");
         BloomFilter { words: vec![0; bits.div_ceil(64)], bits }
     }
 
@@ -77,13 +80,21 @@ impl BloomFilter {
     }
 
     /// Whether bit `i` is set.
+    ///
+    /// # Panics
+    /// If `i >= len_bits()`.
     pub fn get(&self, i: usize) -> bool {
+        assert!(i < self.bits, "bit {i} of a {}-bit filter", self.bits);
         let (w, mask) = Self::locate(i);
         self.words[w] & mask != 0
     }
 
-    /// Sets bit `i` (`i < len_bits()`).
+    /// Sets bit `i`.
+    ///
+    /// # Panics
+    /// If `i >= len_bits()`.
     pub fn set(&mut self, i: usize) {
+        assert!(i < self.bits, "bit {i} of a {}-bit filter", self.bits);
         let (w, mask) = Self::locate(i);
         self.words[w] |= mask;
     }
