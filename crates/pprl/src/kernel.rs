@@ -120,7 +120,7 @@ impl Dispatch {
         }
     }
 
-    /// For the query `a` (`stride` words, popcount `pa`) and each row `j` of `tile`, pushes
+    /// For the query `a` (`stride` words, popcount `pa`) and each row `j` of `tile`, writes
     /// `(j, |a ∧ row_j|)` to `out` (at least as long as the tile has rows) when the pair passes
     /// the prefilter for `tq`, and returns how many were written.
     pub(crate) fn scan(self, a: &[u64], pa: u32, tile: Tile<'_>, tq: u64, out: &mut [(u32, u32)]) -> usize {
@@ -262,7 +262,8 @@ mod x86 {
     ) -> usize {
         let Tile { words, pops, stride } = tile;
         let n = if C == 0 { stride } else { C };
-        debug_assert_eq!(n, stride);
+        // The loads below rely on it: as many groups of `8 * n` words as groups of 8 popcounts.
+        assert!(n == stride && words.len() == pops.len() * n);
         let mut found = 0;
         let tqv = _mm512_set1_epi64(tq as i64);
         let pav = _mm512_set1_epi64(i64::from(pa));
