@@ -18,6 +18,8 @@ use enlace_domain::post::PostCode;
 use enlace_domain::role::Role;
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod pprl_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "enlace",
@@ -157,6 +159,11 @@ enum Command {
     Export {
         #[command(subcommand)]
         what: ExportCommand,
+    },
+    /// Privacy-preserving record linkage: keyed Bloom filter encodings and their Dice matching.
+    Pprl {
+        #[command(subcommand)]
+        command: pprl_cmd::PprlCommand,
     },
 }
 
@@ -558,6 +565,7 @@ async fn run(cli: Cli) -> Result<()> {
             eprintln!("exported {n} cases");
             Ok(())
         }
+        Command::Pprl { command } => pprl_cmd::run(command),
     }
 }
 
