@@ -603,7 +603,7 @@ async fn administration_and_audit_pages(app: TestApp) {
     let p =
         a.post("/admin/retention", &[("category", "migration"), ("years", "0"), ("action", "purge")]).await;
     assert_eq!(p.status, 422);
-    p.has("must be between 1 and 100");
+    p.has("Must be between 1 and 100.");
     assert_eq!(
         a.post("/admin/retention", &[("category", "migration"), ("years", "5"), ("action", "purge")])
             .await
