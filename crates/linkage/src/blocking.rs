@@ -132,18 +132,38 @@ impl Pass {
     }
 }
 
-/// The blocking configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Blocking {
-    /// The passes whose pairs are united.
-    pub passes: Vec<Pass>,
-    /// Blocks with more records than this are skipped.
+/// One pass and its cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassConfig {
+    /// The pass.
+    pub pass: Pass,
+    /// Blocks of this pass with more records than this are skipped.
     pub max_block: usize,
 }
 
+/// The blocking configuration: the passes whose pairs are united, each with its cap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Blocking {
+    /// The passes.
+    pub passes: Vec<PassConfig>,
+}
+
 impl Default for Blocking {
+    /// Every pass with a cap of 400 records, except the broad given name + any surname pass
+    /// (no birth in its key), capped at 50.
     fn default() -> Self {
-        Blocking { passes: Pass::ALL.to_vec(), max_block: 400 }
+        let cap = |pass| if pass == Pass::GivenAnySurname { 50 } else { 400 };
+        Blocking { passes: Pass::ALL.iter().map(|&pass| PassConfig { pass, max_block: cap(pass) }).collect() }
+    }
+}
+
+impl Blocking {
+    /// The same passes with every cap multiplied by `factor` (at least 2).
+    pub fn scale_caps(mut self, factor: f64) -> Self {
+        for p in &mut self.passes {
+            p.max_block = ((p.max_block as f64 * factor) as usize).max(2);
+        }
+        self
     }
 }
 
@@ -227,7 +247,7 @@ pub(crate) fn candidate_pairs<W: Words + Sync>(
         },
         ..Default::default()
     };
-    for &pass in &blocking.passes {
+    for &PassConfig { pass, max_block } in &blocking.passes {
         let parts = map_chunks(n, 65_536, |range| {
             let mut keys = Vec::new();
             let mut out = Vec::with_capacity(range.len() * 2);
@@ -262,7 +282,7 @@ pub(crate) fn candidate_pairs<W: Words + Sync>(
                     }
                 }
             };
-            if block.len() > blocking.max_block {
+            if block.len() > max_block {
                 pr.oversized_blocks += 1;
                 pr.skipped_pairs += pairs_in(block);
                 continue;
@@ -286,4 +306,102 @@ pub(crate) fn candidate_pairs<W: Words + Sync>(
     all.dedup();
     report.candidate_pairs = all.len() as u64;
     (all, report)
+}
+
+/// Keys of the training blocking rules (Splink's idea: estimate m of some fields among pairs
+/// that agree on others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TrainingKey {
+    /// Phonetic first given name and first surname.
+    Names,
+    /// The exact date of birth.
+    BirthDate,
+}
+
+impl TrainingKey {
+    fn key<W: Words>(self, r: &Prepared, w: &W) -> Option<u64> {
+        match self {
+            TrainingKey::Names => {
+                let g = *r.given.as_slice().first()?;
+                let s = *r.surnames.as_slice().first()?;
+                Some(combine(w.phon(g) as u64, w.phon(s) as u64))
+            }
+            TrainingKey::BirthDate => match r.birth {
+                Birth::Date { date } => {
+                    Some(combine(date.year as u64, (date.month as u64) << 8 | date.day as u64))
+                }
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Draws up to `samples` pairs uniformly among all pairs that share a training key (for
+/// linkage, pairs across sides only), without any cap. Pairs may repeat.
+pub(crate) fn training_pairs<W: Words>(
+    records: &[Prepared],
+    right_start: Option<usize>,
+    key: TrainingKey,
+    words: &W,
+    samples: usize,
+    seed: u64,
+) -> Vec<u64> {
+    let mut keyed: Vec<(u64, u32)> =
+        records.iter().enumerate().filter_map(|(i, r)| key.key(r, words).map(|k| (k, i as u32))).collect();
+    keyed.sort_unstable();
+    // Blocks as ranges, with cumulative pair counts.
+    let mut blocks: Vec<(usize, usize, usize)> = Vec::new(); // (start, end, left count)
+    let mut cumulative: Vec<u64> = Vec::new();
+    let mut total = 0u64;
+    let mut start = 0;
+    while start < keyed.len() {
+        let mut end = start + 1;
+        while end < keyed.len() && keyed[end].0 == keyed[start].0 {
+            end += 1;
+        }
+        let size = (end - start) as u64;
+        let (pairs, left) = match right_start {
+            None => (size * (size - 1) / 2, 0),
+            Some(r) => {
+                // Sorted by index within a block: the left side comes first.
+                let left = keyed[start..end].iter().filter(|x| (x.1 as usize) < r).count();
+                ((left as u64) * (size - left as u64), left)
+            }
+        };
+        if pairs > 0 {
+            total += pairs;
+            blocks.push((start, end, left));
+            cumulative.push(total);
+        }
+        start = end;
+    }
+    if total == 0 {
+        return Vec::new();
+    }
+    let mut rng = crate::rng::Rng::new(seed);
+    let n = samples.min(total as usize);
+    (0..n)
+        .map(|_| {
+            let x = rng.below(total);
+            let b = cumulative.partition_point(|c| *c <= x);
+            let (s, e, left) = blocks[b];
+            let (i, j) = match right_start {
+                None => {
+                    let size = (e - s) as u64;
+                    let a = rng.below(size);
+                    let mut c = rng.below(size - 1);
+                    if c >= a {
+                        c += 1;
+                    }
+                    (keyed[s + a as usize].1, keyed[s + c as usize].1)
+                }
+                Some(_) => {
+                    let a = rng.below(left as u64) as usize;
+                    let c = rng.below((e - s - left) as u64) as usize;
+                    (keyed[s + a].1, keyed[s + left + c].1)
+                }
+            };
+            pack(i.min(j), i.max(j))
+        })
+        .collect()
 }

@@ -181,10 +181,22 @@ fn document(rng: &mut Rng) -> String {
 
 fn attributes(t: &Truth, rng: &mut Rng, noisy: bool) -> Vec<Option<String>> {
     let keep = |rng: &mut Rng, p: f64| !noisy || rng.chance(p);
-    let sex = keep(rng, 0.95).then(|| if t.female { "F" } else { "M" }.to_string());
-    let nationality = keep(rng, 0.9).then(|| t.nationality.to_string());
+    // Some values are simply wrong: a mistyped sex, another nationality (dual nationals), the
+    // place of residence given as the birth place.
+    let female = if noisy && rng.chance(0.01) { !t.female } else { t.female };
+    let sex = keep(rng, 0.95).then(|| if female { "F" } else { "M" }.to_string());
+    let nationality = keep(rng, 0.9).then(|| {
+        if noisy && rng.chance(0.03) {
+            NATIONALITIES[rng.below(NATIONALITIES.len() as u64) as usize]
+        } else {
+            t.nationality
+        }
+        .to_string()
+    });
     let place = rng.chance(if noisy { 0.5 } else { 0.7 }).then(|| {
-        let p = t.place.to_string();
+        let p =
+            if noisy && rng.chance(0.05) { PLACES[rng.below(PLACES.len() as u64) as usize] } else { t.place }
+                .to_string();
         if noisy && rng.chance(0.5) { strip_accents(&p) } else { p }
     });
     let doc = rng
@@ -209,18 +221,18 @@ fn noisy(t: &Truth, rng: &mut Rng, reference_year: u16) -> Person {
     if given.len() > 1 && rng.chance(0.3) {
         given.pop();
     }
-    if rng.chance(0.25) {
-        if let Some(g) = given.first_mut() {
-            let abbreviated = match g.as_str() {
-                "María" => Some("Ma."),
-                "Francisco" => Some("Fco."),
-                "José" => Some("Jo."),
-                "Guadalupe" => Some("Gpe."),
-                _ => None,
-            };
-            if let Some(a) = abbreviated {
-                *g = a.to_string();
-            }
+    if rng.chance(0.25)
+        && let Some(g) = given.first_mut()
+    {
+        let abbreviated = match g.as_str() {
+            "María" => Some("Ma."),
+            "Francisco" => Some("Fco."),
+            "José" => Some("Jo."),
+            "Guadalupe" => Some("Gpe."),
+            _ => None,
+        };
+        if let Some(a) = abbreviated {
+            *g = a.to_string();
         }
     }
     if surnames.len() > 1 && rng.chance(0.2) {

@@ -97,9 +97,9 @@ impl<K: Clone> Index<K> {
         let r = prepare(person, &self.model.schema, &mut self.vocab);
         let n = self.records.len() as u32;
         let mut keys = Vec::new();
-        for (pass, blocks) in self.blocking.passes.iter().zip(&mut self.blocks) {
+        for (pc, blocks) in self.blocking.passes.iter().zip(&mut self.blocks) {
             keys.clear();
-            pass.keys(&r, &self.vocab, self.document, &mut keys);
+            pc.pass.keys(&r, &self.vocab, self.document, &mut keys);
             for k in &keys {
                 blocks.entry(*k).or_default().push(n);
             }
@@ -116,11 +116,11 @@ impl<K: Clone> Index<K> {
         let q = prepare(person, &self.model.schema, &mut words);
         let mut keys = Vec::new();
         let mut found: Vec<u32> = Vec::new();
-        for (pass, blocks) in self.blocking.passes.iter().zip(&self.blocks) {
+        for (pc, blocks) in self.blocking.passes.iter().zip(&self.blocks) {
             keys.clear();
-            pass.keys(&q, &words, self.document, &mut keys);
+            pc.pass.keys(&q, &words, self.document, &mut keys);
             for k in &keys {
-                if let Some(b) = blocks.get(k).filter(|b| b.len() <= self.blocking.max_block) {
+                if let Some(b) = blocks.get(k).filter(|b| b.len() <= pc.max_block) {
                     found.extend_from_slice(b);
                 }
             }

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use crate::blocking::{Blocking, BlockingReport, candidate_pairs, document_attribute, unpack};
+use crate::blocking::{
+    Blocking, BlockingReport, TrainingKey, candidate_pairs, document_attribute, training_pairs, unpack,
+};
 use crate::compare::{Pattern, compare};
 use crate::model::{
     Band, Model, ModelError, PatternCounts, TermFrequencies, TrainOptions, em, prob, rule_match, set_u,
@@ -207,33 +209,51 @@ fn train(
     let counts = count_random_pairs(data, &kinds, opts.u_samples, opts.seed);
     set_u(&mut model, &counts);
     progress.stage("estimating m (expectation-maximisation)", 0);
+    let count = |sample: &[u64]| -> (PatternCounts, u64) {
+        let parts = map_chunks(sample.len(), 50_000, |range| {
+            let mut counts = PatternCounts::new();
+            let mut rules = 0u64;
+            for &pair in &sample[range] {
+                let (i, j) = unpack(pair);
+                let p = compare(&kinds, &data.records[i as usize], &data.records[j as usize], &data.vocab);
+                *counts.entry(p.0).or_default() += 1;
+                rules += rule_match(p, &kinds) as u64;
+            }
+            (counts, rules)
+        });
+        let mut patterns = PatternCounts::new();
+        let mut rule_hits = 0u64;
+        for (c, r) in parts {
+            rule_hits += r;
+            for (k, v) in c {
+                *patterns.entry(k).or_default() += v;
+            }
+        }
+        (patterns, rule_hits)
+    };
+    // λ: the deterministic rules on a sample of the candidate pairs.
     let step = pairs.len().div_ceil(opts.em_samples.max(1)).max(1);
     let sample: Vec<u64> = pairs.iter().step_by(step).copied().collect();
-    let parts = map_chunks(sample.len(), 50_000, |range| {
-        let mut counts = PatternCounts::new();
-        let mut rules = 0u64;
-        for &pair in &sample[range] {
-            let (i, j) = unpack(pair);
-            let p = compare(&kinds, &data.records[i as usize], &data.records[j as usize], &data.vocab);
-            *counts.entry(p.0).or_default() += 1;
-            rules += rule_match(p, &kinds) as u64;
-        }
-        (counts, rules)
-    });
-    let mut patterns = PatternCounts::new();
-    let mut rule_hits = 0u64;
-    for (c, r) in parts {
-        rule_hits += r;
-        for (k, v) in c {
-            *patterns.entry(k).or_default() += v;
-        }
+    let (_, rule_hits) = count(&sample);
+    // m: two sessions. Sex follows the given name, so among pairs that share names it agrees
+    // for non-matches too: it is only estimated among pairs born the same day.
+    let nf = kinds.len();
+    let sex = model.fields.iter().position(|f| f.name == "sex");
+    let mut sessions = Vec::new();
+    for (key, active) in [
+        (TrainingKey::Names, (0..nf).map(|f| f >= 2 && Some(f) != sex).collect::<Vec<bool>>()),
+        (TrainingKey::BirthDate, (0..nf).map(|f| f != 2).collect()),
+    ] {
+        let tp =
+            training_pairs(&data.records, data.right_start, key, &data.vocab, opts.em_samples, opts.seed);
+        sessions.push((count(&tp).0, active));
     }
-    let share = em(&mut model, &patterns, opts.em_iterations);
+    em(&mut model, &sessions, opts.em_iterations);
     let scale = pairs.len() as f64 / sample.len().max(1) as f64;
     let possible = possible_pairs.max(1) as f64;
     let from_rules = rule_hits as f64 * scale / opts.rule_recall.clamp(0.01, 1.0) / possible;
-    let from_em = share * pairs.len() as f64 / possible;
-    let prior = if rule_hits > 0 { from_rules } else { from_em };
+    // Without any rule match, one match per record is the fallback guess.
+    let prior = if rule_hits > 0 { from_rules } else { data.left_len() as f64 / possible };
     model.prior = prior.clamp(1e-12, 0.5);
     model
 }

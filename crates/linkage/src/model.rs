@@ -436,25 +436,31 @@ pub(crate) fn set_u(model: &mut Model, counts: &[[u64; 16]]) {
     }
 }
 
-/// Expectation–maximisation of m (u fixed) on counted comparison vectors. Returns the share of
-/// matches among the counted pairs.
-pub(crate) fn em(model: &mut Model, patterns: &PatternCounts, iterations: usize) -> f64 {
-    let nf = model.fields.len();
-    let mut lambda = 0.1f64;
-    let pats: Vec<(Pattern, f64)> = patterns.iter().map(|(p, c)| (Pattern(*p), *c as f64)).collect();
-    let total: f64 = pats.iter().map(|p| p.1).sum();
+/// Expectation–maximisation of m (u fixed) on counted comparison vectors, over the `active`
+/// fields only (the others were used to select the pairs, so they say nothing here). Returns the
+/// new m of the active fields (`None` for the others) and the share of matches among the pairs.
+fn em_session(
+    model: &Model,
+    patterns: &[(Pattern, f64)],
+    active: &[bool],
+    iterations: usize,
+) -> (Vec<Option<Vec<f64>>>, f64) {
+    let mut m: Vec<Vec<f64>> = model.fields.iter().map(|f| f.levels.iter().map(|l| l.m).collect()).collect();
+    let u: Vec<Vec<f64>> = model.fields.iter().map(|f| f.levels.iter().map(|l| l.u).collect()).collect();
+    let total: f64 = patterns.iter().map(|p| p.1).sum();
+    let mut lambda = 0.3f64;
     if total == 0.0 {
-        return 0.0;
+        return (vec![None; m.len()], 0.0);
     }
     for _ in 0..iterations {
-        let mut acc = vec![[0.0f64; 16]; nf];
+        let mut acc: Vec<Vec<f64>> = m.iter().map(|l| vec![0.0; l.len()]).collect();
         let mut matches = 0.0;
-        for (p, c) in &pats {
+        for (p, c) in patterns {
             let (mut lm, mut lu) = (lambda, 1.0 - lambda);
-            for (f, field) in model.fields.iter().enumerate() {
+            for f in (0..m.len()).filter(|f| active[*f]) {
                 if let Some(l) = p.get(f) {
-                    lm *= field.levels[l as usize].m;
-                    lu *= field.levels[l as usize].u;
+                    lm *= m[f][l as usize];
+                    lu *= u[f][l as usize];
                 }
             }
             let post = if lm + lu > 0.0 { lm / (lm + lu) } else { 0.0 };
@@ -469,24 +475,58 @@ pub(crate) fn em(model: &mut Model, patterns: &PatternCounts, iterations: usize)
         let new_lambda = (matches / total).clamp(1e-9, 1.0 - 1e-9);
         let mut change = (new_lambda - lambda).abs();
         lambda = new_lambda;
-        for (f, field) in model.fields.iter_mut().enumerate() {
-            let n = field.levels.len();
-            let sum: f64 = acc[f][..n].iter().sum();
+        for f in (0..m.len()).filter(|f| active[*f]) {
+            let n = m[f].len();
+            let sum: f64 = acc[f].iter().sum();
             if sum <= 0.0 {
                 continue;
             }
-            for (l, level) in field.levels.iter_mut().enumerate() {
+            for l in 0..n {
                 // A small floor keeps every level possible among matches.
-                let m = (acc[f][l] + 1e-3) / (sum + 1e-3 * n as f64);
-                change = change.max((m - level.m).abs());
-                level.m = m;
+                let new = (acc[f][l] + 1e-3) / (sum + 1e-3 * n as f64);
+                change = change.max((new - m[f][l]).abs());
+                m[f][l] = new;
             }
         }
-        if change < 1e-5 {
+        if change < 1e-6 {
             break;
         }
     }
-    lambda
+    (m.into_iter().enumerate().map(|(f, v)| active[f].then_some(v)).collect(), lambda)
+}
+
+/// Estimates m by expectation–maximisation in sessions, as Splink does with its training
+/// blocking rules: each session runs on pairs drawn from a blocking that fixes some fields, and
+/// estimates m of the other (`active`) fields. Each field's m is the mean of the sessions that
+/// estimated it.
+pub(crate) fn em(model: &mut Model, sessions: &[(PatternCounts, Vec<bool>)], iterations: usize) {
+    let nf = model.fields.len();
+    let mut sums: Vec<Option<(Vec<f64>, usize)>> = vec![None; nf];
+    for (patterns, active) in sessions {
+        let chosen: Vec<(Pattern, f64)> = patterns.iter().map(|(p, c)| (Pattern(*p), *c as f64)).collect();
+        if chosen.is_empty() {
+            continue;
+        }
+        let (ms, _) = em_session(model, &chosen, active, iterations);
+        for (f, m) in ms.into_iter().enumerate() {
+            if let Some(m) = m {
+                match &mut sums[f] {
+                    Some((acc, k)) => {
+                        acc.iter_mut().zip(&m).for_each(|(a, b)| *a += b);
+                        *k += 1;
+                    }
+                    slot => *slot = Some((m, 1)),
+                }
+            }
+        }
+    }
+    for (field, sum) in model.fields.iter_mut().zip(sums) {
+        if let Some((acc, k)) = sum {
+            for (level, m) in field.levels.iter_mut().zip(acc) {
+                level.m = m / k as f64;
+            }
+        }
+    }
 }
 
 /// The deterministic rules that set λ: the same document, or the same given names, surnames and
