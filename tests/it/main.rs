@@ -12,6 +12,7 @@ mod api_records;
 mod at_rest;
 mod audit;
 mod cli;
+mod link_cli;
 mod restricted;
 mod retention;
 mod store;

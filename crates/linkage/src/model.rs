@@ -436,6 +436,9 @@ pub(crate) fn set_u(model: &mut Model, counts: &[[u64; 16]]) {
     }
 }
 
+/// How many matches the starting m values weigh in expectation–maximisation.
+const PRIOR_PAIRS: f64 = 20.0;
+
 /// Expectation–maximisation of m (u fixed) on counted comparison vectors, over the `active`
 /// fields only (the others were used to select the pairs, so they say nothing here). Returns the
 /// new m of the active fields (`None` for the others) and the share of matches among the pairs.
@@ -445,7 +448,8 @@ fn em_session(
     active: &[bool],
     iterations: usize,
 ) -> (Vec<Option<Vec<f64>>>, f64) {
-    let mut m: Vec<Vec<f64>> = model.fields.iter().map(|f| f.levels.iter().map(|l| l.m).collect()).collect();
+    let start: Vec<Vec<f64>> = model.fields.iter().map(|f| f.levels.iter().map(|l| l.m).collect()).collect();
+    let mut m = start.clone();
     let u: Vec<Vec<f64>> = model.fields.iter().map(|f| f.levels.iter().map(|l| l.u).collect()).collect();
     let total: f64 = patterns.iter().map(|p| p.1).sum();
     let mut lambda = 0.3f64;
@@ -482,8 +486,10 @@ fn em_session(
                 continue;
             }
             for l in 0..n {
-                // A small floor keeps every level possible among matches.
-                let new = (acc[f][l] + 1e-3) / (sum + 1e-3 * n as f64);
+                // The starting values count as PRIOR_PAIRS matches (a Dirichlet prior): on
+                // small files EM cannot drive a level to zero from a handful of pairs, on large
+                // files the data decide.
+                let new = (acc[f][l] + PRIOR_PAIRS * start[f][l]) / (sum + PRIOR_PAIRS);
                 change = change.max((new - m[f][l]).abs());
                 m[f][l] = new;
             }
