@@ -21,7 +21,8 @@ pub struct LinkArgs {
     #[arg(long)]
     id_column: String,
     /// COLUMN=ROLE, once per column used. Roles: given_names, surnames, full_name, birth_date,
-    /// birth_year, sex, nationality, birth_place, place, document, exact, text.
+    /// birth_year, sex, nationality, birth_place, place, document, exact, text. Birth dates are
+    /// read as YYYY-MM-DD, YYYYMMDD or DD/MM/YYYY (or a lone year); other values count as missing.
     #[arg(long = "map", value_name = "COLUMN=ROLE", required = true)]
     map: Vec<String>,
     /// Pairs below this match probability are not written.
@@ -188,9 +189,11 @@ fn read_side(
                 Role::GivenNames => p.given_names.push(v.to_string()),
                 Role::Surnames => p.surnames.push(v.to_string()),
                 Role::FullName => full_name = Some(v),
-                Role::BirthDate => match Date::parse(v) {
-                    Some(d) => date = Some(d),
-                    None => side.bad_dates += 1,
+                // A birth date column may hold only a year for some people.
+                Role::BirthDate => match (Date::parse(v), Birth::parse_year(v)) {
+                    (Some(d), _) => date = Some(d),
+                    (None, Some(y)) => year = Some(y),
+                    (None, None) => side.bad_dates += 1,
                 },
                 Role::BirthYear => match Birth::parse_year(v) {
                     Some(b) => year = Some(b),
