@@ -32,19 +32,23 @@ pub enum Pass {
     BirthDateSurnameInitial,
     /// Both phonetic surnames in either order, and phonetic first given name.
     SwappedSurnames,
+    /// Phonetic first given name, phonetic first surname, and the day and month of birth in
+    /// either order (no year: catches a year off by one).
+    GivenSurnameBirthday,
     /// The identity document number.
     Document,
 }
 
 impl Pass {
     /// Every pass, in the default order.
-    pub const ALL: [Pass; 7] = [
+    pub const ALL: [Pass; 8] = [
         Pass::SurnamesYear,
         Pass::GivenSurnameYear,
         Pass::GivenAnySurname,
         Pass::BirthDateGivenInitial,
         Pass::BirthDateSurnameInitial,
         Pass::SwappedSurnames,
+        Pass::GivenSurnameBirthday,
         Pass::Document,
     ];
 
@@ -57,6 +61,7 @@ impl Pass {
             Pass::BirthDateGivenInitial => "birth_date+given_initial",
             Pass::BirthDateSurnameInitial => "birth_date+surname_initial",
             Pass::SwappedSurnames => "swapped_surnames+given",
+            Pass::GivenSurnameBirthday => "given+surname+birthday",
             Pass::Document => "document",
         }
     }
@@ -73,6 +78,12 @@ impl Pass {
             Birth::Date { date } => {
                 let (a, b) = (date.month.min(date.day) as u64, date.month.max(date.day) as u64);
                 Some(combine(date.year as u64, a << 8 | b))
+            }
+            _ => None,
+        };
+        let birthday = match r.birth {
+            Birth::Date { date } => {
+                Some((date.month.min(date.day) as u64) << 8 | date.month.max(date.day) as u64)
             }
             _ => None,
         };
@@ -109,6 +120,11 @@ impl Pass {
             Pass::SwappedSurnames => {
                 if let (Some(g), Some(a), Some(b)) = (g, s1, s2) {
                     out.push(combine(combine(tag, g), combine(a.min(b), a.max(b))));
+                }
+            }
+            Pass::GivenSurnameBirthday => {
+                if let (Some(g), Some(a), Some(d)) = (g, s1, birthday) {
+                    out.push(combine(combine(tag, g), combine(a, d)));
                 }
             }
             Pass::Document => {

@@ -134,7 +134,7 @@ impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
             u_samples: 1_000_000,
-            em_samples: 2_000_000,
+            em_samples: 500_000,
             em_iterations: 40,
             rule_recall: 0.6,
             seed: 42,
