@@ -30,6 +30,7 @@ fn main() {
         index.insert(r.id, &r.person);
     }
     println!("indexed {} persons in {:.2?}", index.len(), t.elapsed());
+    let entities: std::collections::HashSet<u64> = indexed.iter().map(|r| r.entity).collect();
     let mut times: Vec<Duration> = Vec::with_capacity(queries);
     let (mut found, mut with_truth, mut returned) = (0usize, 0usize, 0usize);
     for q in asked {
@@ -37,7 +38,7 @@ fn main() {
         let c = index.candidates(&q.person, 0.5, 20);
         times.push(t.elapsed());
         returned += c.len();
-        if indexed.iter().any(|r| r.entity == q.entity) {
+        if entities.contains(&q.entity) {
             with_truth += 1;
             if c.iter().any(|c| indexed[c.id as usize].entity == q.entity) {
                 found += 1;

@@ -24,6 +24,9 @@ pub enum Pass {
     GivenSurnameYear,
     /// Phonetic first given name and any phonetic surname (no birth: catches wrong years).
     GivenAnySurname,
+    /// The first two given names (phonetic) and any phonetic surname, for persons with two
+    /// given names: narrower blocks than the pass above, so common names are not skipped.
+    GivenNamesAnySurname,
     /// Exact date of birth (day and month in either order) and the initial sound of the first
     /// given name.
     BirthDateGivenInitial,
@@ -41,10 +44,11 @@ pub enum Pass {
 
 impl Pass {
     /// Every pass, in the default order.
-    pub const ALL: [Pass; 8] = [
+    pub const ALL: [Pass; 9] = [
         Pass::SurnamesYear,
         Pass::GivenSurnameYear,
         Pass::GivenAnySurname,
+        Pass::GivenNamesAnySurname,
         Pass::BirthDateGivenInitial,
         Pass::BirthDateSurnameInitial,
         Pass::SwappedSurnames,
@@ -58,6 +62,7 @@ impl Pass {
             Pass::SurnamesYear => "surnames+year",
             Pass::GivenSurnameYear => "given+surname+year",
             Pass::GivenAnySurname => "given+any_surname",
+            Pass::GivenNamesAnySurname => "given_names+any_surname",
             Pass::BirthDateGivenInitial => "birth_date+given_initial",
             Pass::BirthDateSurnameInitial => "birth_date+surname_initial",
             Pass::SwappedSurnames => "swapped_surnames+given",
@@ -73,7 +78,11 @@ impl Pass {
         let s = r.surnames.as_slice();
         let s1 = s.first().map(|&id| w.phon(id) as u64);
         let s2 = s.get(1).map(|&id| w.phon(id) as u64);
-        let year = r.birth.year().map(u64::from);
+        // An estimated age stands for each year of its range (at most 11).
+        let years: std::ops::RangeInclusive<u64> = match r.birth.years() {
+            Some((from, to)) => from as u64..=(to.min(from + 10)) as u64,
+            None => 1..=0,
+        };
         let date = match r.birth {
             Birth::Date { date } => {
                 let (a, b) = (date.month.min(date.day) as u64, date.month.max(date.day) as u64);
@@ -91,13 +100,21 @@ impl Pass {
         let start = out.len();
         match self {
             Pass::SurnamesYear => {
-                if let (Some(a), Some(b), Some(y)) = (s1, s2, year) {
-                    out.push(combine(combine(tag, a), combine(b, y)));
+                if let (Some(a), Some(b)) = (s1, s2) {
+                    out.extend(years.map(|y| combine(combine(tag, a), combine(b, y))));
                 }
             }
             Pass::GivenSurnameYear => {
-                if let (Some(g), Some(a), Some(y)) = (g, s1, year) {
-                    out.push(combine(combine(tag, g), combine(a, y)));
+                if let (Some(g), Some(a)) = (g, s1) {
+                    out.extend(years.map(|y| combine(combine(tag, g), combine(a, y))));
+                }
+            }
+            Pass::GivenNamesAnySurname => {
+                if let [g1, g2, ..] = r.given.as_slice() {
+                    let g = combine(w.phon(*g1) as u64, w.phon(*g2) as u64);
+                    for &id in s.iter().take(2) {
+                        out.push(combine(combine(tag, g), w.phon(id) as u64));
+                    }
                 }
             }
             Pass::GivenAnySurname => {
