@@ -206,12 +206,10 @@ fn read_side(
                 }
             }
         }
-        if p.given_names.is_empty() && p.surnames.is_empty() {
-            if let Some(f) = full_name {
-                let s = enlace_linkage::names::split_full_name(f);
-                p.given_names = s.given_names;
-                p.surnames = s.surnames;
-            }
+        if let Some(f) = full_name.filter(|_| p.given_names.is_empty() && p.surnames.is_empty()) {
+            let s = enlace_linkage::names::split_full_name(f);
+            p.given_names = s.given_names;
+            p.surnames = s.surnames;
         }
         p.birth = match (date, year) {
             (Some(d), _) => Birth::Date { date: d },

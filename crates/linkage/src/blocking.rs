@@ -79,10 +79,7 @@ impl Pass {
         let s1 = s.first().map(|&id| w.phon(id) as u64);
         let s2 = s.get(1).map(|&id| w.phon(id) as u64);
         // An estimated age stands for each year of its range (at most 11).
-        let years: std::ops::RangeInclusive<u64> = match r.birth.years() {
-            Some((from, to)) => from as u64..=(to.min(from + 10)) as u64,
-            None => 1..=0,
-        };
+        let years = r.birth.years().map(|(from, to)| from as u64..=to.min(from + 10) as u64);
         let date = match r.birth {
             Birth::Date { date } => {
                 let (a, b) = (date.month.min(date.day) as u64, date.month.max(date.day) as u64);
@@ -100,13 +97,13 @@ impl Pass {
         let start = out.len();
         match self {
             Pass::SurnamesYear => {
-                if let (Some(a), Some(b)) = (s1, s2) {
-                    out.extend(years.map(|y| combine(combine(tag, a), combine(b, y))));
+                if let (Some(a), Some(b), Some(ys)) = (s1, s2, years) {
+                    out.extend(ys.map(|y| combine(combine(tag, a), combine(b, y))));
                 }
             }
             Pass::GivenSurnameYear => {
-                if let (Some(g), Some(a)) = (g, s1) {
-                    out.extend(years.map(|y| combine(combine(tag, g), combine(a, y))));
+                if let (Some(g), Some(a), Some(ys)) = (g, s1, years) {
+                    out.extend(ys.map(|y| combine(combine(tag, g), combine(a, y))));
                 }
             }
             Pass::GivenNamesAnySurname => {
