@@ -18,6 +18,7 @@ use enlace_domain::post::PostCode;
 use enlace_domain::role::Role;
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod link_cmd;
 mod pprl_cmd;
 
 #[derive(Parser)]
@@ -150,6 +151,8 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Finds the same person in one CSV file (deduplication) or across two (linkage).
+    Link(link_cmd::LinkArgs),
     /// Imports records from a file.
     Import {
         #[command(subcommand)]
@@ -395,6 +398,7 @@ fn read_password() -> Result<String> {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Link(args) => link_cmd::run_link(args),
         Command::Serve { db, listen, demo, oidc, audit_sink } => {
             if let AuditSink::Noop = audit_sink {
                 tracing::warn!("audit sink is a no-op: this node keeps NO audit trail (benchmark mode)");

@@ -383,9 +383,9 @@ fn help_of_every_subcommand_exits_zero() {
         let subs = commands_of(&out.stdout);
         if subs.is_empty() {
             leaves.push(shown.clone());
-            // Every command that works on a node can be pointed at either database (`pprl`
-            // works on files only).
-            if path.first().is_none_or(|c| c != "pprl") {
+            // Every command that works on a node can be pointed at either database (`link`
+            // and `pprl` work on files only).
+            if path.first().is_none_or(|c| c != "pprl" && c != "link") {
                 assert!(out.stdout.contains("--data-dir"), "{shown}: {}", out.stdout);
                 assert!(out.stdout.contains("--database-url"), "{shown}: {}", out.stdout);
             }
@@ -410,6 +410,7 @@ fn help_of_every_subcommand_exits_zero() {
         "export cases",
         "pprl encode",
         "pprl match",
+        "link",
     ] {
         assert!(seen.contains(expected), "no help for {expected}: saw {seen:?}");
     }

@@ -13,6 +13,7 @@ mod at_rest;
 mod audit;
 mod browser;
 mod cli;
+mod link_cli;
 mod pprl_cli;
 mod restricted;
 mod retention;
