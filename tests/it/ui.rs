@@ -368,6 +368,13 @@ async fn register_a_child_case_and_work_it(app: TestApp) {
     assert_eq!(p.status, 303, "{}", p.body);
     let case = w.get(&format!("/cases/{id}")).await;
     case.has("Asignado a usted.");
+    // On the worklist's "my open cases", and the only case the list of mine shows.
+    let work = w.get("/").await;
+    let mine = &work.body[work.body.find("id=\"work-mine\"").unwrap()..];
+    assert!(mine[..mine.find("</section>").unwrap()].contains(&id), "assigned case not on the worklist");
+    let list = w.get("/cases?assigned_officer=me").await;
+    assert_eq!(list.body.matches("<tr").count(), 2, "header + the one assigned case");
+    list.has(&id);
     let p = w
         .post(
             &format!("/cases/{id}/transition"),

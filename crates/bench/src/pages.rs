@@ -22,7 +22,9 @@ fn attr_after<'a>(html: &'a str, marker: &str) -> Option<&'a str> {
 }
 
 /// Signs in through `/login` (no second factor: the account must not need one).
-pub async fn sign_in(client: &reqwest::Client, base: &str, user: &str, password: &str) -> Result<Session> {
+pub async fn sign_in(_: &reqwest::Client, base: &str, user: &str, password: &str) -> Result<Session> {
+    // The session cookie comes with the redirect: do not follow it.
+    let client = &reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let r = client.get(format!("{base}/login")).send().await?;
     let pre = r
         .headers()
@@ -50,7 +52,10 @@ pub async fn sign_in(client: &reqwest::Client, base: &str, user: &str, password:
         .send()
         .await?;
     if r.status().as_u16() != 303 {
-        bail!("sign-in of {user} through the form failed: {}", r.status());
+        let status = r.status();
+        let body = r.text().await.unwrap_or_default();
+        let why = body.split("role=\"alert\"").nth(1).unwrap_or(&body);
+        bail!("sign-in of {user} through the form failed: {status}: {}", &why[..why.len().min(300)]);
     }
     let session = r
         .headers()
