@@ -2,6 +2,7 @@
 //! driving Debian's Chromium through chromedriver. (The `fantoccini` crate would bring the
 //! `webdriver` crate and its ICU segmentation data, about twenty crates, for nine endpoints.)
 
+use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -24,7 +25,12 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver and the browsers it started (its process group), also when a test
+    /// fails before `quit`.
     fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.driver.id())])
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -41,6 +47,7 @@ impl Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let driver = std::process::Command::new(driver_bin)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
