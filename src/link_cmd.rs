@@ -46,37 +46,8 @@ pub struct LinkArgs {
     truth_column: Option<String>,
 }
 
-/// The roles a column can play.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    GivenNames,
-    Surnames,
-    FullName,
-    BirthDate,
-    BirthYear,
-    Sex,
-    Nationality,
-    BirthPlace,
-    Place,
-    Document,
-    Exact,
-    Text,
-}
-
-const ROLES: &[(&str, Role)] = &[
-    ("given_names", Role::GivenNames),
-    ("surnames", Role::Surnames),
-    ("full_name", Role::FullName),
-    ("birth_date", Role::BirthDate),
-    ("birth_year", Role::BirthYear),
-    ("sex", Role::Sex),
-    ("nationality", Role::Nationality),
-    ("birth_place", Role::BirthPlace),
-    ("place", Role::Place),
-    ("document", Role::Document),
-    ("exact", Role::Exact),
-    ("text", Role::Text),
-];
+/// The roles a column can play: the vocabulary `enlace pprl` uses too.
+use enlace_pprl::Role;
 
 /// The column mapping: which column feeds which part of a person.
 struct Mapping {
@@ -96,8 +67,8 @@ fn parse_mapping(maps: &[String]) -> Result<Mapping> {
         if col.is_empty() {
             bail!("--map {m:?}: the column name is empty");
         }
-        let Some(&(_, r)) = ROLES.iter().find(|(n, _)| *n == role) else {
-            let names: Vec<&str> = ROLES.iter().map(|(n, _)| *n).collect();
+        let Some(r) = Role::ALL.into_iter().find(|r| r.name() == role) else {
+            let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
             bail!("--map {m:?}: unknown role {role:?} (roles: {})", names.join(", "));
         };
         if columns.iter().any(|(c, _)| c == col) {
