@@ -17,7 +17,7 @@ use enlace_domain::role::Role;
 use super::cases::{Opt, parse_day};
 use super::forms::{FieldErrors, FormData};
 use super::i18n::Tr;
-use super::{Ctx, Page, PagePost, enc, html, html_status, localize, see_other};
+use super::{Ctx, Page, PagePost, html, html_status, localize, see_other};
 
 pub struct UserRow {
     pub id: String,
@@ -400,7 +400,6 @@ pub async fn audit(page: Page, uri: axum::http::Uri) -> Response {
             source: e.event.source.clone().unwrap_or_default(),
         })
         .collect();
-    let _ = enc;
     html(&AuditPage {
         rows,
         action: f.value("action"),

@@ -133,7 +133,6 @@ async fn view(page: &Page, f: FormData, errors: FieldErrors) -> FormView {
             .map(|v| Opt { value: v.to_string(), label: tr.label(prefix, v), selected: f.has(name, v) })
             .collect::<Vec<_>>()
     };
-    let strs = |v: Vec<&'static str>| v;
     FormView {
         sexes: o("sex", &["female", "male", "other", "unknown"], "person.sex"),
         categories: options(
@@ -167,7 +166,7 @@ async fn view(page: &Page, f: FormData, errors: FieldErrors) -> FormView {
         ),
         doc_kinds: o(
             "doc",
-            &strs(vec![
+            &[
                 "passport",
                 "national_id",
                 "birth_certificate",
@@ -175,7 +174,7 @@ async fn view(page: &Page, f: FormData, errors: FieldErrors) -> FormView {
                 "travel_document",
                 "residence_permit",
                 "other",
-            ]),
+            ],
             "doc.kind",
         ),
         posts,
@@ -406,13 +405,13 @@ fn to_json(tr: Tr, f: &FormData, errs: &mut FieldErrors) -> Value {
     let flags: Vec<Vulnerability> =
         f.all("vulnerabilities").into_iter().filter_map(Vulnerability::parse).collect();
     let s = Sections::for_case(subtype, category, &flags);
-    // Fields of a section: (json key, input name, kind).
+    // Fields of a section: (input name = JSON path, kind); the part after the section's
+    // name is the path inside the section.
     let section = |keys: &[(&str, &str)], errs: &mut FieldErrors| -> Map<String, Value> {
         let mut m = Map::new();
         for (key, kind) in keys {
-            let (prefix, rest) = key.split_once('.').unwrap_or(("", key));
-            let name = format!("{prefix}.{rest}");
-            let _ = prefix;
+            let rest = key.split_once('.').map_or(*key, |(_, r)| r);
+            let name = key.to_string();
             let value = match *kind {
                 "bool" => Some(json!(f.checked(&name))),
                 _ => match f.get(&name) {

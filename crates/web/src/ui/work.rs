@@ -3,7 +3,6 @@
 use askama::Template;
 use axum::response::Response;
 use enlace_app::cases::CaseFilter;
-use enlace_domain::case::CaseSummary;
 use enlace_domain::workflow::Status;
 
 use super::cases::Row;
@@ -52,7 +51,7 @@ pub async fn worklist(page: Page) -> Response {
         });
     }
     let tr = page.tr();
-    let today = enlace_store_today();
+    let today = chrono::Utc::now().date_naive();
     let me = page.actor().user.id;
     let open_list = OPEN.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
     let specs: Vec<(&'static str, CaseFilter, String)> = vec![
@@ -83,31 +82,20 @@ pub async fn worklist(page: Page) -> Response {
         ),
     ];
     let mut sections = Vec::new();
-    for (id, mut f, more) in specs {
-        f.limit = BOX;
-        f.descending = true;
-        let items: Vec<CaseSummary> = match page.app.list_cases(page.actor(), f).await {
-            Ok(p) => {
-                let has_more = p.next_cursor.is_some();
-                sections.push(Section {
-                    id,
-                    title: tr.t(&format!("work-{id}")),
-                    empty: tr.t(&format!("work-{id}-empty")),
-                    more,
-                    rows: Vec::new(),
-                    has_more,
-                });
-                p.items
-            }
+    for (id, f, more) in specs {
+        let f = CaseFilter { limit: BOX, descending: true, ..f };
+        let list = match page.app.list_cases(page.actor(), f).await {
+            Ok(l) => l,
             Err(e) => return page.fail(e),
         };
-        if let Some(s) = sections.last_mut() {
-            s.rows = items.iter().map(|c| Row::new(tr, c)).collect();
-        }
+        sections.push(Section {
+            id,
+            title: tr.t(&format!("work-{id}")),
+            empty: tr.t(&format!("work-{id}-empty")),
+            more,
+            rows: list.items.iter().map(|c| Row::new(tr, c)).collect(),
+            has_more: list.next_cursor.is_some(),
+        });
     }
     html(&Worklist { c: page.ctx, sections })
-}
-
-fn enlace_store_today() -> chrono::NaiveDate {
-    chrono::Utc::now().date_naive()
 }
