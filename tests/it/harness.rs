@@ -275,8 +275,6 @@ pub fn is_read_or_denial(action: &str) -> bool {
     matches!(action, "case.read" | "case.list" | "audit.view" | "audit.export" | "access.denied")
 }
 
-impl TestApp {}
-
 /// A valid new-case body for a Honduran adult in Mexico, with the given names.
 pub fn new_case(given: &[&str], surnames: &[&str]) -> Value {
     json!({
