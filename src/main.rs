@@ -366,6 +366,22 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
             }
         }
     });
+    // Missing-person reports against found persons: a minute after start (which also builds
+    // the candidate index), then every 10 minutes, for what came in through other processes.
+    let job = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + std::time::Duration::from_secs(if demo { 3 } else { 60 }),
+            std::time::Duration::from_secs(600),
+        );
+        loop {
+            tick.tick().await;
+            match job.sweep_missing_matches().await {
+                Ok(n) => tracing::info!(added = n, "missing-person matching sweep"),
+                Err(e) => tracing::error!(error = %e, "missing-person matching sweep failed"),
+            }
+        }
+    });
     tracing::info!(address = %listener.local_addr()?, "serving");
     let shutdown = async {
         let ctrl_c = tokio::signal::ctrl_c();

@@ -272,7 +272,16 @@ impl TestApp {
 
 /// Audit actions that record reading or a refused attempt rather than a change.
 pub fn is_read_or_denial(action: &str) -> bool {
-    matches!(action, "case.read" | "case.list" | "audit.view" | "audit.export" | "access.denied")
+    matches!(
+        action,
+        "case.read"
+            | "case.list"
+            | "audit.view"
+            | "audit.export"
+            | "access.denied"
+            | "person.candidates"
+            | "match.list"
+    )
 }
 
 /// A valid new-case body for a Honduran adult in Mexico, with the given names.

@@ -257,6 +257,16 @@ impl App {
                 })
             })
             .await?;
+        // A missing-person report or a found person is matched in the background: it never
+        // slows or stops a registration, and what fails here the periodic sweep finds later.
+        if crate::matching::side(&case).is_some() {
+            let (app, c) = (self.clone(), case.clone());
+            tokio::spawn(async move {
+                if let Err(e) = app.match_case(&c).await {
+                    tracing::warn!(error = %e, "missing-person matching failed; the sweep will retry");
+                }
+            });
+        }
         Ok(view(case, now))
     }
 
@@ -939,7 +949,7 @@ fn attachment_context(case: CaseId, att: AttachmentId) -> Vec<u8> {
 }
 
 /// The case if the actor may read it; a case they may not read is hidden (an audited "not found").
-fn readable(actor: &Actor, found: Option<Case>) -> Result<Case, AppError> {
+pub(crate) fn readable(actor: &Actor, found: Option<Case>) -> Result<Case, AppError> {
     match found {
         None => Err(AppError::NotFound("case")),
         Some(c) if access::can_read(actor, &c) => Ok(c),
@@ -952,7 +962,7 @@ const RESTRICTED: &str =
     "restricted case (child or sensitive facts) without the permission or a break-glass grant";
 
 /// A restricted case needs the permission, or a live break-glass grant (`granted`).
-fn unrestricted(actor: &Actor, c: Case, granted: bool) -> Result<Case, AppError> {
+pub(crate) fn unrestricted(actor: &Actor, c: Case, granted: bool) -> Result<Case, AppError> {
     if !c.is_restricted() || access::may_read_restricted(actor) || granted {
         Ok(c)
     } else {
@@ -960,7 +970,7 @@ fn unrestricted(actor: &Actor, c: Case, granted: bool) -> Result<Case, AppError>
     }
 }
 
-fn needs_grant(actor: &Actor, c: &Case) -> bool {
+pub(crate) fn needs_grant(actor: &Actor, c: &Case) -> bool {
     c.is_restricted() && !access::may_read_restricted(actor)
 }
 

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod disclosure;
 mod error;
 pub mod keys;
+pub mod matching;
 pub mod mfa;
 pub mod oidc;
 pub mod retention;
@@ -88,6 +89,8 @@ struct Inner {
         std::sync::RwLock<Option<std::collections::HashMap<enlace_domain::country::CountryCode, bool>>>,
     /// The task that writes read events in shared transactions.
     read_audit: audit_log::ReadAuditor,
+    /// The persons indexed for candidate search, built on first use.
+    person_index: tokio::sync::RwLock<Option<matching::PersonIndex>>,
 }
 
 impl App {
@@ -100,6 +103,7 @@ impl App {
                 posts: Default::default(),
                 mfa_policies: Default::default(),
                 read_audit: Default::default(),
+                person_index: Default::default(),
             }),
         }
     }

@@ -51,6 +51,9 @@ pub struct Index<K> {
     vocab: Vocab,
     records: Vec<Prepared>,
     ids: Vec<K>,
+    /// Slots whose person was removed or replaced (kept in the blocks, skipped when found).
+    removed: Vec<bool>,
+    live: usize,
     blocks: Vec<Blocks>,
     tf: TermFrequencies,
 }
@@ -72,6 +75,8 @@ impl<K: Clone> Index<K> {
             vocab: Vocab::default(),
             records: Vec::new(),
             ids: Vec::new(),
+            removed: Vec::new(),
+            live: 0,
             blocks,
             tf: TermFrequencies::default(),
         })
@@ -82,18 +87,28 @@ impl<K: Clone> Index<K> {
         &self.model
     }
 
-    /// How many persons are indexed.
+    /// How many persons are indexed (not counting removed ones).
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.live
     }
 
     /// Is the index empty?
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.live == 0
     }
 
-    /// Adds a person (its attributes in the order of the model's schema).
-    pub fn insert(&mut self, id: K, person: &Person) {
+    /// Removes the person in `slot` (as returned by [`Index::insert`]): it is no longer a
+    /// candidate. Its space is kept until the index is rebuilt.
+    pub fn remove(&mut self, slot: u32) {
+        if let Some(r) = self.removed.get_mut(slot as usize).filter(|r| !**r) {
+            *r = true;
+            self.live -= 1;
+        }
+    }
+
+    /// Adds a person (its attributes in the order of the model's schema) and returns its slot.
+    /// To change a person, [`Index::remove`] the old slot and insert it again.
+    pub fn insert(&mut self, id: K, person: &Person) -> u32 {
         let r = prepare(person, &self.model.schema, &mut self.vocab);
         let n = self.records.len() as u32;
         let mut keys = Vec::new();
@@ -107,6 +122,9 @@ impl<K: Clone> Index<K> {
         self.tf.add(&r);
         self.records.push(r);
         self.ids.push(id);
+        self.removed.push(false);
+        self.live += 1;
+        n
     }
 
     /// The indexed persons that may be `person`, at or above `min_probability`, most probable
@@ -127,6 +145,7 @@ impl<K: Clone> Index<K> {
         }
         found.sort_unstable();
         found.dedup();
+        found.retain(|i| !self.removed[*i as usize]);
         let mut scored: Vec<(f64, u32)> = found
             .into_iter()
             .filter_map(|i| {

@@ -285,6 +285,13 @@ impl Model {
         }
     }
 
+    /// The model a node scores with until it has one trained on its own records: the standard
+    /// schema ([`Schema::standard`]), trained unsupervised on 100,000 generated records by
+    /// `examples/linkage_train_node_model.rs`.
+    pub fn node_default() -> Model {
+        Model::from_json(include_str!("../models/node.json")).expect("the shipped model is checked by a test")
+    }
+
     /// The model as pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
@@ -545,6 +552,14 @@ pub(crate) fn rule_match(p: Pattern, kinds: &[FieldKind]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shipped_node_model_is_valid_and_trained() {
+        let m = Model::node_default();
+        assert_eq!(m.schema, Schema::standard());
+        assert!(m.prior > 0.0 && m.prior < 1e-3, "{}", m.prior);
+        assert_ne!(m.fields, Model::untrained(Schema::standard()).fields, "trained, not the starting values");
+    }
 
     #[test]
     fn json_round_trip_and_validation() {

@@ -134,6 +134,28 @@ fn the_index_explains_its_candidates() {
 }
 
 #[test]
+fn removed_persons_are_no_longer_candidates() {
+    let recs = records(2000, 5);
+    let (_, _, _, _, model) = dedupe(&recs, &LinkOptions::default());
+    let mut index: Index<u64> = Index::new(model, Blocking::default()).unwrap();
+    for r in &recs {
+        index.insert(r.id, &r.person);
+    }
+    let date = |y, m, d| Birth::Date { date: Date::new(y, m, d).unwrap() };
+    let slot = index.insert(7, &person("Yesenia", &["Ochoa", "Bardales"], date(1988, 5, 2), "F"));
+    let q = person("Yessenia", &["Ochoa"], date(1988, 5, 2), "F");
+    assert_eq!(index.candidates(&q, 0.5, 5).first().map(|c| c.id), Some(7));
+    // A rectification: the old spelling goes, the new one comes in.
+    index.remove(slot);
+    index.remove(slot);
+    assert_eq!(index.len(), 2000, "removing twice counts once");
+    assert!(index.candidates(&q, 0.0, 100).iter().all(|c| c.id != 7));
+    index.insert(7, &person("Yesenia", &["Ochoa", "Bardales"], date(1988, 2, 5), "F"));
+    assert_eq!(index.candidates(&q, 0.5, 5).first().map(|c| c.id), Some(7));
+    assert_eq!(index.len(), 2001);
+}
+
+#[test]
 fn common_names_weigh_less_than_rare_ones() {
     let recs = records(20_000, 3);
     let (_, _, _, _, model) = dedupe(&recs, &LinkOptions::default());

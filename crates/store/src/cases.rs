@@ -243,6 +243,28 @@ pub async fn get_case(db: &Db, id: CaseId) -> Result<Option<Case>, StoreError> {
     })
 }
 
+/// The live (not anonymised) cases about a person.
+pub async fn cases_of_person(db: &Db, person: PersonId) -> Result<Vec<Case>, StoreError> {
+    let sql = AssertSqlSafe(format!("{CASE_SELECT} WHERE c.person_id = $1 AND c.anonymised_at IS NULL"));
+    on_read!(db, p => {
+        let rows = sqlx::query(sql).bind(person.0).fetch_all(p).await?;
+        rows.iter().map(case_from_row).collect()
+    })
+}
+
+/// A page of the open missing-person cases (subtype `whereabouts`), by id after `after`.
+pub async fn open_missing_cases(db: &Db, after: Option<CaseId>, limit: i64) -> Result<Vec<Case>, StoreError> {
+    let sql = AssertSqlSafe(format!(
+        "{CASE_SELECT} WHERE c.subtype = 'whereabouts' AND c.status <> 'closed' AND c.anonymised_at IS NULL
+         AND c.id > $1 ORDER BY c.id LIMIT $2"
+    ));
+    let after = after.map(|c| c.0).unwrap_or(Uuid::nil());
+    on_read!(db, p => {
+        let rows = sqlx::query(sql).bind(after).bind(limit).fetch_all(p).await?;
+        rows.iter().map(case_from_row).collect()
+    })
+}
+
 pub async fn get_case_tx(tx: &mut Tx, id: CaseId) -> Result<Option<Case>, StoreError> {
     let sql = AssertSqlSafe(format!("{CASE_SELECT} WHERE c.id = $1"));
     on_tx!(tx, c => {

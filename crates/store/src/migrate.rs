@@ -50,6 +50,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_ui.sql"),
         postgres: include_str!("../migrations/postgres/0006_ui.sql"),
     },
+    Migration {
+        version: 7,
+        name: "matching",
+        sqlite: include_str!("../migrations/sqlite/0007_matching.sql"),
+        postgres: include_str!("../migrations/postgres/0007_matching.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -111,6 +111,7 @@ async fn other_live_cases(tx: &mut Tx, person: PersonId, except: CaseId) -> Resu
 /// terms), and its person when no other case refers to it. Returns whether the person went too.
 pub async fn purge(tx: &mut Tx, case: CaseId, person: PersonId) -> Result<bool, StoreError> {
     on_tx!(tx, c => sqlx::query("DELETE FROM cases WHERE id = $1").bind(case.0).execute(&mut *c).await.map(|_| ())?);
+    crate::matches::forget_case(tx, case).await?;
     let others: i64 = on_tx!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE person_id = $1")
         .bind(person.0).fetch_one(&mut *c).await?);
     if others == 0 {
@@ -130,6 +131,7 @@ pub async fn anonymise(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let id = case.id.0;
+    crate::matches::forget_case(tx, case.id).await?;
     on_tx!(tx, c => {
         sqlx::query("UPDATE cases SET narrative = NULL, parts = '{}', anonymised_at = $1,
                      version = version + 1, updated_at = $1 WHERE id = $2")

@@ -12,6 +12,7 @@ pub(crate) trait RowExt {
     fn text(&self, col: &str) -> Result<String, StoreError>;
     fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
     fn int(&self, col: &str) -> Result<i64, StoreError>;
+    fn float(&self, col: &str) -> Result<f64, StoreError>;
     fn ts(&self, col: &str) -> Result<DateTime<Utc>, StoreError>;
     fn opt_ts(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
     fn opt_date(&self, col: &str) -> Result<Option<chrono::NaiveDate>, StoreError>;
@@ -35,6 +36,9 @@ macro_rules! impl_row_ext {
                 Ok(self.try_get(col)?)
             }
             fn int(&self, col: &str) -> Result<i64, StoreError> {
+                Ok(self.try_get(col)?)
+            }
+            fn float(&self, col: &str) -> Result<f64, StoreError> {
                 Ok(self.try_get(col)?)
             }
             fn ts(&self, col: &str) -> Result<DateTime<Utc>, StoreError> {

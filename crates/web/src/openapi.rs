@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{admin, audit, auth, cases, meta, persons};
+use crate::api::{admin, audit, auth, cases, matches, meta, persons};
 
 struct Security;
 
@@ -50,11 +50,13 @@ impl Modify for Security {
         cases::transitions, cases::transition, cases::actions, cases::add_action,
         cases::attachments, cases::upload, cases::attachment,
         cases::consents, cases::add_consent, cases::withdraw_consent,
+        matches::candidates, matches::list, matches::decide, matches::for_case,
     ),
     modifiers(&Security),
     tags(
         (name = "cases", description = "Consular protection cases"),
-        (name = "persons", description = "The data subject's rights"),
+        (name = "persons", description = "Persons: candidates while registering, the data subject's rights"),
+        (name = "matches", description = "Missing-person reports matched against found persons, for review"),
         (name = "auth", description = "Sign-in and tokens"),
         (name = "audit", description = "The audit log (auditors)"),
         (name = "admin", description = "Administration of the node (country administrators)"),

@@ -162,6 +162,20 @@ impl App {
                         "last_seen_date": day(45), "last_seen_place": "Tenosique, Tabasco", "route": "La Bestia, ruta del Golfo"}
                 }),
             ),
+            (
+                // The same man, written down by a hospital social worker: the missing-person
+                // report above and this case meet in the review queue.
+                "officer.gt.tapachula",
+                serde_json::json!({
+                    "person": {"given_names": ["Marbin"], "surnames": ["Cal"], "sex": "male",
+                        "birth": {"kind": "estimated_age", "min_years": 23, "max_years": 27, "estimated_on": day(3)},
+                        "nationalities": ["GT"], "languages": ["kek"], "interpreter_needed": true},
+                    "post": "GT-TAPACHULA", "host_state": "MX", "category": "human_rights", "subtype": "medical_emergency",
+                    "vulnerabilities": ["indigenous_language"],
+                    "protection": {"state": "pending"}, "legal_basis": "vital_interest",
+                    "narrative": "Hombre guatemalteco hospitalizado en Tapachula tras caer del tren; habla q'eqchi'. Dice llamarse Marbin Cal."
+                }),
+            ),
         ];
         let mut numbers = Vec::new();
         for (user, body) in cases {

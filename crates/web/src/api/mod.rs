@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod cases;
+pub mod matches;
 pub mod meta;
 pub mod persons;
 
@@ -39,7 +40,11 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/audit/disclosures", get(audit::disclosures))
         .route("/api/v1/states", get(meta::states))
         .route("/api/v1/posts", get(meta::posts))
+        .route("/api/v1/persons/candidates", post(matches::candidates))
         .route("/api/v1/persons/{id}/subject-access", post(persons::subject_access))
+        .route("/api/v1/matches", get(matches::list))
+        .route("/api/v1/matches/{id}/decision", post(matches::decide))
+        .route("/api/v1/cases/{id}/matches", get(matches::for_case))
         .route("/api/v1/cases", get(cases::list).post(cases::create))
         .route("/api/v1/cases/by-number/{number}", get(cases::by_number))
         .route("/api/v1/cases/{id}", get(cases::get).patch(cases::update))

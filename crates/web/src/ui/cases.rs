@@ -293,6 +293,7 @@ struct CasePage {
     timeline: Vec<Entry>,
     docs: Vec<DocRow>,
     consents: Vec<ConsentRow>,
+    matches: Vec<super::matches::MatchRowView>,
     next_statuses: Vec<Opt>,
     action_kinds: Vec<Opt>,
     givers: Vec<Opt>,
@@ -319,7 +320,7 @@ pub fn person_name(p: &PersonData) -> String {
         .join(" ")
 }
 
-fn birth_text(tr: Tr, b: &Birth) -> String {
+pub(super) fn birth_text(tr: Tr, b: &Birth) -> String {
     match b {
         Birth::Date { date } => tr.date(date),
         Birth::Year { year } => year.to_string(),
@@ -541,11 +542,12 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
         Ok(v) => v,
         Err(e) => return page.fail(e),
     };
-    let (actions, transitions, docs, consents) = match tokio::try_join!(
+    let (actions, transitions, docs, consents, matches) = match tokio::try_join!(
         app.actions(a, id),
         app.transitions(a, id),
         app.attachments(a, id),
-        app.consents(a, id)
+        app.consents(a, id),
+        app.matches_of(a, id)
     ) {
         Ok(x) => x,
         Err(e) => return page.fail(e),
@@ -617,6 +619,7 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
                 withdrawn: tr.opt_datetime(&k.withdrawn_at),
             })
             .collect(),
+        matches: matches.iter().map(|m| super::matches::match_view(tr, m)).collect(),
         next_statuses: c
             .status
             .next()

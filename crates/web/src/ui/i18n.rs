@@ -289,6 +289,7 @@ mod tests {
         "grant-sensitive",
         "revoke-sensitive",
         "reset-mfa",
+        "match-status",
     ];
 
     /// Every message the templates and page code ask for by a literal id exists (in English,
@@ -342,6 +343,15 @@ mod tests {
         labels.extend(enlace_domain::case::LegalBasis::ALL.iter().map(|v| format!("basis-{v}")));
         labels
             .extend(enlace_domain::retention::RetentionAction::ALL.iter().map(|v| format!("retention-{v}")));
+        labels.extend(enlace_app::matching::FIELDS.iter().map(|v| format!("lfield-{v}")));
+        labels.extend(
+            enlace_app::matching::level_names()
+                .into_iter()
+                .chain(["missing"])
+                .map(super::super::matches::level_id),
+        );
+        labels.extend(["likely", "possible", "no_link"].iter().map(|v| format!("band-{v}")));
+        labels.extend(["pending", "same", "not_same"].iter().map(|v| format!("match-status-{v}")));
         let missing: Vec<_> = labels.iter().filter(|id| !ids.contains(*id)).collect();
         assert!(missing.is_empty(), "labels missing: {missing:?}");
     }

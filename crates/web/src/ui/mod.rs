@@ -11,6 +11,7 @@ mod auth;
 mod cases;
 mod forms;
 pub mod i18n;
+mod matches;
 mod new_case;
 mod work;
 
@@ -60,6 +61,9 @@ pub fn routes() -> Router<App> {
         .route("/cases/export.csv", get(cases::export))
         .route("/cases/new", get(new_case::form).post(new_case::create))
         .route("/cases/new/sections", get(new_case::sections))
+        .route("/cases/new/candidates", post(new_case::candidates))
+        .route("/matches", get(matches::queue))
+        .route("/matches/{id}/decision", post(matches::decide))
         .route("/cases/{id}", get(cases::show))
         .route("/cases/{id}/actions", post(cases::add_action))
         .route("/cases/{id}/transition", post(cases::transition))

@@ -72,6 +72,8 @@ pub struct FormView {
     pub repatriations: Vec<Opt>,
     pub reporters: Vec<Opt>,
     pub claims: Vec<Opt>,
+    /// Persons already registered who may be this one (once a name is typed).
+    pub cands: Option<super::matches::CandidatesView>,
 }
 
 impl FormView {
@@ -102,6 +104,8 @@ async fn view(page: &Page, f: FormData, errors: FieldErrors) -> FormView {
     let flags: Vec<Vulnerability> =
         f.all("vulnerabilities").into_iter().filter_map(Vulnerability::parse).collect();
     let s = Sections::for_case(subtype, category, &flags);
+    let cands =
+        super::matches::candidates_for(page, typed_person(tr, &f), f.get("person_id").unwrap_or("")).await;
     let user = &page.actor().user;
     let default_post =
         f.get("post").map(str::to_string).or_else(|| user.post.as_ref().map(|p| p.to_string()));
@@ -224,7 +228,16 @@ async fn view(page: &Page, f: FormData, errors: FieldErrors) -> FormView {
         s,
         f,
         errors,
+        cands,
     }
+}
+
+/// The person as typed so far, when there is a name to look for.
+fn typed_person(tr: Tr, f: &FormData) -> Option<enlace_domain::person::PersonData> {
+    f.get("person.given_names").or(f.get("person.surnames"))?;
+    let mut ignored = FieldErrors::default();
+    let mut v = to_json(tr, f, &mut ignored);
+    serde_json::from_value(v.get_mut("person")?.take()).ok()
 }
 
 #[derive(Template)]
@@ -246,6 +259,26 @@ pub async fn form(page: Page, uri: axum::http::Uri) -> Response {
     let f = FormData::parse(uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
     let v = view(&page, f, FieldErrors::default()).await;
     html(&NewCasePage { c: page.ctx, v })
+}
+
+#[derive(Template)]
+#[template(path = "new_case_candidates.html")]
+struct CandidatesPart {
+    c: Ctx,
+    v: FormView,
+}
+
+/// `POST /cases/new/candidates`: the persons already registered who may be the one typed.
+/// htmx swaps the panel in as the person's fields change; without JavaScript, the whole form
+/// comes back with the panel filled.
+pub async fn candidates(p: PagePost) -> Response {
+    let (page, f) = (p.page, p.form);
+    let v = view(&page, f, FieldErrors::default()).await;
+    if page.headers.contains_key("hx-request") {
+        html(&CandidatesPart { c: page.ctx, v })
+    } else {
+        html(&NewCasePage { c: page.ctx, v })
+    }
 }
 
 /// The sections for a subtype (htmx swaps them in as the subtype changes).
@@ -372,7 +405,11 @@ fn to_json(tr: Tr, f: &FormData, errs: &mut FieldErrors) -> Value {
     person.insert("interpreter_needed".into(), json!(f.checked("person.interpreter_needed")));
 
     let mut case = Map::new();
-    case.insert("person".into(), Value::Object(person));
+    // An existing person chosen among the candidates replaces what was typed.
+    match f.get("person_id") {
+        Some(id) => case.insert("person_id".into(), json!(id)),
+        None => case.insert("person".into(), Value::Object(person)),
+    };
     if let Some(p) = f.get("post") {
         case.insert("post".into(), json!(p));
     }

@@ -1,0 +1,691 @@
+//! Person linkage in the node: candidates among the node's persons while a person is being
+//! registered, and missing-person reports matched against detained, hospitalised, deceased
+//! and returned persons into a review queue. Nothing is ever merged: officers decide, and each
+//! decision is audited and kept (a decided pair is never proposed again).
+//!
+//! The candidate index ([`PersonIndex`]) lives in memory. It is built on first use from every
+//! person in the store and then follows the store's change feed (persons by `updated_at`), so
+//! it also sees what other processes wrote (imports, retention). It only proposes: each
+//! candidate's person and cases are read again from the store, with the access rules, before
+//! anyone sees them.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Utc};
+use enlace_domain::case::{Case, Subtype};
+use enlace_domain::ids::{CaseId, PersonId};
+use enlace_domain::person::{Birth, Person, PersonData, Sex};
+use enlace_domain::post::PostCode;
+use enlace_domain::workflow::Status;
+use enlace_linkage::blocking::Blocking;
+use enlace_linkage::{Explanation, Index, Model};
+use enlace_store::matches::MatchRow;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::cases::{needs_grant, readable, unrestricted};
+use crate::{Actor, App, AppError, access, audit, event};
+
+/// How many records the shipped model was trained on (its prior is for sets of that size).
+const TRAINED_ON: f64 = 100_000.0;
+/// Changes committed up to this long after their timestamp are still seen by the index.
+const FEED_OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
+const FEED_PAGE: i64 = 5_000;
+
+// ---------------------------------------------------------------------------------------------
+// Pure parts: what the engine sees of a person, and which side of a missing-person match a case
+// is on.
+
+/// The linkage engine's view of a person (the standard schema: sex, nationality, birth place,
+/// document). Original spellings are passed; the engine folds them.
+pub fn to_linkage(p: &PersonData) -> enlace_linkage::Person {
+    let birth = match &p.birth {
+        Birth::Date { date } => {
+            enlace_linkage::Date::new(date.year() as u16, date.month() as u8, date.day() as u8)
+                .map_or(enlace_linkage::Birth::Unknown, |date| enlace_linkage::Birth::Date { date })
+        }
+        Birth::Year { year } => enlace_linkage::Birth::Year { year: *year as u16 },
+        Birth::EstimatedAge { min_years, max_years, estimated_on } => {
+            let y = estimated_on.year() as u16;
+            enlace_linkage::Birth::Range {
+                from: y.saturating_sub(*max_years as u16),
+                to: y.saturating_sub(*min_years as u16),
+            }
+        }
+        Birth::Unknown => enlace_linkage::Birth::Unknown,
+    };
+    let sex = match p.sex {
+        Sex::Female => Some("F".to_string()),
+        Sex::Male => Some("M".to_string()),
+        Sex::Other | Sex::Unknown => None,
+    };
+    enlace_linkage::Person {
+        given_names: p.given_names.iter().map(|n| n.as_str().to_string()).collect(),
+        surnames: p.surnames.iter().map(|n| n.as_str().to_string()).collect(),
+        birth,
+        attributes: vec![
+            sex,
+            p.nationalities.first().map(|c| c.as_str().to_string()),
+            p.birth_place.as_ref().map(|b| b.as_str().to_string()),
+            p.documents.first().map(|d| d.number.as_str().to_string()),
+        ],
+    }
+}
+
+/// The side of a missing-person match a case is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// A report of a missing person (subtype `whereabouts`).
+    Missing,
+    /// A person found detained, in hospital, dead, or returned.
+    Found,
+}
+
+/// Which side, if any, of a missing-person match `c` is on.
+pub fn side(c: &Case) -> Option<Side> {
+    if c.subtype == Subtype::Whereabouts {
+        return Some(Side::Missing);
+    }
+    let found = matches!(
+        c.subtype,
+        Subtype::Detention
+            | Subtype::DeathRepatriation
+            | Subtype::MedicalEmergency
+            | Subtype::ReturnReception
+    ) || c.parts.detention.is_some()
+        || c.parts.death.is_some();
+    found.then_some(Side::Found)
+}
+
+/// The fields a score explains, in order.
+pub const FIELDS: &[&str] =
+    &["given_names", "surnames", "birth", "sex", "nationality", "birth_place", "document"];
+
+/// Every comparison level name a score can show.
+pub fn level_names() -> Vec<&'static str> {
+    use enlace_linkage::compare::*;
+    let mut v: Vec<&'static str> =
+        [GIVEN_LEVELS, SURNAME_LEVELS, BIRTH_LEVELS, EXACT_LEVELS, TEXT_LEVELS, DOCUMENT_LEVELS].concat();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// A model for an index of `n` persons: the shipped model with its prior scaled from the size it
+/// was trained on (the chance that two records are the same person falls as the set grows).
+pub fn model_for(n: usize) -> Model {
+    let mut m = Model::node_default();
+    m.prior = (m.prior * TRAINED_ON / n.max(1_000) as f64).min(0.01);
+    m
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the API and pages show.
+
+/// How one field contributed to a score.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldExplained {
+    /// `given_names`, `surnames`, `birth`, `sex`, `nationality`, `birth_place` or `document`.
+    pub field: String,
+    /// The comparison level (for example `exact`, `phonetic`, `day_month_swapped`); absent when
+    /// the field is missing on either side (neutral).
+    pub level: Option<String>,
+    /// The level's weight in bits, with the adjustment for common names.
+    pub weight: f64,
+}
+
+/// A score, explained field by field: `weight = prior_weight + Σ fields[].weight`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Score {
+    pub probability: f64,
+    /// `likely`, `possible` or `no_link`.
+    pub band: String,
+    pub weight: f64,
+    pub prior_weight: f64,
+    pub fields: Vec<FieldExplained>,
+}
+
+impl From<&Explanation> for Score {
+    fn from(e: &Explanation) -> Score {
+        Score {
+            probability: e.probability,
+            band: e.band.as_str().to_string(),
+            weight: e.weight,
+            prior_weight: e.prior_weight,
+            fields: e
+                .fields
+                .iter()
+                .map(|f| FieldExplained {
+                    field: f.field.clone(),
+                    level: f.level.clone(),
+                    weight: f.weight + f.term_frequency_adjustment,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A case, briefly, as a candidate or match shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CaseBrief {
+    #[schema(value_type = String)]
+    pub id: CaseId,
+    pub number: String,
+    pub status: Status,
+    pub subtype: Subtype,
+    #[schema(value_type = Option<String>)]
+    pub post: Option<PostCode>,
+    pub opened_at: DateTime<Utc>,
+}
+
+impl From<&Case> for CaseBrief {
+    fn from(c: &Case) -> CaseBrief {
+        CaseBrief {
+            id: c.id,
+            number: c.number.to_string(),
+            status: c.status,
+            subtype: c.subtype,
+            post: c.post.clone(),
+            opened_at: c.opened_at,
+        }
+    }
+}
+
+/// Who may already be known: a person being registered, as far as it is typed.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CandidateQuery {
+    pub person: PersonData,
+    /// At most this many candidates (1 to 50; default 10).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// One existing person who may be the one being registered.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PersonCandidate {
+    pub person: Person,
+    pub score: Score,
+    /// The person's cases the actor may read.
+    pub cases: Vec<CaseBrief>,
+}
+
+/// The candidates for a person being registered.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PersonCandidates {
+    /// Most probable first.
+    pub candidates: Vec<PersonCandidate>,
+    /// Candidates whose cases the actor may not read (outside their posts, or restricted):
+    /// only counted, so the officer can ask a supervisor.
+    pub withheld: u32,
+}
+
+/// One side of a match as shown in the queue.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MatchSideView {
+    pub case: CaseBrief,
+    pub person: PersonData,
+}
+
+/// A possible match between a missing-person report and a found person.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MatchView {
+    pub id: Uuid,
+    /// `pending`, `same` or `not_same`.
+    pub status: String,
+    pub score: Score,
+    pub found_at: DateTime<Utc>,
+    pub missing: MatchSideView,
+    pub found: MatchSideView,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+}
+
+/// A page of the review queue.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MatchPage {
+    pub items: Vec<MatchView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// An officer's decision on a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The same person: the two cases are linked (not merged).
+    Same,
+    /// Not the same person: the pair is never proposed again.
+    NotSame,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Same => "same",
+            Decision::NotSame => "not_same",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchDecision {
+    pub decision: Decision,
+    /// Why (shown in the match's history).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub note: Option<enlace_domain::person::LongText>,
+}
+
+/// Which matches to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchStatus {
+    #[default]
+    Pending,
+    Same,
+    NotSame,
+}
+
+impl MatchStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchStatus::Pending => "pending",
+            MatchStatus::Same => "same",
+            MatchStatus::NotSame => "not_same",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The index.
+
+/// The node's persons indexed for candidate search, following the store's change feed.
+pub(crate) struct PersonIndex {
+    index: Index<PersonId>,
+    /// Each indexed person's slot and version.
+    slots: HashMap<PersonId, (u32, i64)>,
+    /// The newest `updated_at` seen.
+    seen: DateTime<Utc>,
+}
+
+impl PersonIndex {
+    fn apply(&mut self, p: &Person, at: DateTime<Utc>) {
+        match self.slots.get(&p.id) {
+            Some((_, v)) if *v == p.version => {}
+            old => {
+                if let Some((slot, _)) = old {
+                    self.index.remove(*slot);
+                }
+                let slot = self.index.insert(p.id, &to_linkage(&p.data));
+                self.slots.insert(p.id, (slot, p.version));
+            }
+        }
+        self.seen = self.seen.max(at);
+    }
+}
+
+impl App {
+    /// Reads the persons changed since the index last looked (all of them the first time).
+    async fn refresh_index(&self) -> Result<tokio::sync::RwLockReadGuard<'_, Option<PersonIndex>>, AppError> {
+        let mut guard = self.inner.person_index.write().await;
+        if guard.is_none() {
+            let n = enlace_store::persons::count(self.db()).await? as usize;
+            let index = Index::new(model_for(n), Blocking::default())
+                .map_err(|e| AppError::Unavailable(format!("the linkage model: {e}")))?;
+            *guard = Some(PersonIndex { index, slots: HashMap::new(), seen: DateTime::<Utc>::UNIX_EPOCH });
+        }
+        let ix = guard.as_mut().expect("set above");
+        let since = ix.seen - FEED_OVERLAP;
+        let mut after = None;
+        loop {
+            let page = enlace_store::persons::changed_since(self.db(), since, after, FEED_PAGE).await?;
+            for (p, at) in &page {
+                ix.apply(p, *at);
+            }
+            match page.last() {
+                Some((p, at)) if page.len() as i64 == FEED_PAGE => after = Some((*at, p.id)),
+                _ => break,
+            }
+        }
+        Ok(guard.downgrade())
+    }
+
+    /// Persons who may be `p`, at or above the model's "possible" band, most probable first.
+    async fn index_candidates(
+        &self,
+        p: &PersonData,
+        limit: usize,
+    ) -> Result<Vec<enlace_linkage::Candidate<PersonId>>, AppError> {
+        let guard = self.refresh_index().await?;
+        let ix = guard.as_ref().expect("refreshed");
+        let min = ix.index.model().bands.possible;
+        Ok(ix.index.candidates(&to_linkage(p), min, limit))
+    }
+
+    /// The existing persons that may be the one being registered, with their explanation.
+    /// Only persons with a case the actor may read are shown; the others are counted.
+    pub async fn person_candidates(
+        &self,
+        actor: &Actor,
+        q: CandidateQuery,
+    ) -> Result<PersonCandidates, AppError> {
+        self.guard(actor, access::require_case_worker(actor)).await?;
+        let limit = q.limit.unwrap_or(10);
+        if !(1..=50).contains(&limit) {
+            return Err(AppError::invalid("limit", "must be between 1 and 50"));
+        }
+        let found = self.index_candidates(&q.person, limit as usize).await?;
+        let (mut candidates, mut withheld) = (Vec::new(), 0u32);
+        for c in found {
+            let cases = enlace_store::cases::cases_of_person(self.db(), c.id).await?;
+            if cases.is_empty() {
+                continue;
+            }
+            let visible: Vec<&Case> =
+                cases.iter().filter(|k| access::can_read(actor, k) && !needs_grant(actor, k)).collect();
+            if visible.is_empty() {
+                withheld += 1;
+                continue;
+            }
+            let person =
+                Person { id: c.id, version: visible[0].person_version, data: visible[0].person.clone() };
+            candidates.push(PersonCandidate {
+                person,
+                score: Score::from(&c.explanation),
+                cases: visible.into_iter().map(CaseBrief::from).collect(),
+            });
+        }
+        let ids: Vec<String> = candidates.iter().map(|c| c.person.id.to_string()).collect();
+        let detail = serde_json::json!({"persons": ids, "withheld": withheld});
+        self.audit_read(actor, "person.candidates", "person", "candidates".into(), detail).await?;
+        Ok(PersonCandidates { candidates, withheld })
+    }
+
+    /// The matches a case calls for that are not yet in the queue: for a missing-person report,
+    /// found persons who may be them; for a found person, open reports who may be them.
+    pub(crate) async fn propose_matches(&self, case: &Case) -> Result<Vec<MatchRow>, AppError> {
+        let Some(side) = side(case) else { return Ok(Vec::new()) };
+        if side == Side::Missing && case.status == Status::Closed {
+            return Ok(Vec::new());
+        }
+        let now = enlace_store::now();
+        let mut rows = Vec::new();
+        for c in self.index_candidates(&case.person, 50).await? {
+            if c.id == case.person_id {
+                continue;
+            }
+            for other in enlace_store::cases::cases_of_person(self.db(), c.id).await? {
+                if other.owner_state != case.owner_state {
+                    continue;
+                }
+                let (missing, found) = match (side, self::side(&other)) {
+                    (Side::Missing, Some(Side::Found)) => (case, &other),
+                    (Side::Found, Some(Side::Missing)) if other.status != Status::Closed => (&other, case),
+                    _ => continue,
+                };
+                if enlace_store::matches::exists(self.db(), missing.id, found.id).await? {
+                    continue;
+                }
+                rows.push(MatchRow {
+                    id: Uuid::now_v7(),
+                    missing_case: missing.id,
+                    missing_person: missing.person_id,
+                    found_case: found.id,
+                    found_person: found.person_id,
+                    owner_state: case.owner_state,
+                    probability: c.explanation.probability,
+                    band: c.explanation.band.as_str().to_string(),
+                    explanation: serde_json::to_string(&c.explanation).unwrap_or_default(),
+                    status: "pending".into(),
+                    found_at: now,
+                    decided_by: None,
+                    decided_by_name: None,
+                    decided_at: None,
+                    note: None,
+                });
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Proposes and stores the matches a case calls for; returns how many were added.
+    pub async fn match_case(&self, case: &Case) -> Result<usize, AppError> {
+        let rows = self.propose_matches(case).await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        self.db()
+            .write(move |tx| {
+                let rows = rows.clone();
+                Box::pin(async move { insert_matches(tx, &rows).await })
+            })
+            .await
+    }
+
+    /// Looks again at every open missing-person report (what arrived through other processes,
+    /// or while matching was failing). Returns how many matches were added to the queue.
+    pub async fn sweep_missing_matches(&self) -> Result<usize, AppError> {
+        let (mut after, mut added) = (None, 0);
+        loop {
+            let page = enlace_store::cases::open_missing_cases(self.db(), after, 200).await?;
+            for case in &page {
+                added += self.match_case(case).await?;
+            }
+            match page.last() {
+                Some(c) if page.len() == 200 => after = Some(c.id),
+                _ => return Ok(added),
+            }
+        }
+    }
+
+    /// A page of the actor's state's review queue: matches whose two cases the actor may read.
+    pub async fn list_matches(
+        &self,
+        actor: &Actor,
+        status: MatchStatus,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<MatchPage, AppError> {
+        self.guard(actor, access::require_case_worker(actor)).await?;
+        if !(1..=100).contains(&limit) {
+            return Err(AppError::invalid("limit", "must be between 1 and 100"));
+        }
+        let mut after = cursor.map(parse_cursor).transpose()?;
+        let mut items = Vec::new();
+        let mut next = None;
+        'pages: loop {
+            let batch = 2 * limit as i64;
+            let rows =
+                enlace_store::matches::list(self.db(), actor.user.state, status.as_str(), after, batch)
+                    .await?;
+            for r in &rows {
+                if items.len() == limit as usize {
+                    next = after;
+                    break 'pages;
+                }
+                after = Some((r.found_at, r.id));
+                if let Some(v) = self.visible_match(actor, r).await? {
+                    items.push(v);
+                }
+            }
+            if (rows.len() as i64) < batch {
+                break;
+            }
+        }
+        if !items.is_empty() {
+            let ids: Vec<String> = items.iter().map(|m| m.id.to_string()).collect();
+            self.audit_read(actor, "match.list", "match", "list".into(), serde_json::json!({"matches": ids}))
+                .await?;
+        }
+        Ok(MatchPage { items, next_cursor: next.map(|(at, id)| format!("{}~{id}", at.timestamp_micros())) })
+    }
+
+    /// The matches that involve a case (whose other case the actor may read too).
+    pub async fn case_matches(&self, actor: &Actor, case: CaseId) -> Result<Vec<MatchView>, AppError> {
+        self.read_case_for(actor, case, "matches").await?;
+        self.matches_of(actor, case).await
+    }
+
+    /// [`Self::case_matches`] for a case the caller has just read (and so audited): only
+    /// matches whose two cases the actor may read.
+    pub async fn matches_of(&self, actor: &Actor, case: CaseId) -> Result<Vec<MatchView>, AppError> {
+        let mut out = Vec::new();
+        for r in enlace_store::matches::for_case(self.db(), case).await? {
+            if let Some(v) = self.visible_match(actor, &r).await? {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records an officer's decision on a pending match, audited in the same transaction.
+    pub async fn decide_match(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        d: MatchDecision,
+    ) -> Result<MatchView, AppError> {
+        self.guard(actor, access::require_case_worker(actor)).await?;
+        let now = enlace_store::now();
+        let actor_w = actor.clone();
+        let row = self
+            .write_as(actor, move |tx| {
+                let actor = actor_w.clone();
+                let d = d.clone();
+                Box::pin(async move {
+                    let m =
+                        enlace_store::matches::get_tx(tx, id).await?.ok_or(AppError::NotFound("match"))?;
+                    if m.owner_state != actor.user.state {
+                        return Err(AppError::NotFound("match"));
+                    }
+                    let mut numbers = Vec::new();
+                    for case in [m.missing_case, m.found_case] {
+                        let c = Self::load_for_change(tx, &actor, case).await?;
+                        numbers.push(c.number.to_string());
+                    }
+                    let note = d.note.as_ref().map(|n| n.as_str());
+                    if !enlace_store::matches::decide(tx, id, d.decision.as_str(), actor.user.id, now, note)
+                        .await?
+                    {
+                        return Err(AppError::Conflict("this match was already decided".into()));
+                    }
+                    let detail = serde_json::json!({
+                        "decision": d.decision.as_str(), "missing_case": numbers[0], "found_case": numbers[1],
+                    });
+                    audit(tx, event(Some(&actor), "match.decide", "match", Some(id.to_string()), detail))
+                        .await?;
+                    Ok(enlace_store::matches::get_tx(tx, id).await?.ok_or(AppError::NotFound("match"))?)
+                })
+            })
+            .await?;
+        self.visible_match(actor, &row).await?.ok_or(AppError::NotFound("match"))
+    }
+
+    /// A match as the actor may see it: `None` when either case is outside their reach.
+    async fn visible_match(&self, actor: &Actor, r: &MatchRow) -> Result<Option<MatchView>, AppError> {
+        let mut sides = Vec::with_capacity(2);
+        for id in [r.missing_case, r.found_case] {
+            let Some(c) = enlace_store::cases::get_case(self.db(), id).await? else { return Ok(None) };
+            let Ok(c) = readable(actor, Some(c)) else { return Ok(None) };
+            let granted = needs_grant(actor, &c)
+                && enlace_store::break_glass::active(self.db(), actor.user.id, c.id, enlace_store::now())
+                    .await?;
+            let Ok(c) = unrestricted(actor, c, granted) else { return Ok(None) };
+            sides.push(MatchSideView { case: CaseBrief::from(&c), person: c.person });
+        }
+        let explanation: Explanation = serde_json::from_str(&r.explanation)
+            .map_err(|e| AppError::Unavailable(format!("stored match explanation: {e}")))?;
+        let found = sides.pop().expect("two sides");
+        let missing = sides.pop().expect("two sides");
+        Ok(Some(MatchView {
+            id: r.id,
+            status: r.status.clone(),
+            score: Score::from(&explanation),
+            found_at: r.found_at,
+            missing,
+            found,
+            decided_by: r.decided_by_name.clone(),
+            decided_at: r.decided_at,
+            note: r.note.clone(),
+        }))
+    }
+}
+
+/// Adds proposed matches (skipping pairs already there) with an audit event each; returns how
+/// many were added. Runs in the caller's transaction.
+pub(crate) async fn insert_matches(tx: &mut enlace_store::Tx, rows: &[MatchRow]) -> Result<usize, AppError> {
+    let mut added = 0;
+    for m in rows {
+        if enlace_store::matches::insert(tx, m).await? {
+            added += 1;
+            let detail = serde_json::json!({
+                "missing_case": m.missing_case.to_string(), "found_case": m.found_case.to_string(),
+                "probability": m.probability, "band": m.band,
+            });
+            audit(tx, event(None, "match.propose", "match", Some(m.id.to_string()), detail)).await?;
+        }
+    }
+    Ok(added)
+}
+
+fn parse_cursor(s: &str) -> Result<(DateTime<Utc>, Uuid), AppError> {
+    let bad = || AppError::invalid("cursor", "is not a cursor this list gave");
+    let (micros, id) = s.split_once('~').ok_or_else(bad)?;
+    let at = micros.parse::<i64>().ok().and_then(DateTime::<Utc>::from_timestamp_micros).ok_or_else(bad)?;
+    Ok((at, id.parse().map_err(|_| bad())?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(json: serde_json::Value) -> PersonData {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn the_engine_sees_names_birth_and_attributes() {
+        let p = person(serde_json::json!({
+            "given_names": ["María", "José"], "surnames": ["Gutiérrez", "Hernández"], "sex": "female",
+            "birth": {"kind": "estimated_age", "min_years": 30, "max_years": 35, "estimated_on": "2026-06-01"},
+            "nationalities": ["HN"], "birth_place": "Choluteca",
+            "documents": [{"kind": "passport", "number": "F123456", "issuing_state": "HN"}]
+        }));
+        let l = to_linkage(&p);
+        assert_eq!(l.given_names, ["María", "José"]);
+        assert_eq!(l.surnames, ["Gutiérrez", "Hernández"]);
+        assert_eq!(l.birth, enlace_linkage::Birth::Range { from: 1991, to: 1996 });
+        assert_eq!(
+            l.attributes,
+            [Some("F".into()), Some("HN".into()), Some("Choluteca".into()), Some("F123456".into())]
+        );
+        let p = person(serde_json::json!({
+            "given_names": ["Kevin"], "sex": "unknown", "birth": {"kind": "year", "year": 2009}
+        }));
+        let l = to_linkage(&p);
+        assert_eq!(l.birth, enlace_linkage::Birth::Year { year: 2009 });
+        assert_eq!(l.attributes, [None, None, None, None]);
+    }
+
+    #[test]
+    fn the_prior_follows_the_size_of_the_index() {
+        let (small, large) = (model_for(10), model_for(1_000_000));
+        assert_eq!(small.prior, model_for(1_000).prior, "small nodes share a floor");
+        assert!(small.prior > large.prior * 100.0);
+        assert!(small.prior <= 0.01);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_junk() {
+        let at = DateTime::<Utc>::from_timestamp_micros(1_780_000_000_123_456).unwrap();
+        let id = Uuid::now_v7();
+        assert_eq!(parse_cursor(&format!("{}~{id}", at.timestamp_micros())).unwrap(), (at, id));
+        for bad in ["", "x~y", "12", "12~not-a-uuid", "~"] {
+            assert!(parse_cursor(bad).is_err(), "{bad}");
+        }
+    }
+}
