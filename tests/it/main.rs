@@ -14,6 +14,7 @@ mod audit;
 mod browser;
 mod cli;
 mod link_cli;
+mod matching;
 mod pprl_cli;
 mod restricted;
 mod retention;
