@@ -206,9 +206,8 @@ async fn missing_reports_meet_found_persons(app: TestApp) {
     let (_, v) = app.get(&officer, "/api/v1/matches").await;
     assert_eq!(v["items"].as_array().unwrap().len(), 0, "{v}");
     // The match shows on the case.
-    let (s, v) = app
-        .get(&supervisor, &format!("/api/v1/cases/{}/matches", found["id"].as_str().unwrap()))
-        .await;
+    let (s, v) =
+        app.get(&supervisor, &format!("/api/v1/cases/{}/matches", found["id"].as_str().unwrap())).await;
     assert_eq!((s, v.as_array().unwrap().len()), (200, 1), "{v}");
 
     // Not the same person: decided once, audited, never proposed again.

@@ -182,6 +182,7 @@ both_backends!(
     case_page_forms_report_errors,
     administration_and_audit_pages,
     pages_refuse_broken_forms,
+    linkage_in_the_pages,
 );
 
 async fn sign_in_languages_and_session(app: TestApp) {
@@ -738,4 +739,109 @@ async fn two_factor_through_the_pages(app: TestApp) {
         .await;
     assert_eq!(p.status, 303, "{}", p.body);
     w.get("/").await.has("My open cases");
+}
+
+/// The candidates panel of the new-case form (with htmx and without), registering against an
+/// existing person, and deciding a match in the review queue.
+async fn linkage_in_the_pages(app: TestApp) {
+    let t = app.token("supervisor.hn").await;
+    let mut report = new_case(&["Wilmer", "Josué"], &["Banegas", "Zelaya"]);
+    report["subtype"] = json!("whereabouts");
+    report["category"] = json!("human_rights");
+    report["missing"] = json!({"reported_by": "family", "last_seen_place": "Tenosique"});
+    report["person"]["sex"] = json!("male");
+    let report = app.create_case(&t, &report).await;
+
+    let mut w = Web::new(&app).accept_language("es");
+    w.sign_in("supervisor.hn").await;
+    w.get("/cases/new").await.has("Buscar personas ya registradas").lacks("id=\"person-new\"");
+    let typed = [
+        ("person.given_names", "Wilmer"),
+        ("person.surnames", "Banegas"),
+        ("person.sex", "male"),
+        ("person.birth.year", "1990"),
+        ("person.nationalities", "HN"),
+    ];
+    // htmx asks for the panel alone as the fields change.
+    let csrf = w.csrf.clone();
+    let mut fields = typed.to_vec();
+    fields.push(("_csrf", csrf.as_str()));
+    let body = serde_urlencoded::to_string(&fields).unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{}/cases/new/candidates", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", &app.base)
+        .header("hx-request", "true")
+        .header("cookie", w.cookie_header())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let part = res.text().await.unwrap();
+    assert!(
+        part.starts_with("<section id=\"candidates\"") || part.contains("<section id=\"candidates\""),
+        "{part}"
+    );
+    assert!(!part.contains("<html"), "only the panel: {part}");
+    let person_id = report["person_id"].as_str().unwrap();
+    assert!(part.contains(&format!("value=\"{person_id}\"")), "{part}");
+    assert!(part.contains("Wilmer Josué Banegas Zelaya") && part.contains("Por qué se propone"), "{part}");
+    // Without JavaScript: the button posts the whole form and the page comes back filled.
+    let page = w.post("/cases/new/candidates", &typed).await;
+    page.has("Personas ya registradas que podrían ser esta")
+        .has("Wilmer Josué Banegas Zelaya")
+        .has("Ninguna: es una persona nueva")
+        .has("value=\"Banegas\"");
+    every_input_is_labelled(&page);
+    // Choosing the candidate registers the new case for the same person.
+    let mut chosen = typed.to_vec();
+    chosen.extend([
+        ("person_id", person_id),
+        ("host_state", "MX"),
+        ("category", "migration"),
+        ("subtype", "return_reception"),
+        ("legal_basis", "consular_function"),
+    ]);
+    let p = w.post("/cases/new", &chosen).await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let case = w.get(&p.location()).await;
+    case.has("Wilmer Josué Banegas Zelaya");
+
+    // The same person record is never proposed against itself; a man found in hospital under
+    // another spelling is.
+    let mut found = new_case(&["Wilmer"], &["Vanegas"]);
+    found["subtype"] = json!("medical_emergency");
+    found["category"] = json!("human_rights");
+    found["person"]["sex"] = json!("male");
+    found["person"]["birth"] = json!({"kind": "year", "year": 1990});
+    app.create_case(&t, &found).await;
+    let start = std::time::Instant::now();
+    let queue = loop {
+        let q = w.get("/matches").await;
+        if q.body.contains("Es la misma persona") || start.elapsed() > std::time::Duration::from_secs(20) {
+            break q;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    queue
+        .has("Personas desaparecidas: posibles coincidencias")
+        .has("Wilmer Vanegas")
+        .has("Reportada como desaparecida");
+    every_input_is_labelled(&queue);
+    let action = queue.body.split("action=\"/matches/").nth(1).unwrap();
+    let id = &action[..action.find('/').unwrap()];
+    let p = w.post(&format!("/matches/{id}/decision"), &[("decision", "perhaps")]).await;
+    assert_eq!(p.status, 400);
+    let p = w
+        .post(
+            &format!("/matches/{id}/decision"),
+            &[("decision", "same"), ("note", "Confirmado por la familia")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    w.get("/matches").await.has("No hay coincidencias en esta lista.");
+    w.get("/matches?status=same").await.has("Confirmado por la familia").has("supervisor.hn");
+    let report_page = w.get(&format!("/cases/{}", report["id"].as_str().unwrap())).await;
+    report_page.has("Posibles coincidencias con personas desaparecidas").has("Wilmer Vanegas");
 }
