@@ -160,6 +160,23 @@ async fn officer_registers_a_child_and_reads_the_case_in_french() {
     accessible(&b, "case").await;
     shot(&b, "04-case").await;
 
+    // Registering him again under another spelling: the form shows him as he is typed (htmx).
+    b.click("nav a[href='/cases/new']").await;
+    b.wait_for_text("¿Quién es la persona?").await;
+    b.fill("[name='person.given_names']", "Kevin").await;
+    b.fill("[name='person.surnames']", "Hernandes").await;
+    b.fill("[name='person.birth.year']", "2014").await;
+    b.fill("[name='person.birth_place']", "San Pedro Sula").await;
+    b.wait_for_text("Personas ya registradas que podrían ser esta").await;
+    b.wait_for_text("Kevin Josué Hernández Ramos").await;
+    b.click("#candidates details summary").await;
+    b.wait_for_text("Suenan igual").await;
+    accessible(&b, "new case with candidates").await;
+    shot(&b, "04b-candidates").await;
+    b.click("nav a[href='/matches']").await;
+    b.wait_for_text("Personas desaparecidas: posibles coincidencias").await;
+    accessible(&b, "matches").await;
+
     // Find it with an accent-free query (the list updates as one types).
     b.click("nav a[href='/cases']").await;
     b.wait_for_text("Buscar").await;
