@@ -58,6 +58,9 @@ enum Rule {
     /// Supervisors' decisions on a case: its state's supervisor; another state's supervisor
     /// does not find it; everyone else may not.
     SupervisorChange,
+    /// A record that is not there (a match id that names a case): case workers are told it is
+    /// not found; other roles may not ask.
+    NotFoundForWorkers,
     /// Breaking the glass on the (unrestricted) fixture: the owning state's supervisor is told
     /// there is no need (409); another state's supervisor does not find it; others may not.
     BreakGlass,
@@ -109,6 +112,13 @@ impl Rule {
                 "supervisor.gt" => "404",
                 _ => "403",
             },
+            Rule::NotFoundForWorkers => {
+                if worker {
+                    "404"
+                } else {
+                    "403"
+                }
+            }
             Rule::BreakGlass => match user {
                 "supervisor.hn" => "409",
                 "supervisor.gt" => "404",
@@ -160,6 +170,10 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/admin/retention-rules", Rule::AdminOrAuditor),
     ("put", "/api/v1/admin/retention-rules", Rule::Only("admin.hn")),
     ("post", "/api/v1/persons/{id}/subject-access", Rule::SupervisorChange),
+    ("post", "/api/v1/persons/candidates", Rule::CaseWorkers),
+    ("get", "/api/v1/matches", Rule::CaseWorkers),
+    ("post", "/api/v1/matches/{id}/decision", Rule::NotFoundForWorkers),
+    ("get", "/api/v1/cases/{id}/matches", Rule::ReadCase),
     ("get", "/api/v1/cases", Rule::CaseWorkers),
     ("post", "/api/v1/cases", Rule::Register),
     ("get", "/api/v1/cases/by-number/{number}", Rule::ReadCase),
@@ -294,6 +308,8 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                     b["owner_state"] = json!("HN");
                     b
                 }
+                ("post", "/api/v1/persons/candidates") => json!({"person": case["person"].clone()}),
+                ("post", p) if p.ends_with("/decision") => json!({"decision": "same"}),
                 ("post", p) if p.ends_with("/subject-access") => {
                     json!({"requested_by": "La persona, en el consulado", "legal_instrument": "Ley de datos"})
                 }

@@ -21,6 +21,7 @@ use enlace_linkage::blocking::Blocking;
 use enlace_linkage::{Explanation, Index, Model};
 use enlace_store::matches::MatchRow;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -195,6 +196,11 @@ impl From<&Case> for CaseBrief {
 /// Who may already be known: a person being registered, as far as it is typed.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "person": {"given_names": ["Maria"], "surnames": ["Gutierres"], "sex": "female",
+               "birth": {"kind": "year", "year": 1990}, "nationalities": ["HN"]},
+    "limit": 10
+}))]
 pub struct CandidateQuery {
     pub person: PersonData,
     /// At most this many candidates (1 to 50; default 10).
@@ -272,6 +278,7 @@ impl Decision {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"decision": "not_same", "note": "La familia confirma que no tiene esa cicatriz."}))]
 pub struct MatchDecision {
     pub decision: Decision,
     /// Why (shown in the match's history).
