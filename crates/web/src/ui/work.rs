@@ -63,7 +63,7 @@ pub async fn worklist(page: Page) -> Response {
         (
             "overdue",
             CaseFilter { first_contact_overdue: true, statuses: OPEN.to_vec(), ..Default::default() },
-            "/cases?overdue=true".to_string(),
+            format!("/cases?overdue=true&status={open_list}"),
         ),
         (
             "referred",
