@@ -156,6 +156,13 @@ async fn candidates_are_shown_while_registering(app: TestApp) {
     let searches: Vec<_> = events.iter().filter(|e| e.event.action == "person.candidates").collect();
     assert!(searches.len() >= 6, "{}", searches.len());
     assert!(searches.iter().all(|e| !e.event.detail.to_string().contains("Gutierres")));
+    // Attaching a case to an existing person is recorded with the registration.
+    let linked = events
+        .iter()
+        .find(|e| e.event.action == "case.create" && e.event.record_id.as_deref() == second["id"].as_str())
+        .unwrap();
+    assert_eq!(linked.event.detail["existing_person"], true);
+    assert_eq!(linked.event.detail["person"].as_str(), Some(maria_person.as_str()));
 }
 
 /// Waits for the review queue (as `token` sees it) to hold `n` pending matches.

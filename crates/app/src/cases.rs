@@ -934,7 +934,10 @@ pub(crate) async fn insert_case_tx(
             "case.create",
             "case",
             Some(case.id.to_string()),
-            serde_json::json!({"number": case.number, "owner_state": case.owner_state, "post": case.post}),
+            // An existing person means an officer linked this case to them (a linkage
+            // decision, kept here).
+            serde_json::json!({"number": case.number, "owner_state": case.owner_state, "post": case.post,
+                "person": case.person_id, "existing_person": !new_person}),
         ),
     )
     .await
