@@ -366,18 +366,22 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
             }
         }
     });
-    // Missing-person reports against found persons: a minute after start (which also builds
-    // the candidate index), then every 10 minutes, for what came in through other processes.
+    // Missing-person reports against found persons, for what registration did not match
+    // (imports, other processes, a crash before the background match ran): at start (which
+    // also builds the candidate index) the persons changed in the last day, then every 10
+    // minutes those changed since the last sweep.
     let job = app.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval_at(
-            tokio::time::Instant::now() + std::time::Duration::from_secs(if demo { 3 } else { 60 }),
-            std::time::Duration::from_secs(600),
-        );
+        let mut since = chrono::Utc::now() - chrono::Duration::days(1);
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             tick.tick().await;
-            match job.sweep_missing_matches().await {
-                Ok(n) => tracing::info!(added = n, "missing-person matching sweep"),
+            let started = chrono::Utc::now();
+            match job.sweep_changed_since(since).await {
+                Ok(n) => {
+                    tracing::info!(added = n, "missing-person matching sweep");
+                    since = started - chrono::Duration::minutes(2);
+                }
                 Err(e) => tracing::error!(error = %e, "missing-person matching sweep failed"),
             }
         }

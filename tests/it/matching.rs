@@ -239,12 +239,17 @@ async fn missing_reports_meet_found_persons(app: TestApp) {
     assert!(v["items"][0]["note"].as_str().unwrap().contains("tatuaje"));
 
     // A returned migrant imported from a list (no registration hook: the sweep finds him).
+    let before_import = chrono::Utc::now();
     let actor = app.app.actor_for("supervisor.hn").await.unwrap();
     let csv = "host_state,category,subtype,legal_basis,sex,given_names,surnames,birth_year,nationalities\n\
                MX,migration,return_reception,consular_function,male,Wilmer;Josue,Banegas;Selaya,1998,HN\n";
     let r = app.app.import_cases(&actor, csv.as_bytes(), false, std::sync::Arc::new(|_: &str, _| {})).await;
     assert!(r.is_ok(), "{:?}", r.err());
-    assert_eq!(app.app.sweep_missing_matches().await.unwrap(), 1);
+    // The running node's sweep looks only at persons changed since its last look.
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(app.app.sweep_changed_since(later).await.unwrap(), 0);
+    assert_eq!(app.app.sweep_changed_since(before_import).await.unwrap(), 1);
+    assert_eq!(app.app.sweep_missing_matches().await.unwrap(), 0, "already in the queue");
     let v = pending(&app, &supervisor, 1).await;
     let m = &v["items"][0];
     assert_eq!(m["found"]["person"]["surnames"][1], "Selaya");

@@ -21,7 +21,6 @@ use enlace_linkage::blocking::Blocking;
 use enlace_linkage::{Explanation, Index, Model};
 use enlace_store::matches::MatchRow;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -484,6 +483,27 @@ impl App {
             }
             match page.last() {
                 Some(c) if page.len() == 200 => after = Some(c.id),
+                _ => return Ok(added),
+            }
+        }
+    }
+
+    /// The sweep a running node does: the cases of every person changed since `since` (new
+    /// registrations, imports, rectifications) are matched again. Cheap when little changed,
+    /// unlike [`Self::sweep_missing_matches`], which looks at every open report.
+    pub async fn sweep_changed_since(&self, since: DateTime<Utc>) -> Result<usize, AppError> {
+        let (mut after, mut added) = (None, 0);
+        loop {
+            let page = enlace_store::persons::changed_since(self.db(), since, after, FEED_PAGE).await?;
+            for (p, _) in &page {
+                for case in enlace_store::cases::cases_of_person(self.db(), p.id).await? {
+                    if side(&case).is_some() {
+                        added += self.match_case(&case).await?;
+                    }
+                }
+            }
+            match page.last() {
+                Some((p, at)) if page.len() as i64 == FEED_PAGE => after = Some((*at, p.id)),
                 _ => return Ok(added),
             }
         }
