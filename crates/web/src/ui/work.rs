@@ -81,10 +81,16 @@ pub async fn worklist(page: Page) -> Response {
             format!("/cases?follow_up_due={today}"),
         ),
     ];
+    // The boxes' queries are independent: they run at once (SQLite reads on their own
+    // connections, PostgreSQL on the pool), so the page waits for the slowest, not the sum.
+    let lists = futures_util::future::join_all(specs.iter().map(|(_, f, _)| {
+        let f = CaseFilter { limit: BOX, descending: true, ..f.clone() };
+        page.app.list_cases(page.actor(), f)
+    }))
+    .await;
     let mut sections = Vec::new();
-    for (id, f, more) in specs {
-        let f = CaseFilter { limit: BOX, descending: true, ..f };
-        let list = match page.app.list_cases(page.actor(), f).await {
+    for ((id, _, more), list) in specs.into_iter().zip(lists) {
+        let list = match list {
             Ok(l) => l,
             Err(e) => return page.fail(e),
         };
