@@ -367,21 +367,15 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
         }
     });
     // Missing-person reports against found persons, for what registration did not match
-    // (imports, other processes, a crash before the background match ran): at start (which
-    // also builds the candidate index) the persons changed in the last day, then every 10
-    // minutes those changed since the last sweep.
+    // (imports, other processes, a full queue, a crash): at start and every 10 minutes, the
+    // persons changed since the last sweep (its mark is kept in the database).
     let job = app.clone();
     tokio::spawn(async move {
-        let mut since = chrono::Utc::now() - chrono::Duration::days(1);
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             tick.tick().await;
-            let started = chrono::Utc::now();
-            match job.sweep_changed_since(since).await {
-                Ok(n) => {
-                    tracing::info!(added = n, "missing-person matching sweep");
-                    since = started - chrono::Duration::minutes(2);
-                }
+            match job.sweep_due().await {
+                Ok(n) => tracing::info!(added = n, "missing-person matching sweep"),
                 Err(e) => tracing::error!(error = %e, "missing-person matching sweep failed"),
             }
         }

@@ -238,6 +238,8 @@ async fn missing_reports_meet_found_persons(app: TestApp) {
     assert_eq!(v["items"].as_array().unwrap().len(), 1);
     assert!(v["items"][0]["note"].as_str().unwrap().contains("tatuaje"));
 
+    // The node's first sweep only marks where later ones start.
+    assert_eq!(app.app.sweep_due().await.unwrap(), 0);
     // A returned migrant imported from a list (no registration hook: the sweep finds him).
     let before_import = chrono::Utc::now();
     let actor = app.app.actor_for("supervisor.hn").await.unwrap();
@@ -248,7 +250,9 @@ async fn missing_reports_meet_found_persons(app: TestApp) {
     // The running node's sweep looks only at persons changed since its last look.
     let later = chrono::Utc::now() + chrono::Duration::seconds(1);
     assert_eq!(app.app.sweep_changed_since(later).await.unwrap(), 0);
-    assert_eq!(app.app.sweep_changed_since(before_import).await.unwrap(), 1);
+    assert_eq!(app.app.sweep_due().await.unwrap(), 1, "the periodic sweep finds him");
+    assert_eq!(app.app.sweep_due().await.unwrap(), 0, "and does not look at him again");
+    assert_eq!(app.app.sweep_changed_since(before_import).await.unwrap(), 0, "already in the queue");
     assert_eq!(app.app.sweep_missing_matches().await.unwrap(), 0, "already in the queue");
     let v = pending(&app, &supervisor, 1).await;
     let m = &v["items"][0];

@@ -258,14 +258,9 @@ impl App {
             })
             .await?;
         // A missing-person report or a found person is matched in the background: it never
-        // slows or stops a registration, and what fails here the periodic sweep finds later.
+        // slows or stops a registration; what the queue cannot take, the periodic sweep finds.
         if crate::matching::side(&case).is_some() {
-            let (app, c) = (self.clone(), case.clone());
-            tokio::spawn(async move {
-                if let Err(e) = app.match_case(&c).await {
-                    tracing::warn!(error = %e, "missing-person matching failed; the sweep will retry");
-                }
-            });
+            self.queue_for_matching(case.clone());
         }
         Ok(view(case, now))
     }

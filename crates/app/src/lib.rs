@@ -91,6 +91,8 @@ struct Inner {
     read_audit: audit_log::ReadAuditor,
     /// The persons indexed for candidate search, built on first use.
     person_index: tokio::sync::RwLock<Option<matching::PersonIndex>>,
+    /// The queue of newly registered cases for missing-person matching (one task drains it).
+    matcher: std::sync::OnceLock<tokio::sync::mpsc::Sender<enlace_domain::case::Case>>,
 }
 
 impl App {
@@ -104,6 +106,7 @@ impl App {
                 mfa_policies: Default::default(),
                 read_audit: Default::default(),
                 person_index: Default::default(),
+                matcher: Default::default(),
             }),
         }
     }

@@ -32,6 +32,8 @@ const TRAINED_ON: f64 = 100_000.0;
 /// Changes committed up to this long after their timestamp are still seen by the index.
 const FEED_OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
 const FEED_PAGE: i64 = 5_000;
+/// Registered cases waiting for the matching task, at most.
+const MATCH_QUEUE: usize = 256;
 
 // ---------------------------------------------------------------------------------------------
 // Pure parts: what the engine sees of a person, and which side of a missing-person match a case
@@ -458,6 +460,28 @@ impl App {
         Ok(rows)
     }
 
+    /// Hands a newly registered case to the matching task. The queue is bounded: when a flood
+    /// of registrations fills it, the rest wait for the periodic sweep instead of piling up.
+    pub(crate) fn queue_for_matching(&self, case: Case) {
+        let queue = self.inner.matcher.get_or_init(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Case>(MATCH_QUEUE);
+            let app = std::sync::Arc::downgrade(&self.inner);
+            tokio::spawn(async move {
+                while let Some(case) = rx.recv().await {
+                    // The task holds no strong reference: it ends with the application.
+                    let Some(inner) = app.upgrade() else { return };
+                    if let Err(e) = (App { inner }).match_case(&case).await {
+                        tracing::warn!(error = %e, "missing-person matching failed; the sweep will retry");
+                    }
+                }
+            });
+            tx
+        });
+        if queue.try_send(case).is_err() {
+            tracing::debug!("matching queue full; the sweep will match this case");
+        }
+    }
+
     /// Proposes and stores the matches a case calls for; returns how many were added.
     pub async fn match_case(&self, case: &Case) -> Result<usize, AppError> {
         let rows = self.propose_matches(case).await?;
@@ -507,6 +531,25 @@ impl App {
                 _ => return Ok(added),
             }
         }
+    }
+
+    /// The running node's periodic sweep: matches the cases of persons changed since the last
+    /// sweep (its mark is kept in the database, so a restart neither repeats nor skips work).
+    /// The first sweep ever only sets the mark. Returns how many matches were added.
+    pub async fn sweep_due(&self) -> Result<usize, AppError> {
+        let started = enlace_store::now();
+        let added = match enlace_store::matches::sweep_mark(self.db()).await? {
+            None => 0,
+            Some(mark) => self.sweep_changed_since(mark - FEED_OVERLAP).await?,
+        };
+        self.db()
+            .write(move |tx| {
+                Box::pin(async move {
+                    Ok::<_, AppError>(enlace_store::matches::set_sweep_mark(tx, started).await?)
+                })
+            })
+            .await?;
+        Ok(added)
     }
 
     /// A page of the actor's state's review queue: matches whose two cases the actor may read.

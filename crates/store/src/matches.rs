@@ -140,3 +140,19 @@ pub async fn forget_case(tx: &mut Tx, case: CaseId) -> Result<(), StoreError> {
         .bind(case.0).execute(&mut *c).await.map(|_| ())?);
     Ok(())
 }
+
+/// How far the matching sweep has looked, if it ever ran.
+pub async fn sweep_mark(db: &Db) -> Result<Option<DateTime<Utc>>, StoreError> {
+    on_read!(db, p => {
+        let row = sqlx::query("SELECT swept_until FROM match_sweep WHERE id = 1").fetch_optional(p).await?;
+        row.as_ref().map(|r| r.ts("swept_until")).transpose()
+    })
+}
+
+pub async fn set_sweep_mark(tx: &mut Tx, at: DateTime<Utc>) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO match_sweep (id, swept_until) VALUES (1, $1)
+         ON CONFLICT (id) DO UPDATE SET swept_until = excluded.swept_until")
+        .bind(at).execute(&mut *c).await.map(|_| ())?);
+    Ok(())
+}

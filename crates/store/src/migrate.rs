@@ -56,6 +56,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_matching.sql"),
         postgres: include_str!("../migrations/postgres/0007_matching.sql"),
     },
+    Migration {
+        version: 8,
+        name: "match_sweep",
+        sqlite: include_str!("../migrations/sqlite/0008_match_sweep.sql"),
+        postgres: include_str!("../migrations/postgres/0008_match_sweep.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
