@@ -136,6 +136,24 @@ async fn candidates_are_shown_while_registering(app: TestApp) {
         candidates(&app, &officer, person(&["Maria", "Jose"], &["Zelaya"], "female", year(1990))).await;
     assert_eq!(ids(&v).first(), Some(&maria_person), "{v}");
 
+    // A database from before blocking keys: the keys are computed once at start, and the
+    // candidates come back.
+    match app.app.db() {
+        enlace_store::Db::Sqlite { write, .. } => {
+            sqlx::query("DELETE FROM person_keys").execute(write).await.unwrap();
+        }
+        enlace_store::Db::Postgres(p) => {
+            sqlx::query("DELETE FROM person_keys").execute(p).await.unwrap();
+        }
+    }
+    let zelaya = person(&["Maria", "Jose"], &["Zelaya"], "female", year(1990));
+    let (_, v) = candidates(&app, &officer, zelaya.clone()).await;
+    assert!(ids(&v).is_empty(), "no keys, no candidates: {v}");
+    assert_eq!(app.app.backfill_person_keys(&|_| {}).await.unwrap(), 4);
+    assert_eq!(app.app.backfill_person_keys(&|_| {}).await.unwrap(), 0, "only once");
+    let (_, v) = candidates(&app, &officer, zelaya).await;
+    assert_eq!(ids(&v).first(), Some(&maria_person), "{v}");
+
     // Bad requests are refused clearly; roles that do not work cases are refused.
     let (s, v) =
         app.post(&officer, "/api/v1/persons/candidates", &json!({"person": houston, "extra": 1})).await;

@@ -89,8 +89,8 @@ struct Inner {
         std::sync::RwLock<Option<std::collections::HashMap<enlace_domain::country::CountryCode, bool>>>,
     /// The task that writes read events in shared transactions.
     read_audit: audit_log::ReadAuditor,
-    /// The persons indexed for candidate search, built on first use.
-    person_index: tokio::sync::RwLock<Option<matching::PersonIndex>>,
+    /// The number of persons (it scales the linkage model's prior), and when it was counted.
+    person_count: std::sync::Mutex<Option<(std::time::Instant, usize)>>,
     /// The queue of newly registered cases for missing-person matching (one task drains it).
     matcher: std::sync::OnceLock<tokio::sync::mpsc::Sender<enlace_domain::case::Case>>,
 }
@@ -105,7 +105,7 @@ impl App {
                 posts: Default::default(),
                 mfa_policies: Default::default(),
                 read_audit: Default::default(),
-                person_index: Default::default(),
+                person_count: Default::default(),
                 matcher: Default::default(),
             }),
         }
@@ -120,6 +120,17 @@ impl App {
     /// Applies migrations and loads the seeded reference data (posts). Idempotent.
     pub async fn prepare(&self) -> Result<(), AppError> {
         self.db().migrate().await?;
+        // Persons stored before blocking keys existed get theirs (once; logged as it goes).
+        let n = self
+            .backfill_person_keys(&|n| {
+                if n % 100_000 == 0 {
+                    tracing::info!(persons = n, "computing blocking keys of existing persons");
+                }
+            })
+            .await?;
+        if n > 0 {
+            tracing::info!(persons = n, "blocking keys computed for existing persons");
+        }
         self.db().analyze(false).await?;
         let posts = Post::seeded();
         self.db()

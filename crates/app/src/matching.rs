@@ -3,13 +3,12 @@
 //! and returned persons into a review queue. Nothing is ever merged: officers decide, and each
 //! decision is audited and kept (a decided pair is never proposed again).
 //!
-//! The candidate index ([`PersonIndex`]) lives in memory. It is built on first use from every
-//! person in the store and then follows the store's change feed (persons by `updated_at`), so
-//! it also sees what other processes wrote (imports, retention). It only proposes: each
-//! candidate's person and cases are read again from the store, with the access rules, before
-//! anyone sees them.
-
-use std::collections::HashMap;
+//! Candidates come from the database, not from memory: each person's blocking keys (the
+//! linkage engine's, the same in every process) are stored beside it (`person_keys`), written
+//! in the same transaction as the person. A person being registered is looked up by its own
+//! keys (each block capped as the engine caps it), the persons found are read back and scored
+//! with the model, and each candidate's cases are read with the access rules before anyone sees
+//! them. Memory stays flat whatever the number of persons.
 
 use chrono::{DateTime, Datelike, Utc};
 use enlace_domain::case::{Case, Subtype};
@@ -18,7 +17,8 @@ use enlace_domain::person::{Birth, Person, PersonData, Sex};
 use enlace_domain::post::PostCode;
 use enlace_domain::workflow::Status;
 use enlace_linkage::blocking::Blocking;
-use enlace_linkage::{Explanation, Index, Model};
+use enlace_linkage::person::Schema;
+use enlace_linkage::{Explanation, KeyMaker, Model, Scorer};
 use enlace_store::matches::MatchRow;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -29,7 +29,7 @@ use crate::{Actor, App, AppError, access, audit, event};
 
 /// How many records the shipped model was trained on (its prior is for sets of that size).
 const TRAINED_ON: f64 = 100_000.0;
-/// Changes committed up to this long after their timestamp are still seen by the index.
+/// Changes committed up to this long after their timestamp are still seen by the sweep.
 const FEED_OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
 const FEED_PAGE: i64 = 5_000;
 /// Registered cases waiting for the matching task, at most.
@@ -309,57 +309,34 @@ impl MatchStatus {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The index.
+// Blocking keys and candidates.
 
-/// The node's persons indexed for candidate search, following the store's change feed.
-pub(crate) struct PersonIndex {
-    index: Index<PersonId>,
-    /// Each indexed person's slot and version.
-    slots: HashMap<PersonId, (u32, i64)>,
-    /// The newest `updated_at` seen.
-    seen: DateTime<Utc>,
+fn key_maker() -> &'static KeyMaker {
+    static KM: std::sync::OnceLock<KeyMaker> = std::sync::OnceLock::new();
+    KM.get_or_init(|| KeyMaker::new(Schema::standard(), Blocking::default()))
 }
 
-impl PersonIndex {
-    fn apply(&mut self, p: &Person, at: DateTime<Utc>) {
-        match self.slots.get(&p.id) {
-            Some((_, v)) if *v == p.version => {}
-            old => {
-                if let Some((slot, _)) = old {
-                    self.index.remove(*slot);
-                }
-                let slot = self.index.insert(p.id, &to_linkage(&p.data));
-                self.slots.insert(p.id, (slot, p.version));
-            }
-        }
-        self.seen = self.seen.max(at);
-    }
+/// A person's blocking keys, as stored in `person_keys`.
+pub fn person_keys(p: &PersonData) -> Vec<i64> {
+    key_maker().keys(&to_linkage(p)).into_iter().map(|(_, k)| k).collect()
 }
+
+/// How long the count of persons (which scales the model's prior) is reused.
+const COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+/// Persons whose keys are computed per transaction when filling `person_keys` for existing data.
+const BACKFILL_PAGE: i64 = 2_000;
 
 impl App {
-    /// Reads the persons changed since the index last looked (all of them the first time).
-    async fn refresh_index(&self) -> Result<tokio::sync::RwLockReadGuard<'_, Option<PersonIndex>>, AppError> {
-        let mut guard = self.inner.person_index.write().await;
-        if guard.is_none() {
-            let n = enlace_store::persons::count(self.db()).await? as usize;
-            let index = Index::new(model_for(n), Blocking::default())
-                .map_err(|e| AppError::Unavailable(format!("the linkage model: {e}")))?;
-            *guard = Some(PersonIndex { index, slots: HashMap::new(), seen: DateTime::<Utc>::UNIX_EPOCH });
-        }
-        let ix = guard.as_mut().expect("set above");
-        let since = ix.seen - FEED_OVERLAP;
-        let mut after = None;
-        loop {
-            let page = enlace_store::persons::changed_since(self.db(), since, after, FEED_PAGE).await?;
-            for (p, at) in &page {
-                ix.apply(p, *at);
-            }
-            match page.last() {
-                Some((p, at)) if page.len() as i64 == FEED_PAGE => after = Some((*at, p.id)),
-                _ => break,
+    /// How many persons the node holds, counted at most every ten minutes.
+    async fn person_count(&self) -> Result<usize, AppError> {
+        if let Some((at, n)) = *self.inner.person_count.lock().expect("not poisoned") {
+            if at.elapsed() < COUNT_TTL {
+                return Ok(n);
             }
         }
-        Ok(guard.downgrade())
+        let n = enlace_store::persons::count(self.db()).await? as usize;
+        *self.inner.person_count.lock().expect("not poisoned") = Some((std::time::Instant::now(), n));
+        Ok(n)
     }
 
     /// Persons who may be `p`, at or above the model's "possible" band, most probable first.
@@ -368,10 +345,63 @@ impl App {
         p: &PersonData,
         limit: usize,
     ) -> Result<Vec<enlace_linkage::Candidate<PersonId>>, AppError> {
-        let guard = self.refresh_index().await?;
-        let ix = guard.as_ref().expect("refreshed");
-        let min = ix.index.model().bands.possible;
-        Ok(ix.index.candidates(&to_linkage(p), min, limit))
+        let q = to_linkage(p);
+        let km = key_maker();
+        let mut ids: Vec<PersonId> = Vec::new();
+        for (pass, key) in km.keys(&q) {
+            let cap = km.max_block(pass);
+            let block = enlace_store::persons::with_key(self.db(), key, cap as i64 + 1).await?;
+            if block.len() <= cap {
+                ids.extend(block);
+            }
+        }
+        ids.sort_unstable_by_key(|id| id.0);
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found: Vec<(PersonId, enlace_linkage::Person)> = enlace_store::persons::get_many(self.db(), &ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, to_linkage(&p.data)))
+            .collect();
+        let scorer = Scorer::new(model_for(self.person_count().await?))
+            .map_err(|e| AppError::Unavailable(format!("the linkage model: {e}")))?;
+        let min = scorer.model().bands.possible;
+        Ok(scorer.rank(&q, &found, min, limit))
+    }
+
+    /// Computes the blocking keys of persons stored before keys existed (a database from an
+    /// earlier version); does nothing when any person has keys. Returns how many were done.
+    pub async fn backfill_person_keys(&self, progress: &(dyn Fn(usize) + Sync)) -> Result<usize, AppError> {
+        if enlace_store::persons::has_keys(self.db()).await? {
+            return Ok(0);
+        }
+        let (mut after, mut done) = (None, 0);
+        loop {
+            let page = enlace_store::persons::page(self.db(), after, BACKFILL_PAGE).await?;
+            let Some(last) = page.last() else { return Ok(done) };
+            after = Some(last.id);
+            let keyed: Vec<(PersonId, Vec<i64>)> =
+                page.iter().map(|p| (p.id, person_keys(&p.data))).collect();
+            let n = keyed.len();
+            self.db()
+                .write(move |tx| {
+                    let keyed = keyed.clone();
+                    Box::pin(async move {
+                        for (id, keys) in &keyed {
+                            enlace_store::persons::replace_keys(tx, *id, &[], keys).await?;
+                        }
+                        Ok::<_, AppError>(())
+                    })
+                })
+                .await?;
+            done += n;
+            progress(done);
+            if (n as i64) < BACKFILL_PAGE {
+                return Ok(done);
+            }
+        }
     }
 
     /// The existing persons that may be the one being registered, with their explanation.

@@ -12,6 +12,7 @@
 //!   bands);
 //! - [`link`]: deduplication and linkage of whole sets, and evaluation against a known truth;
 //! - [`index`]: an index of persons that answers candidates for one new person;
+//! - [`stored`]: the same for persons kept in a database: stable blocking keys, and scoring;
 //! - [`generate`]: a seeded generator of person records with realistic errors and known links.
 //!
 //! Nothing here merges records: the engine proposes pairs in bands and people decide.
@@ -31,7 +32,9 @@ pub mod person;
 pub mod phonetic;
 mod prepare;
 pub mod rng;
+pub mod stored;
 
 pub use index::{Candidate, Index};
 pub use model::{Band, Bands, Explanation, FieldScore, Model, TrainOptions};
 pub use person::{Attribute, AttributeKind, Birth, Date, Person, Schema};
+pub use stored::{KeyMaker, Scorer};

@@ -62,6 +62,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_match_sweep.sql"),
         postgres: include_str!("../migrations/postgres/0008_match_sweep.sql"),
     },
+    Migration {
+        version: 9,
+        name: "person_keys",
+        sqlite: include_str!("../migrations/sqlite/0009_person_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0009_person_keys.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -15,10 +15,97 @@ pub(crate) fn person_from_row(r: &impl RowExt) -> Result<Person, StoreError> {
     })
 }
 
-pub async fn insert_person(tx: &mut Tx, p: &Person, now: DateTime<Utc>) -> Result<(), StoreError> {
+/// Inserts a person with its blocking keys.
+pub async fn insert_person(
+    tx: &mut Tx,
+    p: &Person,
+    keys: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let mut ins = Inserts::default();
     push_person(&mut ins, p, now);
+    push_keys(&mut ins, p.id, keys);
     ins.execute(tx).await
+}
+
+/// Adds a person's blocking keys to a batch of inserts.
+pub(crate) fn push_keys(ins: &mut Inserts, person: PersonId, keys: &[i64]) {
+    if keys.is_empty() {
+        return;
+    }
+    let p = ins.arg(Val::Uuid(person.0));
+    let mut rows = Vec::with_capacity(keys.len());
+    for k in keys {
+        let k = ins.arg(Val::Int(*k));
+        rows.push(format!("({k}, {p})"));
+    }
+    ins.push(format!(
+        "INSERT INTO person_keys (key, person_id) VALUES {} ON CONFLICT DO NOTHING",
+        rows.join(", ")
+    ));
+}
+
+/// Replaces a person's blocking keys (`old` are those of its previous data).
+pub async fn replace_keys(tx: &mut Tx, person: PersonId, old: &[i64], new: &[i64]) -> Result<(), StoreError> {
+    let gone: Vec<i64> = old.iter().copied().filter(|k| !new.contains(k)).collect();
+    if !gone.is_empty() {
+        let marks: Vec<String> = (0..gone.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!("DELETE FROM person_keys WHERE person_id = $1 AND key IN ({})", marks.join(", "));
+        on_tx!(tx, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(person.0);
+            for k in &gone {
+                q = q.bind(*k);
+            }
+            q.execute(&mut *c).await?;
+        });
+    }
+    let mut ins = Inserts::default();
+    push_keys(&mut ins, person, new);
+    ins.execute(tx).await
+}
+
+/// The persons holding a blocking key, at most `limit`.
+pub async fn with_key(db: &Db, key: i64, limit: i64) -> Result<Vec<PersonId>, StoreError> {
+    let ids: Vec<uuid::Uuid> = on_read!(db, p => sqlx::query_scalar(
+        "SELECT person_id FROM person_keys WHERE key = $1 LIMIT $2")
+        .bind(key).bind(limit).fetch_all(p).await?);
+    Ok(ids.into_iter().map(PersonId).collect())
+}
+
+/// The persons with these ids that exist.
+pub async fn get_many(db: &Db, ids: &[PersonId]) -> Result<Vec<Person>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
+        let sql = format!("SELECT id, version, data FROM persons WHERE id IN ({})", marks.join(", "));
+        let rows = on_read!(db, p => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.0);
+            }
+            let rows = q.fetch_all(p).await?;
+            rows.iter().map(person_from_row).collect::<Result<Vec<_>, _>>()?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Whether any person has blocking keys (false on a database that predates them).
+pub async fn has_keys(db: &Db) -> Result<bool, StoreError> {
+    let n: i64 = on_read!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM person_keys LIMIT 1) x")
+        .fetch_one(p).await?);
+    Ok(n > 0)
+}
+
+/// A page of persons in id order after `after` (for computing keys of existing persons).
+pub async fn page(db: &Db, after: Option<PersonId>, limit: i64) -> Result<Vec<Person>, StoreError> {
+    let after = after.map(|p| p.0).unwrap_or(uuid::Uuid::nil());
+    on_read!(db, p => {
+        let rows = sqlx::query("SELECT id, version, data FROM persons WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after).bind(limit).fetch_all(p).await?;
+        rows.iter().map(person_from_row).collect()
+    })
 }
 
 pub(crate) fn push_person(ins: &mut Inserts, p: &Person, now: DateTime<Utc>) {
