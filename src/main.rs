@@ -366,6 +366,8 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
             }
         }
     });
+    // Blocking keys of new persons, and matching of new registrations, in the background.
+    app.start_linkage_worker();
     // Missing-person reports against found persons, for what registration did not match
     // (imports, other processes, a full queue, a crash): at start and every 10 minutes, the
     // persons changed since the last sweep (its mark is kept in the database).

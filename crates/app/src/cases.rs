@@ -250,10 +250,9 @@ impl App {
             .write(move |tx| {
                 let actor = actor_w.clone();
                 let mut case = case.clone();
-                let new_person = new_person.clone();
                 Box::pin(async move {
                     let actor = &actor;
-                    insert_case_tx(tx, actor, &mut case, new_person.as_deref()).await?;
+                    insert_case_tx(tx, actor, &mut case, new_person).await?;
                     Ok::<_, AppError>(case)
                 })
             })
@@ -267,14 +266,13 @@ impl App {
     }
 
     /// Checks a new case against every rule and the actor's rights, and builds it (without its
-    /// number, which the insert assigns). Returns the case and, when its person is new, the
-    /// person's blocking keys (computed here, outside the write transaction).
+    /// number, which the insert assigns). Returns the case and whether its person is new.
     pub async fn prepare_case(
         &self,
         actor: &Actor,
         n: NewCase,
         now: DateTime<Utc>,
-    ) -> Result<(Case, Option<Vec<i64>>), AppError> {
+    ) -> Result<(Case, bool), AppError> {
         self.guard(actor, access::require_case_worker(actor)).await?;
         let mut e = ValidationErrors::new();
         match (&n.person, &n.person_id) {
@@ -335,8 +333,7 @@ impl App {
         if let Some(officer) = case.assigned_officer {
             self.check_officer(officer, owner, post_state).await?;
         }
-        let keys = new_person.then(|| crate::matching::person_keys(&case.person));
-        Ok((case, keys))
+        Ok((case, new_person))
     }
 
     /// An existing person a new case may be about: one the actor already sees a case of (so a
@@ -608,9 +605,6 @@ impl App {
                     .ok_or_else(|| {
                         AppError::Conflict("the person was changed by someone else; read it again".into())
                     })?;
-                let (old, new) =
-                    (crate::matching::person_keys(&c.person), crate::matching::person_keys(&data));
-                enlace_store::persons::replace_keys(tx, c.person_id, &old, &new).await?;
                 for id in enlace_store::cases::case_ids_of_person(tx, c.person_id).await? {
                     if let Some(other) = enlace_store::cases::get_case_tx(tx, id).await? {
                         let terms = enlace_domain::case::search_terms(&other.number, &data);
@@ -912,7 +906,7 @@ pub(crate) async fn insert_case_tx(
     tx: &mut Tx,
     actor: &Actor,
     case: &mut Case,
-    new_person: Option<&[i64]>,
+    new_person: bool,
 ) -> Result<(), AppError> {
     let year = chrono::Datelike::year(&case.opened_at);
     let seq = enlace_store::cases::next_seq(tx, case.owner_state, year).await?;
@@ -926,9 +920,8 @@ pub(crate) async fn insert_case_tx(
         actor: actor.user.id,
         at: case.opened_at,
     };
-    let person = Person { id: case.person_id, version: 1, data: case.person.clone() };
-    let new = new_person.map(|keys| (&person, keys));
-    enlace_store::cases::insert_new_case(tx, case, new, &t).await?;
+    let person = new_person.then(|| Person { id: case.person_id, version: 1, data: case.person.clone() });
+    enlace_store::cases::insert_new_case(tx, case, person.as_ref(), &t).await?;
     audit(
         tx,
         event(
@@ -939,7 +932,7 @@ pub(crate) async fn insert_case_tx(
             // An existing person means an officer linked this case to them (a linkage
             // decision, kept here).
             serde_json::json!({"number": case.number, "owner_state": case.owner_state, "post": case.post,
-                "person": case.person_id, "existing_person": new_person.is_none()}),
+                "person": case.person_id, "existing_person": !new_person}),
         ),
     )
     .await

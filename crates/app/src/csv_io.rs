@@ -398,7 +398,7 @@ impl App {
                     let actor = &actor;
                     for (i, (case, new_person)) in good.iter().enumerate() {
                         let mut case = case.clone();
-                        crate::cases::insert_case_tx(tx, actor, &mut case, new_person.as_deref()).await?;
+                        crate::cases::insert_case_tx(tx, actor, &mut case, *new_person).await?;
                         if (i + 1) % 1000 == 0 {
                             progress("written", i as u64 + 1);
                         }

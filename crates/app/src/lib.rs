@@ -91,8 +91,11 @@ struct Inner {
     read_audit: audit_log::ReadAuditor,
     /// The number of persons (it scales the linkage model's prior), and when it was counted.
     person_count: std::sync::Mutex<Option<(std::time::Instant, usize)>>,
-    /// The queue of newly registered cases for missing-person matching (one task drains it).
+    /// The queue of newly registered cases for missing-person matching (the linkage worker
+    /// drains it).
     matcher: std::sync::OnceLock<tokio::sync::mpsc::Sender<enlace_domain::case::Case>>,
+    /// Held while blocking keys are written, so two catch-ups do not write the same ones.
+    key_writer: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -107,6 +110,7 @@ impl App {
                 read_audit: Default::default(),
                 person_count: Default::default(),
                 matcher: Default::default(),
+                key_writer: Default::default(),
             }),
         }
     }
@@ -120,16 +124,11 @@ impl App {
     /// Applies migrations and loads the seeded reference data (posts). Idempotent.
     pub async fn prepare(&self) -> Result<(), AppError> {
         self.db().migrate().await?;
-        // Persons stored before blocking keys existed get theirs (once; logged as it goes).
-        let n = self
-            .backfill_person_keys(&|n| {
-                if n % 100_000 == 0 {
-                    tracing::info!(persons = n, "computing blocking keys of existing persons");
-                }
-            })
-            .await?;
+        // Persons without blocking keys yet (stored by an earlier version, or while the node
+        // was down mid-way) get theirs before the node serves.
+        let n = self.catch_up_person_keys().await?;
         if n > 0 {
-            tracing::info!(persons = n, "blocking keys computed for existing persons");
+            tracing::info!(persons = n, "blocking keys written");
         }
         self.db().analyze(false).await?;
         let posts = Post::seeded();

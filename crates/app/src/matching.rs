@@ -4,11 +4,12 @@
 //! decision is audited and kept (a decided pair is never proposed again).
 //!
 //! Candidates come from the database, not from memory: each person's blocking keys (the
-//! linkage engine's, the same in every process) are stored beside it (`person_keys`), written
-//! in the same transaction as the person. A person being registered is looked up by its own
-//! keys (each block capped as the engine caps it), the persons found are read back and scored
-//! with the model, and each candidate's cases are read with the access rules before anyone sees
-//! them. Memory stays flat whatever the number of persons.
+//! linkage engine's, the same in every process) are stored in `person_keys`. A background
+//! worker writes them, following the persons' change feed in large batches, so registrations
+//! pay nothing for them; a lookup first brings the keys up to date, then reads the blocks of the
+//! new person's keys (each capped as the engine caps it), the persons found, and scores them;
+//! each candidate's cases are read with the access rules before anyone sees them. Memory stays
+//! flat whatever the number of persons.
 
 use chrono::{DateTime, Datelike, Utc};
 use enlace_domain::case::{Case, Subtype};
@@ -323,8 +324,19 @@ pub fn person_keys(p: &PersonData) -> Vec<i64> {
 
 /// How long the count of persons (which scales the model's prior) is reused.
 const COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(600);
-/// Persons whose keys are computed per transaction when filling `person_keys` for existing data.
-const BACKFILL_PAGE: i64 = 2_000;
+/// Persons whose keys are written per transaction when catching up.
+const KEY_PAGE: i64 = 2_000;
+/// Persons whose keys the background worker writes per second, at most (so a flood of
+/// registrations keeps the writer; the worker catches up afterwards, and lookups catch up
+/// themselves).
+const KEYS_PER_TICK: i64 = 300;
+/// Queued registrations the background worker matches per second, at most (the rest overflow
+/// to the periodic sweep).
+const MATCHES_PER_TICK: usize = 50;
+/// A transaction commits within this long of the time it stamps on a person.
+const SETTLE: chrono::Duration = chrono::Duration::seconds(2);
+const KEYS_JOB: &str = "person_keys";
+const SWEEP_JOB: &str = "match_sweep";
 
 impl App {
     /// How many persons the node holds, counted at most every ten minutes.
@@ -345,6 +357,7 @@ impl App {
         p: &PersonData,
         limit: usize,
     ) -> Result<Vec<enlace_linkage::Candidate<PersonId>>, AppError> {
+        self.catch_up_person_keys().await?;
         let q = to_linkage(p);
         let km = key_maker();
         let mut ids: Vec<PersonId> = Vec::new();
@@ -371,34 +384,49 @@ impl App {
         Ok(scorer.rank(&q, &found, min, limit))
     }
 
-    /// Computes the blocking keys of persons stored before keys existed (a database from an
-    /// earlier version); does nothing when any person has keys. Returns how many were done.
-    pub async fn backfill_person_keys(&self, progress: &(dyn Fn(usize) + Sync)) -> Result<usize, AppError> {
-        if enlace_store::persons::has_keys(self.db()).await? {
+    /// Writes the blocking keys of up to `max` persons changed since the keys' mark, in one
+    /// transaction, and moves the mark past those that are surely committed (changed more
+    /// than [`SETTLE`] ago; newer ones get their keys now and again next time). Returns how
+    /// many persons got keys.
+    async fn index_person_keys(&self, max: i64) -> Result<usize, AppError> {
+        let mark = enlace_store::matches::mark(self.db(), KEYS_JOB).await?;
+        let after = mark.unwrap_or((DateTime::<Utc>::UNIX_EPOCH, None));
+        let now = enlace_store::now();
+        let page = enlace_store::persons::changed_after(self.db(), after, now + SETTLE, max).await?;
+        if page.is_empty() {
             return Ok(0);
         }
-        let (mut after, mut done) = (None, 0);
-        loop {
-            let page = enlace_store::persons::page(self.db(), after, BACKFILL_PAGE).await?;
-            let Some(last) = page.last() else { return Ok(done) };
-            after = Some(last.id);
-            let keyed: Vec<(PersonId, Vec<i64>)> =
-                page.iter().map(|p| (p.id, person_keys(&p.data))).collect();
-            let n = keyed.len();
-            self.db()
-                .write(move |tx| {
-                    let keyed = keyed.clone();
-                    Box::pin(async move {
-                        for (id, keys) in &keyed {
-                            enlace_store::persons::replace_keys(tx, *id, &[], keys).await?;
-                        }
-                        Ok::<_, AppError>(())
-                    })
+        let settled = page.iter().rev().find(|(_, at)| *at < now - SETTLE).map(|(p, at)| (*at, p.id));
+        let keyed: Vec<(PersonId, Vec<i64>)> =
+            page.iter().map(|(p, _)| (p.id, person_keys(&p.data))).collect();
+        let n = keyed.len();
+        self.db()
+            .write(move |tx| {
+                let keyed = keyed.clone();
+                Box::pin(async move {
+                    enlace_store::persons::add_keys(tx, &keyed).await?;
+                    if let Some((at, id)) = settled {
+                        enlace_store::matches::set_mark(tx, KEYS_JOB, at, Some(id)).await?;
+                    }
+                    Ok::<_, AppError>(())
                 })
-                .await?;
+            })
+            .await?;
+        Ok(n)
+    }
+
+    /// Brings every person's blocking keys up to date (at start, after a bulk load, before a
+    /// lookup). Returns how many persons got keys.
+    pub async fn catch_up_person_keys(&self) -> Result<usize, AppError> {
+        let _one = self.inner.key_writer.lock().await;
+        let mut done = 0;
+        loop {
+            let n = self.index_person_keys(KEY_PAGE).await?;
             done += n;
-            progress(done);
-            if (n as i64) < BACKFILL_PAGE {
+            if n > 0 && done % 100_000 < n {
+                tracing::info!(persons = done, "blocking keys written");
+            }
+            if (n as i64) < KEY_PAGE {
                 return Ok(done);
             }
         }
@@ -490,24 +518,48 @@ impl App {
         Ok(rows)
     }
 
-    /// Hands a newly registered case to the matching task. The queue is bounded: when a flood
-    /// of registrations fills it, the rest wait for the periodic sweep instead of piling up.
-    pub(crate) fn queue_for_matching(&self, case: Case) {
-        let queue = self.inner.matcher.get_or_init(|| {
+    /// Starts the background worker (once): every second it writes the blocking keys of
+    /// persons changed since its last round and matches newly registered cases, both within
+    /// per-second budgets. It holds no strong reference to the application and ends with it.
+    pub fn start_linkage_worker(&self) -> &tokio::sync::mpsc::Sender<Case> {
+        self.inner.matcher.get_or_init(|| {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Case>(MATCH_QUEUE);
             let app = std::sync::Arc::downgrade(&self.inner);
             tokio::spawn(async move {
-                while let Some(case) = rx.recv().await {
-                    // The task holds no strong reference: it ends with the application.
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
                     let Some(inner) = app.upgrade() else { return };
-                    if let Err(e) = (App { inner }).match_case(&case).await {
-                        tracing::warn!(error = %e, "missing-person matching failed; the sweep will retry");
+                    let app = App { inner };
+                    let written = {
+                        let _one = app.inner.key_writer.lock().await;
+                        app.index_person_keys(KEYS_PER_TICK).await
+                    };
+                    if let Err(e) = written {
+                        tracing::warn!(error = %e, "writing blocking keys failed; will retry");
+                    }
+                    for _ in 0..MATCHES_PER_TICK {
+                        match rx.try_recv() {
+                            Ok(case) => {
+                                if let Err(e) = app.match_case(&case).await {
+                                    tracing::warn!(error = %e, "missing-person matching failed; the sweep will retry");
+                                }
+                            }
+                            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return,
+                        }
                     }
                 }
             });
             tx
-        });
-        if queue.try_send(case).is_err() {
+        })
+    }
+
+    /// Hands a newly registered case to the background worker. The queue is bounded: when a
+    /// flood of registrations fills it, the rest wait for the periodic sweep.
+    pub(crate) fn queue_for_matching(&self, case: Case) {
+        if self.start_linkage_worker().try_send(case).is_err() {
             tracing::debug!("matching queue full; the sweep will match this case");
         }
     }
@@ -568,14 +620,18 @@ impl App {
     /// The first sweep ever only sets the mark. Returns how many matches were added.
     pub async fn sweep_due(&self) -> Result<usize, AppError> {
         let started = enlace_store::now();
-        let added = match enlace_store::matches::sweep_mark(self.db()).await? {
+        let added = match enlace_store::matches::mark(self.db(), SWEEP_JOB).await? {
             None => 0,
-            Some(mark) => self.sweep_changed_since(mark - FEED_OVERLAP).await?,
+            Some((mark, _)) => {
+                // The persons the sweep looks at must have their keys (to be found by others).
+                self.catch_up_person_keys().await?;
+                self.sweep_changed_since(mark - FEED_OVERLAP).await?
+            }
         };
         self.db()
             .write(move |tx| {
                 Box::pin(async move {
-                    Ok::<_, AppError>(enlace_store::matches::set_sweep_mark(tx, started).await?)
+                    Ok::<_, AppError>(enlace_store::matches::set_mark(tx, SWEEP_JOB, started, None).await?)
                 })
             })
             .await?;

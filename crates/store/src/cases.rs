@@ -51,18 +51,15 @@ pub async fn insert_case(tx: &mut Tx, c: &Case) -> Result<(), StoreError> {
 
 /// Inserts a new case in one round trip: its person when the person is new, the case, its
 /// search terms and its first transition.
-/// Inserts a case, its first transition and, when new, its person with the person's blocking
-/// keys (`new_person`), in one statement batch.
 pub async fn insert_new_case(
     tx: &mut Tx,
     c: &Case,
-    new_person: Option<(&Person, &[i64])>,
+    new_person: Option<&Person>,
     first: &Transition,
 ) -> Result<(), StoreError> {
     let mut ins = Inserts::default();
-    if let Some((p, keys)) = new_person {
+    if let Some(p) = new_person {
         crate::persons::push_person(&mut ins, p, c.opened_at);
-        crate::persons::push_keys(&mut ins, p.id, keys);
     }
     push_case(&mut ins, c);
     crate::records::push_transition(&mut ins, first);

@@ -141,18 +141,23 @@ pub async fn forget_case(tx: &mut Tx, case: CaseId) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// How far the matching sweep has looked, if it ever ran.
-pub async fn sweep_mark(db: &Db) -> Result<Option<DateTime<Utc>>, StoreError> {
+/// How far a background job has followed the persons' feed: `(at, person)`, if it ever ran.
+pub async fn mark(db: &Db, job: &str) -> Result<Option<(DateTime<Utc>, Option<PersonId>)>, StoreError> {
     on_read!(db, p => {
-        let row = sqlx::query("SELECT swept_until FROM match_sweep WHERE id = 1").fetch_optional(p).await?;
-        row.as_ref().map(|r| r.ts("swept_until")).transpose()
+        let row = sqlx::query("SELECT at, person_id FROM job_marks WHERE name = $1").bind(job).fetch_optional(p).await?;
+        row.as_ref().map(|r| Ok((r.ts("at")?, r.opt_uuid("person_id")?.map(PersonId)))).transpose()
     })
 }
 
-pub async fn set_sweep_mark(tx: &mut Tx, at: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn set_mark(
+    tx: &mut Tx,
+    job: &str,
+    at: DateTime<Utc>,
+    person: Option<PersonId>,
+) -> Result<(), StoreError> {
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO match_sweep (id, swept_until) VALUES (1, $1)
-         ON CONFLICT (id) DO UPDATE SET swept_until = excluded.swept_until")
-        .bind(at).execute(&mut *c).await.map(|_| ())?);
+        "INSERT INTO job_marks (name, at, person_id) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET at = excluded.at, person_id = excluded.person_id")
+        .bind(job).bind(at).bind(person.map(|p| p.0)).execute(&mut *c).await.map(|_| ())?);
     Ok(())
 }

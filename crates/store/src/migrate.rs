@@ -58,9 +58,9 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 8,
-        name: "match_sweep",
-        sqlite: include_str!("../migrations/sqlite/0008_match_sweep.sql"),
-        postgres: include_str!("../migrations/postgres/0008_match_sweep.sql"),
+        name: "job_marks",
+        sqlite: include_str!("../migrations/sqlite/0008_job_marks.sql"),
+        postgres: include_str!("../migrations/postgres/0008_job_marks.sql"),
     },
     Migration {
         version: 9,

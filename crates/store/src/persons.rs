@@ -15,52 +15,9 @@ pub(crate) fn person_from_row(r: &impl RowExt) -> Result<Person, StoreError> {
     })
 }
 
-/// Inserts a person with its blocking keys.
-pub async fn insert_person(
-    tx: &mut Tx,
-    p: &Person,
-    keys: &[i64],
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+pub async fn insert_person(tx: &mut Tx, p: &Person, now: DateTime<Utc>) -> Result<(), StoreError> {
     let mut ins = Inserts::default();
     push_person(&mut ins, p, now);
-    push_keys(&mut ins, p.id, keys);
-    ins.execute(tx).await
-}
-
-/// Adds a person's blocking keys to a batch of inserts.
-pub(crate) fn push_keys(ins: &mut Inserts, person: PersonId, keys: &[i64]) {
-    if keys.is_empty() {
-        return;
-    }
-    let p = ins.arg(Val::Uuid(person.0));
-    let mut rows = Vec::with_capacity(keys.len());
-    for k in keys {
-        let k = ins.arg(Val::Int(*k));
-        rows.push(format!("({k}, {p})"));
-    }
-    ins.push(format!(
-        "INSERT INTO person_keys (key, person_id) VALUES {} ON CONFLICT DO NOTHING",
-        rows.join(", ")
-    ));
-}
-
-/// Replaces a person's blocking keys (`old` are those of its previous data).
-pub async fn replace_keys(tx: &mut Tx, person: PersonId, old: &[i64], new: &[i64]) -> Result<(), StoreError> {
-    let gone: Vec<i64> = old.iter().copied().filter(|k| !new.contains(k)).collect();
-    if !gone.is_empty() {
-        let marks: Vec<String> = (0..gone.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!("DELETE FROM person_keys WHERE person_id = $1 AND key IN ({})", marks.join(", "));
-        on_tx!(tx, c => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(person.0);
-            for k in &gone {
-                q = q.bind(*k);
-            }
-            q.execute(&mut *c).await?;
-        });
-    }
-    let mut ins = Inserts::default();
-    push_keys(&mut ins, person, new);
     ins.execute(tx).await
 }
 
@@ -89,23 +46,6 @@ pub async fn get_many(db: &Db, ids: &[PersonId]) -> Result<Vec<Person>, StoreErr
         out.extend(rows);
     }
     Ok(out)
-}
-
-/// Whether any person has blocking keys (false on a database that predates them).
-pub async fn has_keys(db: &Db) -> Result<bool, StoreError> {
-    let n: i64 = on_read!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM person_keys LIMIT 1) x")
-        .fetch_one(p).await?);
-    Ok(n > 0)
-}
-
-/// A page of persons in id order after `after` (for computing keys of existing persons).
-pub async fn page(db: &Db, after: Option<PersonId>, limit: i64) -> Result<Vec<Person>, StoreError> {
-    let after = after.map(|p| p.0).unwrap_or(uuid::Uuid::nil());
-    on_read!(db, p => {
-        let rows = sqlx::query("SELECT id, version, data FROM persons WHERE id > $1 ORDER BY id LIMIT $2")
-            .bind(after).bind(limit).fetch_all(p).await?;
-        rows.iter().map(person_from_row).collect()
-    })
 }
 
 pub(crate) fn push_person(ins: &mut Inserts, p: &Person, now: DateTime<Utc>) {
@@ -161,7 +101,7 @@ pub async fn case_ids(db: &Db, id: PersonId) -> Result<Vec<enlace_domain::ids::C
 }
 
 /// Persons changed (created, rectified, anonymised) at or after `since`, in the order of
-/// `(updated_at, id)` after the keyset `after`, at most `limit`: the candidate index's feed.
+/// `(updated_at, id)` after the keyset `after`, at most `limit`.
 pub async fn changed_since(
     db: &Db,
     since: DateTime<Utc>,
@@ -177,6 +117,49 @@ pub async fn changed_since(
             .bind(since).bind(at).bind(id).bind(limit).fetch_all(p).await?;
         rows.iter().map(|r| Ok((person_from_row(r)?, r.ts("updated_at")?))).collect()
     })
+}
+
+/// Persons changed after the keyset `after` (in `(updated_at, id)` order) and before `until`,
+/// at most `limit`: the feed the node's background jobs follow.
+pub async fn changed_after(
+    db: &Db,
+    after: (DateTime<Utc>, Option<PersonId>),
+    until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(Person, DateTime<Utc>)>, StoreError> {
+    let (at, id) = (after.0, after.1.map(|p| p.0).unwrap_or(uuid::Uuid::nil()));
+    on_read!(db, p => {
+        let rows = sqlx::query(
+            "SELECT id, version, data, updated_at FROM persons
+             WHERE updated_at >= $1 AND (updated_at > $1 OR id > $2) AND updated_at < $3
+             ORDER BY updated_at, id LIMIT $4")
+            .bind(at).bind(id).bind(until).bind(limit).fetch_all(p).await?;
+        rows.iter().map(|r| Ok((person_from_row(r)?, r.ts("updated_at")?))).collect()
+    })
+}
+
+/// Adds blocking keys of persons (those already there are kept).
+pub async fn add_keys(tx: &mut Tx, keyed: &[(PersonId, Vec<i64>)]) -> Result<(), StoreError> {
+    for chunk in keyed.chunks(50) {
+        let mut ins = Inserts::default();
+        let mut rows = Vec::new();
+        for (person, keys) in chunk {
+            let p = ins.arg(Val::Uuid(person.0));
+            for k in keys {
+                let k = ins.arg(Val::Int(*k));
+                rows.push(format!("({k}, {p})"));
+            }
+        }
+        if rows.is_empty() {
+            continue;
+        }
+        ins.push(format!(
+            "INSERT INTO person_keys (key, person_id) VALUES {} ON CONFLICT DO NOTHING",
+            rows.join(", ")
+        ));
+        ins.execute(tx).await?;
+    }
+    Ok(())
 }
 
 /// How many persons the node holds.

@@ -508,24 +508,18 @@ pub async fn generate_cases(
     let mut written = 0u64;
     while written < opts.cases {
         let n = (opts.cases - written).min(opts.batch as u64) as usize;
-        let batch: Vec<(Case, Vec<Transition>, Vec<i64>)> = (0..n)
-            .map(|_| {
-                let (case, transitions) = gen_case(&mut rng, &ctx);
-                let keys = crate::matching::person_keys(&case.person);
-                (case, transitions, keys)
-            })
-            .collect();
+        let batch: Vec<(Case, Vec<Transition>)> = (0..n).map(|_| gen_case(&mut rng, &ctx)).collect();
         let batch = std::sync::Arc::new(batch);
         app.db()
             .write(move |tx| {
                 let batch = batch.clone();
                 Box::pin(async move {
-                    for (case, transitions, keys) in batch.iter() {
+                    for (case, transitions) in batch.iter() {
                         let mut case = case.clone();
                         case.number.seq =
                             enlace_store::cases::next_seq(tx, case.owner_state, case.number.year).await?;
                         let p = Person { id: case.person_id, version: 1, data: case.person.clone() };
-                        enlace_store::persons::insert_person(tx, &p, keys, case.opened_at).await?;
+                        enlace_store::persons::insert_person(tx, &p, case.opened_at).await?;
                         enlace_store::cases::insert_case(tx, &case).await?;
                         for t in transitions {
                             enlace_store::records::insert_transition(tx, t).await?;
@@ -542,6 +536,8 @@ pub async fn generate_cases(
         written += n as u64;
         progress(written);
     }
+    // The new persons' blocking keys, so they can be found as candidates at once.
+    app.catch_up_person_keys().await?;
     // Fresh statistics, so the planner knows the new shape of the data.
     app.db().analyze(true).await?;
     Ok(written)
