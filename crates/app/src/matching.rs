@@ -357,7 +357,6 @@ impl App {
         p: &PersonData,
         limit: usize,
     ) -> Result<Vec<enlace_linkage::Candidate<PersonId>>, AppError> {
-        self.catch_up_person_keys().await?;
         let q = to_linkage(p);
         let km = key_maker();
         let mut ids: Vec<PersonId> = Vec::new();
@@ -384,18 +383,19 @@ impl App {
         Ok(scorer.rank(&q, &found, min, limit))
     }
 
-    /// Writes the blocking keys of up to `max` persons changed since the keys' mark, in one
-    /// transaction, and moves the mark past those that are surely committed (changed more
-    /// than [`SETTLE`] ago; newer ones get their keys now and again next time). Returns how
-    /// many persons got keys.
-    async fn index_person_keys(&self, max: i64) -> Result<usize, AppError> {
-        let mark = enlace_store::matches::mark(self.db(), KEYS_JOB).await?;
-        let after = mark.unwrap_or((DateTime::<Utc>::UNIX_EPOCH, None));
+    /// Writes the blocking keys of up to `max` persons changed after `after` (in feed order),
+    /// in one transaction, and moves the keys' mark past those that are surely committed
+    /// (stamped more than [`SETTLE`] ago; newer ones get their keys now and again later).
+    /// Returns how many persons got keys and the last one's place in the feed.
+    async fn index_person_keys(
+        &self,
+        after: (DateTime<Utc>, Option<PersonId>),
+        max: i64,
+    ) -> Result<(usize, Option<(DateTime<Utc>, Option<PersonId>)>), AppError> {
         let now = enlace_store::now();
         let page = enlace_store::persons::changed_after(self.db(), after, now + SETTLE, max).await?;
-        if page.is_empty() {
-            return Ok(0);
-        }
+        let Some((last, last_at)) = page.last() else { return Ok((0, None)) };
+        let last = (*last_at, Some(last.id));
         let settled = page.iter().rev().find(|(_, at)| *at < now - SETTLE).map(|(p, at)| (*at, p.id));
         let keyed: Vec<(PersonId, Vec<i64>)> =
             page.iter().map(|(p, _)| (p.id, person_keys(&p.data))).collect();
@@ -412,24 +412,40 @@ impl App {
                 })
             })
             .await?;
-        Ok(n)
+        Ok((n, Some(last)))
+    }
+
+    /// The keys' mark: persons up to here have their keys.
+    async fn keys_mark(&self) -> Result<(DateTime<Utc>, Option<PersonId>), AppError> {
+        Ok(enlace_store::matches::mark(self.db(), KEYS_JOB)
+            .await?
+            .unwrap_or((DateTime::<Utc>::UNIX_EPOCH, None)))
     }
 
     /// Brings every person's blocking keys up to date (at start, after a bulk load, before a
-    /// lookup). Returns how many persons got keys.
+    /// registration lookup). Returns how many persons got keys.
     pub async fn catch_up_person_keys(&self) -> Result<usize, AppError> {
         let _one = self.inner.key_writer.lock().await;
+        let mut after = self.keys_mark().await?;
         let mut done = 0;
         loop {
-            let n = self.index_person_keys(KEY_PAGE).await?;
+            let (n, last) = self.index_person_keys(after, KEY_PAGE).await?;
             done += n;
             if n > 0 && done % 100_000 < n {
                 tracing::info!(persons = done, "blocking keys written");
             }
-            if (n as i64) < KEY_PAGE {
-                return Ok(done);
+            match last {
+                Some(last) if n as i64 == KEY_PAGE => after = last,
+                _ => return Ok(done),
             }
         }
+    }
+
+    /// One round of the worker: keys for at most `max` persons from the mark on.
+    async fn index_some_person_keys(&self, max: i64) -> Result<usize, AppError> {
+        let _one = self.inner.key_writer.lock().await;
+        let after = self.keys_mark().await?;
+        Ok(self.index_person_keys(after, max).await?.0)
     }
 
     /// The existing persons that may be the one being registered, with their explanation.
@@ -444,6 +460,9 @@ impl App {
         if !(1..=50).contains(&limit) {
             return Err(AppError::invalid("limit", "must be between 1 and 50"));
         }
+        // An officer must see a person registered a moment ago at another post: the keys are
+        // brought up to date first. (Matching does not wait: the worker and the sweep follow.)
+        self.catch_up_person_keys().await?;
         let found = self.index_candidates(&q.person, limit as usize).await?;
         let (mut candidates, mut withheld) = (Vec::new(), 0u32);
         for c in found {
@@ -532,11 +551,7 @@ impl App {
                     tick.tick().await;
                     let Some(inner) = app.upgrade() else { return };
                     let app = App { inner };
-                    let written = {
-                        let _one = app.inner.key_writer.lock().await;
-                        app.index_person_keys(KEYS_PER_TICK).await
-                    };
-                    if let Err(e) = written {
+                    if let Err(e) = app.index_some_person_keys(KEYS_PER_TICK).await {
                         tracing::warn!(error = %e, "writing blocking keys failed; will retry");
                     }
                     for _ in 0..MATCHES_PER_TICK {
