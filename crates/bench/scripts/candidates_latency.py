@@ -14,6 +14,7 @@ import json
 import sys
 import time
 import unicodedata
+import urllib.error
 import urllib.request
 
 
@@ -45,7 +46,7 @@ def main():
     token = call(base, "POST", "/api/v1/auth/token", body={"username": user, "password": password})["token"]
     people, cursor = [], None
     while len(people) < n:
-        q = "/api/v1/cases?limit=100" + (f"&cursor={cursor}" if cursor else "")
+        q = "/api/v1/cases?limit=100&sort=opened_at&state=HN" + (f"&cursor={cursor}" if cursor else "")
         page = call(base, "GET", q, token)
         for c in page["items"]:
             people.append(c["id"])
@@ -54,7 +55,11 @@ def main():
             break
     times, first = [], 0
     for cid in people[:n]:
-        case = call(base, "GET", f"/api/v1/cases/{cid}", token)
+        try:
+            case = call(base, "GET", f"/api/v1/cases/{cid}", token)
+        except urllib.error.HTTPError:
+            continue  # a restricted case this account may not open
+
         p = case["person"]
         birth = p["birth"]
         year = {"date": lambda b: int(b["date"][:4]), "year": lambda b: b["year"]}.get(birth["kind"])
