@@ -126,7 +126,7 @@ impl App {
         self.db().migrate().await?;
         // Persons without blocking keys yet (stored by an earlier version, or while the node
         // was down mid-way) get theirs before the node serves.
-        let n = self.catch_up_person_keys().await?;
+        let n = self.catch_up_person_keys(true).await?;
         if n > 0 {
             tracing::info!(persons = n, "blocking keys written");
         }

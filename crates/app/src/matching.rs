@@ -423,29 +423,53 @@ impl App {
     }
 
     /// Brings every person's blocking keys up to date (at start, after a bulk load, before a
-    /// registration lookup). Returns how many persons got keys.
-    pub async fn catch_up_person_keys(&self) -> Result<usize, AppError> {
+    /// registration lookup). With `settle`, waits until the newest are surely committed and
+    /// moves the mark past them too (so the worker does not read them again). Returns how many
+    /// persons got keys.
+    pub async fn catch_up_person_keys(&self, settle: bool) -> Result<usize, AppError> {
         let _one = self.inner.key_writer.lock().await;
-        let mut after = self.keys_mark().await?;
         let mut done = 0;
-        loop {
-            let (n, last) = self.index_person_keys(after, KEY_PAGE).await?;
-            done += n;
-            if n > 0 && done % 100_000 < n {
-                tracing::info!(persons = done, "blocking keys written");
+        for round in 0..if settle { 2 } else { 1 } {
+            if round == 1 {
+                if done == 0 {
+                    break;
+                }
+                tokio::time::sleep(
+                    (SETTLE + chrono::Duration::milliseconds(100)).to_std().expect("positive"),
+                )
+                .await;
             }
-            match last {
-                Some(last) if n as i64 == KEY_PAGE => after = last,
-                _ => return Ok(done),
+            let mut after = self.keys_mark().await?;
+            loop {
+                let (n, last) = self.index_person_keys(after, KEY_PAGE).await?;
+                done += n;
+                if n > 0 && done % 100_000 < n {
+                    tracing::info!(persons = done, "blocking keys written");
+                }
+                match last {
+                    Some(last) if n as i64 == KEY_PAGE => after = last,
+                    _ => break,
+                }
             }
         }
+        Ok(done)
     }
 
-    /// One round of the worker: keys for at most `max` persons from the mark on.
-    async fn index_some_person_keys(&self, max: i64) -> Result<usize, AppError> {
+    /// One round of the worker: keys for at most `max` persons after `after` (its cursor).
+    async fn index_some_person_keys(
+        &self,
+        after: Option<(DateTime<Utc>, Option<PersonId>)>,
+        max: i64,
+    ) -> Result<(usize, Option<(DateTime<Utc>, Option<PersonId>)>), AppError> {
         let _one = self.inner.key_writer.lock().await;
-        let after = self.keys_mark().await?;
-        Ok(self.index_person_keys(after, max).await?.0)
+        // A catch-up may have moved the mark past the cursor: start from whichever is ahead.
+        let mark = self.keys_mark().await?;
+        let key = |(at, id): (DateTime<Utc>, Option<PersonId>)| (at, id.map(|p| p.0));
+        let after = match after {
+            Some(a) if key(a) > key(mark) => a,
+            _ => mark,
+        };
+        self.index_person_keys(after, max).await
     }
 
     /// The existing persons that may be the one being registered, with their explanation.
@@ -462,7 +486,7 @@ impl App {
         }
         // An officer must see a person registered a moment ago at another post: the keys are
         // brought up to date first. (Matching does not wait: the worker and the sweep follow.)
-        self.catch_up_person_keys().await?;
+        self.catch_up_person_keys(false).await?;
         let found = self.index_candidates(&q.person, limit as usize).await?;
         let (mut candidates, mut withheld) = (Vec::new(), 0u32);
         for c in found {
@@ -547,22 +571,51 @@ impl App {
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                // Registrations taken from the queue, waiting for their turn.
+                let mut pending: std::collections::VecDeque<Case> = std::collections::VecDeque::new();
+                // Where the last round stopped. Every tenth round starts again from the mark
+                // (which moves only past surely committed persons), so a person committed
+                // late, behind the cursor, still gets keys.
+                let mut cursor = None;
+                let mut rounds: u64 = 0;
                 loop {
                     tick.tick().await;
+                    rounds += 1;
+                    if rounds % 10 == 0 {
+                        cursor = None;
+                    }
                     let Some(inner) = app.upgrade() else { return };
                     let app = App { inner };
-                    if let Err(e) = app.index_some_person_keys(KEYS_PER_TICK).await {
-                        tracing::warn!(error = %e, "writing blocking keys failed; will retry");
-                    }
-                    for _ in 0..MATCHES_PER_TICK {
+                    loop {
+                        if pending.len() >= MATCH_QUEUE {
+                            break;
+                        }
                         match rx.try_recv() {
-                            Ok(case) => {
-                                if let Err(e) = app.match_case(&case).await {
-                                    tracing::warn!(error = %e, "missing-person matching failed; the sweep will retry");
-                                }
-                            }
+                            Ok(case) => pending.push_back(case),
                             Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
                             Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return,
+                        }
+                    }
+                    // Matching waits until every person written so far (these registrations'
+                    // included) has keys, else a match would be missed for good; behind a
+                    // flood, the queue fills and the sweep follows.
+                    let keys_current = match app.index_some_person_keys(cursor, KEYS_PER_TICK).await {
+                        Ok((n, last)) => {
+                            cursor = last.or(cursor);
+                            (n as i64) < KEYS_PER_TICK
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "writing blocking keys failed; will retry");
+                            false
+                        }
+                    };
+                    if !keys_current {
+                        continue;
+                    }
+                    for _ in 0..MATCHES_PER_TICK {
+                        let Some(case) = pending.pop_front() else { break };
+                        if let Err(e) = app.match_case(&case).await {
+                            tracing::warn!(error = %e, "missing-person matching failed; the sweep will retry");
                         }
                     }
                 }
@@ -639,7 +692,7 @@ impl App {
             None => 0,
             Some((mark, _)) => {
                 // The persons the sweep looks at must have their keys (to be found by others).
-                self.catch_up_person_keys().await?;
+                self.catch_up_person_keys(false).await?;
                 self.sweep_changed_since(mark - FEED_OVERLAP).await?
             }
         };

@@ -519,7 +519,9 @@ pub async fn generate_cases(
                         case.number.seq =
                             enlace_store::cases::next_seq(tx, case.owner_state, case.number.year).await?;
                         let p = Person { id: case.person_id, version: 1, data: case.person.clone() };
-                        enlace_store::persons::insert_person(tx, &p, case.opened_at).await?;
+                        // Stamped with the time of writing, not the case's (past) opening:
+                        // the node's background jobs follow persons in that order.
+                        enlace_store::persons::insert_person(tx, &p, enlace_store::now()).await?;
                         enlace_store::cases::insert_case(tx, &case).await?;
                         for t in transitions {
                             enlace_store::records::insert_transition(tx, t).await?;
@@ -537,7 +539,7 @@ pub async fn generate_cases(
         progress(written);
     }
     // The new persons' blocking keys, so they can be found as candidates at once.
-    app.catch_up_person_keys().await?;
+    app.catch_up_person_keys(true).await?;
     // Fresh statistics, so the planner knows the new shape of the data.
     app.db().analyze(true).await?;
     Ok(written)
