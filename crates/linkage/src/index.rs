@@ -146,28 +146,53 @@ impl<K: Clone> Index<K> {
         found.sort_unstable();
         found.dedup();
         found.retain(|i| !self.removed[*i as usize]);
-        let mut scored: Vec<(f64, u32)> = found
+        let slots = found.into_iter().map(|i| i as usize);
+        let ranked = rank(
+            &self.model,
+            &self.compiled,
+            &self.kinds,
+            Some(&self.tf),
+            &q,
+            &words,
+            &self.records,
+            slots,
+            min_probability,
+            limit,
+        );
+        ranked
             .into_iter()
-            .filter_map(|i| {
-                let r = &self.records[i as usize];
-                let p = compare(&self.kinds, &q, r, &words);
-                let w = self.compiled.weight(p, r, Some(&self.tf));
-                let prob = crate::model::prob(w);
-                (prob >= min_probability).then_some((prob, i))
-            })
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        scored.truncate(limit);
-        scored
-            .into_iter()
-            .map(|(_, i)| {
-                let r = &self.records[i as usize];
-                let p = compare(&self.kinds, &q, r, &words);
-                Candidate {
-                    id: self.ids[i as usize].clone(),
-                    explanation: self.compiled.explain(&self.model, p, r, Some(&self.tf)),
-                }
-            })
+            .map(|(i, explanation)| Candidate { id: self.ids[i].clone(), explanation })
             .collect()
     }
+}
+
+/// Scores `q` against `records[slot]` for each slot, keeps those at or above `min_probability`,
+/// most probable first (ties by slot), at most `limit`, and explains each kept one.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn rank<W: crate::prepare::Words>(
+    model: &Model,
+    compiled: &Compiled,
+    kinds: &[FieldKind],
+    tf: Option<&TermFrequencies>,
+    q: &Prepared,
+    words: &W,
+    records: &[Prepared],
+    slots: impl IntoIterator<Item = usize>,
+    min_probability: f64,
+    limit: usize,
+) -> Vec<(usize, Explanation)> {
+    let mut scored: Vec<(f64, usize)> = slots
+        .into_iter()
+        .filter_map(|i| {
+            let r = &records[i];
+            let prob = crate::model::prob(compiled.weight(compare(kinds, q, r, words), r, tf));
+            (prob >= min_probability).then_some((prob, i))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.truncate(limit);
+    scored
+        .into_iter()
+        .map(|(_, i)| (i, compiled.explain(model, compare(kinds, q, &records[i], words), &records[i], tf)))
+        .collect()
 }

@@ -7,7 +7,7 @@
 //! it for the few blocks a new person falls in.
 
 use crate::blocking::{Blocking, document_attribute};
-use crate::compare::{FieldKind, compare};
+use crate::compare::FieldKind;
 use crate::index::Candidate;
 use crate::model::{Compiled, Model, ModelError};
 use crate::person::{Person, Schema};
@@ -121,27 +121,21 @@ impl Scorer {
         let q = prepare(q, &self.model.schema, &mut words);
         let prepared: Vec<_> =
             candidates.iter().map(|(_, p)| prepare(p, &self.model.schema, &mut words)).collect();
-        let mut scored: Vec<(f64, usize)> = prepared
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| {
-                let p = compare(&self.kinds, &q, r, &words);
-                let prob = crate::model::prob(self.compiled.weight(p, r, None));
-                (prob >= min_probability).then_some((prob, i))
-            })
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        scored.truncate(limit);
-        scored
+        let ranked = crate::index::rank(
+            &self.model,
+            &self.compiled,
+            &self.kinds,
+            None,
+            &q,
+            &words,
+            &prepared,
+            0..prepared.len(),
+            min_probability,
+            limit,
+        );
+        ranked
             .into_iter()
-            .map(|(_, i)| {
-                let r = &prepared[i];
-                let p = compare(&self.kinds, &q, r, &words);
-                Candidate {
-                    id: candidates[i].0.clone(),
-                    explanation: self.compiled.explain(&self.model, p, r, None),
-                }
-            })
+            .map(|(i, explanation)| Candidate { id: candidates[i].0.clone(), explanation })
             .collect()
     }
 }
