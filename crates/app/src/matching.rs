@@ -666,9 +666,11 @@ impl App {
     /// registrations, imports, rectifications) are matched again. Cheap when little changed,
     /// unlike [`Self::sweep_missing_matches`], which looks at every open report.
     pub async fn sweep_changed_since(&self, since: DateTime<Utc>) -> Result<usize, AppError> {
-        let (mut after, mut added) = (None, 0);
+        // Everything changed until now (and a little after, for clocks a moment apart).
+        let until = enlace_store::now() + FEED_OVERLAP;
+        let (mut after, mut added) = ((since, None), 0);
         loop {
-            let page = enlace_store::persons::changed_since(self.db(), since, after, FEED_PAGE).await?;
+            let page = enlace_store::persons::changed_after(self.db(), after, until, FEED_PAGE).await?;
             for (p, _) in &page {
                 for case in enlace_store::cases::cases_of_person(self.db(), p.id).await? {
                     if side(&case).is_some() {
@@ -677,7 +679,7 @@ impl App {
                 }
             }
             match page.last() {
-                Some((p, at)) if page.len() as i64 == FEED_PAGE => after = Some((*at, p.id)),
+                Some((p, at)) if page.len() as i64 == FEED_PAGE => after = (*at, Some(p.id)),
                 _ => return Ok(added),
             }
         }

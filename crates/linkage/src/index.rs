@@ -1,5 +1,6 @@
-//! An index of persons that answers, for one new person, the candidates among them with the
-//! explanation of each score: what a node shows while a person is being registered.
+//! An index of persons held in memory that answers, for one new person, the candidates among
+//! them with the explanation of each score (the lookup benchmark and tools; a node keeps its
+//! persons' keys in its database instead, through [`crate::stored`]).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -100,27 +100,9 @@ pub async fn case_ids(db: &Db, id: PersonId) -> Result<Vec<enlace_domain::ids::C
     Ok(ids.into_iter().map(enlace_domain::ids::CaseId).collect())
 }
 
-/// Persons changed (created, rectified, anonymised) at or after `since`, in the order of
-/// `(updated_at, id)` after the keyset `after`, at most `limit`.
-pub async fn changed_since(
-    db: &Db,
-    since: DateTime<Utc>,
-    after: Option<(DateTime<Utc>, PersonId)>,
-    limit: i64,
-) -> Result<Vec<(Person, DateTime<Utc>)>, StoreError> {
-    let (at, id) = after.map(|(t, p)| (t, p.0)).unwrap_or((since, uuid::Uuid::nil()));
-    on_read!(db, p => {
-        let rows = sqlx::query(
-            "SELECT id, version, data, updated_at FROM persons
-             WHERE updated_at >= $1 AND (updated_at > $2 OR (updated_at = $2 AND id > $3))
-             ORDER BY updated_at, id LIMIT $4")
-            .bind(since).bind(at).bind(id).bind(limit).fetch_all(p).await?;
-        rows.iter().map(|r| Ok((person_from_row(r)?, r.ts("updated_at")?))).collect()
-    })
-}
-
-/// Persons changed after the keyset `after` (in `(updated_at, id)` order) and before `until`,
-/// at most `limit`: the feed the node's background jobs follow.
+/// Persons changed (created, rectified, anonymised) after the keyset `after` (in
+/// `(updated_at, id)` order; no id: from that time on) and before `until`, at most `limit`: the
+/// feed the node's background jobs follow.
 pub async fn changed_after(
     db: &Db,
     after: (DateTime<Utc>, Option<PersonId>),
