@@ -68,6 +68,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_person_keys.sql"),
         postgres: include_str!("../migrations/postgres/0009_person_keys.sql"),
     },
+    Migration {
+        version: 10,
+        name: "worklist_indexes",
+        sqlite: include_str!("../migrations/sqlite/0010_worklist_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0010_worklist_indexes.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
