@@ -484,6 +484,8 @@ const DRIVING_TERM_MAX: i64 = 5000;
 struct Branch {
     cond: String,
     owner_states: Option<String>,
+    /// Selects by assigned officer: read through the officer index.
+    by_officer: bool,
 }
 
 /// The scope as conditions whose results do not overlap. An `OR` across columns would make
@@ -493,16 +495,21 @@ fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
         items.into_iter().map(|v| sql.arg(Val::Text(v))).collect::<Vec<_>>().join(", ")
     };
     match scope {
-        Scope::All => Some(vec![Branch { cond: String::new(), owner_states: None }]),
+        Scope::All => Some(vec![Branch { cond: String::new(), owner_states: None, by_officer: false }]),
         Scope::Nothing => None,
         Scope::States(states) if states.is_empty() => None,
         Scope::States(states) => {
             let l = list(sql, states.iter().map(|s| s.as_str().to_string()).collect());
             Some(vec![
-                Branch { cond: format!(" AND c.owner_state IN ({l})"), owner_states: Some(l.clone()) },
+                Branch {
+                    cond: format!(" AND c.owner_state IN ({l})"),
+                    owner_states: Some(l.clone()),
+                    by_officer: false,
+                },
                 Branch {
                     cond: format!(" AND c.assisting_state IN ({l}) AND c.owner_state NOT IN ({l})"),
                     owner_states: None,
+                    by_officer: false,
                 },
             ])
         }
@@ -512,16 +519,18 @@ fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
                 return Some(vec![Branch {
                     cond: format!(" AND c.assigned_officer = {u}"),
                     owner_states: None,
+                    by_officer: true,
                 }]);
             }
             let l = list(sql, posts.iter().map(|p| p.as_str().to_string()).collect());
             Some(vec![
-                Branch { cond: format!(" AND c.post IN ({l})"), owner_states: None },
+                Branch { cond: format!(" AND c.post IN ({l})"), owner_states: None, by_officer: false },
                 Branch {
                     cond: format!(
                         " AND c.assigned_officer = {u} AND (c.post IS NULL OR c.post NOT IN ({l}))"
                     ),
                     owner_states: None,
+                    by_officer: true,
                 },
             ])
         }
@@ -632,23 +641,32 @@ pub async fn list_cases(
     };
     let limit = f.limit.clamp(1, 500);
     let lim = sql.arg(Val::Int(limit as i64 + 1));
-    // An officer's own cases are read through the officer index, in page order with post and
-    // status checked inside it. SQLite cannot tell from a bound officer id that most users
-    // have few cases (or none) and would rather scan the whole state in page order looking
-    // for them (0.9 s at a million cases), so it is told; PostgreSQL plans with the value.
-    let hint = match (f.assigned_officer, db.backend()) {
-        (Some(_), Backend::Sqlite) => " INDEXED BY cases_officer",
-        _ => "",
+    // An officer's cases (the list of "my cases", and the post scope's branch of cases
+    // assigned to the officer elsewhere) are read through the officer index, in page order
+    // with post and status checked inside it. SQLite cannot tell from a bound officer id that
+    // most users have few cases (or none) and would rather scan a whole state in page order
+    // (0.9 s at a million cases) or every contact deadline, so it is told; PostgreSQL plans
+    // with the value.
+    let select = |by_officer: bool| {
+        let hint = match (by_officer || f.assigned_officer.is_some(), db.backend()) {
+            (true, Backend::Sqlite) => " INDEXED BY cases_officer",
+            _ => "",
+        };
+        format!(
+            "SELECT c.id, c.owner_state, c.year, c.seq, c.post, c.host_state, c.category, c.subtype, \
+             c.vuln_mask, c.status, c.person_name, c.assigned_officer, c.opened_at, c.updated_at, \
+             c.first_contact_due_at FROM cases c{hint} WHERE 1 = 1"
+        )
     };
-    let select = format!(
-        "SELECT c.id, c.owner_state, c.year, c.seq, c.post, c.host_state, c.category, c.subtype, \
-         c.vuln_mask, c.status, c.person_name, c.assigned_officer, c.opened_at, c.updated_at, \
-         c.first_contact_due_at FROM cases c{hint} WHERE 1 = 1"
-    );
     let mut parts: Vec<String> = Vec::new();
     for b in &branches {
         let search = search_sql(&mut sql, &words, driver, b);
-        parts.push(format!("{select}{}{filters}{search}{cursor}{} LIMIT {lim}", b.cond, order("c.")));
+        parts.push(format!(
+            "{}{}{filters}{search}{cursor}{} LIMIT {lim}",
+            select(b.by_officer),
+            b.cond,
+            order("c.")
+        ));
     }
     sql.text = if parts.len() == 1 {
         parts.into_iter().next().expect("one branch")
