@@ -12,6 +12,7 @@ cli_both!(audit_verify_names_the_first_bad_event_for_each_kind_of_tampering);
 both_backends!(
     auditors_filter_and_page_the_log_and_export_it_as_csv,
     only_auditors_read_the_log_and_refusals_are_recorded,
+    read_events_reach_the_log_on_their_own_and_a_flush_writes_them,
 );
 
 impl Node {
@@ -209,4 +210,32 @@ async fn only_auditors_read_the_log_and_refusals_are_recorded(app: TestApp) {
     }
     let (s, _) = app.get("not-a-token", "/api/v1/audit").await;
     assert_eq!(s, 401);
+}
+
+/// Read events are gathered for a short while before they are written: one reaches the log
+/// by itself (nobody flushing), and a flush asked for meanwhile returns with it written.
+async fn read_events_reach_the_log_on_their_own_and_a_flush_writes_them(app: TestApp) {
+    let t = app.token("supervisor.hn").await;
+    let c = app.create_case(&t, &new_case(&["Rosa"], &["Aguilar"])).await;
+    let id = c["id"].as_str().expect("id").to_string();
+    let reads = |app: &TestApp| {
+        let (db, id) = (app.app.db().clone(), id.clone());
+        async move {
+            let events = enlace_store::audit::events_for_record(&db, "case", &id).await.unwrap();
+            events.iter().filter(|e| e.event.action == "case.read").count()
+        }
+    };
+    assert_eq!(app.get(&t, &format!("/api/v1/cases/{id}")).await.0, 200);
+    // Not flushed: the task writes it once its gathering window ends.
+    let start = std::time::Instant::now();
+    while reads(&app).await == 0 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "the read event was never written");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(reads(&app).await, 1);
+
+    // A flush right after a read returns with the event written.
+    assert_eq!(app.get(&t, &format!("/api/v1/cases/{id}")).await.0, 200);
+    app.app.flush_audit().await.unwrap();
+    assert_eq!(reads(&app).await, 2);
 }

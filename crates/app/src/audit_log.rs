@@ -131,6 +131,9 @@ pub(crate) struct ReadAuditor {
     queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<ReadAudit>>,
     /// Set while the task cannot write: reads are then refused, not left unrecorded.
     failing: Arc<AtomicBool>,
+    /// Wakes the task early when a flush is asked for (events alone do not wake it while it
+    /// gathers a batch: a wake-up per read cost more than the read's event).
+    flush: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -167,7 +170,8 @@ impl App {
     fn read_queue(&self) -> &tokio::sync::mpsc::Sender<ReadAudit> {
         self.inner.read_audit.queue.get_or_init(|| {
             let (tx, rx) = tokio::sync::mpsc::channel(READ_QUEUE);
-            tokio::spawn(read_audit_task(self.db().clone(), rx, self.inner.read_audit.failing.clone()));
+            let r = &self.inner.read_audit;
+            tokio::spawn(read_audit_task(self.db().clone(), rx, r.failing.clone(), r.flush.clone()));
             tx
         })
     }
@@ -182,6 +186,7 @@ impl App {
             .send(ReadAudit::Flush(tx))
             .await
             .map_err(|_| AppError::Unavailable("the read-audit task has stopped".into()))?;
+        self.inner.read_audit.flush.notify_one();
         rx.await.map_err(|_| AppError::Unavailable("the read-audit task has stopped".into()))
     }
 
@@ -297,30 +302,35 @@ async fn read_audit_task(
     db: enlace_store::Db,
     mut rx: tokio::sync::mpsc::Receiver<ReadAudit>,
     failing: Arc<AtomicBool>,
+    flush: Arc<tokio::sync::Notify>,
 ) {
     let mut events: Vec<AuditEvent> = Vec::new();
     let mut flushes = Vec::new();
     while let Some(first) = rx.recv().await {
         // Gather for up to READ_LINGER after the first event, unless a flush is asked for or
         // the batch is full: at a low read rate that turns one commit (and fsync) per read into
-        // one per few dozen, and no reader waits for it.
+        // one per few dozen, and no reader waits for it. The task sleeps meanwhile and takes
+        // what has queued when it wakes, so queuing an event wakes nobody.
         let deadline = tokio::time::Instant::now() + READ_LINGER;
-        let mut next = Some(first);
-        while let Some(m) = next.take() {
-            match m {
-                ReadAudit::Event(e) => events.push(e),
-                ReadAudit::Flush(f) => flushes.push(f),
+        let take = |m: ReadAudit, events: &mut Vec<AuditEvent>, flushes: &mut Vec<_>| match m {
+            ReadAudit::Event(e) => events.push(e),
+            ReadAudit::Flush(f) => flushes.push(f),
+        };
+        take(first, &mut events, &mut flushes);
+        loop {
+            while events.len() < READ_BATCH {
+                match rx.try_recv() {
+                    Ok(m) => take(m, &mut events, &mut flushes),
+                    Err(_) => break,
+                }
             }
-            if events.len() >= READ_BATCH {
+            if !flushes.is_empty() || events.len() >= READ_BATCH || tokio::time::Instant::now() >= deadline {
                 break;
             }
-            next = match rx.try_recv() {
-                Ok(m) => Some(m),
-                Err(tokio::sync::mpsc::error::TryRecvError::Empty) if flushes.is_empty() => {
-                    tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten()
-                }
-                Err(_) => None,
-            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {}
+                _ = flush.notified() => {}
+            }
         }
         loop {
             let batch = Arc::new(std::mem::take(&mut events));
