@@ -498,13 +498,8 @@ mod tests {
     #[test]
     #[allow(clippy::needless_range_loop)] // `i` also names the other node, `1 - i`
     fn never_two_owners_under_faults() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut rand = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
+        let mut rand = move |n: usize| rng.usize(0..n);
         let ids = [node("mx"), node("gt")];
         let mut handovers = 0;
         for _ in 0..300 {
