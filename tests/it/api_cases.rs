@@ -200,6 +200,10 @@ async fn search_is_accent_and_case_insensitive(app: TestApp) {
     assert_eq!(names(&app.get(&t, "/api/v1/cases?q=nunez").await.1), ["Juan Núñez"]);
     assert_eq!(names(&app.get(&t, "/api/v1/cases?q=f1234567").await.1), ["Juan Núñez"]);
     assert!(names(&app.get(&t, "/api/v1/cases?q=zzzz").await.1).is_empty());
+    // Several words: a case must have them all (the words are intersected or checked).
+    assert!(names(&app.get(&t, "/api/v1/cases?q=maria%20fernandez").await.1).is_empty());
+    assert!(names(&app.get(&t, "/api/v1/cases?q=pedro%20nunez%20juan").await.1).is_empty());
+    assert_eq!(names(&app.get(&t, "/api/v1/cases?q=jose%20maria%20gutierrez").await.1).len(), 1);
     let number = a["number"].as_str().unwrap();
     assert_eq!(names(&app.get(&t, &format!("/api/v1/cases?q={number}")).await.1).len(), 1);
     // Filters combine with search.
