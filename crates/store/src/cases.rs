@@ -559,7 +559,8 @@ async fn term_count(db: &Db, states: &[CountryCode], word: &str, cap: i64) -> Re
 
 /// The search condition of one branch. With a driving word (and a branch that selects by
 /// owning state), the matching case ids are found inside the search index alone: the driving
-/// word's entries, each checked for the other words. Otherwise each case read is checked.
+/// word's entries, intersected with those of the words in `intersect` (about as common) and
+/// each checked for the other words. Otherwise each case read is checked.
 fn search_sql(
     sql: &mut Sql,
     words: &[String],
