@@ -251,22 +251,7 @@ pub fn sign_envelope(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    pub(crate) fn header(key: &SigningKey) -> EnvelopeHeader {
-        EnvelopeHeader {
-            id: MessageId::new_v7(),
-            message_type: MessageType::ShareUpdate,
-            from: NodeId::parse("mx").unwrap(),
-            to: NodeId::parse("gt").unwrap(),
-            created: DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z").unwrap().to_utc(),
-            share: Some(ShareId::new_v7()),
-            seq: 1,
-            epoch: 0,
-            reply_to: None,
-            dir_serial: 1,
-            kid: key.kid().clone(),
-        }
-    }
+    use crate::testutil::update_header as header;
 
     #[test]
     fn message_type_names_match_serde() {
