@@ -312,16 +312,15 @@ async fn read_audit_task(
         // one per few dozen, and no reader waits for it. The task sleeps meanwhile and takes
         // what has queued when it wakes, so queuing an event wakes nobody.
         let deadline = tokio::time::Instant::now() + READ_LINGER;
-        let take = |m: ReadAudit, events: &mut Vec<AuditEvent>, flushes: &mut Vec<_>| match m {
-            ReadAudit::Event(e) => events.push(e),
-            ReadAudit::Flush(f) => flushes.push(f),
-        };
-        take(first, &mut events, &mut flushes);
+        let mut next = Some(first);
         loop {
-            while events.len() < READ_BATCH {
-                match rx.try_recv() {
-                    Ok(m) => take(m, &mut events, &mut flushes),
-                    Err(_) => break,
+            while let Some(m) = next.take() {
+                match m {
+                    ReadAudit::Event(e) => events.push(e),
+                    ReadAudit::Flush(f) => flushes.push(f),
+                }
+                if events.len() < READ_BATCH {
+                    next = rx.try_recv().ok();
                 }
             }
             if !flushes.is_empty() || events.len() >= READ_BATCH || tokio::time::Instant::now() >= deadline {
@@ -331,6 +330,7 @@ async fn read_audit_task(
                 _ = tokio::time::sleep_until(deadline) => {}
                 _ = flush.notified() => {}
             }
+            next = rx.try_recv().ok();
         }
         loop {
             let batch = Arc::new(std::mem::take(&mut events));
