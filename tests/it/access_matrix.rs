@@ -64,6 +64,15 @@ enum Rule {
     /// Breaking the glass on the (unrestricted) fixture: the owning state's supervisor is told
     /// there is no need (409); another state's supervisor does not find it; others may not.
     BreakGlass,
+    /// Sharing the case with another state on a node that is not federated: those who see
+    /// the case are told the step is not possible here (409); other case workers do not find
+    /// it; other roles may not.
+    ShareUnfederated,
+    /// Deciding on a share offered to one's state (liaison officers, supervisors): the id is
+    /// not a share, so not found; everyone else may not.
+    DecideShare,
+    /// An administrator's action on a record that is not there.
+    AdminNotFound,
 }
 
 impl Rule {
@@ -124,6 +133,25 @@ impl Rule {
                 "supervisor.gt" => "404",
                 _ => "403",
             },
+            Rule::ShareUnfederated => match (SEES_CASE.contains(&user), worker) {
+                (true, _) => "409",
+                (false, true) => "404",
+                (false, false) => "403",
+            },
+            Rule::DecideShare => {
+                if ["liaison.hn", "supervisor.hn", "supervisor.gt"].contains(&user) {
+                    "404"
+                } else {
+                    "403"
+                }
+            }
+            Rule::AdminNotFound => {
+                if user == "admin.hn" {
+                    "404"
+                } else {
+                    "403"
+                }
+            }
             Rule::Only(who) => {
                 if user == who {
                     "ok"
@@ -195,6 +223,15 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/cases/{id}/consents", Rule::ReadCase),
     ("post", "/api/v1/cases/{id}/consents", Rule::ChangeCase),
     ("post", "/api/v1/cases/{id}/consents/{consent}/withdraw", Rule::ChangeCase),
+    ("get", "/api/v1/cases/{id}/shares", Rule::ReadCase),
+    ("post", "/api/v1/cases/{id}/shares", Rule::ShareUnfederated),
+    ("get", "/api/v1/shares", Rule::CaseWorkers),
+    ("get", "/api/v1/shares/{id}", Rule::NotFoundForWorkers),
+    ("post", "/api/v1/shares/{id}/accept", Rule::DecideShare),
+    ("post", "/api/v1/shares/{id}/reject", Rule::DecideShare),
+    ("post", "/api/v1/shares/{id}/revoke", Rule::NotFoundForWorkers),
+    ("get", "/api/v1/admin/federation", Rule::Only("admin.hn")),
+    ("post", "/api/v1/admin/federation/dead-letters/{id}/retry", Rule::AdminNotFound),
 ];
 
 async fn fresh_token(app: &TestApp, user: &str) -> String {
@@ -309,6 +346,8 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                     b
                 }
                 ("post", "/api/v1/persons/candidates") => json!({"person": case["person"].clone()}),
+                ("post", "/api/v1/cases/{id}/shares") => json!({"to_state": "GT", "fields": ["status"],
+                    "purpose": "Family reunification", "legal_instrument": "Consent of the person"}),
                 ("post", p) if p.ends_with("/decision") => json!({"decision": "same"}),
                 ("post", p) if p.ends_with("/subject-access") => {
                     json!({"requested_by": "La persona, en el consulado", "legal_instrument": "Ley de datos"})

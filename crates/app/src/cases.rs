@@ -244,19 +244,28 @@ impl App {
     pub async fn create_case(&self, actor: &Actor, n: NewCase) -> Result<CaseView, AppError> {
         let now = enlace_store::now();
         let (case, new_person) = self.prepare_case(actor, n, now).await?;
+        let assistance = self.assistance_target(&case).await;
+        let notify = assistance.is_some();
         let actor_w = actor.clone();
         let case = self
             .db()
             .write(move |tx| {
                 let actor = actor_w.clone();
                 let mut case = case.clone();
+                let assistance = assistance.clone();
                 Box::pin(async move {
                     let actor = &actor;
                     insert_case_tx(tx, actor, &mut case, new_person).await?;
+                    if let Some((peer, dir)) = assistance {
+                        crate::fed::assistance_tx(tx, actor, &case, peer, &dir, now).await?;
+                    }
                     Ok::<_, AppError>(case)
                 })
             })
             .await?;
+        if notify {
+            self.kick_relay();
+        }
         // A missing-person report or a found person is matched in the background: it never
         // slows or stops a registration; what the queue cannot take, the periodic sweep finds.
         if crate::matching::side(&case).is_some() {
@@ -435,8 +444,9 @@ impl App {
             self.check_officer(officer, actor.user.state, new_post_state).await?;
         }
         let now = enlace_store::now();
+        let federated = self.federated();
         let actor_w = actor.clone();
-        let case = self
+        let (case, queued) = self
             .write_as(actor, move |tx| {
                 let actor = actor_w.clone();
                 let u = u.clone();
@@ -506,10 +516,15 @@ impl App {
                         ),
                     )
                     .await?;
-                    Ok(c)
+                    let queued = federated
+                        && Self::propagate_change(tx, &c, false, actor.user.username.as_str(), now).await?;
+                    Ok((c, queued))
                 })
             })
             .await?;
+        if queued {
+            self.kick_relay();
+        }
         Ok(view(case, now))
     }
 
@@ -529,8 +544,9 @@ impl App {
             _ => None,
         };
         let now = enlace_store::now();
+        let federated = self.federated();
         let actor_w = actor.clone();
-        let case = self
+        let (case, queued) = self
             .write_as(actor, move |tx| {
                 let actor = actor_w.clone();
                 let reason = reason.clone();
@@ -571,10 +587,15 @@ impl App {
                         ),
                     )
                     .await?;
-                    Ok(c)
+                    let queued = federated
+                        && Self::propagate_change(tx, &c, false, actor.user.username.as_str(), now).await?;
+                    Ok((c, queued))
                 })
             })
             .await?;
+        if queued {
+            self.kick_relay();
+        }
         Ok(view(case, now))
     }
 
@@ -590,42 +611,60 @@ impl App {
         let expected = expected_version(u.version, if_match)?;
         let now = enlace_store::now();
         u.person.validate(now.date_naive()).nest("person").into_result()?;
+        let federated = self.federated();
         let actor_w = actor.clone();
-        self.write_as(actor, move |tx| {
-            let actor = actor_w.clone();
-            let data = u.person.clone();
-            Box::pin(async move {
-                let actor = &actor;
-                let c = Self::load_for_change(tx, actor, case_id).await?;
-                let mut check = c.clone();
-                check.person = data.clone();
-                check_case(&check, now).into_result()?;
-                let version = enlace_store::persons::update_person(tx, c.person_id, expected, &data, now)
-                    .await?
-                    .ok_or_else(|| {
-                        AppError::Conflict("the person was changed by someone else; read it again".into())
-                    })?;
-                for id in enlace_store::cases::case_ids_of_person(tx, c.person_id).await? {
-                    if let Some(other) = enlace_store::cases::get_case_tx(tx, id).await? {
-                        let terms = enlace_domain::case::search_terms(&other.number, &data);
-                        enlace_store::cases::set_terms(tx, id, other.owner_state, &terms).await?;
+        let (person, queued) = self
+            .write_as(actor, move |tx| {
+                let actor = actor_w.clone();
+                let data = u.person.clone();
+                Box::pin(async move {
+                    let actor = &actor;
+                    let c = Self::load_for_change(tx, actor, case_id).await?;
+                    let mut check = c.clone();
+                    check.person = data.clone();
+                    check_case(&check, now).into_result()?;
+                    let version = enlace_store::persons::update_person(tx, c.person_id, expected, &data, now)
+                        .await?
+                        .ok_or_else(|| {
+                            AppError::Conflict("the person was changed by someone else; read it again".into())
+                        })?;
+                    let mut queued = false;
+                    for id in enlace_store::cases::case_ids_of_person(tx, c.person_id).await? {
+                        if let Some(other) = enlace_store::cases::get_case_tx(tx, id).await? {
+                            let terms = enlace_domain::case::search_terms(&other.number, &data);
+                            enlace_store::cases::set_terms(tx, id, other.owner_state, &terms).await?;
+                            // The correction reaches every state the case was shared with.
+                            if federated {
+                                queued |= Self::propagate_change(
+                                    tx,
+                                    &other,
+                                    true,
+                                    actor.user.username.as_str(),
+                                    now,
+                                )
+                                .await?;
+                            }
+                        }
                     }
-                }
-                audit(
-                    tx,
-                    event(
-                        Some(actor),
-                        "person.rectify",
-                        "person",
-                        Some(c.person_id.to_string()),
-                        serde_json::json!({"case": c.number}),
-                    ),
-                )
-                .await?;
-                Ok(Person { id: c.person_id, version, data })
+                    audit(
+                        tx,
+                        event(
+                            Some(actor),
+                            "person.rectify",
+                            "person",
+                            Some(c.person_id.to_string()),
+                            serde_json::json!({"case": c.number}),
+                        ),
+                    )
+                    .await?;
+                    Ok((Person { id: c.person_id, version, data }, queued))
+                })
             })
-        })
-        .await
+            .await?;
+        if queued {
+            self.kick_relay();
+        }
+        Ok(person)
     }
 
     /// A page of the cases the actor may see, filtered, searched and sorted.

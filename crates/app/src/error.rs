@@ -33,6 +33,10 @@ pub enum AppError {
     Rule(String),
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A federation message or step was refused; `code` names why (stable, for peers and
+    /// tests), `retryable` says whether the same message may pass later.
+    #[error("{message}")]
+    Federation { code: String, message: String, retryable: bool },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

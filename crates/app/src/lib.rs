@@ -13,6 +13,7 @@ pub mod csv_io;
 pub mod demo;
 pub mod disclosure;
 mod error;
+pub mod fed;
 pub mod keys;
 pub mod matching;
 pub mod mfa;
@@ -56,6 +57,8 @@ pub struct Settings {
     pub enforce_mfa: bool,
     /// Sign-in with the state's identity provider, when configured.
     pub oidc: Option<oidc::OidcSettings>,
+    /// This node's identity in a federation of nodes, when it is part of one.
+    pub fed: Option<fed::FedSettings>,
 }
 
 impl Default for Settings {
@@ -67,6 +70,7 @@ impl Default for Settings {
             node_key: keys::NodeKey::generate(),
             enforce_mfa: true,
             oidc: None,
+            fed: None,
         }
     }
 }
@@ -96,6 +100,8 @@ struct Inner {
     matcher: std::sync::OnceLock<tokio::sync::mpsc::Sender<enlace_domain::case::Case>>,
     /// Held while blocking keys are written, so two catch-ups do not write the same ones.
     key_writer: tokio::sync::Mutex<()>,
+    /// Federation state (directory, relay), when the node is federated.
+    fed: Option<fed::Fed>,
 }
 
 impl App {
@@ -103,6 +109,7 @@ impl App {
         App {
             inner: Arc::new(Inner {
                 db,
+                fed: settings.fed.clone().map(fed::Fed::new),
                 settings,
                 tokens: Default::default(),
                 posts: Default::default(),

@@ -22,6 +22,7 @@ pub mod audit;
 pub mod break_glass;
 pub mod cases;
 pub mod disclosures;
+pub mod fed;
 pub mod matches;
 mod migrate;
 pub mod persons;

@@ -74,6 +74,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_worklist_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0010_worklist_indexes.sql"),
     },
+    Migration {
+        version: 11,
+        name: "federation",
+        sqlite: include_str!("../migrations/sqlite/0011_federation.sql"),
+        postgres: include_str!("../migrations/postgres/0011_federation.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -29,7 +29,7 @@ pub struct Problem {
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub kind: &'static str,
+    pub kind: std::borrow::Cow<'static, str>,
     pub title: &'static str,
     pub detail: String,
     pub errors: Vec<ProblemField>,
@@ -44,13 +44,20 @@ impl ApiError {
         title: &'static str,
         detail: impl Into<String>,
     ) -> Self {
-        ApiError { status, kind, title, detail: detail.into(), errors: Vec::new(), retry_after: None }
+        ApiError {
+            status,
+            kind: kind.into(),
+            title,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
     }
     pub fn field(status: StatusCode, kind: &'static str, field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
         ApiError {
             status,
-            kind,
+            kind: kind.into(),
             title: "Invalid input",
             detail: format!("{field}: {message}"),
             errors: vec![ProblemField { field: field.to_string(), message }],
@@ -67,7 +74,7 @@ impl From<AppError> for ApiError {
         match e {
             AppError::Validation(v) => ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
-                kind: "validation",
+                kind: "validation".into(),
                 title: "Invalid input",
                 detail: v.to_string(),
                 errors: v
@@ -113,6 +120,25 @@ impl From<AppError> for ApiError {
                     "Unavailable",
                     "the service is unavailable; try again",
                 )
+            }
+            AppError::Federation { code, message, retryable } => {
+                // Peers read `type` (urn:enlace:problem:fed:<code>) to tell a refusal to give up
+                // on from one to retry.
+                let status = match code.as_str() {
+                    _ if retryable => StatusCode::SERVICE_UNAVAILABLE,
+                    "bad-signature" | "unknown-sender" | "sender-revoked" | "unknown-key" | "key-revoked"
+                    | "key-not-yet-valid" | "key-expired" | "relayed" | "not-a-party" | "wrong-state" => {
+                        StatusCode::FORBIDDEN
+                    }
+                    "wrong-destination" => StatusCode::MISDIRECTED_REQUEST,
+                    "stale-sequence" | "share-exists" | "share-conflict" => StatusCode::CONFLICT,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                ApiError {
+                    retry_after: retryable.then_some(5),
+                    kind: format!("fed:{code}").into(),
+                    ..ApiError::new(status, "fed", "Federation refusal", message)
+                }
             }
             AppError::Store(e) if e.is_unique_violation() => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", "the record already exists")

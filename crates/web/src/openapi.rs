@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{admin, audit, auth, cases, matches, meta, persons};
+use crate::api::{admin, audit, auth, cases, matches, meta, persons, shares};
 
 struct Security;
 
@@ -51,12 +51,15 @@ impl Modify for Security {
         cases::attachments, cases::upload, cases::attachment,
         cases::consents, cases::add_consent, cases::withdraw_consent,
         matches::candidates, matches::list, matches::decide, matches::for_case,
+        shares::offer, shares::for_case, shares::list, shares::get, shares::accept, shares::reject,
+        shares::revoke, shares::status, shares::retry,
     ),
     modifiers(&Security),
     tags(
         (name = "cases", description = "Consular protection cases"),
         (name = "persons", description = "Persons: candidates while registering, the data subject's rights"),
         (name = "matches", description = "Missing-person reports matched against found persons, for review"),
+        (name = "shares", description = "Cases shared with other states' nodes: referrals, mutual-assistance notices"),
         (name = "auth", description = "Sign-in and tokens"),
         (name = "audit", description = "The audit log (auditors)"),
         (name = "admin", description = "Administration of the node (country administrators)"),

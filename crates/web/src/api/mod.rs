@@ -7,6 +7,7 @@ pub mod cases;
 pub mod matches;
 pub mod meta;
 pub mod persons;
+pub mod shares;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -58,4 +59,12 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/cases/{id}/attachments/{attachment}", get(cases::attachment))
         .route("/api/v1/cases/{id}/consents", get(cases::consents).post(cases::add_consent))
         .route("/api/v1/cases/{id}/consents/{consent}/withdraw", post(cases::withdraw_consent))
+        .route("/api/v1/cases/{id}/shares", get(shares::for_case).post(shares::offer))
+        .route("/api/v1/shares", get(shares::list))
+        .route("/api/v1/shares/{id}", get(shares::get))
+        .route("/api/v1/shares/{id}/accept", post(shares::accept))
+        .route("/api/v1/shares/{id}/reject", post(shares::reject))
+        .route("/api/v1/shares/{id}/revoke", post(shares::revoke))
+        .route("/api/v1/admin/federation", get(shares::status))
+        .route("/api/v1/admin/federation/dead-letters/{id}/retry", post(shares::retry))
 }

@@ -1,0 +1,306 @@
+//! The relay: delivers the outbox. Messages of one share go one at a time, in sequence order;
+//! different shares go in parallel. Each attempt signs the stored header anew (`created` is the
+//! signing time) under the same message id, so a retry is a duplicate to the receiver, which
+//! answers it with the receipt it stored. A failure waits (exponential backoff with jitter); a
+//! peer failing again and again is skipped for a while (circuit breaker); a refusal that
+//! retrying cannot fix, or too many attempts, makes a dead letter for administrators. Nothing
+//! is dropped: a message leaves the queue only with the peer's signed receipt, or as a dead
+//! letter.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use enlace_fed::directory::Directory;
+use enlace_fed::envelope::{EnvelopeHeader, MessageType, sign_envelope};
+use enlace_fed::ids::{MessageId, NodeId, ShareId};
+use enlace_fed::receive::verify_envelope;
+use enlace_store::fed::OutboxRow;
+use serde_json::{Value, json};
+use sha2::Digest;
+use uuid::Uuid;
+
+use super::inbox::hex;
+use super::{Delivery, Transport};
+use crate::{App, AppError, audit, event};
+
+/// Consecutive failures after which a peer is skipped for a while.
+const BREAKER_THRESHOLD: u32 = 5;
+/// Messages in flight at once (across shares and peers).
+const IN_FLIGHT: usize = 64;
+
+/// A peer's circuit breaker.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Breaker {
+    failures: u32,
+    open_until: Option<Instant>,
+}
+
+/// What one relay round did (tests and the CLI read it).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RelayReport {
+    pub delivered: usize,
+    pub failed: usize,
+    pub dead: usize,
+}
+
+enum Outcome {
+    Delivered(String),
+    Retry(String),
+    Dead(String),
+}
+
+impl App {
+    pub(crate) async fn relay_loop(&self) {
+        let Ok(fed) = self.fed() else { return };
+        loop {
+            let wait = match self.relay_once().await {
+                Ok((r, _)) if r.delivered + r.failed + r.dead > 0 => Duration::ZERO,
+                Ok((_, next)) => next,
+                Err(e) => {
+                    tracing::warn!(error = %e, "relay round failed");
+                    Duration::from_secs(1)
+                }
+            };
+            if !wait.is_zero() {
+                let _ = tokio::time::timeout(wait, fed.kick.notified()).await;
+            }
+        }
+    }
+
+    /// One round: every share's due messages, in order, until each share's queue is empty or
+    /// its head fails. Returns what happened and how long until the next message is due.
+    pub async fn relay_once(&self) -> Result<(RelayReport, Duration), AppError> {
+        let fed = self.fed()?;
+        let now = Utc::now();
+        let pending = enlace_store::fed::pending(self.db(), 2000).await?;
+        // Queues per (peer, share) in queue order; a share's head not yet due holds its queue.
+        let mut queues: BTreeMap<(String, Option<Uuid>), Vec<OutboxRow>> = BTreeMap::new();
+        let mut next_due: Option<chrono::DateTime<Utc>> = None;
+        for m in pending {
+            let key = (m.peer_node.clone(), m.share_id);
+            let q = queues.entry(key).or_default();
+            if q.is_empty() && m.next_at > now {
+                next_due = Some(next_due.map_or(m.next_at, |d| d.min(m.next_at)));
+                q.push(m);
+                continue;
+            }
+            if q.first().is_some_and(|h| h.next_at > now) {
+                continue;
+            }
+            q.push(m);
+        }
+        queues.retain(|_, q| q.first().is_some_and(|h| h.next_at <= now));
+        let wait = next_due
+            .map(|d| (d - now).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(Duration::from_secs(5))
+            .min(Duration::from_secs(5));
+        if queues.is_empty() {
+            return Ok((RelayReport::default(), wait));
+        }
+        let dir = self.current_directory(now).await?;
+        let transport = self.transport()?;
+        let sem = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+        let mut tasks = tokio::task::JoinSet::new();
+        for ((peer, _), queue) in queues {
+            if !self.breaker_allows(&peer) {
+                continue;
+            }
+            let (app, dir, transport, sem) = (self.clone(), dir.clone(), transport.clone(), sem.clone());
+            tasks.spawn(async move {
+                let mut report = RelayReport::default();
+                for m in queue {
+                    let Ok(_permit) = sem.acquire().await else { break };
+                    let outcome = app.attempt(&dir, transport.as_ref(), &m).await;
+                    let ok = matches!(outcome, Outcome::Delivered(_));
+                    match app.record(&m, outcome).await {
+                        Ok(Some(true)) => report.delivered += 1,
+                        Ok(Some(false)) => report.dead += 1,
+                        Ok(None) => report.failed += 1,
+                        Err(e) => {
+                            tracing::warn!(error = %e, message = %m.id, "cannot record a delivery attempt");
+                            report.failed += 1;
+                        }
+                    }
+                    app.breaker_note(&m.peer_node, ok);
+                    if !ok {
+                        break;
+                    }
+                }
+                report
+            });
+        }
+        let mut report = RelayReport::default();
+        while let Some(r) = tasks.join_next().await {
+            if let Ok(r) = r {
+                report.delivered += r.delivered;
+                report.failed += r.failed;
+                report.dead += r.dead;
+            }
+        }
+        let _ = fed;
+        Ok((report, wait))
+    }
+
+    /// Signs and delivers one message, and checks the receipt.
+    async fn attempt(&self, dir: &Directory, transport: &dyn Transport, m: &OutboxRow) -> Outcome {
+        let Ok(fed) = self.fed() else { return Outcome::Retry("not federated".into()) };
+        let to = match NodeId::parse(&m.peer_node) {
+            Ok(n) => n,
+            Err(e) => return Outcome::Dead(e.to_string()),
+        };
+        let Some(peer) = dir.node(&to).filter(|n| n.revoked_at.is_none()).cloned() else {
+            return Outcome::Retry(format!("{to} is not (or no longer) in the directory"));
+        };
+        let message_type: MessageType = match serde_json::from_value(Value::String(m.message_type.clone())) {
+            Ok(t) => t,
+            Err(e) => return Outcome::Dead(format!("unknown message type: {e}")),
+        };
+        let Value::Object(payload) = &m.payload else {
+            return Outcome::Dead("payload is not an object".into());
+        };
+        let (Ok(id), reply_to) =
+            (MessageId::from_uuid(m.id), m.reply_to.map(MessageId::from_uuid).transpose())
+        else {
+            return Outcome::Dead("message id is not a UUIDv7".into());
+        };
+        let Ok(reply_to) = reply_to else { return Outcome::Dead("reply_to is not a UUIDv7".into()) };
+        let header = EnvelopeHeader {
+            id,
+            message_type,
+            from: fed.settings.node.clone(),
+            to: to.clone(),
+            created: Utc::now(),
+            share: m.share_id.map(ShareId),
+            seq: m.seq as u64,
+            epoch: m.epoch as u64,
+            reply_to,
+            dir_serial: dir.serial,
+            kid: fed.settings.signing_key.kid().clone(),
+        };
+        let compact = match sign_envelope(&header, payload, &fed.settings.signing_key) {
+            Ok(c) => c,
+            Err(e) => return Outcome::Dead(format!("cannot sign: {e}")),
+        };
+        match transport.deliver(&peer, compact).await {
+            Err(e) => Outcome::Retry(e),
+            Ok(Delivery::Refused { code, detail, status }) => {
+                if matches!(code.as_str(), "directory-behind" | "directory-expired" | "no-directory") {
+                    self.refresh_soon();
+                    Outcome::Retry(format!("{status} {code}: {detail}"))
+                } else if status >= 500 || status == 429 || status == 409 && code == "conflict" {
+                    Outcome::Retry(format!("{status} {code}: {detail}"))
+                } else {
+                    Outcome::Dead(format!("{status} {code}: {detail}"))
+                }
+            }
+            Ok(Delivery::Receipt(receipt)) => {
+                // The receipt is the peer's signed word: checked like any envelope (a stored
+                // receipt of an earlier attempt may be old, hence the wide window).
+                match verify_envelope(
+                    &receipt,
+                    dir,
+                    &fed.settings.node,
+                    None,
+                    Utc::now(),
+                    TimeDelta::days(3650),
+                ) {
+                    Ok(r)
+                        if r.header.message_type == MessageType::Receipt
+                            && r.header.from == to
+                            && r.header.reply_to == Some(id) =>
+                    {
+                        Outcome::Delivered(receipt)
+                    }
+                    Ok(_) => Outcome::Retry("the receipt answers another message".into()),
+                    Err(e) => Outcome::Retry(format!("the receipt does not verify: {e}")),
+                }
+            }
+        }
+    }
+
+    /// Records an attempt with its audit event. `Some(true)` delivered, `Some(false)` dead,
+    /// `None` will be retried.
+    async fn record(&self, m: &OutboxRow, outcome: Outcome) -> Result<Option<bool>, AppError> {
+        let fed = self.fed()?;
+        let now = enlace_store::now();
+        let (id, peer, mtype) = (m.id, m.peer_node.clone(), m.message_type.clone());
+        let (result, next_at, error, receipt) = match outcome {
+            Outcome::Delivered(r) => (Some(true), now, None, Some(r)),
+            Outcome::Dead(e) => (Some(false), now, Some(e), None),
+            Outcome::Retry(e) if m.attempts + 1 >= fed.settings.max_attempts => {
+                (Some(false), now, Some(format!("gave up after {} attempts: {e}", m.attempts + 1)), None)
+            }
+            Outcome::Retry(e) => {
+                let base = fed.settings.retry_base.as_millis() as f64;
+                let max = fed.settings.retry_max.as_millis() as f64;
+                let delay = (base * 2f64.powi(m.attempts.min(30) as i32)).min(max) * (0.5 + fastrand::f64());
+                (None, now + TimeDelta::milliseconds(delay as i64), Some(e), None)
+            }
+        };
+        if let Some(e) = &error {
+            tracing::info!(message = %id, peer = %peer, error = %e, dead = result.is_some(), "delivery failed");
+        }
+        self.db()
+            .write(move |tx| {
+                let (error, receipt, peer, mtype) = (error.clone(), receipt.clone(), peer.clone(), mtype.clone());
+                Box::pin(async move {
+                    let changed = match &receipt {
+                        Some(r) => enlace_store::fed::mark_delivered(tx, id, r, now).await?,
+                        None => {
+                            let e = error.as_deref().unwrap_or("");
+                            enlace_store::fed::mark_failed(tx, id, e, next_at, result == Some(false)).await?
+                        }
+                    };
+                    // Retries are logged by the relay, not the audit log (a peer down for a
+                    // day would fill it); deliveries and dead letters are audited.
+                    if changed && result.is_some() {
+                        let action = if receipt.is_some() { "fed.deliver" } else { "fed.dead_letter" };
+                        let detail = json!({"to": peer, "type": mtype, "error": error,
+                            "receipt_sha256": receipt.as_ref().map(|r| hex(&sha2::Sha256::digest(r.as_bytes())))});
+                        audit(tx, event(None, action, "message", Some(id.to_string()), detail)).await?;
+                    }
+                    Ok::<_, AppError>(())
+                })
+            })
+            .await?;
+        Ok(result)
+    }
+
+    fn breaker_allows(&self, peer: &str) -> bool {
+        let Ok(fed) = self.fed() else { return false };
+        let mut b = fed.breakers.lock().expect("breakers lock");
+        let b = b.entry(peer.to_string()).or_default();
+        match b.open_until {
+            Some(t) if Instant::now() < t => false,
+            _ => true,
+        }
+    }
+
+    fn breaker_note(&self, peer: &str, ok: bool) {
+        let Ok(fed) = self.fed() else { return };
+        let mut all = fed.breakers.lock().expect("breakers lock");
+        let b = all.entry(peer.to_string()).or_default();
+        if ok {
+            *b = Breaker::default();
+            return;
+        }
+        b.failures += 1;
+        if b.failures >= BREAKER_THRESHOLD {
+            // Open for the base delay times the failures past the threshold, at most the max.
+            let extra = (b.failures - BREAKER_THRESHOLD + 1).min(64);
+            let open = (fed.settings.retry_base * extra).min(fed.settings.retry_max);
+            b.open_until = Some(Instant::now() + open);
+            tracing::warn!(peer, failures = b.failures, open_secs = open.as_secs_f64(), "peer circuit open");
+        }
+    }
+
+    /// Peers whose circuit is open now (diagnostics).
+    pub fn open_circuits(&self) -> Vec<String> {
+        let Ok(fed) = self.fed() else { return Vec::new() };
+        let all: HashMap<String, Breaker> = fed.breakers.lock().expect("breakers lock").clone();
+        let now = Instant::now();
+        all.into_iter().filter(|(_, b)| b.open_until.is_some_and(|t| t > now)).map(|(p, _)| p).collect()
+    }
+}

@@ -1,0 +1,88 @@
+-- Federation (issue 6). The node's current hub-signed directory (one row).
+CREATE TABLE fed_directory (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    serial BIGINT NOT NULL,
+    signed TEXT NOT NULL,
+    installed_at TIMESTAMPTZ NOT NULL
+);
+
+-- Shares of a case between two states. On the offering node `case_id` is the local case and
+-- `data` is NULL; on the receiving node `case_id` is NULL and `data` holds the fields received
+-- (erased when the share is rejected or revoked). `seq_out`/`seq_in`: the last sequence number
+-- this node sent / applied on the share.
+CREATE TABLE fed_shares (
+    id UUID PRIMARY KEY,
+    side TEXT NOT NULL,
+    case_id UUID REFERENCES cases(id) ON DELETE SET NULL,
+    case_number TEXT NOT NULL,
+    local_state TEXT NOT NULL,
+    peer_node TEXT NOT NULL,
+    peer_state TEXT NOT NULL,
+    state TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    legal_instrument TEXT NOT NULL,
+    data TEXT,
+    seq_out BIGINT NOT NULL,
+    seq_in BIGINT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    version BIGINT NOT NULL
+);
+CREATE INDEX fed_shares_case ON fed_shares(case_id) WHERE case_id IS NOT NULL;
+CREATE INDEX fed_shares_state ON fed_shares(local_state, side, updated_at, id);
+
+-- What happened to a share, on this node: each row one message sent or applied.
+CREATE TABLE fed_share_events (
+    id UUID PRIMARY KEY,
+    share_id UUID NOT NULL REFERENCES fed_shares(id) ON DELETE CASCADE,
+    at TIMESTAMPTZ NOT NULL,
+    direction TEXT NOT NULL,
+    message_type TEXT NOT NULL,
+    message_id UUID NOT NULL,
+    actor_name TEXT NOT NULL,
+    note TEXT
+);
+CREATE INDEX fed_share_events_share ON fed_share_events(share_id, at, id);
+
+-- Messages to send. The header is stored unsigned: the relay signs at each attempt, so
+-- `created` is always the signing time. `state`: pending, delivered, dead (dead letters wait
+-- for an administrator).
+CREATE TABLE fed_outbox (
+    id UUID PRIMARY KEY,
+    peer_node TEXT NOT NULL,
+    message_type TEXT NOT NULL,
+    share_id UUID,
+    seq BIGINT NOT NULL,
+    epoch BIGINT NOT NULL,
+    reply_to UUID,
+    payload TEXT NOT NULL,
+    queued_at TIMESTAMPTZ NOT NULL,
+    state TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_at TIMESTAMPTZ NOT NULL,
+    last_error TEXT,
+    delivered_at TIMESTAMPTZ,
+    receipt TEXT
+);
+CREATE INDEX fed_outbox_due ON fed_outbox(next_at, id) WHERE state = 'pending';
+CREATE INDEX fed_outbox_share ON fed_outbox(share_id, seq) WHERE share_id IS NOT NULL;
+CREATE INDEX fed_outbox_dead ON fed_outbox(queued_at, id) WHERE state = 'dead';
+
+-- Messages received, by (sender, message id): the idempotency record. `receipt` is the signed
+-- receipt answered, sent again for a duplicate. `applied` is false while the message waits
+-- for an earlier one of its share (then `envelope` holds its verified header and payload).
+CREATE TABLE fed_inbox (
+    from_node TEXT NOT NULL,
+    message_id UUID NOT NULL,
+    message_type TEXT NOT NULL,
+    share_id UUID,
+    seq BIGINT NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL,
+    applied BOOLEAN NOT NULL,
+    envelope TEXT NOT NULL,
+    receipt TEXT NOT NULL,
+    PRIMARY KEY (from_node, message_id)
+);
+CREATE INDEX fed_inbox_waiting ON fed_inbox(share_id, seq) WHERE NOT applied;
