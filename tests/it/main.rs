@@ -13,6 +13,7 @@ mod at_rest;
 mod audit;
 mod browser;
 mod cli;
+mod federation;
 mod link_cli;
 mod matching;
 mod pprl_cli;

@@ -181,7 +181,10 @@ pub async fn list_shares(
     before: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<ShareRow>, StoreError> {
-    let (at, id) = before.unwrap_or((DateTime::<Utc>::MAX_UTC, Uuid::max()));
+    // The first page starts after the end of time as both engines store it (SQLite compares
+    // timestamps as text, so the year must keep four digits).
+    let end = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z").expect("a valid date").with_timezone(&Utc);
+    let (at, id) = before.unwrap_or((end, Uuid::max()));
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {SHARE_COLS} FROM fed_shares WHERE local_state = $1 AND side = $2
            AND (updated_at < $3 OR (updated_at = $3 AND id < $4))

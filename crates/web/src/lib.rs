@@ -7,6 +7,7 @@
 mod api;
 mod error;
 mod extract;
+pub mod fed;
 mod openapi;
 pub mod ui;
 
@@ -44,6 +45,7 @@ pub fn router(app: App) -> Router {
     // answer 413 as a problem document after reading what the client sends.
     let mut r = api::routes()
         .merge(ui::routes())
+        .merge(fed::routes())
         .layer(DefaultBodyLimit::disable())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

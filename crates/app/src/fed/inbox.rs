@@ -77,16 +77,16 @@ impl App {
         let receipt = sign_envelope(&receipt_header, &receipt_payload, &fed.settings.signing_key)
             .map_err(|e| AppError::Rule(format!("cannot sign the receipt: {e}")))?;
         let digest = hex(&sha2::Sha256::digest(compact.as_bytes()));
-        let my_states: Vec<String> = dir
-            .node(&me)
-            .map(|n| n.states.iter().map(|s| s.as_str().to_string()).collect())
-            .unwrap_or_default();
+        let states_of = |n: &NodeId| -> Vec<String> {
+            dir.node(n).map(|n| n.states.iter().map(|s| s.as_str().to_string()).collect()).unwrap_or_default()
+        };
+        let states = States { mine: states_of(&me), sender: states_of(&h.from) };
         let (received, queued) = self
             .db()
             .write(move |tx| {
-                let (v, receipt, digest, my_states) =
-                    (verified.clone(), receipt.clone(), digest.clone(), my_states.clone());
-                Box::pin(async move { apply(tx, v, receipt, digest, &my_states).await })
+                let (v, receipt, digest, states) =
+                    (verified.clone(), receipt.clone(), digest.clone(), states.clone());
+                Box::pin(async move { apply(tx, v, receipt, digest, &states).await })
             })
             .await?;
         if queued {
@@ -96,13 +96,20 @@ impl App {
     }
 }
 
+/// The states served by this node and by the sender, from the directory.
+#[derive(Debug, Clone)]
+struct States {
+    mine: Vec<String>,
+    sender: Vec<String>,
+}
+
 /// The transaction of a receipt: dedupe, sequence, apply, record, audit.
 async fn apply(
     tx: &mut Tx,
     v: VerifiedEnvelope,
     receipt: String,
     digest: String,
-    my_states: &[String],
+    states: &States,
 ) -> Result<(Received, bool), AppError> {
     let h = &v.header;
     let from = h.from.as_str().to_string();
@@ -126,7 +133,7 @@ async fn apply(
         let last = share.as_ref().map_or(0, |s| s.seq_in as u64);
         match classify(last, h.seq) {
             Inbound::Apply => {
-                let mut share = apply_one(tx, share, &v, my_states, now).await?;
+                let mut share = apply_one(tx, share, &v, states, now).await?;
                 // Messages that waited for this one follow, in order.
                 loop {
                     let next = share.seq_in + 1;
@@ -135,7 +142,7 @@ async fn apply(
                         break;
                     };
                     let waiting = waiting_envelope(&w)?;
-                    share = apply_one(tx, Some(share), &waiting, my_states, now).await?;
+                    share = apply_one(tx, Some(share), &waiting, states, now).await?;
                     enlace_store::fed::inbox_mark_applied(tx, &from, w.message_id).await?;
                 }
                 if share.state == "revoked" && share.side == "recipient" {
@@ -225,7 +232,7 @@ async fn apply_one(
     tx: &mut Tx,
     share: Option<ShareRow>,
     v: &VerifiedEnvelope,
-    my_states: &[String],
+    states: &States,
     now: chrono::DateTime<Utc>,
 ) -> Result<ShareRow, AppError> {
     let h = &v.header;
@@ -237,11 +244,15 @@ async fn apply_one(
         (None, MessageType::ReferralOffer | MessageType::AssistanceNotice) => {
             let bad = |m: &str| refused("bad-offer", format!("the offer {m}"));
             let to_state = text("to_state").ok_or_else(|| bad("names no state"))?;
-            if !my_states.contains(&to_state) {
+            if !states.mine.contains(&to_state) {
                 return Err(refused(
                     "wrong-state",
                     format!("this node does not hold the cases of {to_state}"),
                 ));
+            }
+            let from_state = text("from_state").ok_or_else(|| bad("names no sending state"))?;
+            if !states.sender.contains(&from_state) {
+                return Err(refused("wrong-state", format!("{from} does not serve {from_state}")));
             }
             let names: Vec<String> = p
                 .get("fields")
@@ -256,7 +267,7 @@ async fn apply_one(
                 case_number: text("case_number").ok_or_else(|| bad("has no case number"))?,
                 local_state: to_state,
                 peer_node: from.to_string(),
-                peer_state: text("owner_state").ok_or_else(|| bad("names no owner state"))?,
+                peer_state: from_state,
                 state: "offered".into(),
                 kind: if h.message_type == MessageType::AssistanceNotice { "assistance" } else { "referral" }
                     .into(),

@@ -126,8 +126,16 @@ impl Fed {
 /// field where data flows, the meta fields of each type.
 pub fn agreed_field_subsets() -> std::collections::BTreeMap<MessageType, std::collections::BTreeSet<String>> {
     let set = |names: &[&[&str]]| names.iter().flat_map(|n| n.iter()).map(|s| s.to_string()).collect();
-    let offer: &[&str] =
-        &["case_number", "owner_state", "to_state", "kind", "purpose", "legal_instrument", "fields"];
+    let offer: &[&str] = &[
+        "case_number",
+        "owner_state",
+        "from_state",
+        "to_state",
+        "kind",
+        "purpose",
+        "legal_instrument",
+        "fields",
+    ];
     [
         (MessageType::ReferralOffer, set(&[offer, fields::CASE_FIELDS, fields::PERSON_FIELDS])),
         (MessageType::AssistanceNotice, set(&[offer, fields::CASE_FIELDS, fields::PERSON_FIELDS])),

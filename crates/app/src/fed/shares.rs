@@ -567,7 +567,8 @@ impl App {
         Ok(())
     }
 
-    pub(crate) fn kick_relay(&self) {
+    /// Wakes the relay (a message was queued, or a peer is back).
+    pub fn kick_relay(&self) {
         if let Some(f) = self.inner.fed.as_ref() {
             f.kick.notify_one();
         }
@@ -690,6 +691,7 @@ async fn share_out_tx(
     let mut payload = fields::values(c, field_names);
     payload.insert("case_number".into(), json!(c.number));
     payload.insert("owner_state".into(), json!(c.owner_state));
+    payload.insert("from_state".into(), json!(local_state));
     payload.insert("to_state".into(), json!(req.to_state));
     payload.insert("kind".into(), json!(kind));
     payload.insert("purpose".into(), json!(share.purpose));
