@@ -23,7 +23,7 @@ use enlace_store::BoxFuture;
 pub use inbox::Received;
 pub use relay::RelayReport;
 pub(crate) use shares::assistance_tx;
-pub use shares::{OutboxView, Share, ShareEventView, ShareRequest, ShareSide, SharesPage};
+pub use shares::{OutboxView, Share, ShareEventView, ShareRequest, ShareSide, SharesPage, share_state_name};
 
 use crate::{App, AppError, audit, event};
 

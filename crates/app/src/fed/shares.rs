@@ -128,6 +128,8 @@ pub struct OutboxView {
 
 /// Offer a case to another state.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[schema(example = json!({"to_state": "GT", "fields": ["given_names", "surnames", "birth", "category", "status"],
+    "purpose": "Family reunification support in Guatemala", "legal_instrument": "Consent of the person"}))]
 #[serde(deny_unknown_fields)]
 pub struct ShareRequest {
     /// The state the case is offered to.
@@ -170,6 +172,11 @@ pub(crate) fn share_view(r: ShareRow) -> Result<Share, AppError> {
         created_at: r.created_at,
         updated_at: r.updated_at,
     })
+}
+
+/// The name of a share's state (`offered`, `accepted`, `rejected`, `revoked`).
+pub fn share_state_name(s: ShareState) -> &'static str {
+    state_str(s)
 }
 
 pub(crate) fn state_str(s: ShareState) -> &'static str {
@@ -274,22 +281,19 @@ impl App {
                 Some(peer) => Ok((dir.clone(), peer.id.to_string())),
             },
             Err(e) => Err(e),
-        }
-        .map_err(|e| std::sync::Arc::new(std::sync::Mutex::new(Some(e))));
+        };
         let actor_w = actor.clone();
         let row = self
             .write_as(actor, move |tx| {
-                let (actor, req, field_names, target) =
-                    (actor_w.clone(), req.clone(), field_names.clone(), target.clone());
+                // The body may run again (a retried batch): a refusal is rebuilt each time.
+                let target = match &target {
+                    Ok(t) => Ok(t.clone()),
+                    Err(e) => Err(replayable(e)),
+                };
+                let (actor, req, field_names) = (actor_w.clone(), req.clone(), field_names.clone());
                 Box::pin(async move {
                     let c = Self::load_for_change(tx, &actor, case_id).await?;
-                    let (dir, peer) = match target {
-                        Ok(t) => t,
-                        Err(e) => {
-                            let e = e.lock().expect("error slot").take();
-                            return Err(e.unwrap_or_else(|| AppError::Rule("refused".into())));
-                        }
-                    };
+                    let (dir, peer) = target?;
                     share_out_tx(tx, &actor, &c, &req, &field_names, "referral", peer, &dir, now).await
                 })
             })
@@ -572,6 +576,19 @@ impl App {
         if let Some(f) = self.inner.fed.as_ref() {
             f.kick.notify_one();
         }
+    }
+}
+
+/// A copy of a refusal decided before a transaction, to return from its body (which may run
+/// more than once).
+fn replayable(e: &AppError) -> AppError {
+    match e {
+        AppError::Validation(v) => AppError::Validation(v.clone()),
+        AppError::Rule(m) => AppError::Rule(m.clone()),
+        AppError::Federation { code, message, retryable } => {
+            AppError::Federation { code: code.clone(), message: message.clone(), retryable: *retryable }
+        }
+        other => AppError::Unavailable(other.to_string()),
     }
 }
 

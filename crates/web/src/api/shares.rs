@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use enlace_app::App;
 use enlace_app::fed::{OutboxView, Share, ShareEventView, ShareRequest, ShareSide, SharesPage};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -99,6 +100,7 @@ pub async fn get(
 
 /// A note with a decision on a share.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"note": "Recibido; lo atiende el consulado en Tapachula"}))]
 #[serde(deny_unknown_fields)]
 pub struct ShareNote {
     /// Sent to the other state with the decision.

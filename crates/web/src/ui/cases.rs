@@ -277,6 +277,17 @@ pub struct Facts {
     pub lines: Vec<(String, String)>,
 }
 
+/// A share of the case with another state, as the case page lists it.
+struct ShareRow {
+    state: String,
+    kind: String,
+    status: String,
+    fields: String,
+    purpose: String,
+    since: String,
+    updated: String,
+}
+
 #[derive(Template)]
 #[template(path = "case.html")]
 struct CasePage {
@@ -294,6 +305,7 @@ struct CasePage {
     docs: Vec<DocRow>,
     consents: Vec<ConsentRow>,
     matches: Vec<super::matches::MatchRowView>,
+    shares: Vec<ShareRow>,
     next_statuses: Vec<Opt>,
     action_kinds: Vec<Opt>,
     givers: Vec<Opt>,
@@ -542,12 +554,13 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
         Ok(v) => v,
         Err(e) => return page.fail(e),
     };
-    let (actions, transitions, docs, consents, matches) = match tokio::try_join!(
+    let (actions, transitions, docs, consents, matches, shares) = match tokio::try_join!(
         app.actions(a, id),
         app.transitions(a, id),
         app.attachments(a, id),
         app.consents(a, id),
-        app.matches_of(a, id)
+        app.matches_of(a, id),
+        app.case_shares(a, id)
     ) {
         Ok(x) => x,
         Err(e) => return page.fail(e),
@@ -620,6 +633,18 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
             })
             .collect(),
         matches: matches.iter().map(|m| super::matches::match_view(tr, m)).collect(),
+        shares: shares
+            .iter()
+            .map(|s| ShareRow {
+                state: tr.country(&s.peer_state),
+                kind: tr.label("share-kind", &s.kind),
+                status: tr.label("share-state", enlace_app::fed::share_state_name(s.state)),
+                fields: s.fields.join(", "),
+                purpose: s.purpose.clone(),
+                since: tr.datetime(&s.created_at),
+                updated: tr.datetime(&s.updated_at),
+            })
+            .collect(),
         next_statuses: c
             .status
             .next()
