@@ -15,7 +15,6 @@ use enlace_domain::role::Role;
 use enlace_domain::user::{User, UserKind, Username};
 use enlace_store::users::TokenRow;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::{Actor, App, AppError, audit, event};
@@ -152,7 +151,7 @@ const DUMMY_HASH: &str =
 
 /// The stored form of a secret (token, session): its SHA-256, hex.
 pub(crate) fn secret_hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::sha256_hex(secret)
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], AppError> {

@@ -196,6 +196,12 @@ impl App {
     }
 }
 
+/// SHA-256 of `s`, in lower-case hex.
+pub(crate) fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Builds an audit event for `actor` (or the system when `None`).
 pub(crate) fn event(
     actor: Option<&Actor>,

@@ -10,12 +10,10 @@ use enlace_fed::receive::{EnvelopeError, VerifiedEnvelope, verify_envelope};
 use enlace_fed::sequence::{Inbound, classify};
 use enlace_fed::share::{ShareEvent, ShareState, Side};
 use enlace_store::Tx;
-use enlace_store::fed::{InboxRow, ShareEventRow, ShareRow};
+use enlace_store::fed::{InboxRow, ShareRow};
 use serde_json::{Value, json};
-use sha2::Digest;
-use uuid::Uuid;
 
-use super::shares::{enqueue, row_state, state_str};
+use super::shares::{enqueue, record_share_event, row_state, state_str};
 use super::{fields, refused};
 use crate::{App, AppError, audit, event};
 
@@ -76,7 +74,7 @@ impl App {
         let receipt_payload: Payload = [("status".to_string(), json!(status))].into_iter().collect();
         let receipt = sign_envelope(&receipt_header, &receipt_payload, &fed.settings.signing_key)
             .map_err(|e| AppError::Rule(format!("cannot sign the receipt: {e}")))?;
-        let digest = hex(&sha2::Sha256::digest(compact.as_bytes()));
+        let digest = crate::sha256_hex(compact);
         let states_of = |n: &NodeId| -> Vec<String> {
             dir.node(n).map(|n| n.states.iter().map(|s| s.as_str().to_string()).collect()).unwrap_or_default()
         };
@@ -211,7 +209,7 @@ async fn apply(
     )
     .await?;
     let detail = json!({"from": from, "message": id, "type": h.message_type, "share": share_id, "seq": h.seq,
-        "outcome": outcome, "envelope_sha256": digest, "receipt_sha256": hex(&sha2::Sha256::digest(receipt.as_bytes()))});
+        "outcome": outcome, "envelope_sha256": digest, "receipt_sha256": crate::sha256_hex(&receipt)});
     audit(tx, event(None, "fed.receive", "message", Some(id.to_string()), detail)).await?;
     Ok((Received { receipt, duplicate: false }, queued))
 }
@@ -334,20 +332,8 @@ async fn apply_one(
         }
     };
     share.seq_in = h.seq as i64;
-    enlace_store::fed::insert_share_event(
-        tx,
-        &ShareEventRow {
-            id: Uuid::now_v7(),
-            share_id: share.id,
-            at: now,
-            direction: "received".into(),
-            message_type: h.message_type.as_str().into(),
-            message_id: h.id.as_uuid(),
-            actor_name: from.to_string(),
-            note: text("note").or_else(|| text("reason")),
-        },
-    )
-    .await?;
+    let note = text("note").or_else(|| text("reason"));
+    record_share_event(tx, share.id, "received", h.message_type, h.id.as_uuid(), from, note, now).await?;
     Ok(share)
 }
 
@@ -367,8 +353,4 @@ fn only_fields(p: &Payload, names: &[String]) -> Result<serde_json::Map<String, 
         }
     }
     Ok(out)
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

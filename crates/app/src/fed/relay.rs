@@ -18,10 +18,8 @@ use enlace_fed::ids::{MessageId, NodeId, ShareId};
 use enlace_fed::receive::verify_envelope;
 use enlace_store::fed::OutboxRow;
 use serde_json::{Value, json};
-use sha2::Digest;
 use uuid::Uuid;
 
-use super::inbox::hex;
 use super::{Delivery, Transport};
 use crate::{App, AppError, audit, event};
 
@@ -72,7 +70,6 @@ impl App {
     /// One round: every share's due messages, in order, until each share's queue is empty or
     /// its head fails. Returns what happened and how long until the next message is due.
     pub async fn relay_once(&self) -> Result<(RelayReport, Duration), AppError> {
-        let fed = self.fed()?;
         let now = Utc::now();
         let pending = enlace_store::fed::pending(self.db(), 2000).await?;
         // Queues per (peer, share) in queue order; a share's head not yet due holds its queue.
@@ -139,7 +136,6 @@ impl App {
                 report.dead += r.dead;
             }
         }
-        let _ = fed;
         Ok((report, wait))
     }
 
@@ -244,7 +240,8 @@ impl App {
         }
         self.db()
             .write(move |tx| {
-                let (error, receipt, peer, mtype) = (error.clone(), receipt.clone(), peer.clone(), mtype.clone());
+                let (error, receipt, peer, mtype) =
+                    (error.clone(), receipt.clone(), peer.clone(), mtype.clone());
                 Box::pin(async move {
                     let changed = match &receipt {
                         Some(r) => enlace_store::fed::mark_delivered(tx, id, r, now).await?,
@@ -258,7 +255,7 @@ impl App {
                     if changed && result.is_some() {
                         let action = if receipt.is_some() { "fed.deliver" } else { "fed.dead_letter" };
                         let detail = json!({"to": peer, "type": mtype, "error": error,
-                            "receipt_sha256": receipt.as_ref().map(|r| hex(&sha2::Sha256::digest(r.as_bytes())))});
+                            "receipt_sha256": receipt.as_deref().map(crate::sha256_hex)});
                         audit(tx, event(None, action, "message", Some(id.to_string()), detail)).await?;
                     }
                     Ok::<_, AppError>(())
@@ -272,10 +269,7 @@ impl App {
         let Ok(fed) = self.fed() else { return false };
         let mut b = fed.breakers.lock().expect("breakers lock");
         let b = b.entry(peer.to_string()).or_default();
-        match b.open_until {
-            Some(t) if Instant::now() < t => false,
-            _ => true,
-        }
+        !matches!(b.open_until, Some(t) if Instant::now() < t)
     }
 
     fn breaker_note(&self, peer: &str, ok: bool) {

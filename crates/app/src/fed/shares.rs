@@ -195,6 +195,7 @@ pub(crate) fn row_state(r: &ShareRow) -> Result<ShareState, AppError> {
 
 /// Queues a message of `share` to its peer and records it in the share's history. Sequenced
 /// types take the share's next outgoing number. Returns the message id.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn enqueue(
     tx: &mut Tx,
     share: &mut ShareRow,
@@ -234,21 +235,33 @@ pub(crate) async fn enqueue(
         },
     )
     .await?;
-    enlace_store::fed::insert_share_event(
-        tx,
-        &ShareEventRow {
-            id: Uuid::now_v7(),
-            share_id: share.id,
-            at: now,
-            direction: "sent".into(),
-            message_type: message_type.as_str().into(),
-            message_id: id,
-            actor_name: actor_name.to_string(),
-            note,
-        },
-    )
-    .await?;
+    record_share_event(tx, share.id, "sent", message_type, id, actor_name, note, now).await?;
     Ok(id)
+}
+
+/// Adds a message sent or applied to a share's history.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn record_share_event(
+    tx: &mut Tx,
+    share: Uuid,
+    direction: &str,
+    message_type: MessageType,
+    message_id: Uuid,
+    actor_name: &str,
+    note: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let e = ShareEventRow {
+        id: Uuid::now_v7(),
+        share_id: share,
+        at,
+        direction: direction.into(),
+        message_type: message_type.as_str().into(),
+        message_id,
+        actor_name: actor_name.to_string(),
+        note,
+    };
+    Ok(enlace_store::fed::insert_share_event(tx, &e).await?)
 }
 
 /// Roles that decide on what other states offer (accept, reject, revoke a received share).

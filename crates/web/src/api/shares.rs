@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use enlace_app::App;
 use enlace_app::fed::{OutboxView, Share, ShareEventView, ShareRequest, ShareSide, SharesPage};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
