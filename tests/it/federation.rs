@@ -20,7 +20,9 @@ use enlace_fed::keys::SigningKey;
 use enlace_store::BoxFuture;
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, TestApp, new_case, spawn_app_with};
+use crate::harness::{Backend, TestApp, new_case, spawn_node};
+use enlace_net::{DemoCa, PeerPins, TlsIdentity};
+use enlace_web::fed::HttpsTransport;
 
 /// The in-process network: every node's app by id, and the faults in force.
 #[derive(Default)]
@@ -90,14 +92,18 @@ struct Net {
     sv_key: SigningKey,
     /// Shares whose messages a test signed itself.
     hand_made: Mutex<HashSet<uuid::Uuid>>,
+    /// Real endpoints and TLS pins of nodes served over mutual TLS.
+    tls: HashMap<String, (String, TlsPin)>,
 }
 
-fn entry(id: &str, state: &str, keys: Vec<KeyEntry>) -> NodeEntry {
+fn entry(id: &str, state: &str, keys: Vec<KeyEntry>, tls: &HashMap<String, (String, TlsPin)>) -> NodeEntry {
+    let (endpoint, pin) =
+        tls.get(id).cloned().unwrap_or((format!("https://{id}.enlace.test"), TlsPin::of_spki(id.as_bytes())));
     NodeEntry {
         id: NodeId::parse(id).unwrap(),
         states: [StateCode::parse(state).unwrap()].into(),
-        endpoint: Endpoint::parse(&format!("https://{id}.enlace.test")).unwrap(),
-        tls_pin: TlsPin::of_spki(id.as_bytes()),
+        endpoint: Endpoint::parse(&endpoint).unwrap(),
+        tls_pin: pin,
         keys,
         roles: [NodeRole::Node].into(),
         revoked_at: None,
@@ -117,9 +123,9 @@ impl Net {
             issued_at: now - TimeDelta::minutes(1),
             expires_at: now + TimeDelta::days(1),
             nodes: vec![
-                entry("hn", "HN", hn_keys),
-                entry("gt", "GT", vec![key_entry(&self.gt.key)]),
-                entry("sv", "SV", vec![key_entry(&self.sv_key)]),
+                entry("hn", "HN", hn_keys, &self.tls),
+                entry("gt", "GT", vec![key_entry(&self.gt.key)], &self.tls),
+                entry("sv", "SV", vec![key_entry(&self.sv_key)], &self.tls),
             ],
             field_subsets: enlace_app::fed::agreed_field_subsets(),
         }
@@ -146,7 +152,13 @@ impl Net {
     }
 }
 
-async fn node(id: &str, backend: Backend, hub: &SigningKey, switch: &Arc<Switch>) -> Option<Node> {
+async fn node(
+    id: &str,
+    backend: Backend,
+    hub: &SigningKey,
+    switch: &Arc<Switch>,
+    tls: Option<TlsIdentity>,
+) -> Option<Node> {
     let key = SigningKey::generate().unwrap();
     let mut fed = FedSettings::new(
         NodeId::parse(id).unwrap(),
@@ -156,19 +168,42 @@ async fn node(id: &str, backend: Backend, hub: &SigningKey, switch: &Arc<Switch>
     fed.retry_base = Duration::from_millis(40);
     fed.retry_max = Duration::from_millis(400);
     let settings = Settings { enforce_mfa: false, fed: Some(fed), ..Settings::default() };
-    let t = spawn_app_with(backend, settings).await?;
+    let t = spawn_node(backend, settings, tls.clone()).await?;
     switch.apps.lock().unwrap().insert(id.to_string(), t.app.clone());
-    t.app.set_transport(Arc::new(Wire { me: NodeId::parse(id).unwrap(), switch: switch.clone() })).unwrap();
+    match tls {
+        Some(identity) => t.app.set_transport(Arc::new(HttpsTransport::new(&t.app, identity).unwrap())),
+        None => {
+            t.app.set_transport(Arc::new(Wire { me: NodeId::parse(id).unwrap(), switch: switch.clone() }))
+        }
+    }
+    .unwrap();
     Some(Node { id: NodeId::parse(id).unwrap(), key, t })
 }
 
 async fn network(backend: Backend) -> Option<Net> {
+    network_with(backend, false).await
+}
+
+/// Two nodes; with `mtls`, served and reached over real HTTPS with mutual TLS (certificates
+/// from a test authority, pinned in the directory) instead of the in-process wire.
+async fn network_with(backend: Backend, mtls: bool) -> Option<Net> {
     let hub = SigningKey::generate().unwrap();
     let switch = Arc::new(Switch::default());
-    let hn = node("hn", backend, &hub, &switch).await?;
-    let gt = node("gt", backend, &hub, &switch).await?;
-    let net =
-        Net { hub, switch, hn, gt, sv_key: SigningKey::generate().unwrap(), hand_made: Default::default() };
+    let ca = DemoCa::generate("Enlace test CA").unwrap();
+    let identity =
+        |id: &str| mtls.then(|| ca.issue(&NodeId::parse(id).unwrap(), &["127.0.0.1", "localhost"]).unwrap());
+    let (hn_tls, gt_tls) = (identity("hn"), identity("gt"));
+    let hn = node("hn", backend, &hub, &switch, hn_tls.clone()).await?;
+    let gt = node("gt", backend, &hub, &switch, gt_tls.clone()).await?;
+    let mut tls = HashMap::new();
+    for (n, identity) in [(&hn, hn_tls), (&gt, gt_tls)] {
+        if let Some(identity) = identity {
+            let endpoint = n.t.base.replace("http://", "https://");
+            tls.insert(n.id.to_string(), (endpoint, identity.pin()));
+        }
+    }
+    let sv_key = SigningKey::generate().unwrap();
+    let net = Net { hub, switch, hn, gt, sv_key, hand_made: Default::default(), tls };
     let d = net.directory(1, vec![key_entry(&net.hn.key)]);
     net.publish(&d).await;
     for n in [&net.hn, &net.gt] {
@@ -770,4 +805,63 @@ async fn key_rotation_revocation_and_directory_rules(net: &Net) {
     // HN's node now signs with the new key only: restore the network for the invariants.
     let d7 = net.directory(7, vec![key_entry(&net.hn.key), key_entry(&new_key)]);
     net.publish(&d7).await;
+}
+
+mod over_mutual_tls {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        if let Some(net) = super::network_with(crate::harness::Backend::Sqlite, true).await {
+            super::over_mutual_tls(&net).await;
+            super::invariants(&net).await;
+        }
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if let Some(net) = super::network_with(crate::harness::Backend::Postgres, true).await {
+            super::over_mutual_tls(&net).await;
+            super::invariants(&net).await;
+        }
+    }
+}
+
+/// Maps one pin to one node (a client's view of the node it calls).
+struct OnePin(TlsPin, NodeId);
+
+impl PeerPins for OnePin {
+    fn node_for_pin(&self, pin: &TlsPin) -> Option<NodeId> {
+        (pin == &self.0).then(|| self.1.clone())
+    }
+}
+
+/// The same flows over real HTTPS with mutual TLS; a peer whose certificate the directory does
+/// not pin cannot even connect, and the inbox refuses plain HTTP.
+async fn over_mutual_tls(net: &Net) {
+    let (sup, case) = hn_case(net, "Irma").await;
+    let share = offer(net, &sup, &case, &["given_names", "status"]).await;
+    let id = share["id"].as_str().unwrap();
+    let got = at_gt(net, id, |_| true).await;
+    assert_eq!(got["share"]["data"]["given_names"], json!(["Irma"]));
+    let gt = net.gt.t.token("supervisor.gt").await;
+    let (s, _) = net.gt.t.post(&gt, &format!("/api/v1/shares/{id}/accept"), &json!({})).await;
+    assert_eq!(s, 200);
+    at_hn(net, &sup, id, |v| v["share"]["state"] == "accepted").await;
+
+    // A node certificate the directory pins for no node: refused at the handshake, before
+    // any envelope is read.
+    let (gt_endpoint, gt_pin) = net.tls["gt"].clone();
+    let rogue =
+        DemoCa::generate("Another CA").unwrap().issue(&NodeId::parse("sv").unwrap(), &["127.0.0.1"]).unwrap();
+    let pins = Arc::new(OnePin(gt_pin, net.gt.id.clone()));
+    let client =
+        enlace_net::client_for(&rogue, net.gt.id.clone(), gt_pin, pins, Duration::from_secs(5)).unwrap();
+    let r = client.post(format!("{gt_endpoint}/fed/v1/inbox")).body("x.y.z").send().await;
+    assert!(r.is_err(), "an unpinned client certificate must not connect: {r:?}");
+    // Plain HTTP on the same port reaches the node, but not its inbox.
+    let r = net.gt.t.client.post(net.gt.t.url("/fed/v1/inbox")).body("x.y.z").send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["type"], "urn:enlace:problem:fed:no-client-certificate");
+    // The directory is served to anyone (it is signed).
+    let r = net.gt.t.client.get(net.gt.t.url("/fed/v1/directory")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
 }

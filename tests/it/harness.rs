@@ -138,6 +138,15 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 
 /// [`spawn_app`] with other settings (short session timeouts, say).
 pub async fn spawn_app_with(backend: Backend, settings: Settings) -> Option<TestApp> {
+    spawn_node(backend, settings, None).await
+}
+
+/// [`spawn_app_with`], serving `/fed/v1` over mutual TLS with `tls` on the same port when given.
+pub async fn spawn_node(
+    backend: Backend,
+    settings: Settings,
+    tls: Option<enlace_net::TlsIdentity>,
+) -> Option<TestApp> {
     let db = fresh_db(backend).await?;
     let database = Db::connect(db.url.as_deref(), db.dir.path()).await.expect("connect");
     let app = App::new(database, settings);
@@ -175,10 +184,13 @@ pub async fn spawn_app_with(backend: Backend, settings: Settings) -> Option<Test
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let served = app.clone();
     tokio::spawn(async move {
-        enlace_web::serve(listener, served, async {
+        let shutdown = async {
             let _ = rx.await;
-        })
-        .await
+        };
+        match tls {
+            Some(identity) => enlace_web::serve_federated(listener, served, identity, shutdown).await,
+            None => enlace_web::serve(listener, served, shutdown).await,
+        }
         .expect("serve");
     });
     Some(TestApp {

@@ -83,3 +83,24 @@ pub async fn serve(
     let svc = router(app).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, svc).with_graceful_shutdown(shutdown).await
 }
+
+/// Serves `app` as a federated node on `listener`: browsers and the API over plain HTTP (behind
+/// the state's TLS front), and `/fed/v1` over mutual TLS with `identity`, peers pinned to the
+/// directory, on the same port (told apart by the first byte). Until `shutdown` resolves.
+pub async fn serve_federated(
+    listener: tokio::net::TcpListener,
+    app: App,
+    identity: enlace_net::TlsIdentity,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // The pins are read from the directory in memory during handshakes: load it first.
+    if let Err(e) = app.directory().await {
+        tracing::warn!(error = %e, "no directory yet: peers are refused until one is installed");
+    }
+    let pins = std::sync::Arc::new(fed::DirectoryPins(app.clone()));
+    let tls = fed::routes()
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(app.clone());
+    enlace_net::serve(listener, router(app), tls, identity, pins, shutdown).await
+}

@@ -190,8 +190,13 @@ impl App {
             .ok_or_else(|| AppError::Unavailable("the federation transport is not set up".into()))
     }
 
-    /// The directory this node holds (checked current at `now`), loading the stored copy on
-    /// first use.
+    /// The directory in memory, if loaded (for the TLS layer, which cannot wait on the
+    /// database during a handshake; [`App::directory`] loads it).
+    pub fn directory_cached(&self) -> Option<Arc<Directory>> {
+        self.inner.fed.as_ref()?.directory.read().expect("directory lock").clone()
+    }
+
+    /// The directory this node holds, loading the stored copy on first use.
     pub async fn directory(&self) -> Result<Arc<Directory>, AppError> {
         let fed = self.fed()?;
         if let Some(d) = fed.directory.read().expect("directory lock").clone() {
