@@ -18,6 +18,7 @@ use enlace_domain::post::PostCode;
 use enlace_domain::role::Role;
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod demo_net;
 mod link_cmd;
 mod pprl_cmd;
 
@@ -111,12 +112,17 @@ enum Command {
         #[arg(long, hide = true, default_value = "chain")]
         audit_sink: AuditSink,
     },
-    /// Runs a demo node with demo accounts and cases, printing the logins (same as `serve --demo`).
+    /// Runs a local demo network in one process: the hub and the nodes of Mexico, Guatemala,
+    /// Honduras, El Salvador and the United States on consecutive ports, each with its own
+    /// database, demo accounts and cases (first start), sharing cases over mutual TLS. Prints
+    /// the URLs and logins. A second start reuses the data.
     Demo {
-        #[command(flatten)]
-        db: DbArgs,
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        /// Where the network keeps its files (a folder per node).
+        #[arg(long, default_value = "./enlace-demo")]
+        data_dir: PathBuf,
+        /// The hub's port; the nodes take the next five.
+        #[arg(long, default_value_t = 8080)]
+        base_port: u16,
     },
     /// Applies database migrations and loads reference data, then exits.
     Migrate {
@@ -305,12 +311,12 @@ fn bar(len: Option<u64>, what: &str) -> ProgressBar {
     pb
 }
 
-async fn generate(app: &App, cases: u64, seed: u64, batch: usize) -> Result<u64> {
+async fn generate(app: &App, cases: u64, seed: u64, batch: usize, owners: Vec<CountryCode>) -> Result<u64> {
     let pb = bar(Some(cases), "generating cases");
     let pb2 = pb.clone();
     let n = enlace_app::demo::generate_cases(
         app,
-        &GenerateOptions { cases, seed, batch: batch.max(1) },
+        &GenerateOptions { cases, seed, batch: batch.max(1), owners },
         &move |n| pb2.set_position(n),
     )
     .await?;
@@ -323,7 +329,7 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
         let logins = app.seed_demo_users().await?;
         if app.count_cases().await? == 0 {
             let shown = app.seed_showcase().await?;
-            generate(&app, 2000, 2016, 500).await?;
+            generate(&app, 2000, 2016, 500, Vec::new()).await?;
             eprintln!(
                 "Demo cases loaded: {} showcase cases ({}) and 2000 generated.",
                 shown.len(),
@@ -383,23 +389,25 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
         }
     });
     tracing::info!(address = %listener.local_addr()?, "serving");
-    let shutdown = async {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        let term = async {
-            if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                s.recv().await;
-            }
-        };
-        #[cfg(not(unix))]
-        let term = std::future::pending::<()>();
-        tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-        tracing::info!("shutting down: finishing requests in flight");
-    };
-    enlace_web::serve(listener, app.clone(), shutdown).await?;
+    enlace_web::serve(listener, app.clone(), shutdown_signal()).await?;
     app.flush_audit().await?;
     app.db().close().await;
     Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
 }
 
 fn read_password() -> Result<String> {
@@ -468,7 +476,7 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Demo { db, listen } => serve(open_node(&db, true, None).await?, listen, true).await,
+        Command::Demo { data_dir, base_port } => demo_net::run(data_dir, base_port).await,
         Command::Migrate { db } => {
             open(&db).await?;
             eprintln!("database is up to date");
@@ -514,7 +522,7 @@ async fn run(cli: Cli) -> Result<()> {
             let app = open(&db).await?;
             app.seed_demo_users().await?;
             let t = std::time::Instant::now();
-            let n = generate(&app, cases, seed, batch).await?;
+            let n = generate(&app, cases, seed, batch, Vec::new()).await?;
             eprintln!("generated {n} cases in {:.1} s", t.elapsed().as_secs_f64());
             Ok(())
         }

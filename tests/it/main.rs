@@ -13,6 +13,7 @@ mod at_rest;
 mod audit;
 mod browser;
 mod cli;
+mod demo_net;
 mod federation;
 mod link_cli;
 mod matching;

@@ -306,7 +306,7 @@ async fn the_demo_pair_meets_in_the_queue_despite_a_bulk_load() {
     let Some(app) = crate::harness::spawn_app(crate::harness::Backend::Sqlite).await else { return };
     app.app.seed_demo_users().await.unwrap();
     app.app.seed_showcase().await.unwrap();
-    let o = enlace_app::demo::GenerateOptions { cases: 2000, seed: 2016, batch: 500 };
+    let o = enlace_app::demo::GenerateOptions { cases: 2000, seed: 2016, batch: 500, owners: Vec::new() };
     enlace_app::demo::generate_cases(&app.app, &o, &|_| {}).await.unwrap();
     let t = app.token("supervisor.gt").await;
     let v = pending(&app, &t, 1).await;

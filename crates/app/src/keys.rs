@@ -44,17 +44,10 @@ impl NodeKey {
 
     /// Reads the key file, or creates it (owner-only) with a new random key when absent.
     pub fn load_or_create(path: &Path) -> Result<NodeKey, String> {
-        match std::fs::read_to_string(path) {
-            Ok(s) => NodeKey::from_base64(&s).map_err(|e| format!("{}: {e}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = NodeKey::generate();
-                let text = base64::engine::general_purpose::STANDARD.encode(*key.0);
-                write_private(path, &format!("{text}\n"))
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                Ok(key)
-            }
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-        }
+        let text = secret_file(path, || {
+            Ok(base64::engine::general_purpose::STANDARD.encode(*NodeKey::generate().0))
+        })?;
+        NodeKey::from_base64(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     fn cipher(&self, purpose: &str) -> XChaCha20Poly1305 {
@@ -158,5 +151,19 @@ mod tests {
         std::fs::write(&path, "not base64!").unwrap();
         assert!(NodeKey::load_or_create(&path).unwrap_err().contains("base64"));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+/// The text of a secret file, made by `make` (and written owner-only) when it does not exist.
+pub fn secret_file(path: &Path, make: impl FnOnce() -> Result<String, String>) -> Result<String, String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(s.trim().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let text = make()?;
+            write_private(path, &format!("{text}\n"))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(text)
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
 }

@@ -26,6 +26,8 @@ pub struct GenerateOptions {
     pub seed: u64,
     /// Cases per transaction.
     pub batch: usize,
+    /// Only cases of these states' nationals (a federated node's); empty: every member state.
+    pub owners: Vec<CountryCode>,
 }
 
 fn pick<T: Copy>(rng: &mut fastrand::Rng, items: &[(T, u32)]) -> T {
@@ -108,6 +110,8 @@ struct Ctx {
     officers: HashMap<PostCode, User>,
     fallback: User,
     now: DateTime<Utc>,
+    /// The owners to draw from, with their weights.
+    owners: Vec<(&'static str, u32)>,
 }
 
 fn person(rng: &mut fastrand::Rng, owner: CountryCode, child: bool, today: NaiveDate) -> (PersonData, u32) {
@@ -205,7 +209,7 @@ fn person(rng: &mut fastrand::Rng, owner: CountryCode, child: bool, today: Naive
 }
 
 fn gen_case(rng: &mut fastrand::Rng, ctx: &Ctx) -> (Case, Vec<Transition>) {
-    let owner = CountryCode::parse(pick(rng, OWNERS)).expect("owner");
+    let owner = CountryCode::parse(pick(rng, &ctx.owners)).expect("owner");
     let host = CountryCode::parse(pick(rng, hosts(owner.as_str()))).expect("host");
     let subtypes: Vec<(usize, u32)> = SUBTYPES.iter().enumerate().map(|(i, s)| (i, s.1)).collect();
     let (subtype, _, cat, alt, alt_share) = SUBTYPES[pick(rng, &subtypes)];
@@ -503,7 +507,15 @@ pub async fn generate_cases(
             v.push(p.code);
         }
     }
-    let ctx = Ctx { posts, supervisors, officers, fallback, now: enlace_store::now() };
+    let owners: Vec<(&'static str, u32)> = OWNERS
+        .iter()
+        .copied()
+        .filter(|(s, _)| opts.owners.is_empty() || opts.owners.iter().any(|o| o.as_str() == *s))
+        .collect();
+    if owners.is_empty() {
+        return Err(AppError::Rule("no member state among the owners asked for".into()));
+    }
+    let ctx = Ctx { posts, supervisors, officers, fallback, now: enlace_store::now(), owners };
     let mut rng = fastrand::Rng::with_seed(opts.seed);
     let mut written = 0u64;
     while written < opts.cases {

@@ -51,9 +51,18 @@ fn demo_accounts() -> Vec<(String, Role, &'static str, Option<&'static str>)> {
 impl App {
     /// Creates the demo accounts that do not exist yet; returns all of them.
     pub async fn seed_demo_users(&self) -> Result<Vec<DemoLogin>, AppError> {
+        self.seed_demo_users_of(&[]).await
+    }
+
+    /// [`App::seed_demo_users`] for the accounts of `states` only (all when empty): a federated
+    /// node has the staff of the states it serves.
+    pub async fn seed_demo_users_of(&self, states: &[CountryCode]) -> Result<Vec<DemoLogin>, AppError> {
         let mut out = Vec::new();
         for (username, role, state, post) in demo_accounts() {
             let state = CountryCode::parse(state).expect("demo state");
+            if !states.is_empty() && !states.contains(&state) {
+                continue;
+            }
             let post = post.map(|p| PostCode::parse(p).expect("demo post"));
             if enlace_store::users::find_user_credentials(self.db(), &username).await?.is_none() {
                 self.create_user(
@@ -179,7 +188,13 @@ impl App {
         ];
         let mut numbers = Vec::new();
         for (user, body) in cases {
-            let actor = self.actor_for(user).await?;
+            // On a federated demo node, the cases of staff this node does not have are another
+            // node's to register.
+            let actor = match self.actor_for(user).await {
+                Ok(a) => a,
+                Err(AppError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
             let n: crate::cases::NewCase = serde_json::from_value(body)
                 .map_err(|e| AppError::Rule(format!("showcase case is invalid: {e}")))?;
             numbers.push(self.create_case(&actor, n).await?.case.number.to_string());

@@ -65,6 +65,15 @@ impl FedSettings {
     }
 }
 
+/// A node's (or the hub's) message-signing key, from its file (base64url, owner-only),
+/// made on first use.
+pub fn signing_key_file(path: &std::path::Path) -> Result<SigningKey, String> {
+    let text = crate::keys::secret_file(path, || {
+        SigningKey::generate().map(|k| k.to_secret_base64url()).map_err(|e| e.to_string())
+    })?;
+    SigningKey::from_secret_base64url(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 impl std::fmt::Debug for FedSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FedSettings")

@@ -1,0 +1,234 @@
+//! `enlace demo`: a local network in one process — the regional hub and the nodes of Mexico,
+//! Guatemala, Honduras, El Salvador and the United States on consecutive ports, each with its
+//! own SQLite file in its own folder, its own signing key, and a TLS certificate from a test
+//! certificate authority made at start (so the directory the hub signs at each start pins the
+//! new certificates). Demo accounts per state and demo cases (first start only), among them a
+//! Guatemalan consulate assisting a Honduran child (the assistance notice reaches Honduras) and
+//! a referral from Honduras to Guatemala.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::{TimeDelta, Utc};
+use enlace_app::demo::DEMO_PASSWORD;
+use enlace_app::fed::{FedSettings, ShareRequest, agreed_field_subsets, signing_key_file};
+use enlace_app::keys::NodeKey;
+use enlace_app::{App, Db, Settings};
+use enlace_domain::country::CountryCode;
+use enlace_fed::directory::{Directory, Endpoint, KeyEntry, NodeEntry, NodeRole};
+use enlace_fed::ids::{NodeId, StateCode};
+use enlace_fed::keys::SigningKey;
+use enlace_net::{DemoCa, TlsIdentity};
+use enlace_web::fed::HttpsTransport;
+
+/// The demo's nodes, in port order after the hub.
+const NODES: [(&str, &str, &str); 5] = [
+    ("mx", "MX", "Mexico"),
+    ("gt", "GT", "Guatemala"),
+    ("hn", "HN", "Honduras"),
+    ("sv", "SV", "El Salvador"),
+    ("us", "US", "United States"),
+];
+
+/// Generated cases per node, first start only.
+const GENERATED: u64 = 400;
+
+struct DemoNode {
+    id: &'static str,
+    state: &'static str,
+    name: &'static str,
+    port: u16,
+    app: App,
+    key: SigningKey,
+    tls: TlsIdentity,
+}
+
+async fn open(
+    dir: &Path,
+    id: &str,
+    hub: &SigningKey,
+    hub_endpoint: Option<String>,
+) -> Result<(App, SigningKey)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let key = signing_key_file(&dir.join("fed-signing.key")).map_err(anyhow::Error::msg)?;
+    let mut fed = FedSettings::new(
+        NodeId::parse(id)?,
+        SigningKey::from_secret_base64url(&key.to_secret_base64url())?,
+        hub.verifying_key(),
+    );
+    fed.hub_endpoint = hub_endpoint;
+    let settings = Settings {
+        node_key: NodeKey::load_or_create(&dir.join("node.key")).map_err(anyhow::Error::msg)?,
+        enforce_mfa: false,
+        fed: Some(fed),
+        ..Settings::default()
+    };
+    let db = Db::connect(None, dir)
+        .await
+        .with_context(|| format!("cannot open the database in {}", dir.display()))?;
+    let app = App::new(db, settings);
+    app.prepare().await.context("cannot prepare the database")?;
+    Ok((app, key))
+}
+
+fn entry(
+    id: &str,
+    states: &[&str],
+    port: u16,
+    key: &SigningKey,
+    tls: &TlsIdentity,
+    role: NodeRole,
+) -> Result<NodeEntry> {
+    let now = Utc::now();
+    Ok(NodeEntry {
+        id: NodeId::parse(id)?,
+        states: states.iter().map(|s| StateCode::parse(s)).collect::<Result<_, _>>()?,
+        endpoint: Endpoint::parse(&format!("https://127.0.0.1:{port}"))?,
+        tls_pin: tls.pin(),
+        keys: vec![KeyEntry::new(key.verifying_key(), now - TimeDelta::days(1), now + TimeDelta::days(365))],
+        roles: [role].into(),
+        revoked_at: None,
+    })
+}
+
+pub async fn run(data_dir: PathBuf, base_port: u16) -> Result<()> {
+    let last = base_port.checked_add(NODES.len() as u16).context("--base-port is too high")?;
+    let hub_dir = data_dir.join("hub");
+    std::fs::create_dir_all(&hub_dir).with_context(|| format!("cannot create {}", hub_dir.display()))?;
+    // The hub's directory key is the network's trust anchor: kept across starts.
+    let hub_key = signing_key_file(&hub_dir.join("hub-directory.key")).map_err(anyhow::Error::msg)?;
+    // Nodes fetch the directory over plain HTTP: it is signed by the hub's key, which they
+    // hold, so the channel adds nothing (and a TLS connection to a node's port must present
+    // a pinned client certificate).
+    let hub_url = format!("http://127.0.0.1:{base_port}");
+    let ca = DemoCa::generate("Enlace demo CA").context("cannot make the demo certificate authority")?;
+    let hosts = ["127.0.0.1", "localhost"];
+
+    let (hub_app, hub_node_key) = open(&hub_dir, "hub", &hub_key, None).await?;
+    let hub_tls = ca.issue(&NodeId::parse("hub")?, &hosts)?;
+    let mut nodes = Vec::new();
+    for (i, (id, state, name)) in NODES.into_iter().enumerate() {
+        let (app, key) = open(&data_dir.join(id), id, &hub_key, Some(hub_url.clone())).await?;
+        let tls = ca.issue(&NodeId::parse(id)?, &hosts)?;
+        nodes.push(DemoNode { id, state, name, port: base_port + 1 + i as u16, app, key, tls });
+    }
+
+    // The directory of this start: a serial that grows with time, the certificates of today.
+    let now = Utc::now();
+    let mut entries = vec![entry("hub", &[], base_port, &hub_node_key, &hub_tls, NodeRole::Hub)?];
+    for n in &nodes {
+        entries.push(entry(n.id, &[n.state], n.port, &n.key, &n.tls, NodeRole::Node)?);
+    }
+    let directory = Directory {
+        serial: now.timestamp() as u64,
+        issued_at: now,
+        expires_at: now + TimeDelta::days(7),
+        nodes: entries,
+        field_subsets: agreed_field_subsets(),
+    };
+    let signed = directory.sign(&hub_key).context("cannot sign the directory")?;
+    for app in std::iter::once(&hub_app).chain(nodes.iter().map(|n| &n.app)) {
+        app.install_directory(signed.as_str()).await.map_err(crate::explain)?;
+    }
+
+    // Listen on every port before anything else, so a port in use stops the demo at once.
+    let mut listeners = Vec::new();
+    for port in base_port..=last {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        listeners.push(
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?,
+        );
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let mut servers = tokio::task::JoinSet::new();
+    let mut listeners = listeners.into_iter();
+    let hub_listener = listeners.next().expect("the hub's port");
+    servers.spawn(enlace_web::serve_federated(hub_listener, hub_app.clone(), hub_tls.clone(), stopped()));
+    for (n, listener) in nodes.iter().zip(listeners) {
+        n.app.set_transport(Arc::new(HttpsTransport::new(&n.app, n.tls.clone())?)).map_err(crate::explain)?;
+        n.app.start_federation().map_err(crate::explain)?;
+        n.app.start_linkage_worker();
+        servers.spawn(enlace_web::serve_federated(listener, n.app.clone(), n.tls.clone(), stopped()));
+    }
+
+    // Demo accounts and, on first start, demo cases.
+    let mut logins = Vec::new();
+    let mut loaded = Vec::new();
+    for n in &nodes {
+        let state = CountryCode::parse(n.state)?;
+        let users = n.app.seed_demo_users_of(&[state]).await.map_err(crate::explain)?;
+        logins.extend(users.into_iter().map(|u| (n.id, n.port, u)));
+        if n.app.count_cases().await.map_err(crate::explain)? == 0 {
+            let shown = n.app.seed_showcase().await.map_err(crate::explain)?;
+            let generated =
+                crate::generate(&n.app, GENERATED, 2016 + n.port as u64, 400, vec![state]).await?;
+            loaded.push(format!("{}: {} showcase, {generated} generated", n.name, shown.len()));
+        }
+    }
+    if !loaded.is_empty() {
+        refer_first_case(&nodes).await?;
+        eprintln!("Demo cases loaded (first start): {}.", loaded.join("; "));
+    }
+
+    println!(
+        "\nEnlace demo network ({}; {} on every node's port)",
+        data_dir.display(),
+        "UI + API over HTTP, /fed/v1 over mutual TLS"
+    );
+    println!("  hub            http://127.0.0.1:{base_port}   (directory: /fed/v1/directory)");
+    for n in &nodes {
+        println!("  {:<2} {:<11} http://127.0.0.1:{}", n.id, n.name, n.port);
+    }
+    println!("\nEvery demo account's password is: {DEMO_PASSWORD}\n");
+    println!("{:<24} {:<24} {:<6} {:<14} URL", "USER", "ROLE", "STATE", "POST");
+    for (_, port, l) in &logins {
+        println!(
+            "{:<24} {:<24} {:<6} {:<14} http://127.0.0.1:{port}",
+            l.username,
+            l.role.as_str(),
+            l.state,
+            l.post.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+        );
+    }
+    println!();
+    tracing::info!(hub = %hub_url, nodes = nodes.len(), "demo network serving");
+
+    crate::shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    while let Some(r) = servers.join_next().await {
+        if let Ok(Err(e)) = r {
+            tracing::warn!(error = %e, "a demo server stopped with an error");
+        }
+    }
+    for app in std::iter::once(&hub_app).chain(nodes.iter().map(|n| &n.app)) {
+        app.flush_audit().await.map_err(crate::explain)?;
+        app.db().close().await;
+    }
+    Ok(())
+}
+
+/// Honduras refers one of its cases to Guatemala (a recorded vital-interest exception stands
+/// in for the person's consent), so the demo shows a share in both worklists.
+async fn refer_first_case(nodes: &[DemoNode]) -> Result<()> {
+    let Some(hn) = nodes.iter().find(|n| n.id == "hn") else { return Ok(()) };
+    let actor = hn.app.actor_for("supervisor.hn").await.map_err(crate::explain)?;
+    let filter = enlace_store::cases::CaseFilter { limit: 1, ..Default::default() };
+    let page = hn.app.list_cases(&actor, filter).await.map_err(crate::explain)?;
+    let Some(case) = page.items.first() else { return Ok(()) };
+    let req: ShareRequest = serde_json::from_value(serde_json::json!({
+        "to_state": "GT",
+        "fields": ["given_names", "surnames", "birth", "nationalities", "category", "subtype", "status", "host_state"],
+        "purpose": "Family tracing and reunification support in Guatemala",
+        "legal_instrument": "Bilateral agreement on consular cooperation HN-GT",
+        "exception": {"kind": "vital_interest", "reason": "The person's relatives in Guatemala must be found quickly."}
+    }))?;
+    hn.app.offer_share(&actor, case.id, req).await.map_err(crate::explain)?;
+    Ok(())
+}
