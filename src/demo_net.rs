@@ -178,9 +178,8 @@ pub async fn run(data_dir: PathBuf, base_port: u16) -> Result<()> {
     }
 
     println!(
-        "\nEnlace demo network ({}; {} on every node's port)",
-        data_dir.display(),
-        "UI + API over HTTP, /fed/v1 over mutual TLS"
+        "\nEnlace demo network ({}; UI + API over HTTP, /fed/v1 over mutual TLS on every node's port)",
+        data_dir.display()
     );
     println!("  hub            http://127.0.0.1:{base_port}   (directory: /fed/v1/directory)");
     for n in &nodes {

@@ -475,8 +475,7 @@ async fn a_peer_down_and_back_gets_everything_once_in_order(net: &Net) {
 
     net.set_down("gt", true);
     let case_id = case["id"].as_str().unwrap();
-    let mut version = 1;
-    for host in ["US", "GT", "CR", "US"] {
+    for (version, host) in (1..).zip(["US", "GT", "CR", "US"]) {
         let (s, v) = net
             .hn
             .t
@@ -488,7 +487,6 @@ async fn a_peer_down_and_back_gets_everything_once_in_order(net: &Net) {
             )
             .await;
         assert_eq!(s, 200, "{v}");
-        version += 1;
     }
     // Nothing gets through, and the relay keeps trying (no dead letter).
     tokio::time::sleep(Duration::from_millis(600)).await;
