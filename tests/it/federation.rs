@@ -244,6 +244,7 @@ fed_both!(
     early_messages_wait_for_the_missing_ones,
     a_hostile_peer_is_refused_and_nothing_is_written,
     key_rotation_revocation_and_directory_rules,
+    shares_in_the_pages,
 );
 
 /// Polls `f` until it returns `Some`, for at most 20 s.
@@ -862,4 +863,44 @@ async fn over_mutual_tls(net: &Net) {
     // The directory is served to anyone (it is signed).
     let r = net.gt.t.client.get(net.gt.t.url("/fed/v1/directory")).send().await.unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// The pages: the worklist's box of what other states shared, the list, one share with what
+/// it carries and its decision form, and the shares on the case page of the offering node.
+async fn shares_in_the_pages(net: &Net) {
+    let (sup, case) = hn_case(net, "Dora").await;
+    let share = offer(net, &sup, &case, &["given_names", "surnames", "status"]).await;
+    let id = share["id"].as_str().unwrap();
+    at_gt(net, id, |_| true).await;
+
+    let mut web = crate::ui::Web::new(&net.gt.t).accept_language("en");
+    web.sign_in("supervisor.gt").await.has("Shared with your state").has(case["number"].as_str().unwrap());
+    web.get("/shares").await.has(&format!("/shares/{id}")).has("Referral").has("Offered");
+    web.get("/shares?side=offerer").await.has("No shares yet.");
+    let p = web.get(&format!("/shares/{id}")).await;
+    p.has("Given names").has("Dora").has("Flores").has("name=\"action\" value=\"accept\"");
+    let done =
+        web.post(&format!("/shares/{id}/decision"), &[("action", "accept"), ("note", "Recibido")]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    web.get(&format!("/shares/{id}")).await.has("Accepted").has("Recibido").lacks("value=\"accept\"");
+    // A share that is not there, and a decision that is not one.
+    assert_eq!(web.get(&format!("/shares/{}", uuid::Uuid::now_v7())).await.status, 404);
+    let bad = web.post(&format!("/shares/{id}/decision"), &[("action", "merge")]).await;
+    assert_eq!(bad.status, 400);
+
+    // On Honduras' node the case page lists the share, accepted once the answer arrived.
+    at_hn(net, &sup, id, |v| v["share"]["state"] == "accepted").await;
+    let mut web = crate::ui::Web::new(&net.hn.t).accept_language("en");
+    web.sign_in("supervisor.hn").await;
+    let case_id = case["id"].as_str().unwrap();
+    web.get(&format!("/cases/{case_id}"))
+        .await
+        .has("Shared with other states")
+        .has("Guatemala")
+        .has("Accepted");
+    web.get(&format!("/shares/{id}"))
+        .await
+        .has("Sent · offer")
+        .has("delivered")
+        .has("name=\"action\" value=\"revoke\"");
 }

@@ -13,6 +13,7 @@ mod forms;
 pub mod i18n;
 mod matches;
 mod new_case;
+mod shares;
 mod work;
 
 use askama::Template;
@@ -64,6 +65,9 @@ pub fn routes() -> Router<App> {
         .route("/cases/new/candidates", post(new_case::candidates))
         .route("/matches", get(matches::queue))
         .route("/matches/{id}/decision", post(matches::decide))
+        .route("/shares", get(shares::list))
+        .route("/shares/{id}", get(shares::show))
+        .route("/shares/{id}/decision", post(shares::decide))
         .route("/cases/{id}", get(cases::show))
         .route("/cases/{id}/actions", post(cases::add_action))
         .route("/cases/{id}/transition", post(cases::transition))

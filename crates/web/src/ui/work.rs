@@ -24,6 +24,8 @@ pub struct Section {
 struct Worklist {
     c: Ctx,
     sections: Vec<Section>,
+    /// What other states shared with the user's state, latest first (federated nodes).
+    shares: Vec<super::shares::ShareLine>,
 }
 
 const BOX: u32 = 10;
@@ -86,8 +88,19 @@ pub async fn worklist(page: Page) -> Response {
     let lists = futures_util::future::join_all(specs.iter().map(|(_, f, _)| {
         let f = CaseFilter { limit: BOX, descending: true, ..f.clone() };
         page.app.list_cases(page.actor(), f)
-    }))
-    .await;
+    }));
+    let shares = async {
+        if !page.app.federated() {
+            return Ok(Vec::new());
+        }
+        let side = enlace_app::fed::ShareSide::Recipient;
+        Ok(page.app.list_shares(page.actor(), side, None, 5).await?.items)
+    };
+    let (lists, shares): (_, Result<_, enlace_app::AppError>) = tokio::join!(lists, shares);
+    let shares = match shares {
+        Ok(s) => s.iter().map(|s| super::shares::share_line(tr, s)).collect(),
+        Err(e) => return page.fail(e),
+    };
     let mut sections = Vec::new();
     for ((id, _, more), list) in specs.into_iter().zip(lists) {
         let list = match list {
@@ -103,5 +116,5 @@ pub async fn worklist(page: Page) -> Response {
             has_more: list.next_cursor.is_some(),
         });
     }
-    html(&Worklist { c: page.ctx, sections })
+    html(&Worklist { c: page.ctx, sections, shares })
 }
