@@ -44,7 +44,7 @@ struct DemoNode {
     tls: TlsIdentity,
 }
 
-async fn open(
+pub(crate) async fn open(
     dir: &Path,
     id: &str,
     hub: &SigningKey,
@@ -72,7 +72,7 @@ async fn open(
     Ok((app, key))
 }
 
-fn entry(
+pub(crate) fn entry(
     id: &str,
     states: &[&str],
     port: u16,

@@ -19,6 +19,7 @@ use enlace_domain::role::Role;
 use indicatif::{ProgressBar, ProgressStyle};
 
 mod demo_net;
+mod fed_bench;
 mod link_cmd;
 mod pprl_cmd;
 
@@ -169,6 +170,10 @@ enum Command {
         #[command(subcommand)]
         what: ExportCommand,
     },
+    /// Benchmark of federation: two nodes over mutual TLS on loopback, a steady load of shared
+    /// case changes (and optionally a peer outage); prints rate and delays.
+    #[command(hide = true)]
+    BenchFederation(fed_bench::BenchArgs),
     /// Privacy-preserving record linkage: keyed Bloom filter encodings and their Dice matching.
     Pprl {
         #[command(subcommand)]
@@ -594,6 +599,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Pprl { command } => pprl_cmd::run(command),
+        Command::BenchFederation(args) => fed_bench::run(args).await,
     }
 }
 

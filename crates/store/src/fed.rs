@@ -385,6 +385,13 @@ pub async fn requeue(
     Ok(n)
 }
 
+/// A peer answers again: its pending messages are due now instead of at their backoff.
+pub async fn retry_peer_now(tx: &mut Tx, peer: &str, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    Ok(on_tx!(tx, c => sqlx::query(
+        "UPDATE fed_outbox SET next_at = $1 WHERE state = 'pending' AND peer_node = $2 AND next_at > $1")
+        .bind(now).bind(peer).execute(&mut *c).await?.rows_affected()))
+}
+
 /// Dead letters, oldest first.
 pub async fn dead_letters(db: &Db, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(

@@ -58,7 +58,7 @@ impl FedSettings {
             hub_endpoint: None,
             max_skew: TimeDelta::minutes(5),
             retry_base: Duration::from_secs(1),
-            retry_max: Duration::from_secs(600),
+            retry_max: Duration::from_secs(60),
             max_attempts: 200,
             directory_refresh: Duration::from_secs(300),
         }

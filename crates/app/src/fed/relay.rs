@@ -31,8 +31,11 @@ const IN_FLIGHT: usize = 64;
 /// A peer's circuit breaker.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Breaker {
+    /// Failures since the last success or trip.
     failures: u32,
     open_until: Option<Instant>,
+    /// How long the last trip opened it (doubles at each trip, reset by a success).
+    open_for: Duration,
 }
 
 /// What one relay round did (tests and the CLI read it).
@@ -120,7 +123,14 @@ impl App {
                             report.failed += 1;
                         }
                     }
-                    app.breaker_note(&m.peer_node, ok);
+                    if app.breaker_note(&m.peer_node, ok) {
+                        // The peer is back: what waits for it need not wait out its backoff.
+                        match app.reschedule_peer(&m.peer_node).await {
+                            Ok(n) if n > 0 => app.kick_relay(),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "cannot reschedule a peer's messages"),
+                        }
+                    }
                     if !ok {
                         break;
                     }
@@ -272,22 +282,47 @@ impl App {
         !matches!(b.open_until, Some(t) if Instant::now() < t)
     }
 
-    fn breaker_note(&self, peer: &str, ok: bool) {
-        let Ok(fed) = self.fed() else { return };
+    /// Counts an attempt's outcome. The circuit opens after [`BREAKER_THRESHOLD`] failures,
+    /// for the base delay, doubling at each new trip up to the maximum; failures of attempts
+    /// already in flight when it opened do not count again. Returns true when a success ends
+    /// a run of failures (the peer is back).
+    fn breaker_note(&self, peer: &str, ok: bool) -> bool {
+        let Ok(fed) = self.fed() else { return false };
         let mut all = fed.breakers.lock().expect("breakers lock");
         let b = all.entry(peer.to_string()).or_default();
+        let now = Instant::now();
         if ok {
+            let was_failing = b.failures > 0 || !b.open_for.is_zero();
             *b = Breaker::default();
-            return;
+            return was_failing;
+        }
+        if b.open_until.is_some_and(|t| now < t) {
+            return false;
         }
         b.failures += 1;
         if b.failures >= BREAKER_THRESHOLD {
-            // Open for the base delay times the failures past the threshold, at most the max.
-            let extra = (b.failures - BREAKER_THRESHOLD + 1).min(64);
-            let open = (fed.settings.retry_base * extra).min(fed.settings.retry_max);
-            b.open_until = Some(Instant::now() + open);
-            tracing::warn!(peer, failures = b.failures, open_secs = open.as_secs_f64(), "peer circuit open");
+            b.open_for = if b.open_for.is_zero() { fed.settings.retry_base } else { b.open_for * 2 }
+                .min(fed.settings.retry_max);
+            b.open_until = Some(now + b.open_for);
+            b.failures = 0;
+            tracing::warn!(peer, open_secs = b.open_for.as_secs_f64(), "peer circuit open");
         }
+        false
+    }
+
+    /// Makes a peer's pending messages due now (it answers again).
+    async fn reschedule_peer(&self, peer: &str) -> Result<u64, AppError> {
+        let peer = peer.to_string();
+        self.db()
+            .write(move |tx| {
+                let peer = peer.clone();
+                Box::pin(async move {
+                    Ok::<_, AppError>(
+                        enlace_store::fed::retry_peer_now(tx, &peer, enlace_store::now()).await?,
+                    )
+                })
+            })
+            .await
     }
 
     /// Peers whose circuit is open now (diagnostics).
