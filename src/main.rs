@@ -20,6 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 mod demo_net;
 mod fed_bench;
+mod fed_cmd;
 mod link_cmd;
 mod pprl_cmd;
 
@@ -109,6 +110,8 @@ enum Command {
         demo: bool,
         #[command(flatten)]
         oidc: OidcArgs,
+        #[command(flatten)]
+        fed: fed_cmd::FedArgs,
         /// Benchmarks only: `noop` writes no audit events, to measure what auditing costs.
         #[arg(long, hide = true, default_value = "chain")]
         audit_sink: AuditSink,
@@ -174,6 +177,12 @@ enum Command {
     /// case changes (and optionally a peer outage); prints rate and delays.
     #[command(hide = true)]
     BenchFederation(fed_bench::BenchArgs),
+    /// Federation: a node's identity for the directory, the hub's key, signing and installing
+    /// the directory.
+    Fed {
+        #[command(subcommand)]
+        command: fed_cmd::FedCommand,
+    },
     /// Privacy-preserving record linkage: keyed Bloom filter encodings and their Dice matching.
     Pprl {
         #[command(subcommand)]
@@ -283,18 +292,24 @@ enum ExportCommand {
 }
 
 async fn open(db: &DbArgs) -> Result<App> {
-    open_node(db, false, None).await
+    open_node(db, false, None, None).await
 }
 
 /// Opens the node; a demo node does not force two-factor enrolment on its demo accounts.
-async fn open_node(db: &DbArgs, demo: bool, oidc: Option<OidcSettings>) -> Result<App> {
+async fn open_node(
+    db: &DbArgs,
+    demo: bool,
+    oidc: Option<OidcSettings>,
+    fed: Option<enlace_app::fed::FedSettings>,
+) -> Result<App> {
     let database = Db::connect(db.database_url.as_deref(), &db.data_dir).await.with_context(|| match &db
         .database_url
     {
         Some(_) => "cannot connect to the database given by --database-url".to_string(),
         None => format!("cannot open the database in {}", db.data_dir.display()),
     })?;
-    let settings = Settings { node_key: db.node_key()?, enforce_mfa: !demo, oidc, ..Settings::default() };
+    let settings =
+        Settings { node_key: db.node_key()?, enforce_mfa: !demo, oidc, fed, ..Settings::default() };
     let app = App::new(database, settings);
     app.prepare().await.context("cannot prepare the database")?;
     Ok(app)
@@ -329,7 +344,7 @@ async fn generate(app: &App, cases: u64, seed: u64, batch: usize, owners: Vec<Co
     Ok(n)
 }
 
-async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
+async fn serve(app: App, listen: SocketAddr, demo: bool, tls: Option<enlace_net::TlsIdentity>) -> Result<()> {
     if demo {
         let logins = app.seed_demo_users().await?;
         if app.count_cases().await? == 0 {
@@ -394,7 +409,11 @@ async fn serve(app: App, listen: SocketAddr, demo: bool) -> Result<()> {
         }
     });
     tracing::info!(address = %listener.local_addr()?, "serving");
-    enlace_web::serve(listener, app.clone(), shutdown_signal()).await?;
+    match tls {
+        // Federated: /fed/v1 over mutual TLS on the same port as the UI and API.
+        Some(tls) => enlace_web::serve_federated(listener, app.clone(), tls, shutdown_signal()).await?,
+        None => enlace_web::serve(listener, app.clone(), shutdown_signal()).await?,
+    }
     app.flush_audit().await?;
     app.db().close().await;
     Ok(())
@@ -428,13 +447,19 @@ fn read_password() -> Result<String> {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Link(args) => link_cmd::run_link(args),
-        Command::Serve { db, listen, demo, oidc, audit_sink } => {
+        Command::Serve { db, listen, demo, oidc, fed, audit_sink } => {
             if let AuditSink::Noop = audit_sink {
                 tracing::warn!("audit sink is a no-op: this node keeps NO audit trail (benchmark mode)");
                 enlace_app::audit_log::use_noop_sink_for_benchmarks();
             }
-            serve(open_node(&db, demo, oidc.settings()?).await?, listen, demo).await
+            let (fed, tls) = fed.settings(&db.data_dir)?.unzip();
+            let app = open_node(&db, demo, oidc.settings()?, fed).await?;
+            if let Some(tls) = &tls {
+                fed_cmd::start(&app, tls.clone())?;
+            }
+            serve(app, listen, demo, tls).await
         }
+        Command::Fed { command } => fed_cmd::run(command).await,
         Command::Retention { command: RetentionCommand::Run { db, dry_run } } => {
             let app = open(&db).await?;
             let report = app.run_retention(dry_run, chrono::Utc::now()).await.map_err(explain)?;

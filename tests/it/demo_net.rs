@@ -137,3 +137,302 @@ async fn the_demo_network_shares_cases_between_nodes_and_restarts_on_its_data() 
     let hn_tok = token(&c, hn, "supervisor.hn").await;
     assert_eq!(shares(&c, hn, &hn_tok, "offerer").await.len(), 1, "Honduras' referral, once");
 }
+
+/// Runs `enlace` to completion; panics with its output when it fails and `ok` is asked.
+fn enlace(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("ENLACE_DATA_DIR")
+        .env_remove("ENLACE_DATABASE_URL")
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn enlace");
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn ok(args: &[&str], stdin: Option<&str>) -> String {
+    let (success, out, err) = enlace(args, stdin);
+    assert!(success, "enlace {args:?} failed:\n{out}\n{err}");
+    out
+}
+
+/// A node served by `enlace serve` with its federation options; killed on drop.
+fn serve_node(dir: &str, port: u16, id: &str, hub_key: &str) -> Demo {
+    let child = Command::new(BIN)
+        .args(["serve", "--data-dir", dir, "--listen", &format!("127.0.0.1:{port}"), "--node-id", id])
+        .args(["--hub-key", hub_key])
+        .env_remove("ENLACE_DATA_DIR")
+        .env_remove("ENLACE_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn enlace serve");
+    Demo { child, stderr: Default::default() }
+}
+
+async fn wait_ready(c: &reqwest::Client, port: u16) {
+    let end = Instant::now() + Duration::from_secs(60);
+    while c
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < end, "node on {port} not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Two nodes as separate `enlace serve` processes, set up with `enlace fed` (identities, the
+/// hub's key, a signed directory installed on each). A referral crosses; then Guatemala's
+/// process is killed, Honduras changes the case (queued), Guatemala starts again and the
+/// change arrives, once. A tampered or foreign-signed directory is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn separate_node_processes_share_a_case_and_survive_a_killed_peer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = |p: &str| tmp.path().join(p).to_str().unwrap().to_string();
+    let (hn_dir, gt_dir, hub_file) = (path("hn"), path("gt"), path("hub.key"));
+    let hub_key = ok(&["fed", "hub-key", "--key-file", &hub_file], None).trim().to_string();
+    assert_eq!(ok(&["fed", "hub-key", "--key-file", &hub_file], None).trim(), hub_key, "the key is kept");
+    let ident = |dir: &str, id: &str| -> Value {
+        serde_json::from_str(&ok(&["fed", "identity", "--data-dir", dir, "--node-id", id], None)).unwrap()
+    };
+    let (hn_id, gt_id) = (ident(&hn_dir, "hn"), ident(&gt_dir, "gt"));
+    assert_eq!(ident(&hn_dir, "hn"), hn_id, "a node's identity is kept");
+    let base = 10000 + fastrand::u16(0..20000);
+    let (hn_port, gt_port) = (base, base + 1);
+    let now = chrono::Utc::now();
+    let node = |id: &Value, state: &str, port: u16| {
+        json!({"id": id["id"], "states": [state], "endpoint": format!("https://127.0.0.1:{port}"),
+               "tls_pin": id["tls_pin"], "roles": ["node"],
+               "keys": [{"kid": id["kid"], "public_key": id["key"],
+                         "not_before": (now - chrono::TimeDelta::days(1)).to_rfc3339(),
+                         "not_after": (now + chrono::TimeDelta::days(30)).to_rfc3339()}]})
+    };
+    let dir_json = json!({"serial": 1, "issued_at": now.to_rfc3339(),
+        "expires_at": (now + chrono::TimeDelta::days(2)).to_rfc3339(),
+        "nodes": [node(&hn_id, "HN", hn_port), node(&gt_id, "GT", gt_port)],
+        "field_subsets": enlace_app::fed::agreed_field_subsets()});
+    std::fs::write(path("dir.json"), dir_json.to_string()).unwrap();
+    ok(
+        &[
+            "fed",
+            "sign-directory",
+            "--key-file",
+            &hub_file,
+            "--input",
+            &path("dir.json"),
+            "--output",
+            &path("dir.jws"),
+        ],
+        None,
+    );
+    // Refused: a tampered copy, and a directory signed by another key.
+    let signed = std::fs::read_to_string(path("dir.jws")).unwrap();
+    std::fs::write(path("bad.jws"), signed.replacen('.', ".e", 1)).unwrap();
+    let other = path("other.key");
+    ok(&["fed", "hub-key", "--key-file", &other], None);
+    ok(
+        &[
+            "fed",
+            "sign-directory",
+            "--key-file",
+            &other,
+            "--input",
+            &path("dir.json"),
+            "--output",
+            &path("rogue.jws"),
+        ],
+        None,
+    );
+    for bad in ["bad.jws", "rogue.jws"] {
+        let (success, _, err) = enlace(
+            &[
+                "fed",
+                "install-directory",
+                "--data-dir",
+                &hn_dir,
+                "--node-id",
+                "hn",
+                "--hub-key",
+                &hub_key,
+                "--file",
+                &path(bad),
+            ],
+            None,
+        );
+        assert!(!success && err.contains("directory"), "{bad}: {err}");
+    }
+    for (dir, id, state) in [(&hn_dir, "hn", "HN"), (&gt_dir, "gt", "GT")] {
+        let out = enlace(
+            &[
+                "fed",
+                "install-directory",
+                "--data-dir",
+                dir,
+                "--node-id",
+                id,
+                "--hub-key",
+                &hub_key,
+                "--file",
+                &path("dir.jws"),
+            ],
+            None,
+        );
+        assert!(out.0, "{}", out.2);
+        // Liaison officers work cases and decide on shares, and sign in without a second
+        // factor (which this production-mode node enforces for supervisors).
+        let user = format!("liaison.{id}");
+        ok(
+            &[
+                "admin",
+                "create-user",
+                "--data-dir",
+                dir,
+                "--username",
+                &user,
+                "--role",
+                "liaison_officer",
+                "--state",
+                state,
+                "--password-stdin",
+            ],
+            Some("una clave de prueba larga\n"),
+        );
+    }
+    let c = reqwest::Client::new();
+    let hn = serve_node(&hn_dir, hn_port, "hn", &hub_key);
+    let mut gt = serve_node(&gt_dir, gt_port, "gt", &hub_key);
+    wait_ready(&c, hn_port).await;
+    wait_ready(&c, gt_port).await;
+    let login = |port: u16, user: &'static str| {
+        let c = c.clone();
+        async move {
+            let r = c
+                .post(format!("http://127.0.0.1:{port}/api/v1/auth/token"))
+                .json(&json!({"username": user, "password": "una clave de prueba larga"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+        }
+    };
+    let hn_tok = login(hn_port, "liaison.hn").await;
+    let body = json!({
+        "person": {"given_names": ["Nora"], "surnames": ["Paz"], "sex": "female",
+                   "birth": {"kind": "year", "year": 1990}, "nationalities": ["HN"]},
+        "host_state": "MX", "category": "migration", "subtype": "documentation",
+        "protection": {"state": "accepted", "at": "2026-01-05T10:00:00Z"}, "legal_basis": "consent"});
+    let r = c
+        .post(format!("http://127.0.0.1:{hn_port}/api/v1/cases"))
+        .bearer_auth(&hn_tok)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let case: Value = r.json().await.unwrap();
+    let case_id = case["id"].as_str().unwrap().to_string();
+    let offer = json!({"to_state": "GT", "fields": ["given_names", "host_state"], "purpose": "Support",
+        "legal_instrument": "Bilateral agreement",
+        "exception": {"kind": "vital_interest", "reason": "The person is in danger and needs help now."}});
+    let r = c
+        .post(format!("http://127.0.0.1:{hn_port}/api/v1/cases/{case_id}/shares"))
+        .bearer_auth(&hn_tok)
+        .json(&offer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let share: Value = r.json().await.unwrap();
+    let share_id = share["id"].as_str().unwrap().to_string();
+
+    let gt_share = |tok: String| {
+        let (c, id) = (c.clone(), share_id.clone());
+        async move {
+            let r = c
+                .get(format!("http://127.0.0.1:{gt_port}/api/v1/shares/{id}"))
+                .bearer_auth(&tok)
+                .send()
+                .await
+                .ok()?;
+            if r.status() != 200 {
+                return None;
+            }
+            r.json::<Value>().await.ok()
+        }
+    };
+    let gt_tok = login(gt_port, "liaison.gt").await;
+    let end = Instant::now() + Duration::from_secs(60);
+    while gt_share(gt_tok.clone()).await.is_none() {
+        assert!(Instant::now() < end, "the offer did not reach Guatemala's process");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = c
+        .post(format!("http://127.0.0.1:{gt_port}/api/v1/shares/{share_id}/accept"))
+        .bearer_auth(&gt_tok)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v: Value = c
+            .get(format!("http://127.0.0.1:{hn_port}/api/v1/shares/{share_id}"))
+            .bearer_auth(&hn_tok)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["share"]["state"] == "accepted" {
+            break;
+        }
+        assert!(Instant::now() < end, "the acceptance did not reach Honduras: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Guatemala's process dies; Honduras changes the case meanwhile; Guatemala comes back.
+    let _ = gt.child.kill();
+    let _ = gt.child.wait();
+    let r = c
+        .patch(format!("http://127.0.0.1:{hn_port}/api/v1/cases/{case_id}"))
+        .bearer_auth(&hn_tok)
+        .json(&json!({"version": 1, "host_state": "US"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    gt = serve_node(&gt_dir, gt_port, "gt", &hub_key);
+    wait_ready(&c, gt_port).await;
+    let gt_tok = login(gt_port, "liaison.gt").await;
+    let end = Instant::now() + Duration::from_secs(90);
+    let v = loop {
+        if let Some(v) = gt_share(gt_tok.clone()).await
+            && v["share"]["data"]["host_state"] == "US"
+        {
+            break v;
+        }
+        assert!(Instant::now() < end, "the change queued while Guatemala was down did not arrive");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let received = v["events"].as_array().unwrap().iter().filter(|e| e["direction"] == "received").count();
+    assert_eq!(received, 2, "the offer and the one update, once each: {v}");
+    drop((hn, gt));
+}
