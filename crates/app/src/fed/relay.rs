@@ -26,7 +26,7 @@ use crate::{App, AppError, audit, event};
 /// Consecutive failures after which a peer is skipped for a while.
 const BREAKER_THRESHOLD: u32 = 5;
 /// Messages in flight at once (across shares and peers).
-const IN_FLIGHT: usize = 64;
+const IN_FLIGHT: usize = 256;
 
 /// A peer's circuit breaker.
 #[derive(Debug, Default, Clone)]
@@ -44,6 +44,21 @@ pub struct RelayReport {
     pub delivered: usize,
     pub failed: usize,
     pub dead: usize,
+}
+
+impl RelayReport {
+    /// Counts one recorded attempt.
+    fn add(&mut self, (recorded, m): (Result<Option<bool>, AppError>, OutboxRow)) {
+        match recorded {
+            Ok(Some(true)) => self.delivered += 1,
+            Ok(Some(false)) => self.dead += 1,
+            Ok(None) => self.failed += 1,
+            Err(e) => {
+                tracing::warn!(error = %e, message = %m.id, "cannot record a delivery attempt");
+                self.failed += 1;
+            }
+        }
+    }
 }
 
 enum Outcome {
@@ -110,22 +125,28 @@ impl App {
             let (app, dir, transport, sem) = (self.clone(), dir.clone(), transport.clone(), sem.clone());
             tasks.spawn(async move {
                 let mut report = RelayReport::default();
+                // A delivery is recorded while the share's next message is already on its
+                // way (the receipt, not the record, orders them); the share's task ends
+                // when every record is written, so the next round sends nothing twice.
+                let mut records = tokio::task::JoinSet::new();
                 for m in queue {
-                    let Ok(_permit) = sem.acquire().await else { break };
+                    let Ok(permit) = sem.acquire().await else { break };
                     let outcome = app.attempt(&dir, transport.as_ref(), &m).await;
+                    drop(permit);
                     let ok = matches!(outcome, Outcome::Delivered(_));
-                    match app.record(&m, outcome).await {
-                        Ok(Some(true)) => report.delivered += 1,
-                        Ok(Some(false)) => report.dead += 1,
-                        Ok(None) => report.failed += 1,
-                        Err(e) => {
-                            tracing::warn!(error = %e, message = %m.id, "cannot record a delivery attempt");
-                            report.failed += 1;
-                        }
+                    let back = app.breaker_note(&m.peer_node, ok);
+                    let recording = {
+                        let app = app.clone();
+                        async move { (app.record(&m, outcome).await, m) }
+                    };
+                    if ok {
+                        records.spawn(recording);
+                    } else {
+                        report.add(recording.await);
                     }
-                    if app.breaker_note(&m.peer_node, ok) {
+                    if back {
                         // The peer is back: what waits for it need not wait out its backoff.
-                        match app.reschedule_peer(&m.peer_node).await {
+                        match app.reschedule_peer(&peer).await {
                             Ok(n) if n > 0 => app.kick_relay(),
                             Ok(_) => {}
                             Err(e) => tracing::warn!(error = %e, "cannot reschedule a peer's messages"),
@@ -133,6 +154,11 @@ impl App {
                     }
                     if !ok {
                         break;
+                    }
+                }
+                while let Some(r) = records.join_next().await {
+                    if let Ok(r) = r {
+                        report.add(r);
                     }
                 }
                 report
