@@ -314,23 +314,6 @@ pub async fn pending(db: &Db, limit: i64) -> Result<Vec<OutboxRow>, StoreError> 
     })
 }
 
-/// The earliest time a pending message is due, if any.
-pub async fn next_due(db: &Db) -> Result<Option<DateTime<Utc>>, StoreError> {
-    on_read!(db, p => {
-        let row = sqlx::query("SELECT next_at FROM fed_outbox WHERE state = 'pending' ORDER BY next_at, id LIMIT 1")
-            .fetch_optional(p).await?;
-        row.map(|r| r.ts("next_at")).transpose()
-    })
-}
-
-pub async fn outbox_message(db: &Db, id: Uuid) -> Result<Option<OutboxRow>, StoreError> {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {OUTBOX_COLS} FROM fed_outbox WHERE id = $1"));
-    on_read!(db, p => {
-        let row = sqlx::query(sql).bind(id).fetch_optional(p).await?;
-        row.as_ref().map(outbox_from_row).transpose()
-    })
-}
-
 /// Records a delivery and its receipt. Returns false when the message was not pending (a
 /// concurrent relay or an administrator got there first).
 pub async fn mark_delivered(

@@ -66,7 +66,8 @@ CREATE TABLE fed_outbox (
     delivered_at TEXT,
     receipt TEXT
 );
-CREATE INDEX fed_outbox_due ON fed_outbox(next_at, id) WHERE state = 'pending';
+-- The relay reads pending messages in queue order (a backlog of a long outage included).
+CREATE INDEX fed_outbox_pending ON fed_outbox(queued_at, id) WHERE state = 'pending';
 CREATE INDEX fed_outbox_share ON fed_outbox(share_id, seq) WHERE share_id IS NOT NULL;
 CREATE INDEX fed_outbox_dead ON fed_outbox(queued_at, id) WHERE state = 'dead';
 
