@@ -93,6 +93,7 @@ pub enum FedCommand {
     /// Signs a directory (JSON: serial, issued_at, expires_at, nodes, field_subsets) with the
     /// hub's key, after checking it is coherent.
     SignDirectory {
+        /// The hub's key file (from `enlace fed hub-key`).
         #[arg(long)]
         key_file: PathBuf,
         /// The directory as JSON.
