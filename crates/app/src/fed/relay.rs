@@ -27,6 +27,13 @@ use crate::{App, AppError, audit, event};
 const BREAKER_THRESHOLD: u32 = 5;
 /// Messages in flight at once (across shares and peers).
 const IN_FLIGHT: usize = 256;
+/// The relay reads the outbox at most this often when woken again and again.
+const DISPATCH_COALESCE: Duration = Duration::from_millis(10);
+
+/// A (peer, share) queue.
+type QueueKey = (String, Option<Uuid>);
+/// The queues a worker is delivering.
+type Busy = Arc<std::sync::Mutex<std::collections::HashSet<QueueKey>>>;
 
 /// A peer's circuit breaker.
 #[derive(Debug, Default, Clone)]
@@ -68,43 +75,61 @@ enum Outcome {
 }
 
 impl App {
+    /// Delivers the outbox for as long as the node runs. Each (peer, share) queue with a due
+    /// head gets a worker that delivers it in order; a queue already being worked is left to
+    /// its worker, and a worker that ends wakes the loop, so a message queued meanwhile waits
+    /// for its own share only, not for every other share (no round barrier).
     pub(crate) async fn relay_loop(&self) {
         let Ok(fed) = self.fed() else { return };
+        let busy: Busy = Default::default();
+        let sem = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+        let mut workers = tokio::task::JoinSet::new();
         loop {
-            let wait = match self.relay_once().await {
-                Ok((r, _)) if r.delivered + r.failed + r.dead > 0 => Duration::ZERO,
-                Ok((_, next)) => next,
+            while workers.try_join_next().is_some() {}
+            let wait = match self.dispatch(&busy, &sem, &mut workers).await {
+                Ok(w) => w,
                 Err(e) => {
-                    tracing::warn!(error = %e, "relay round failed");
+                    tracing::warn!(error = %e, "relay dispatch failed");
                     Duration::from_secs(1)
                 }
             };
-            if !wait.is_zero() {
-                let _ = tokio::time::timeout(wait, fed.kick.notified()).await;
-            }
+            let _ = tokio::time::timeout(wait, fed.kick.notified()).await;
+            // Wake-ups that come together are served by one read of the outbox.
+            tokio::time::sleep(DISPATCH_COALESCE).await;
         }
     }
 
-    /// One round: every share's due messages, in order, until each share's queue is empty or
-    /// its head fails. Returns what happened and how long until the next message is due.
-    pub async fn relay_once(&self) -> Result<(RelayReport, Duration), AppError> {
+    /// Starts a worker for every (peer, share) queue whose head is due and that no worker has;
+    /// returns how long until the next head is due (at most 5 s).
+    async fn dispatch(
+        &self,
+        busy: &Busy,
+        sem: &Arc<tokio::sync::Semaphore>,
+        workers: &mut tokio::task::JoinSet<RelayReport>,
+    ) -> Result<Duration, AppError> {
         let now = Utc::now();
         let pending = enlace_store::fed::pending(self.db(), 2000).await?;
         // Queues per (peer, share) in queue order; a share's head not yet due holds its queue.
-        let mut queues: BTreeMap<(String, Option<Uuid>), Vec<OutboxRow>> = BTreeMap::new();
+        let mut queues: BTreeMap<QueueKey, Vec<OutboxRow>> = BTreeMap::new();
         let mut next_due: Option<chrono::DateTime<Utc>> = None;
-        for m in pending {
-            let key = (m.peer_node.clone(), m.share_id);
-            let q = queues.entry(key).or_default();
-            if q.is_empty() && m.next_at > now {
-                next_due = Some(next_due.map_or(m.next_at, |d| d.min(m.next_at)));
+        {
+            let taken = busy.lock().expect("relay busy set");
+            for m in pending {
+                let key = (m.peer_node.clone(), m.share_id);
+                if taken.contains(&key) {
+                    continue;
+                }
+                let q = queues.entry(key).or_default();
+                if q.is_empty() && m.next_at > now {
+                    next_due = Some(next_due.map_or(m.next_at, |d| d.min(m.next_at)));
+                    q.push(m);
+                    continue;
+                }
+                if q.first().is_some_and(|h| h.next_at > now) {
+                    continue;
+                }
                 q.push(m);
-                continue;
             }
-            if q.first().is_some_and(|h| h.next_at > now) {
-                continue;
-            }
-            q.push(m);
         }
         queues.retain(|_, q| q.first().is_some_and(|h| h.next_at <= now));
         let wait = next_due
@@ -112,67 +137,74 @@ impl App {
             .unwrap_or(Duration::from_secs(5))
             .min(Duration::from_secs(5));
         if queues.is_empty() {
-            return Ok((RelayReport::default(), wait));
+            return Ok(wait);
         }
         let dir = self.current_directory(now).await?;
         let transport = self.transport()?;
-        let sem = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
-        let mut tasks = tokio::task::JoinSet::new();
-        for ((peer, _), queue) in queues {
-            if !self.breaker_allows(&peer) {
+        for (key, queue) in queues {
+            if !self.breaker_allows(&key.0) {
                 continue;
             }
-            let (app, dir, transport, sem) = (self.clone(), dir.clone(), transport.clone(), sem.clone());
-            tasks.spawn(async move {
-                let mut report = RelayReport::default();
-                // A delivery is recorded while the share's next message is already on its
-                // way (the receipt, not the record, orders them); the share's task ends
-                // when every record is written, so the next round sends nothing twice.
-                let mut records = tokio::task::JoinSet::new();
-                for m in queue {
-                    let Ok(permit) = sem.acquire().await else { break };
-                    let outcome = app.attempt(&dir, transport.as_ref(), &m).await;
-                    drop(permit);
-                    let ok = matches!(outcome, Outcome::Delivered(_));
-                    let back = app.breaker_note(&m.peer_node, ok);
-                    let recording = {
-                        let app = app.clone();
-                        async move { (app.record(&m, outcome).await, m) }
-                    };
-                    if ok {
-                        records.spawn(recording);
-                    } else {
-                        report.add(recording.await);
-                    }
-                    if back {
-                        // The peer is back: what waits for it need not wait out its backoff.
-                        match app.reschedule_peer(&peer).await {
-                            Ok(n) if n > 0 => app.kick_relay(),
-                            Ok(_) => {}
-                            Err(e) => tracing::warn!(error = %e, "cannot reschedule a peer's messages"),
-                        }
-                    }
-                    if !ok {
-                        break;
-                    }
-                }
-                while let Some(r) = records.join_next().await {
-                    if let Ok(r) = r {
-                        report.add(r);
-                    }
-                }
+            busy.lock().expect("relay busy set").insert(key.clone());
+            let (app, dir, transport, sem, busy) =
+                (self.clone(), dir.clone(), transport.clone(), sem.clone(), busy.clone());
+            workers.spawn(async move {
+                let report = app.work_queue(&key.0, queue, &dir, transport.as_ref(), &sem).await;
+                busy.lock().expect("relay busy set").remove(&key);
+                app.kick_relay();
                 report
             });
         }
+        Ok(wait)
+    }
+
+    /// Delivers one share's queue in order, until it is empty or its head fails.
+    async fn work_queue(
+        &self,
+        peer: &str,
+        queue: Vec<OutboxRow>,
+        dir: &Arc<Directory>,
+        transport: &dyn Transport,
+        sem: &tokio::sync::Semaphore,
+    ) -> RelayReport {
         let mut report = RelayReport::default();
-        while let Some(r) = tasks.join_next().await {
-            if let Ok(r) = r {
-                report.delivered += r.delivered;
-                report.failed += r.failed;
-                report.dead += r.dead;
+        // A delivery is recorded while the share's next message is already on its way (the
+        // receipt, not the record, orders them); the worker ends when every record is written,
+        // so no later worker sends the same message again.
+        let mut records = tokio::task::JoinSet::new();
+        for m in queue {
+            let Ok(permit) = sem.acquire().await else { break };
+            let outcome = self.attempt(dir, transport, &m).await;
+            drop(permit);
+            let ok = matches!(outcome, Outcome::Delivered(_));
+            let back = self.breaker_note(peer, ok);
+            let recording = {
+                let app = self.clone();
+                async move { (app.record(&m, outcome).await, m) }
+            };
+            if ok {
+                records.spawn(recording);
+            } else {
+                report.add(recording.await);
+            }
+            if back {
+                // The peer is back: what waits for it need not wait out its backoff.
+                match self.reschedule_peer(peer).await {
+                    Ok(n) if n > 0 => self.kick_relay(),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot reschedule a peer's messages"),
+                }
+            }
+            if !ok {
+                break;
             }
         }
-        Ok((report, wait))
+        while let Some(r) = records.join_next().await {
+            if let Ok(r) = r {
+                report.add(r);
+            }
+        }
+        report
     }
 
     /// Signs and delivers one message, and checks the receipt.
