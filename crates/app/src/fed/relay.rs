@@ -303,8 +303,13 @@ impl App {
                 (None, now + TimeDelta::milliseconds(delay as i64), Some(e), None)
             }
         };
-        if let Some(e) = &error {
-            tracing::info!(message = %id, peer = %peer, error = %e, dead = result.is_some(), "delivery failed");
+        // A retry is routine (the breaker warns once per trip); a dead letter needs someone.
+        match (&error, result) {
+            (Some(e), Some(false)) => tracing::warn!(message = %id, peer = %peer, error = %e, "dead letter"),
+            (Some(e), _) => {
+                tracing::debug!(message = %id, peer = %peer, error = %e, "delivery failed; will retry")
+            }
+            _ => {}
         }
         self.db()
             .write(move |tx| {
