@@ -21,7 +21,8 @@ pub struct FedArgs {
     #[arg(long, env = "ENLACE_NODE_ID")]
     pub node_id: Option<String>,
     /// The hub's directory key (base64url, from `enlace fed hub-key`): the network's trust anchor.
-    #[arg(long, env = "ENLACE_HUB_KEY")]
+    /// (A base64url key may start with `-`: it is taken as the value, not as an option.)
+    #[arg(long, env = "ENLACE_HUB_KEY", allow_hyphen_values = true)]
     pub hub_key: Option<String>,
     /// Where the hub serves the directory (`http(s)://host:port`); refreshed every 5 minutes.
     #[arg(long, env = "ENLACE_HUB_URL")]

@@ -275,6 +275,23 @@ async fn separate_node_processes_share_a_case_and_survive_a_killed_peer() {
         );
         assert!(!success && err.contains("directory"), "{bad}: {err}");
     }
+    // A base64url key may start with '-': it is read as the key, not as an option.
+    let (success, _, err) = enlace(
+        &[
+            "fed",
+            "install-directory",
+            "--data-dir",
+            &hn_dir,
+            "--node-id",
+            "hn",
+            "--hub-key",
+            "-x",
+            "--file",
+            &path("dir.jws"),
+        ],
+        None,
+    );
+    assert!(!success && err.contains("--hub-key: the key is not"), "{err}");
     for (dir, id, state) in [(&hn_dir, "hn", "HN"), (&gt_dir, "gt", "GT")] {
         let out = enlace(
             &[
