@@ -230,6 +230,10 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/shares/{id}/accept", Rule::DecideShare),
     ("post", "/api/v1/shares/{id}/reject", Rule::DecideShare),
     ("post", "/api/v1/shares/{id}/revoke", Rule::NotFoundForWorkers),
+    ("post", "/api/v1/shares/{id}/handover", Rule::DecideShare),
+    ("post", "/api/v1/shares/{id}/handover/withdraw", Rule::DecideShare),
+    ("post", "/api/v1/shares/{id}/handover/accept", Rule::DecideShare),
+    ("post", "/api/v1/shares/{id}/handover/decline", Rule::DecideShare),
     ("get", "/api/v1/admin/federation", Rule::Only("admin.hn")),
     ("post", "/api/v1/admin/federation/dead-letters/{id}/retry", Rule::AdminNotFound),
 ];

@@ -245,6 +245,10 @@ fed_both!(
     a_hostile_peer_is_refused_and_nothing_is_written,
     key_rotation_revocation_and_directory_rules,
     shares_in_the_pages,
+    a_handover_moves_the_case_and_one_node_owns_it,
+    an_assisted_case_is_taken_over_or_left_with_the_assisting_state,
+    a_handover_failing_half_way_converges,
+    a_withdrawal_crossing_an_accept_leaves_the_case_where_it_was,
 );
 
 /// Polls `f` until it returns `Some`, for at most 20 s.
@@ -301,6 +305,9 @@ async fn invariants(net: &Net) {
                     if s.side == "recipient" && ["rejected", "revoked"].contains(&s.state.as_str()) {
                         assert!(s.data.is_none(), "a {} share keeps no data", s.state);
                     }
+                    // One owner per case once everything is delivered.
+                    let theirs = enlace_store::fed::share(other.t.app.db(), s.id).await.unwrap().unwrap();
+                    assert!(owns(&s) != owns(&theirs), "share {}: exactly one node owns the case", s.id);
                 }
             }
         }
@@ -309,6 +316,24 @@ async fn invariants(net: &Net) {
             enlace_app::audit_log::Verification::Broken(b) => panic!("audit chain of {} broken: {b:?}", n.id),
         }
     }
+}
+
+/// Whether this node owns the share's case, as its row says.
+fn owns(s: &enlace_store::fed::ShareRow) -> bool {
+    match &s.handover {
+        Some(h) => h["ownership"]["owner"] == h["ownership"]["me"],
+        None => s.side == "offerer",
+    }
+}
+
+/// Asserts that the two nodes do not both own the share's case now; returns who does.
+async fn owners(net: &Net, share: &str) -> (bool, bool) {
+    let id: uuid::Uuid = share.parse().unwrap();
+    let row = |app: App| async move { enlace_store::fed::share(app.db(), id).await.unwrap() };
+    let hn = row(net.hn.t.app.clone()).await.is_some_and(|s| owns(&s));
+    let gt = row(net.gt.t.app.clone()).await.is_some_and(|s| owns(&s));
+    assert!(!(hn && gt), "share {share}: both nodes own the case");
+    (hn, gt)
 }
 
 /// An HN case (at HN-TAPACHULA) on the HN node; returns (token of supervisor.hn, case).
@@ -573,6 +598,19 @@ async fn a_revoke_racing_an_accept_ends_revoked_on_both_sides(net: &Net) {
 
 /// Signs an envelope as HN would.
 fn envelope(net: &Net, key: &SigningKey, t: MessageType, share: ShareId, seq: u64, payload: Value) -> String {
+    envelope_at(net, key, t, share, seq, 0, payload)
+}
+
+/// An envelope from HN to GT carrying owner epoch `epoch`.
+fn envelope_at(
+    net: &Net,
+    key: &SigningKey,
+    t: MessageType,
+    share: ShareId,
+    seq: u64,
+    epoch: u64,
+    payload: Value,
+) -> String {
     let header = EnvelopeHeader {
         id: MessageId::new_v7(),
         message_type: t,
@@ -581,7 +619,7 @@ fn envelope(net: &Net, key: &SigningKey, t: MessageType, share: ShareId, seq: u6
         created: Utc::now(),
         share: Some(share),
         seq,
-        epoch: 0,
+        epoch,
         reply_to: None,
         dir_serial: 1,
         kid: key.kid().clone(),
@@ -903,4 +941,322 @@ async fn shares_in_the_pages(net: &Net) {
         .has("Sent · offer")
         .has("delivered")
         .has("name=\"action\" value=\"revoke\"");
+}
+
+/// A case of a person with both nationalities at HN, referred to GT and accepted there.
+async fn dual_case_shared(net: &Net, given: &str) -> (String, Value, String) {
+    let sup = net.hn.t.token("supervisor.hn").await;
+    let mut body = new_case(&[given], &["Mejía"]);
+    body["post"] = json!("HN-TAPACHULA");
+    body["person"]["nationalities"] = json!(["HN", "GT"]);
+    body["narrative"] = json!("Madre guatemalteca; la familia vive en Quetzaltenango.");
+    let case = net.hn.t.create_case(&sup, &body).await;
+    let share = offer(net, &sup, &case, &["given_names", "surnames", "status"]).await;
+    let id = share["id"].as_str().unwrap().to_string();
+    let gt = net.gt.t.token("supervisor.gt").await;
+    at_gt(net, &id, |_| true).await;
+    let (s, v) = net.gt.t.post(&gt, &format!("/api/v1/shares/{id}/accept"), &json!({})).await;
+    assert_eq!(s, 200, "{v}");
+    at_hn(net, &sup, &id, |v| v["share"]["state"] == "accepted").await;
+    (sup, case, id)
+}
+
+fn handover_body() -> Value {
+    json!({"note": "La familia vive en Guatemala",
+           "exception": {"kind": "vital_interest", "reason": "The child must be reunited with the family in Guatemala."}})
+}
+
+/// The local case a node registered when it took the share's case over.
+async fn taken_case(app: &App, share: &str) -> Option<String> {
+    let id: uuid::Uuid = share.parse().unwrap();
+    let s = enlace_store::fed::share(app.db(), id).await.unwrap()?;
+    (s.side == "recipient" && owns(&s)).then(|| s.case_id.map(|c| c.to_string())).flatten()
+}
+
+async fn a_handover_moves_the_case_and_one_node_owns_it(net: &Net) {
+    let (sup, case, id) = dual_case_shared(net, "Marta").await;
+    let case_id = case["id"].as_str().unwrap();
+    let gt = net.gt.t.token("supervisor.gt").await;
+    // Only the holding side offers; a single-nationality case could not move (checked below).
+    let (s, _) = net.gt.t.post(&gt, &format!("/api/v1/shares/{id}/handover"), &handover_body()).await;
+    assert_eq!(s, 409, "the receiving side cannot offer the case");
+    let (s, v) = net.hn.t.post(&sup, &format!("/api/v1/shares/{id}/handover"), &handover_body()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["handover"]["phase"], "offering");
+    assert_eq!(v["handover"]["owned_here"], true);
+    // While offering, HN still owns and writes (at epoch 0); the update reaches GT.
+    let (s, _) = net
+        .hn
+        .t
+        .post(
+            &sup,
+            &format!("/api/v1/cases/{case_id}/transitions"),
+            &json!({"to": "protection_accepted", "version": 1}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let got = at_gt(net, &id, |v| v["share"]["handover"]["phase"] == "offered").await;
+    assert_eq!(got["share"]["handover"]["owned_here"], false);
+    at_gt(net, &id, |v| v["share"]["data"]["status"] == "protection_accepted").await;
+    // Deciding takes a liaison officer or a supervisor.
+    let officer = net.gt.t.token("officer.gt").await;
+    let (s, _) = net.gt.t.post(&officer, &format!("/api/v1/shares/{id}/handover/accept"), &json!({})).await;
+    assert_eq!(s, 403);
+    let (s, v) = net
+        .gt
+        .t
+        .post(&gt, &format!("/api/v1/shares/{id}/handover/accept"), &json!({"note": "Asumimos"}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["handover"]["phase"], "accepting");
+    assert_eq!(v["handover"]["owned_here"], false, "accepting is not owning");
+    // Watched all along: never two owners; in the end GT.
+    let new_case = eventually("GT to own the case", || async {
+        owners(net, &id).await;
+        taken_case(&net.gt.t.app, &id).await
+    })
+    .await;
+    assert_eq!(owners(net, &id).await, (false, true));
+    // GT registered it in its own series, with everything the case held.
+    let (s, c) = net.gt.t.get(&gt, &format!("/api/v1/cases/{new_case}")).await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["owner_state"], "GT");
+    assert!(c["number"].as_str().unwrap().starts_with("GT-"), "{c}");
+    assert_eq!(c["status"], "protection_accepted");
+    assert_eq!(c["narrative"], "Madre guatemalteca; la familia vive en Quetzaltenango.");
+    assert_eq!(c["person"]["given_names"], json!(["Marta"]));
+    let (s, _) = net
+        .gt
+        .t
+        .post(
+            &gt,
+            &format!("/api/v1/cases/{new_case}/transitions"),
+            &json!({"to": "assessment", "version": 1}),
+        )
+        .await;
+    assert_eq!(s, 200, "the new owner writes");
+    // HN's case is closed with the reason and read-only.
+    let (_, old) = net.hn.t.get(&sup, &format!("/api/v1/cases/{case_id}")).await;
+    assert_eq!(old["status"], "closed");
+    let (s, e) = net
+        .hn
+        .t
+        .post(
+            &sup,
+            &format!("/api/v1/cases/{case_id}/transitions"),
+            &json!({"to": "reopened", "version": old["version"], "reason": "x"}),
+        )
+        .await;
+    assert_eq!(s, 409, "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("handed over"), "{e}");
+    let (_, ts) = net.hn.t.get(&sup, &format!("/api/v1/cases/{case_id}/transitions")).await;
+    assert!(ts.as_array().unwrap().last().unwrap()["reason"].as_str().unwrap().contains("Handed over to GT"));
+    let hn_view = at_hn(net, &sup, &id, |v| v["share"]["handover"]["owned_here"] == false).await;
+    assert_eq!(hn_view["share"]["handover"]["owner_epoch"], 1);
+    // The pages say so: HN's case page carries the notice, GT's share page the owner.
+    let mut web = crate::ui::Web::new(&net.hn.t).accept_language("en");
+    web.sign_in("supervisor.hn").await;
+    web.get(&format!("/cases/{case_id}")).await.has("id=\"handed-over\"").has("read-only here");
+    let mut web = crate::ui::Web::new(&net.gt.t).accept_language("en");
+    web.sign_in("supervisor.gt").await;
+    web.get(&format!("/shares/{id}")).await.has("Your node owns the case").lacks("value=\"handover_accept\"");
+
+    // A stale epoch or a non-owner's update is refused at GT, and changes nothing.
+    let gt_app = &net.gt.t.app;
+    let hn = NodeId::parse("hn").unwrap();
+    let share = ShareId(id.parse().unwrap());
+    let next = enlace_store::fed::share(gt_app.db(), share.0).await.unwrap().unwrap().seq_in as u64 + 1;
+    for (epoch, want) in [(0, "stale-epoch"), (1, "not-owner"), (2, "epoch-ahead")] {
+        let m = envelope_at(
+            net,
+            &net.hn.key,
+            MessageType::ShareUpdate,
+            share,
+            next,
+            epoch,
+            json!({"status": "closed"}),
+        );
+        assert_eq!(code(gt_app.receive_envelope(&m, Some(&hn)).await), want, "epoch {epoch}");
+    }
+    let (_, c) = net.gt.t.get(&gt, &format!("/api/v1/cases/{new_case}")).await;
+    assert_eq!(c["status"], "assessment");
+    // A case of a single nationality cannot move to another state.
+    let (sup2, case2) = hn_case(net, "Irma").await;
+    let share2 = offer(net, &sup2, &case2, &["given_names"]).await;
+    let id2 = share2["id"].as_str().unwrap();
+    at_gt(net, id2, |_| true).await;
+    net.gt.t.post(&gt, &format!("/api/v1/shares/{id2}/accept"), &json!({})).await;
+    at_hn(net, &sup2, id2, |v| v["share"]["state"] == "accepted").await;
+    let (s, e) = net.hn.t.post(&sup2, &format!("/api/v1/shares/{id2}/handover"), &handover_body()).await;
+    assert_eq!(s, 409, "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("nationality"), "{e}");
+}
+
+async fn an_assisted_case_is_taken_over_or_left_with_the_assisting_state(net: &Net) {
+    // Guatemala's consulate in Tapachula assists two Honduran children (seed item 3).
+    let officer = net.gt.t.token("officer.gt").await;
+    let gt_sup = net.gt.t.token("supervisor.gt").await;
+    let hn_sup = net.hn.t.token("supervisor.hn").await;
+    let mut ids = vec![];
+    for given in ["Kevin", "Brayan"] {
+        let mut body = new_case(&[given], &["Rápalo"]);
+        body["owner_state"] = json!("HN");
+        body["post"] = json!("GT-TAPACHULA");
+        body["narrative"] = json!(format!("{given} viajaba solo; lo localizó el DIF en Tapachula."));
+        let c = net.gt.t.create_case(&officer, &body).await;
+        let number = c["number"].as_str().unwrap().to_string();
+        let share = eventually("the notice at HN", || async {
+            let (_, list) = net.hn.t.get(&hn_sup, "/api/v1/shares").await;
+            list["items"].as_array()?.iter().find(|s| s["case_number"] == number.as_str()).cloned()
+        })
+        .await;
+        // The notice is the offer of the case: HN may take it over, or ask GT to continue.
+        assert_eq!(share["handover"]["phase"], "offered");
+        ids.push((c, share["id"].as_str().unwrap().to_string()));
+    }
+    let ((kevin, take), (brayan, leave)) = (ids[0].clone(), ids[1].clone());
+    // Kevin's is taken over from the share's page (a plain form), Brayan's declined by the API.
+    let mut web = crate::ui::Web::new(&net.hn.t).accept_language("en");
+    web.sign_in("supervisor.hn").await;
+    web.get(&format!("/shares/{take}"))
+        .await
+        .has("offers you the case")
+        .has("value=\"handover_accept\"")
+        .has("value=\"handover_decline\"");
+    let done = web.post(&format!("/shares/{take}/decision"), &[("action", "handover_accept")]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let (s, v) = net
+        .hn
+        .t
+        .post(
+            &hn_sup,
+            &format!("/api/v1/shares/{leave}/handover/decline"),
+            &json!({"note": "Continúen, por favor"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // Kevin's case moves to HN, whole (the notice had no narrative; the case has).
+    let new_case = eventually("HN to own Kevin's case", || async {
+        owners(net, &take).await;
+        let (_, list) = net.hn.t.get(&hn_sup, &format!("/api/v1/shares/{take}")).await;
+        (list["share"]["handover"]["owned_here"] == true)
+            .then(|| list["share"]["case_id"].as_str().map(String::from))
+            .flatten()
+    })
+    .await;
+    let (_, c) = net.hn.t.get(&hn_sup, &format!("/api/v1/cases/{new_case}")).await;
+    assert_eq!(c["owner_state"], "HN");
+    assert_eq!(c["narrative"], "Kevin viajaba solo; lo localizó el DIF en Tapachula.");
+    assert!(c["assisting_state"].is_null());
+    // At GT Kevin's case is read-only, Brayan's stays GT's to work.
+    let kevin_id = kevin["id"].as_str().unwrap();
+    let action =
+        json!({"kind": "call", "text": "Llamada a la familia", "occurred_at": "2026-06-08T10:00:00Z"});
+    eventually("GT to have handed Kevin's case over", || async {
+        let (s, _) = net.gt.t.post(&officer, &format!("/api/v1/cases/{kevin_id}/actions"), &action).await;
+        (s == 409).then_some(())
+    })
+    .await;
+    at_gt(net, &leave, |v| v["share"]["handover"]["phase"] == "settled").await;
+    let brayan_id = brayan["id"].as_str().unwrap();
+    let (s, v) = net.gt.t.post(&officer, &format!("/api/v1/cases/{brayan_id}/actions"), &action).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(owners(net, &leave).await, (false, true));
+    assert_eq!(owners(net, &take).await, (true, false));
+    // GT's share page says where Kevin's case went.
+    let _ = gt_sup;
+    let mut web = crate::ui::Web::new(&net.gt.t).accept_language("en");
+    web.sign_in("supervisor.gt").await;
+    web.get(&format!("/shares/{take}")).await.has("was handed over to Honduras");
+}
+
+async fn a_handover_failing_half_way_converges(net: &Net) {
+    let (sup, case, id) = dual_case_shared(net, "Rosa").await;
+    let case_id = case["id"].as_str().unwrap();
+    let gt = net.gt.t.token("supervisor.gt").await;
+    let (s, _) = net.hn.t.post(&sup, &format!("/api/v1/shares/{id}/handover"), &handover_body()).await;
+    assert_eq!(s, 200);
+    at_gt(net, &id, |v| v["share"]["handover"]["phase"] == "offered").await;
+    // GT accepts, then cannot be reached: HN commits and its confirm waits.
+    net.set_down("gt", true);
+    let (s, _) = net.gt.t.post(&gt, &format!("/api/v1/shares/{id}/handover/accept"), &json!({})).await;
+    assert_eq!(s, 200);
+    at_hn(net, &sup, &id, |v| v["share"]["handover"]["phase"] == "confirming").await;
+    // Half-way: nobody owns the case, nobody writes.
+    assert_eq!(owners(net, &id).await, (false, false));
+    let (_, old) = net.hn.t.get(&sup, &format!("/api/v1/cases/{case_id}")).await;
+    let (s, _) = net
+        .hn
+        .t
+        .send(
+            "PATCH",
+            &sup,
+            &format!("/api/v1/cases/{case_id}"),
+            &json!({"version": old["version"], "narrative": "x"}),
+        )
+        .await;
+    assert_eq!(s, 409);
+    assert!(taken_case(&net.gt.t.app, &id).await.is_none());
+    // GT comes back; its first receipt of the confirm is lost, so HN sends it again: applied once.
+    net.switch.lose_receipt.lock().unwrap().insert("gt".into());
+    net.set_down("gt", false);
+    net.hn.t.app.kick_relay();
+    let new_case = eventually("GT to own the case", || async {
+        owners(net, &id).await;
+        taken_case(&net.gt.t.app, &id).await
+    })
+    .await;
+    eventually("the confirm to be delivered", || async {
+        (undelivered(&net.hn.t.app).await == 0).then_some(())
+    })
+    .await;
+    let (_, list) = net.gt.t.get(&gt, "/api/v1/cases?q=Rosa").await;
+    let rosas: Vec<&Value> = list["items"].as_array().unwrap().iter().collect();
+    assert_eq!(rosas.len(), 1, "one case registered at GT: {list}");
+    assert_eq!(rosas[0]["id"], new_case.as_str());
+    let confirms = enlace_store::fed::inbox_of_share(net.gt.t.app.db(), id.parse().unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.message_type == "handover_confirm")
+        .count();
+    assert_eq!(confirms, 1, "the repeated confirm was a duplicate");
+}
+
+async fn a_withdrawal_crossing_an_accept_leaves_the_case_where_it_was(net: &Net) {
+    let (sup, case, id) = dual_case_shared(net, "Elena").await;
+    let case_id = case["id"].as_str().unwrap();
+    let gt = net.gt.t.token("supervisor.gt").await;
+    let (s, _) = net.hn.t.post(&sup, &format!("/api/v1/shares/{id}/handover"), &handover_body()).await;
+    assert_eq!(s, 200);
+    at_gt(net, &id, |v| v["share"]["handover"]["phase"] == "offered").await;
+    // Both nodes unreachable: HN withdraws while GT accepts; the messages cross.
+    net.set_down("gt", true);
+    net.set_down("hn", true);
+    let (s, v) = net.hn.t.post(&sup, &format!("/api/v1/shares/{id}/handover/withdraw"), &json!({})).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = net.gt.t.post(&gt, &format!("/api/v1/shares/{id}/handover/accept"), &json!({})).await;
+    assert_eq!(s, 200, "{v}");
+    net.set_down("gt", false);
+    net.set_down("hn", false);
+    for n in [&net.hn, &net.gt] {
+        n.t.app.kick_relay();
+    }
+    // HN answers the late accept with a refusal; both end settled with HN the owner.
+    at_gt(net, &id, |v| v["share"]["handover"]["phase"] == "settled").await;
+    at_hn(net, &sup, &id, |v| v["share"]["handover"]["phase"] == "settled").await;
+    assert_eq!(owners(net, &id).await, (true, false));
+    let (_, c) = net.hn.t.get(&sup, &format!("/api/v1/cases/{case_id}")).await;
+    assert_ne!(c["status"], "closed");
+    let (s, _) = net
+        .hn
+        .t
+        .send(
+            "PATCH",
+            &sup,
+            &format!("/api/v1/cases/{case_id}"),
+            &json!({"version": c["version"], "narrative": "Sigue en HN"}),
+        )
+        .await;
+    assert_eq!(s, 200, "HN still owns and writes");
 }

@@ -256,8 +256,8 @@ impl App {
                 Box::pin(async move {
                     let actor = &actor;
                     insert_case_tx(tx, actor, &mut case, new_person).await?;
-                    if let Some((peer, dir)) = assistance {
-                        crate::fed::assistance_tx(tx, actor, &case, peer, &dir, now).await?;
+                    if let Some((peer, dir, me)) = assistance {
+                        crate::fed::assistance_tx(tx, actor, &case, peer, &me, &dir, now).await?;
                     }
                     Ok::<_, AppError>(case)
                 })
@@ -400,7 +400,9 @@ impl App {
         let c = readable(actor, enlace_store::cases::get_case_tx(tx, id).await?)?;
         let granted = needs_grant(actor, &c)
             && enlace_store::break_glass::active_tx(tx, actor.user.id, c.id, enlace_store::now()).await?;
-        unrestricted(actor, c, granted)
+        let c = unrestricted(actor, c, granted)?;
+        crate::fed::check_owned_here(tx, &c).await?;
+        Ok(c)
     }
 
     /// [`Self::read_case`] by id.

@@ -69,10 +69,12 @@ pub struct ShareRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+    /// The case's ownership as this node sees it (the application's handover record).
+    pub handover: Option<serde_json::Value>,
 }
 
 const SHARE_COLS: &str = "id, side, case_id, case_number, local_state, peer_node, peer_state, state, kind, fields, \
-                          purpose, legal_instrument, data, seq_out, seq_in, created_at, updated_at, version";
+                          purpose, legal_instrument, data, seq_out, seq_in, created_at, updated_at, version, handover";
 
 fn json_col(r: &impl RowExt, col: &str) -> Result<serde_json::Value, StoreError> {
     crate::row::json(col, &r.text(col)?)
@@ -98,21 +100,23 @@ fn share_from_row(r: &impl RowExt) -> Result<ShareRow, StoreError> {
         created_at: r.ts("created_at")?,
         updated_at: r.ts("updated_at")?,
         version: r.int("version")?,
+        handover: r.opt_text("handover")?.map(|d| crate::row::json("handover", &d)).transpose()?,
     })
 }
 
 pub async fn insert_share(tx: &mut Tx, s: &ShareRow) -> Result<(), StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "INSERT INTO fed_shares ({SHARE_COLS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
     ));
     let fields = s.fields.to_string();
     let data = s.data.as_ref().map(|d| d.to_string());
+    let handover = s.handover.as_ref().map(|d| d.to_string());
     on_tx!(tx, c => sqlx::query(sql)
         .bind(s.id).bind(&s.side).bind(s.case_id).bind(&s.case_number).bind(&s.local_state)
         .bind(&s.peer_node).bind(&s.peer_state).bind(&s.state).bind(&s.kind).bind(fields)
         .bind(&s.purpose).bind(&s.legal_instrument).bind(data).bind(s.seq_out).bind(s.seq_in)
-        .bind(s.created_at).bind(s.updated_at).bind(s.version)
+        .bind(s.created_at).bind(s.updated_at).bind(s.version).bind(handover)
         .execute(&mut *c).await.map(|_| ())?);
     Ok(())
 }
@@ -122,12 +126,13 @@ pub async fn insert_share(tx: &mut Tx, s: &ShareRow) -> Result<(), StoreError> {
 /// transaction runs again on the new row.
 pub async fn update_share(tx: &mut Tx, s: &mut ShareRow, now: DateTime<Utc>) -> Result<(), StoreError> {
     let data = s.data.as_ref().map(|d| d.to_string());
+    let handover = s.handover.as_ref().map(|d| d.to_string());
     let n = on_tx!(tx, c => sqlx::query(
         "UPDATE fed_shares SET state = $1, data = $2, seq_out = $3, seq_in = $4, updated_at = $5,
-             version = version + 1, case_id = $6
-         WHERE id = $7 AND version = $8")
+             version = version + 1, case_id = $6, handover = $7
+         WHERE id = $8 AND version = $9")
         .bind(&s.state).bind(data).bind(s.seq_out).bind(s.seq_in).bind(now).bind(s.case_id)
-        .bind(s.id).bind(s.version)
+        .bind(handover).bind(s.id).bind(s.version)
         .execute(&mut *c).await?.rows_affected());
     if n == 0 {
         return Err(StoreError::Contended(format!("share {} changed meanwhile", s.id)));
@@ -170,6 +175,55 @@ pub async fn shares_of_case(db: &Db, case: Uuid) -> Result<Vec<ShareRow>, StoreE
         let rows = sqlx::query(sql).bind(case).fetch_all(p).await?;
         rows.iter().map(share_from_row).collect()
     })
+}
+
+/// Who owns a case that went through a handover.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseOwnerRow {
+    pub case_id: Uuid,
+    /// `None`: this node (it received the case); otherwise the node it was handed to.
+    pub owner_node: Option<String>,
+    pub epoch: i64,
+    /// The share the handover went through.
+    pub share_id: Uuid,
+    pub at: DateTime<Utc>,
+}
+
+fn case_owner_from_row(r: &impl RowExt) -> Result<CaseOwnerRow, StoreError> {
+    Ok(CaseOwnerRow {
+        case_id: r.uuid("case_id")?,
+        owner_node: r.opt_text("owner_node")?,
+        epoch: r.int("epoch")?,
+        share_id: r.uuid("share_id")?,
+        at: r.ts("at")?,
+    })
+}
+
+pub async fn case_owner_tx(tx: &mut Tx, case: Uuid) -> Result<Option<CaseOwnerRow>, StoreError> {
+    on_tx!(tx, c => {
+        let row = sqlx::query("SELECT case_id, owner_node, epoch, share_id, at FROM fed_case_owner WHERE case_id = $1")
+            .bind(case).fetch_optional(&mut *c).await?;
+        row.as_ref().map(case_owner_from_row).transpose()
+    })
+}
+
+pub async fn case_owner(db: &Db, case: Uuid) -> Result<Option<CaseOwnerRow>, StoreError> {
+    on_read!(db, p => {
+        let row = sqlx::query("SELECT case_id, owner_node, epoch, share_id, at FROM fed_case_owner WHERE case_id = $1")
+            .bind(case).fetch_optional(p).await?;
+        row.as_ref().map(case_owner_from_row).transpose()
+    })
+}
+
+/// Records who owns a case after a handover (one row per case, replaced by a later handover).
+pub async fn set_case_owner(tx: &mut Tx, o: &CaseOwnerRow) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO fed_case_owner (case_id, owner_node, epoch, share_id, at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (case_id) DO UPDATE SET owner_node = excluded.owner_node, epoch = excluded.epoch,
+             share_id = excluded.share_id, at = excluded.at")
+        .bind(o.case_id).bind(&o.owner_node).bind(o.epoch).bind(o.share_id).bind(o.at)
+        .execute(&mut *c).await.map(|_| ())?);
+    Ok(())
 }
 
 /// A page of a state's shares on one side, most recently changed first; `before` is the

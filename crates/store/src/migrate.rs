@@ -80,6 +80,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_federation.sql"),
         postgres: include_str!("../migrations/postgres/0011_federation.sql"),
     },
+    Migration {
+        version: 12,
+        name: "handover",
+        sqlite: include_str!("../migrations/sqlite/0012_handover.sql"),
+        postgres: include_str!("../migrations/postgres/0012_handover.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -52,7 +52,8 @@ impl Modify for Security {
         cases::consents, cases::add_consent, cases::withdraw_consent,
         matches::candidates, matches::list, matches::decide, matches::for_case,
         shares::offer, shares::for_case, shares::list, shares::get, shares::accept, shares::reject,
-        shares::revoke, shares::status, shares::retry,
+        shares::revoke, shares::handover_offer, shares::handover_withdraw, shares::handover_accept,
+        shares::handover_decline, shares::status, shares::retry,
     ),
     modifiers(&Security),
     tags(

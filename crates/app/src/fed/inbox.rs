@@ -5,6 +5,7 @@
 
 use chrono::Utc;
 use enlace_fed::envelope::{EnvelopeHeader, MessageType, Payload, sign_envelope};
+use enlace_fed::handover::HandoverMsg;
 use enlace_fed::ids::{MessageId, NodeId};
 use enlace_fed::receive::{EnvelopeError, VerifiedEnvelope, verify_envelope};
 use enlace_fed::sequence::{Inbound, classify};
@@ -13,6 +14,7 @@ use enlace_store::Tx;
 use enlace_store::fed::{InboxRow, ShareRow};
 use serde_json::{Value, json};
 
+use super::handover::{self, HandoverRecord, ownership_refusal, record_of, set_record};
 use super::shares::{enqueue, record_share_event, row_state, state_str};
 use super::{fields, refused};
 use crate::{App, AppError, audit, event};
@@ -78,7 +80,7 @@ impl App {
         let states_of = |n: &NodeId| -> Vec<String> {
             dir.node(n).map(|n| n.states.iter().map(|s| s.as_str().to_string()).collect()).unwrap_or_default()
         };
-        let states = States { mine: states_of(&me), sender: states_of(&h.from) };
+        let states = States { mine: states_of(&me), sender: states_of(&h.from), me: me.clone() };
         let (received, queued) = self
             .db()
             .write(move |tx| {
@@ -99,6 +101,7 @@ impl App {
 struct States {
     mine: Vec<String>,
     sender: Vec<String>,
+    me: NodeId,
 }
 
 /// The transaction of a receipt: dedupe, sequence, apply, record, audit.
@@ -131,7 +134,8 @@ async fn apply(
         let last = share.as_ref().map_or(0, |s| s.seq_in as u64);
         match classify(last, h.seq) {
             Inbound::Apply => {
-                let mut share = apply_one(tx, share, &v, states, now).await?;
+                let (mut share, answered) = apply_one(tx, share, &v, states, now).await?;
+                queued |= answered;
                 // Messages that waited for this one follow, in order.
                 loop {
                     let next = share.seq_in + 1;
@@ -140,7 +144,9 @@ async fn apply(
                         break;
                     };
                     let waiting = waiting_envelope(&w)?;
-                    share = apply_one(tx, Some(share), &waiting, states, now).await?;
+                    let (next_share, answered) = apply_one(tx, Some(share), &waiting, states, now).await?;
+                    share = next_share;
+                    queued |= answered;
                     enlace_store::fed::inbox_mark_applied(tx, &from, w.message_id).await?;
                 }
                 if share.state == "revoked" && share.side == "recipient" {
@@ -225,14 +231,16 @@ fn waiting_envelope(w: &InboxRow) -> Result<VerifiedEnvelope, AppError> {
 }
 
 /// Applies one in-sequence message of a share, returning the share as it now is (not yet
-/// written back). `share` is `None` for the offer that creates it.
+/// written back) and whether an answer was queued. `share` is `None` for the offer that
+/// creates it.
 async fn apply_one(
     tx: &mut Tx,
     share: Option<ShareRow>,
     v: &VerifiedEnvelope,
     states: &States,
     now: chrono::DateTime<Utc>,
-) -> Result<ShareRow, AppError> {
+) -> Result<(ShareRow, bool), AppError> {
+    let mut answered = false;
     let h = &v.header;
     let p = &v.payload;
     let from = h.from.as_str();
@@ -258,7 +266,15 @@ async fn apply_one(
                 .ok_or_else(|| bad("has no list of fields"))?;
             let names = fields::normalise(&names).map_err(|m| bad(&m))?;
             let data = only_fields(p, &names)?;
-            let row = ShareRow {
+            // The sender owns the case at the message's epoch; a mutual-assistance notice is
+            // also the offer of the case to this state.
+            let mut rec = HandoverRecord::new(states.me.clone(), h.from.clone(), h.epoch);
+            if h.message_type == MessageType::AssistanceNotice {
+                let offer = HandoverMsg::Offer { epoch: h.epoch };
+                rec.ownership.receive(&h.from, &offer).map_err(|e| refused("bad-offer", e.to_string()))?;
+            }
+            let mut row = ShareRow {
+                handover: None,
                 id: share_id,
                 side: "recipient".into(),
                 case_id: None,
@@ -279,6 +295,7 @@ async fn apply_one(
                 updated_at: now,
                 version: 1,
             };
+            set_record(&mut row, &rec)?;
             enlace_store::fed::insert_share(tx, &row).await?;
             row
         }
@@ -311,7 +328,22 @@ async fn apply_one(
                     s.state = state_str(merged(ShareEvent::Revoke(Side::Offerer))?).into();
                     s.data = None;
                 }
+                (
+                    _,
+                    MessageType::HandoverOffer
+                    | MessageType::HandoverCancel
+                    | MessageType::HandoverAccept
+                    | MessageType::HandoverReject
+                    | MessageType::HandoverConfirm,
+                ) => {
+                    answered = handover::receive(tx, &mut s, v, &states.me, now).await?;
+                }
                 (Side::Recipient, MessageType::ShareUpdate | MessageType::Rectification) => {
+                    // Only the owner writes, at the epoch known here.
+                    record_of(&s, &states.me)?
+                        .ownership
+                        .check_update(&h.from, h.epoch)
+                        .map_err(ownership_refusal)?;
                     let names: Vec<String> = serde_json::from_value(s.fields.clone()).unwrap_or_default();
                     let changed = only_fields(p, &names)?;
                     // After a revoke or a rejection nothing is kept, whatever was in flight.
@@ -334,7 +366,7 @@ async fn apply_one(
     share.seq_in = h.seq as i64;
     let note = text("note").or_else(|| text("reason"));
     record_share_event(tx, share.id, "received", h.message_type, h.id.as_uuid(), from, note, now).await?;
-    Ok(share)
+    Ok((share, answered))
 }
 
 /// The share fields of a payload, refusing any field the share does not carry (meta fields

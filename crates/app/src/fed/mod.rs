@@ -5,6 +5,7 @@
 //! knows no HTTP and tests can put a fault-injecting transport in between.
 
 pub mod fields;
+mod handover;
 mod inbox;
 mod relay;
 mod shares;
@@ -20,6 +21,8 @@ use enlace_fed::ids::{NodeId, StateCode};
 use enlace_fed::keys::{SigningKey, VerifyingKey};
 use enlace_store::BoxFuture;
 
+pub(crate) use handover::check_owned_here;
+pub use handover::{HandoverRequest, HandoverView};
 pub use inbox::Received;
 pub use relay::RelayReport;
 pub(crate) use shares::assistance_tx;
@@ -153,6 +156,11 @@ pub fn agreed_field_subsets() -> std::collections::BTreeMap<MessageType, std::co
         (MessageType::ShareRevoke, set(&[&["reason"]])),
         (MessageType::ShareUpdate, set(&[&["case_number"], fields::CASE_FIELDS, fields::PERSON_FIELDS])),
         (MessageType::Rectification, set(&[&["case_number"], fields::PERSON_FIELDS])),
+        (MessageType::HandoverOffer, set(&[&["note"]])),
+        (MessageType::HandoverCancel, set(&[&["note"]])),
+        (MessageType::HandoverAccept, set(&[&["note"]])),
+        (MessageType::HandoverReject, set(&[&["note"]])),
+        (MessageType::HandoverConfirm, set(&[&["case_number", "case"]])),
         (MessageType::Pull, set(&[&["from_seq", "to_seq"]])),
         (MessageType::Receipt, set(&[&["status"]])),
     ]

@@ -14,6 +14,7 @@ use enlace_domain::person::ShortText;
 use enlace_domain::role::Role;
 use enlace_fed::directory::Directory;
 use enlace_fed::envelope::MessageType;
+use enlace_fed::ids::NodeId;
 use enlace_fed::share::{ShareEvent, ShareState, Side};
 use enlace_store::Tx;
 use enlace_store::fed::{OutboxRow, ShareEventRow, ShareRow};
@@ -22,6 +23,7 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::handover::{HandoverRecord, HandoverView, epoch_of, handover_view, set_record};
 use super::{fields, refused, state_code};
 use crate::disclosure::record_disclosure;
 use crate::{Actor, App, AppError, access, audit, event};
@@ -85,6 +87,8 @@ pub struct Share {
     /// What was received (receiving side, while the share allows holding it).
     #[schema(value_type = Option<Object>)]
     pub data: Option<Map<String, Value>>,
+    /// Who owns the case and where a handover of it stands.
+    pub handover: HandoverView,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -152,7 +156,9 @@ pub struct ShareRequest {
 pub(crate) fn share_view(r: ShareRow) -> Result<Share, AppError> {
     let corrupt = |m: String| AppError::Store(enlace_store::StoreError::Corrupt(m));
     let state = serde_json::from_value(Value::String(r.state.clone())).map_err(|e| corrupt(e.to_string()))?;
+    let handover = handover_view(&r);
     Ok(Share {
+        handover,
         id: r.id,
         side: ShareSide::parse(&r.side)?,
         case_id: r.case_id.map(CaseId),
@@ -222,7 +228,7 @@ pub(crate) async fn enqueue(
             message_type: message_type.as_str().to_string(),
             share_id: Some(share.id),
             seq,
-            epoch: 0,
+            epoch: epoch_of(share) as i64,
             reply_to,
             payload: Value::Object(payload),
             queued_at: now,
@@ -265,7 +271,7 @@ pub(crate) async fn record_share_event(
 }
 
 /// Roles that decide on what other states offer (accept, reject, revoke a received share).
-const DECIDERS: &[Role] = &[Role::LiaisonOfficer, Role::ProtectionSupervisor];
+pub(crate) const DECIDERS: &[Role] = &[Role::LiaisonOfficer, Role::ProtectionSupervisor];
 
 impl App {
     /// Offers a case to another state's node (a referral). Passes the consent gate (a consent
@@ -291,7 +297,7 @@ impl App {
                 Some(peer) if peer.id == me.id => {
                     Err(AppError::invalid("to_state", format!("{} is served by this node", req.to_state)))
                 }
-                Some(peer) => Ok((dir.clone(), peer.id.to_string())),
+                Some(peer) => Ok((dir.clone(), peer.id.to_string(), me.id.clone())),
             },
             Err(e) => Err(e),
         };
@@ -306,8 +312,8 @@ impl App {
                 let (actor, req, field_names) = (actor_w.clone(), req.clone(), field_names.clone());
                 Box::pin(async move {
                     let c = Self::load_for_change(tx, &actor, case_id).await?;
-                    let (dir, peer) = target?;
-                    share_out_tx(tx, &actor, &c, &req, &field_names, "referral", peer, &dir, now).await
+                    let (dir, peer, me) = target?;
+                    share_out_tx(tx, &actor, &c, &req, &field_names, "referral", peer, &me, &dir, now).await
                 })
             })
             .await?;
@@ -318,7 +324,7 @@ impl App {
     /// Where a new case's mutual-assistance notice goes: a case a post of this node's state
     /// registers for a national of a state another node serves (seed item 3). Decided before
     /// the case's transaction, which then queues the notice ([`assistance_tx`]).
-    pub(crate) async fn assistance_target(&self, c: &Case) -> Option<(String, Arc<Directory>)> {
+    pub(crate) async fn assistance_target(&self, c: &Case) -> Option<(String, Arc<Directory>, NodeId)> {
         let assisting = c.assisting_state?;
         if !self.federated() {
             return None;
@@ -335,7 +341,7 @@ impl App {
         if peer.id == me.id || !me.states.contains(&state_code(assisting)) {
             return None;
         }
-        Some((peer.id.to_string(), dir))
+        Some((peer.id.to_string(), dir.clone(), me.id.clone()))
     }
 
     /// The shares of a case the actor may read.
@@ -410,7 +416,7 @@ impl App {
 
     /// A share the actor may see: one of its state's, and for the offering side, of a case it
     /// may read.
-    async fn share_for(&self, actor: &Actor, id: Uuid) -> Result<ShareRow, AppError> {
+    pub(crate) async fn share_for(&self, actor: &Actor, id: Uuid) -> Result<ShareRow, AppError> {
         self.guard(actor, access::require_case_worker(actor)).await?;
         let row = enlace_store::fed::share(self.db(), id).await?;
         let visible = match &row {
@@ -627,7 +633,7 @@ fn e_code(e: &enlace_fed::directory::PayloadError) -> &'static str {
     }
 }
 
-fn clean_note(note: Option<String>) -> Result<Option<String>, AppError> {
+pub(crate) fn clean_note(note: Option<String>) -> Result<Option<String>, AppError> {
     match note.as_deref().map(|s| enlace_domain::text::clean_text(s, 2000)) {
         Some(Err(m)) => Err(AppError::invalid("note", m)),
         Some(Ok(s)) if !s.is_empty() => Ok(Some(s)),
@@ -651,6 +657,7 @@ pub(crate) async fn assistance_tx(
     actor: &Actor,
     c: &Case,
     peer_node: String,
+    me: &NodeId,
     dir: &Directory,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
@@ -666,7 +673,7 @@ pub(crate) async fn assistance_tx(
         }),
     };
     let names = req.fields.clone();
-    share_out_tx(tx, actor, c, &req, &names, "assistance", peer_node, dir, now).await?;
+    share_out_tx(tx, actor, c, &req, &names, "assistance", peer_node, me, dir, now).await?;
     Ok(())
 }
 
@@ -680,6 +687,7 @@ async fn share_out_tx(
     field_names: &[String],
     kind: &'static str,
     peer_node: String,
+    me: &NodeId,
     dir: &Directory,
     now: DateTime<Utc>,
 ) -> Result<ShareRow, AppError> {
@@ -698,7 +706,16 @@ async fn share_out_tx(
         ("assistance", Some(s)) => s,
         _ => c.owner_state,
     };
+    // The case's ownership travels with the share; a mutual-assistance notice is also the
+    // offer of the case to the state of nationality (it may take the case over).
+    let mut rec = HandoverRecord::new(me.clone(), me.clone(), super::handover::case_epoch(tx, c.id).await?);
+    rec.by = Some(actor.user.id.0);
+    if kind == "assistance" {
+        let peer = NodeId::parse(&peer_node).map_err(|e| AppError::Rule(e.to_string()))?;
+        rec.ownership.offer(peer).map_err(|e| AppError::Rule(e.to_string()))?;
+    }
     let mut share = ShareRow {
+        handover: None,
         id: Uuid::now_v7(),
         side: "offerer".into(),
         case_id: Some(c.id.0),
@@ -727,6 +744,7 @@ async fn share_out_tx(
     payload.insert("purpose".into(), json!(share.purpose));
     payload.insert("legal_instrument".into(), json!(share.legal_instrument));
     payload.insert("fields".into(), json!(field_names));
+    set_record(&mut share, &rec)?;
     let mtype = if kind == "assistance" { MessageType::AssistanceNotice } else { MessageType::ReferralOffer };
     dir.check_payload(mtype, &payload).map_err(|e| refused(e_code(&e), e.to_string()))?;
     enlace_store::fed::insert_share(tx, &share).await?;

@@ -65,6 +65,10 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/shares/{id}/accept", post(shares::accept))
         .route("/api/v1/shares/{id}/reject", post(shares::reject))
         .route("/api/v1/shares/{id}/revoke", post(shares::revoke))
+        .route("/api/v1/shares/{id}/handover", post(shares::handover_offer))
+        .route("/api/v1/shares/{id}/handover/withdraw", post(shares::handover_withdraw))
+        .route("/api/v1/shares/{id}/handover/accept", post(shares::handover_accept))
+        .route("/api/v1/shares/{id}/handover/decline", post(shares::handover_decline))
         .route("/api/v1/admin/federation", get(shares::status))
         .route("/api/v1/admin/federation/dead-letters/{id}/retry", post(shares::retry))
 }

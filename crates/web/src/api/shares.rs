@@ -5,7 +5,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use enlace_app::App;
-use enlace_app::fed::{OutboxView, Share, ShareEventView, ShareRequest, ShareSide, SharesPage};
+use enlace_app::fed::{
+    HandoverRequest, OutboxView, Share, ShareEventView, ShareRequest, ShareSide, SharesPage,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -151,6 +153,70 @@ pub async fn revoke(
     ApiJson(n): ApiJson<ShareNote>,
 ) -> Result<Json<Share>, ApiError> {
     Ok(Json(app.revoke_share(&actor, share_id(&id)?, n.note).await?))
+}
+
+/// Offers the case of an accepted share to the other state: ownership moves when it accepts.
+/// Passes the consent gate for the whole case (403 without a consent in force or an
+/// exception); refused while the case is shared with a third state (409).
+#[utoipa::path(post, path = "/api/v1/shares/{id}/handover", tag = "shares",
+    params(("id" = String, Path, description = "Share id")), request_body = HandoverRequest,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = Share), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn handover_offer(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(r): ApiJson<HandoverRequest>,
+) -> Result<Json<Share>, ApiError> {
+    Ok(Json(app.offer_handover(&actor, share_id(&id)?, r).await?))
+}
+
+/// Withdraws a handover offer the other state has not accepted yet.
+#[utoipa::path(post, path = "/api/v1/shares/{id}/handover/withdraw", tag = "shares",
+    params(("id" = String, Path, description = "Share id")), request_body = ShareNote,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = Share), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
+pub async fn handover_withdraw(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(n): ApiJson<ShareNote>,
+) -> Result<Json<Share>, ApiError> {
+    Ok(Json(app.withdraw_handover(&actor, share_id(&id)?, n.note).await?))
+}
+
+/// Takes over a case offered to your state (a handover, or a mutual-assistance notice). Your
+/// node owns the case, in its own series, once the other node's confirm arrives.
+#[utoipa::path(post, path = "/api/v1/shares/{id}/handover/accept", tag = "shares",
+    params(("id" = String, Path, description = "Share id")), request_body = ShareNote,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = Share), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
+pub async fn handover_accept(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(n): ApiJson<ShareNote>,
+) -> Result<Json<Share>, ApiError> {
+    Ok(Json(app.decide_handover(&actor, share_id(&id)?, true, n.note).await?))
+}
+
+/// Declines a case offered to your state: the other state keeps it (for a mutual-assistance
+/// notice, this asks the assisting state to continue).
+#[utoipa::path(post, path = "/api/v1/shares/{id}/handover/decline", tag = "shares",
+    params(("id" = String, Path, description = "Share id")), request_body = ShareNote,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = Share), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
+pub async fn handover_decline(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(n): ApiJson<ShareNote>,
+) -> Result<Json<Share>, ApiError> {
+    Ok(Json(app.decide_handover(&actor, share_id(&id)?, false, n.note).await?))
 }
 
 /// The federation as this node's administrator sees it.

@@ -279,6 +279,7 @@ pub struct Facts {
 
 /// A share of the case with another state, as the case page lists it.
 struct ShareRow {
+    id: String,
     state: String,
     kind: String,
     status: String,
@@ -306,6 +307,8 @@ struct CasePage {
     consents: Vec<ConsentRow>,
     matches: Vec<super::matches::MatchRowView>,
     shares: Vec<ShareRow>,
+    /// The case was handed over to another state's node (read-only here).
+    handed_over: Option<String>,
     next_statuses: Vec<Opt>,
     action_kinds: Vec<Opt>,
     givers: Vec<Opt>,
@@ -633,9 +636,14 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
             })
             .collect(),
         matches: matches.iter().map(|m| super::matches::match_view(tr, m)).collect(),
+        handed_over: shares
+            .iter()
+            .find(|s| s.side == enlace_app::fed::ShareSide::Offerer && !s.handover.owned_here)
+            .map(|s| tr.t1("handover-given", "peer", tr.country(&s.peer_state))),
         shares: shares
             .iter()
             .map(|s| ShareRow {
+                id: s.id.to_string(),
                 state: tr.country(&s.peer_state),
                 kind: tr.label("share-kind", &s.kind),
                 status: tr.label("share-state", enlace_app::fed::share_state_name(s.state)),

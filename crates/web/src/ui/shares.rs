@@ -84,6 +84,11 @@ struct SharePage {
     events: Vec<EventRow>,
     may_decide: bool,
     may_revoke: bool,
+    /// Where the case's ownership stands, in words.
+    handover: String,
+    may_hand_over: bool,
+    may_withdraw: bool,
+    may_take_over: bool,
 }
 
 /// A received value as text: lists joined, objects as their values.
@@ -123,7 +128,23 @@ pub async fn show(page: Page, Path(id): Path<String>) -> Response {
         .flatten()
         .map(|(k, v)| FieldRow { name: tr.label("sfield", k), value: value_text(v) })
         .collect();
+    let h = &s.handover;
+    let peer = tr.country(&s.peer_state);
+    let open = state == "accepted" || (s.kind == "assistance" && state == "offered");
+    let handover = match (h.phase.as_str(), h.owned_here, incoming) {
+        ("offering", _, _) => tr.t1("handover-offering", "peer", &peer),
+        ("offered", _, _) => tr.t1("handover-offered", "peer", &peer),
+        ("accepting", _, _) => tr.t1("handover-accepting", "peer", &peer),
+        (_, true, false) => tr.t("handover-owned-here"),
+        (_, true, true) => tr.t1("handover-taken", "peer", &peer),
+        (_, false, false) => tr.t1("handover-given", "peer", &peer),
+        (_, false, true) => tr.t1("handover-owned-there", "peer", &peer),
+    };
     let page_data = SharePage {
+        may_hand_over: !incoming && open && h.owned_here && h.phase == "settled",
+        may_withdraw: !incoming && h.phase == "offering",
+        may_take_over: incoming && h.phase == "offered" && (state == "offered" || state == "accepted"),
+        handover,
         id: s.id.to_string(),
         line: share_line(tr, &s),
         incoming,
@@ -156,6 +177,13 @@ pub async fn decide(Path(id): Path<String>, p: PagePost) -> Response {
         Some("accept") => app.decide_share(actor, share, true, note).await,
         Some("reject") => app.decide_share(actor, share, false, note).await,
         Some("revoke") => app.revoke_share(actor, share, note).await,
+        Some("handover_offer") => {
+            let req = enlace_app::fed::HandoverRequest { note, exception: None };
+            app.offer_handover(actor, share, req).await
+        }
+        Some("handover_withdraw") => app.withdraw_handover(actor, share, note).await,
+        Some("handover_accept") => app.decide_handover(actor, share, true, note).await,
+        Some("handover_decline") => app.decide_handover(actor, share, false, note).await,
         _ => return page.bad_form(tr.t("v-choose-one")),
     };
     match r {
