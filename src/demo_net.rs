@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use chrono::{TimeDelta, Utc};
 use enlace_app::demo::DEMO_PASSWORD;
-use enlace_app::fed::{FedSettings, ShareRequest, agreed_field_subsets, signing_key_file};
+use enlace_app::fed::{FedSettings, ShareRequest, ShareSide, agreed_field_subsets, signing_key_file};
 use enlace_app::keys::NodeKey;
 use enlace_app::{App, Db, Settings};
 use enlace_domain::country::CountryCode;
@@ -174,6 +174,7 @@ pub async fn run(data_dir: PathBuf, base_port: u16) -> Result<()> {
     }
     if !loaded.is_empty() {
         refer_first_case(&nodes).await?;
+        hand_over_assisted_case(&nodes).await?;
         eprintln!("Demo cases loaded (first start): {}.", loaded.join("; "));
     }
 
@@ -230,4 +231,40 @@ async fn refer_first_case(nodes: &[DemoNode]) -> Result<()> {
     }))?;
     hn.app.offer_share(&actor, case.id, req).await.map_err(crate::explain)?;
     Ok(())
+}
+
+/// Guatemala's consulate in Tapachula assists a Salvadoran woman under the CA-4 + Dominican
+/// Republic MoU; El Salvador, notified, takes the case over (a handover): the demo shows a case
+/// owned by El Salvador's node from epoch 1 and read-only at Guatemala's.
+async fn hand_over_assisted_case(nodes: &[DemoNode]) -> Result<()> {
+    let (Some(gt), Some(sv)) = (nodes.iter().find(|n| n.id == "gt"), nodes.iter().find(|n| n.id == "sv"))
+    else {
+        return Ok(());
+    };
+    let officer = gt.app.actor_for("officer.gt.tapachula").await.map_err(crate::explain)?;
+    let accepted_at = (Utc::now() - TimeDelta::hours(30)).to_rfc3339();
+    let body: enlace_app::cases::NewCase = serde_json::from_value(serde_json::json!({
+        "person": {"given_names": ["Marta", "Elena"], "surnames": ["Rivas", "Alvarado"], "sex": "female",
+            "birth": {"kind": "year", "year": 1988}, "birth_place": "San Miguel, San Miguel", "nationalities": ["SV"]},
+        "owner_state": "SV", "post": "GT-TAPACHULA", "host_state": "MX",
+        "category": "migration", "subtype": "documentation",
+        "protection": {"state": "accepted", "at": accepted_at}, "legal_basis": "mou_assistance",
+        "narrative": "Mujer salvadoreña sin documentos tras un asalto en Huixtla. El consulado de Guatemala la atendió bajo el Memorándum CA-4 + República Dominicana; El Salvador asume el caso."
+    }))?;
+    let number = gt.app.create_case(&officer, body).await.map_err(crate::explain)?.case.number.to_string();
+    let sup = sv.app.actor_for("supervisor.sv").await.map_err(crate::explain)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let page = sv.app.list_shares(&sup, ShareSide::Recipient, None, 50).await.map_err(crate::explain)?;
+        if let Some(share) = page.items.iter().find(|s| s.case_number == number) {
+            let note = Some("El Salvador asume el caso desde su consulado en Tapachula.".to_string());
+            sv.app.decide_handover(&sup, share.id, true, note).await.map_err(crate::explain)?;
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            tracing::warn!(case = %number, "the assistance notice did not reach El Salvador's node in time: no demo handover");
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

@@ -118,6 +118,29 @@ async fn the_demo_network_shares_cases_between_nodes_and_restarts_on_its_data() 
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // El Salvador took over a case Guatemala's consulate had assisted (a handover): its node
+    // owns it now, in its own series.
+    let sv = base + 4;
+    let sv_tok = token(&c, sv, "supervisor.sv").await;
+    loop {
+        let r = c
+            .get(format!("http://127.0.0.1:{sv}/api/v1/shares"))
+            .bearer_auth(&sv_tok)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap();
+        let taken = r["items"].as_array().unwrap().iter().any(|s| {
+            s["kind"] == "assistance" && s["handover"]["owned_here"] == true && s["case_id"].is_string()
+        });
+        if taken {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no case taken over at El Salvador's node: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Each node holds only its state's staff: Honduras' supervisor is not on Guatemala's node.
     let r = c
         .post(format!("http://127.0.0.1:{gt}/api/v1/auth/token"))
