@@ -249,6 +249,7 @@ fed_both!(
     an_assisted_case_is_taken_over_or_left_with_the_assisting_state,
     a_handover_failing_half_way_converges,
     a_withdrawal_crossing_an_accept_leaves_the_case_where_it_was,
+    a_revoke_takes_an_open_handover_offer_with_it,
 );
 
 /// Polls `f` until it returns `Some`, for at most 20 s.
@@ -1259,4 +1260,25 @@ async fn a_withdrawal_crossing_an_accept_leaves_the_case_where_it_was(net: &Net)
         )
         .await;
     assert_eq!(s, 200, "HN still owns and writes");
+}
+
+async fn a_revoke_takes_an_open_handover_offer_with_it(net: &Net) {
+    let (sup, case, id) = dual_case_shared(net, "Sonia").await;
+    let (s, _) = net.hn.t.post(&sup, &format!("/api/v1/shares/{id}/handover"), &handover_body()).await;
+    assert_eq!(s, 200);
+    at_gt(net, &id, |v| v["share"]["handover"]["phase"] == "offered").await;
+    let (s, v) = net.hn.t.post(&sup, &format!("/api/v1/shares/{id}/revoke"), &json!({"note": "Ya no"})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["handover"]["phase"], "settled", "the offer is withdrawn with the share");
+    let gone =
+        at_gt(net, &id, |v| v["share"]["state"] == "revoked" && v["share"]["handover"]["phase"] == "settled")
+            .await;
+    assert!(gone["share"]["data"].is_null());
+    let gt = net.gt.t.token("supervisor.gt").await;
+    let (s, _) = net.gt.t.post(&gt, &format!("/api/v1/shares/{id}/handover/accept"), &json!({})).await;
+    assert_eq!(s, 409, "nothing left to take over");
+    assert_eq!(owners(net, &id).await, (true, false));
+    let case_id = case["id"].as_str().unwrap();
+    let (_, c) = net.hn.t.get(&sup, &format!("/api/v1/cases/{case_id}")).await;
+    assert_ne!(c["status"], "closed");
 }

@@ -174,6 +174,30 @@ pub(crate) fn ownership_refusal(e: OwnershipError) -> AppError {
     }
 }
 
+/// A share that ends (rejected or revoked here) takes an open handover offer with it: the
+/// giver withdraws its offer, the taker declines it. An accept already sent stands (the
+/// protocol cannot take it back): the giver answers it, and the case moves or stays.
+pub(crate) async fn end_with_share(
+    tx: &mut Tx,
+    share: &mut ShareRow,
+    actor_name: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let Some(Ok(mut rec)) = share.handover.clone().map(serde_json::from_value::<HandoverRecord>) else {
+        return Ok(());
+    };
+    let msg = match rec.ownership.phase() {
+        Phase::Offering { .. } => rec.ownership.withdraw(),
+        Phase::Offered => rec.ownership.decline(),
+        _ => return Ok(()),
+    }
+    .map_err(|e| AppError::Rule(e.to_string()))?;
+    set_record(share, &rec)?;
+    let reply_to = msg.message_type().needs_reply_to().then_some(share.id);
+    enqueue(tx, share, msg.message_type(), Map::new(), reply_to, None, actor_name, None, now).await?;
+    Ok(())
+}
+
 /// Offer the case of a share to the other state.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

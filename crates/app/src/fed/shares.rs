@@ -504,6 +504,9 @@ impl App {
                     let reply_to = mtype.needs_reply_to().then_some(share.id);
                     enqueue(tx, &mut share, mtype, payload, reply_to, None, actor.user.username.as_str(), note.clone(), now)
                         .await?;
+                    if !state.recipient_may_hold_data() {
+                        super::handover::end_with_share(tx, &mut share, actor.user.username.as_str(), now).await?;
+                    }
                     enlace_store::fed::update_share(tx, &mut share, now).await?;
                     let detail = json!({"share": share.id, "case_number": share.case_number, "state": share.state,
                         "peer_state": share.peer_state});

@@ -27,7 +27,14 @@ pub fn share_line(tr: Tr, s: &Share) -> ShareLine {
         case_number: s.case_number.clone(),
         peer: tr.country(&s.peer_state),
         kind: tr.label("share-kind", &s.kind),
-        state: tr.label("share-state", enlace_app::fed::share_state_name(s.state)),
+        state: {
+            let state = tr.label("share-state", enlace_app::fed::share_state_name(s.state));
+            match s.handover.phase.as_str() {
+                "offered" => format!("{state} · {}", tr.t("handover-offered-short")),
+                "offering" => format!("{state} · {}", tr.t("handover-offering-short")),
+                _ => state,
+            }
+        },
         updated: tr.datetime(&s.updated_at),
     }
 }
