@@ -52,6 +52,8 @@ enum Rule {
     /// of another state has no post to assist through.
     Register,
     Only(&'static str),
+    /// Any of these users.
+    OnlyThese(&'static [&'static str]),
     AdminOrAuditor,
     /// The same status for every signed-in user.
     Everyone(&'static str),
@@ -138,6 +140,13 @@ impl Rule {
                 (false, true) => "404",
                 (false, false) => "403",
             },
+            Rule::OnlyThese(users) => {
+                if users.contains(&user) {
+                    "ok"
+                } else {
+                    "403"
+                }
+            }
             Rule::DecideShare => {
                 if ["liaison.hn", "supervisor.hn", "supervisor.gt"].contains(&user) {
                     "404"
@@ -235,6 +244,11 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/shares/{id}/handover/accept", Rule::DecideShare),
     ("post", "/api/v1/shares/{id}/handover/decline", Rule::DecideShare),
     ("get", "/api/v1/admin/federation", Rule::Only("admin.hn")),
+    (
+        "get",
+        "/api/v1/stats",
+        Rule::OnlyThese(&["supervisor.hn", "supervisor.gt", "admin.hn", "liaison.hn", "analyst"]),
+    ),
     ("post", "/api/v1/admin/federation/dead-letters/{id}/retry", Rule::AdminNotFound),
 ];
 

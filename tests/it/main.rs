@@ -20,6 +20,7 @@ mod matching;
 mod pprl_cli;
 mod restricted;
 mod retention;
+mod stats;
 mod store;
 mod ui;
 mod webdriver;

@@ -19,6 +19,7 @@ pub mod matching;
 pub mod mfa;
 pub mod oidc;
 pub mod retention;
+pub mod stats;
 pub mod subject_access;
 pub mod users;
 

@@ -756,6 +756,26 @@ pub async fn export_page(
     })
 }
 
+/// A page (by id) of the cases that were open at some time in `[from, to)`: opened before
+/// `to`, and not closed before `from`. Statistics read every case of a period this way.
+pub async fn active_in(
+    db: &Db,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    after: Option<CaseId>,
+    limit: i64,
+) -> Result<Vec<Case>, StoreError> {
+    let sql = AssertSqlSafe(format!(
+        "{CASE_SELECT} WHERE c.opened_at < $1 AND (c.closed_at IS NULL OR c.closed_at >= $2)
+         AND c.id > $3 ORDER BY c.id LIMIT $4"
+    ));
+    let after = after.map(|c| c.0).unwrap_or(Uuid::nil());
+    on_read!(db, p => {
+        let rows = sqlx::query(sql).bind(to).bind(from).bind(after).bind(limit).fetch_all(p).await?;
+        rows.iter().map(case_from_row).collect()
+    })
+}
+
 pub async fn count_cases(db: &Db) -> Result<i64, StoreError> {
     on_read!(db, p => Ok(sqlx::query_scalar("SELECT COUNT(*) FROM cases").fetch_one(p).await?))
 }

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{admin, audit, auth, cases, matches, meta, persons, shares};
+use crate::api::{admin, audit, auth, cases, matches, meta, persons, shares, stats};
 
 struct Security;
 
@@ -53,14 +53,15 @@ impl Modify for Security {
         matches::candidates, matches::list, matches::decide, matches::for_case,
         shares::offer, shares::for_case, shares::list, shares::get, shares::accept, shares::reject,
         shares::revoke, shares::handover_offer, shares::handover_withdraw, shares::handover_accept,
-        shares::handover_decline, shares::status, shares::retry,
+        shares::handover_decline, shares::status, shares::retry, stats::get,
     ),
     modifiers(&Security),
     tags(
         (name = "cases", description = "Consular protection cases"),
         (name = "persons", description = "Persons: candidates while registering, the data subject's rights"),
         (name = "matches", description = "Missing-person reports matched against found persons, for review"),
-        (name = "shares", description = "Cases shared with other states' nodes: referrals, mutual-assistance notices"),
+        (name = "shares", description = "Cases shared with other states' nodes: referrals, mutual-assistance notices, handovers"),
+        (name = "stats", description = "Statistics of the node: as they are for its supervisors, suppressed for what leaves it"),
         (name = "auth", description = "Sign-in and tokens"),
         (name = "audit", description = "The audit log (auditors)"),
         (name = "admin", description = "Administration of the node (country administrators)"),

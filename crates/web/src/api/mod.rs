@@ -8,6 +8,7 @@ pub mod matches;
 pub mod meta;
 pub mod persons;
 pub mod shares;
+pub mod stats;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -40,6 +41,7 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/audit/break-glass", get(audit::break_glass))
         .route("/api/v1/audit/disclosures", get(audit::disclosures))
         .route("/api/v1/states", get(meta::states))
+        .route("/api/v1/stats", get(stats::get))
         .route("/api/v1/posts", get(meta::posts))
         .route("/api/v1/persons/candidates", post(matches::candidates))
         .route("/api/v1/persons/{id}/subject-access", post(persons::subject_access))

@@ -14,6 +14,7 @@ pub mod i18n;
 mod matches;
 mod new_case;
 mod shares;
+mod stats;
 mod work;
 
 use askama::Template;
@@ -65,6 +66,7 @@ pub fn routes() -> Router<App> {
         .route("/cases/new/candidates", post(new_case::candidates))
         .route("/matches", get(matches::queue))
         .route("/matches/{id}/decision", post(matches::decide))
+        .route("/stats", get(stats::show))
         .route("/shares", get(shares::list))
         .route("/shares/{id}", get(shares::show))
         .route("/shares/{id}/decision", post(shares::decide))
@@ -140,6 +142,18 @@ impl Ctx {
     }
     pub fn administers(&self) -> bool {
         self.role() == Some(Role::CountryAdministrator)
+    }
+    /// Supervisors, administrators, liaison officers and regional analysts read statistics.
+    pub fn reads_stats(&self) -> bool {
+        matches!(
+            self.role(),
+            Some(
+                Role::ProtectionSupervisor
+                    | Role::CountryAdministrator
+                    | Role::LiaisonOfficer
+                    | Role::RegionalAnalyst
+            )
+        )
     }
     pub fn audits(&self) -> bool {
         self.role() == Some(Role::Auditor)

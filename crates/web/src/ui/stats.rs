@@ -1,0 +1,136 @@
+//! The statistics page (issue 7): the node's tables for a period, as they are for the state's
+//! supervisors and administrators (cells that publishing would hide are marked), suppressed
+//! for regional analysts and liaison officers, or on request.
+
+use askama::Template;
+use axum::response::Response;
+use enlace_app::stats::Mark;
+use enlace_app::stats::StatTable;
+
+use super::i18n::Tr;
+use super::{Ctx, Page, html};
+
+struct CellView {
+    text: String,
+    /// `hidden` (suppressed here), `would-hide` (shown here, hidden when published), or empty.
+    class: &'static str,
+}
+
+struct RowView {
+    label: String,
+    cells: Vec<CellView>,
+}
+
+struct TableView {
+    id: String,
+    caption: String,
+    row_dim: String,
+    cols: Vec<String>,
+    rows: Vec<RowView>,
+}
+
+#[derive(Template)]
+#[template(path = "stats.html")]
+struct StatsPage {
+    c: Ctx,
+    period: String,
+    published: bool,
+    error: String,
+    tables: Vec<TableView>,
+    art36: Vec<(String, String)>,
+    state: String,
+    any_marked: bool,
+}
+
+/// A dimension's value in words.
+fn value_label(tr: Tr, dim: &str, key: &str) -> String {
+    match dim {
+        "category" | "subtype" | "sex" => tr.label(dim, key),
+        "nationality" | "host_state" => match enlace_domain::country::CountryCode::parse(key) {
+            Ok(c) => tr.country(&c),
+            Err(_) => key.to_string(),
+        },
+        "unaccompanied" | "vulnerable" => tr.label("yesno", key),
+        "outcome" => tr.label("outcome", key),
+        "route" => tr.label("route", key),
+        "post" if key == "none" => tr.t("stats-no-post"),
+        "age_band" if key == "unknown" => tr.t("stats-unknown"),
+        _ => key.to_string(),
+    }
+}
+
+fn table_view(tr: Tr, t: &StatTable, published: bool) -> TableView {
+    let total = tr.t("stats-total");
+    let cell = |r: usize, c: usize| {
+        let mark = t.marks[r][c];
+        match t.grid[r][c] {
+            None => CellView { text: "—".into(), class: "hidden" },
+            Some(v) => CellView {
+                text: tr.num(v as i64),
+                class: if !published && mark != Mark::Shown { "would-hide" } else { "" },
+            },
+        }
+    };
+    let nr = t.rows.len();
+    let nc = t.cols.len();
+    let mut rows: Vec<RowView> = (0..nr)
+        .map(|r| RowView {
+            label: value_label(tr, &t.row_dim, &t.rows[r]),
+            cells: (0..=nc).map(|c| cell(r, c)).collect(),
+        })
+        .collect();
+    rows.push(RowView { label: total.clone(), cells: (0..=nc).map(|c| cell(nr, c)).collect() });
+    let mut cols: Vec<String> = t.cols.iter().map(|k| value_label(tr, &t.col_dim, k)).collect();
+    cols.push(total);
+    TableView {
+        id: t.id.clone(),
+        caption: format!(
+            "{} — {} × {}",
+            tr.label("measure", &t.measure),
+            tr.label("dim", &t.row_dim),
+            tr.label("dim", &t.col_dim)
+        ),
+        row_dim: tr.label("dim", &t.row_dim),
+        cols,
+        rows,
+    }
+}
+
+/// `GET /stats?period=2026-H1&published=1`.
+pub async fn show(page: Page, uri: axum::http::Uri) -> Response {
+    let tr = page.tr();
+    let q = super::forms::FormData::parse(uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
+    let period = q
+        .get("period")
+        .map(str::to_string)
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(enlace_app::stats::current_half);
+    let asked_published = q.get("published") == Some("1");
+    let found = page.app.node_stats(page.actor(), &period, asked_published).await;
+    let (tables, art36, published, error, state) = match found {
+        Ok(s) => {
+            let a = &s.art36;
+            let or_dash = |v: Option<String>| v.unwrap_or_else(|| "—".into());
+            let art36 = vec![
+                (tr.t("stats-art36-detentions"), or_dash(a.detentions.map(|n| tr.num(n as i64)))),
+                (tr.t("stats-art36-median"), or_dash(a.median_hours.map(|h| format!("{h:.1} h")))),
+                (tr.t("stats-art36-within"), or_dash(a.within_24h.map(|w| format!("{:.0} %", w * 100.0)))),
+            ];
+            let tables = s.tables.iter().map(|t| table_view(tr, t, s.suppressed)).collect();
+            (tables, art36, s.suppressed, String::new(), tr.country(&s.state))
+        }
+        Err(enlace_app::AppError::Validation(_)) => {
+            let msg = match enlace_app::stats::Period::parse(period.trim(), chrono::Utc::now()) {
+                Err(enlace_app::stats::PeriodError::Future(_)) => {
+                    tr.t1("stats-period-future", "period", &period)
+                }
+                _ => tr.t1("stats-period-bad", "period", &period),
+            };
+            (Vec::new(), Vec::new(), asked_published, msg, String::new())
+        }
+        Err(e) => return page.fail(e),
+    };
+    let any_marked =
+        tables.iter().any(|t: &TableView| t.rows.iter().any(|r| r.cells.iter().any(|c| !c.class.is_empty())));
+    html(&StatsPage { c: page.ctx, period, published, error, tables, art36, state, any_marked })
+}

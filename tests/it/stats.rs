@@ -1,0 +1,128 @@
+//! Statistics of a node (issue 7): counts as they are for the state's supervisors, suppressed
+//! for regional analysts and liaison officers and on request; periods checked; the page.
+
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::harness::{TestApp, new_case};
+
+/// The cells of one table as (row, col) → count, `None` where suppressed.
+fn cell(stats: &Value, table: &str, row: &str, col: &str) -> Option<u64> {
+    let t = stats["tables"].as_array().unwrap().iter().find(|t| t["id"] == table).expect(table);
+    let r = t["rows"].as_array().unwrap().iter().position(|k| k == row).expect(row);
+    let c = t["cols"].as_array().unwrap().iter().position(|k| k == col).expect(col);
+    t["grid"][r][c].as_u64()
+}
+
+fn total(stats: &Value, table: &str) -> Option<u64> {
+    let t = stats["tables"].as_array().unwrap().iter().find(|t| t["id"] == table).expect(table);
+    t["grid"].as_array().unwrap().last().unwrap().as_array().unwrap().last().unwrap().as_u64()
+}
+
+async fn node_statistics_are_suppressed_when_they_may_leave_the_node(app: TestApp) {
+    let sup = app.token("supervisor.hn").await;
+    let period = {
+        use chrono::Datelike;
+        let now = chrono::Utc::now();
+        format!("{}-H{}", now.year(), if now.month() <= 6 { 1 } else { 2 })
+    };
+    let mut first = None;
+    for i in 0..7 {
+        let c = app.create_case(&sup, &new_case(&["Ana"], &[&format!("Mig{}", "a".repeat(i + 1))])).await;
+        first.get_or_insert(c);
+    }
+    for _ in 0..2 {
+        let mut b = new_case(&["Luis"], &["Obrero"]);
+        b["category"] = json!("labour");
+        b["subtype"] = json!("unpaid_wages");
+        b["person"]["sex"] = json!("male");
+        app.create_case(&sup, &b).await;
+    }
+    // Another state's case is not counted in Honduras' figures.
+    let gt = app.token("supervisor.gt").await;
+    let mut b = new_case(&["Otra"], &["Persona"]);
+    b["person"]["nationalities"] = json!(["GT"]);
+    b["owner_state"] = json!("GT");
+    app.create_case(&gt, &b).await;
+    // One case closes (a person may refuse protection at intake).
+    let id = first.unwrap()["id"].as_str().unwrap().to_string();
+    let (s, v) = app
+        .post(
+            &sup,
+            &format!("/api/v1/cases/{id}/transitions"),
+            &json!({"to": "closed", "version": 1, "reason": "La persona no desea protección"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    // The supervisor: Honduras' own figures, as they are; the small ones marked.
+    let (s, own) = app.get(&sup, &format!("/api/v1/stats?period={period}")).await;
+    assert_eq!(s, 200, "{own}");
+    assert_eq!(own["state"], "HN");
+    assert_eq!(own["suppressed"], false);
+    assert_eq!(cell(&own, "opened_nationality_category", "HN", "migration"), Some(7));
+    assert_eq!(cell(&own, "opened_nationality_category", "HN", "labour"), Some(2));
+    assert_eq!(total(&own, "opened_nationality_category"), Some(9));
+    assert_eq!(cell(&own, "opened_age_band_sex", "18+", "male"), Some(2));
+    assert_eq!(cell(&own, "closed_nationality_category", "HN", "migration"), Some(1));
+    assert_eq!(cell(&own, "open_at_end_nationality_category", "HN", "migration"), Some(6));
+    assert_eq!(cell(&own, "outcome_category_outcome", "migration", "closed"), Some(1));
+    let t =
+        own["tables"].as_array().unwrap().iter().find(|t| t["id"] == "opened_nationality_category").unwrap();
+    let labour = t["cols"].as_array().unwrap().iter().position(|k| k == "labour").unwrap();
+    assert_eq!(t["marks"][0][labour], "primary");
+
+    // The analyst (and the supervisor asking for the published view): nothing under 5 shown,
+    // nor what would give it away.
+    let analyst = app.token("analyst").await;
+    let (s, published) = app.get(&analyst, &format!("/api/v1/stats?period={period}")).await;
+    assert_eq!(s, 200, "{published}");
+    assert_eq!(published["suppressed"], true);
+    assert_eq!(cell(&published, "opened_nationality_category", "HN", "labour"), None);
+    assert_eq!(
+        cell(&published, "opened_nationality_category", "HN", "migration"),
+        None,
+        "alone beside the total it would give the 2 away"
+    );
+    assert_eq!(total(&published, "opened_nationality_category"), Some(9));
+    for t in published["tables"].as_array().unwrap() {
+        for v in t["grid"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap()) {
+            if let Some(n) = v.as_u64() {
+                assert!(n == 0 || n >= 5, "a small count left the node in {}: {n}", t["id"]);
+            }
+        }
+    }
+    let (_, asked) = app.get(&sup, &format!("/api/v1/stats?period={period}&published=true")).await;
+    assert_eq!(asked["tables"], published["tables"]);
+    // Fewer than 5 detentions: no delays published.
+    assert!(published["art36"]["detentions"].is_null());
+
+    // Periods: one not started yet, one that is none; other roles may not ask.
+    let (s, e) = app.get(&sup, "/api/v1/stats?period=2099-H1").await;
+    assert_eq!(s, 422, "{e}");
+    assert!(e["errors"][0]["message"].as_str().unwrap().contains("not started"), "{e}");
+    let (s, e) = app.get(&sup, "/api/v1/stats?period=2026-S1").await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(e["errors"][0]["field"], "period");
+    let (s, _) = app.get(&sup, "/api/v1/stats?period=2026&color=red").await;
+    assert_eq!(s, 400);
+    let officer = app.token("officer.hn").await;
+    let (s, _) = app.get(&officer, &format!("/api/v1/stats?period={period}")).await;
+    assert_eq!(s, 403);
+
+    // The page, in Spanish: the supervisor's marks, the analyst's dashes.
+    let mut web = crate::ui::Web::new(&app).accept_language("es");
+    web.sign_in("supervisor.hn").await.has("href=\"/stats\"");
+    web.get(&format!("/stats?period={period}"))
+        .await
+        .has("Estadísticas")
+        .has("Casos abiertos")
+        .has("would-hide")
+        .has("Migratorio");
+    web.get("/stats?period=2099").await.has("no ha comenzado").lacks("<caption>");
+    let mut web = crate::ui::Web::new(&app).accept_language("en");
+    web.sign_in("analyst").await;
+    web.get(&format!("/stats?period={period}")).await.has("class=\"num hidden\"").lacks("would-hide");
+}
+
+both_backends!(node_statistics_are_suppressed_when_they_may_leave_the_node);
