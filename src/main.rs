@@ -183,10 +183,40 @@ enum Command {
         #[command(subcommand)]
         command: fed_cmd::FedCommand,
     },
+    /// Reports of the node's statistics (suppressed, as they may leave the node).
+    Report {
+        #[command(subcommand)]
+        what: ReportCommand,
+    },
     /// Privacy-preserving record linkage: keyed Bloom filter encodings and their Dice matching.
     Pprl {
         #[command(subcommand)]
         command: pprl_cmd::PprlCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The GRCM report of one state's cases on this node for a period: every table of the
+    /// node's statistics with small counts suppressed, in the chosen language.
+    Grcm {
+        #[command(flatten)]
+        db: DbArgs,
+        /// A year (2026), a half (2026-H1) or a quarter (2026-Q3).
+        #[arg(long)]
+        period: String,
+        /// The state whose cases are reported (ISO code, e.g. HN).
+        #[arg(long)]
+        state: String,
+        /// csv (one row per cell). pdf and xlsx are not built yet.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// es, en or fr.
+        #[arg(long, default_value = "es")]
+        lang: String,
+        /// Where to write the report.
+        #[arg(long)]
+        output: PathBuf,
     },
 }
 
@@ -507,6 +537,28 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Demo { data_dir, base_port } => demo_net::run(data_dir, base_port).await,
+        Command::Report { what: ReportCommand::Grcm { db, period, state, format, lang, output } } => {
+            let locale = enlace_web::ui::i18n::Locale::parse(&lang)
+                .with_context(|| format!("--lang {lang}: choose es, en or fr"))?;
+            if format != "csv" {
+                bail!(
+                    "--format {format}: only csv is available in this version (pdf and xlsx are not built yet)"
+                );
+            }
+            let state = CountryCode::parse(&state).map_err(|e| anyhow::anyhow!("--state {state}: {e}"))?;
+            let app = open(&db).await?;
+            let stats = app.report_stats(state, &period).await.map_err(explain)?;
+            let body = enlace_web::report::grcm_csv(&stats, locale).map_err(anyhow::Error::msg)?;
+            std::fs::write(&output, body).with_context(|| format!("cannot write {}", output.display()))?;
+            app.flush_audit().await.map_err(explain)?;
+            eprintln!(
+                "GRCM report of {state} for {}: {} tables, written to {}",
+                stats.period.label,
+                stats.tables.len(),
+                output.display()
+            );
+            Ok(())
+        }
         Command::Migrate { db } => {
             open(&db).await?;
             eprintln!("database is up to date");

@@ -336,6 +336,7 @@ cli_both!(
     import_line_numbers_follow_quoted_newlines,
     import_line_numbers_are_right_for_crlf_files,
     export_import_round_trip_into_a_fresh_node,
+    report_grcm_writes_the_suppressed_tables_in_the_chosen_language,
 );
 
 /// `--help` of the binary and of every subcommand, found by walking the help itself.
@@ -1030,4 +1031,51 @@ fn round_trip_from_sqlite_to_postgres() {
     let source = Node::new(Backend::Sqlite).expect("sqlite");
     let Some(target) = Node::new(Backend::Postgres) else { return };
     round_trip(&source, &target.with_importer());
+}
+
+fn report_grcm_writes_the_suppressed_tables_in_the_chosen_language(node: Node) {
+    node.run(&["demo-data", "--cases", "400"]).assert_ok("demo-data");
+    let year = chrono::Datelike::year(&chrono::Utc::now()).to_string();
+    let out_file = node.data_dir().join("grcm-hn.csv");
+    let out = out_file.to_str().unwrap();
+    let args = ["report", "grcm", "--period", &year, "--state", "HN", "--lang", "fr", "--output", out];
+    node.run(&args).assert_ok("report grcm");
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    let (header, rows) = parse_csv(&text);
+    assert_eq!(header[0], "État", "{header:?}");
+    assert!(header.contains(&"Effectif".to_string()), "{header:?}");
+    assert!(rows.iter().any(|r| r["Tableau"] == "opened_nationality_category"), "{text}");
+    let mut counted = 0;
+    for r in &rows {
+        assert_eq!(r["État"], "HN");
+        match r["Effectif"].as_str() {
+            "" => assert_eq!(r["Note"], "supprimé"),
+            n if r["Tableau"] != "art36" => {
+                let n: u64 = n.parse().unwrap();
+                assert!(n == 0 || n >= 5, "a small count in the report: {r:?}");
+                counted += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(counted > 0, "some figures are shown: {text}");
+    assert!(node.audit_actions().iter().any(|a| a == "stats.report"));
+    // What cannot be reported is refused with a reason, and nothing is written.
+    let other = node.data_dir().join("none.csv");
+    let other_s = other.to_str().unwrap();
+    let bad = [
+        (vec!["--period", "2099-H1", "--state", "HN"], "has not started"),
+        (vec!["--period", "2026-S1", "--state", "HN"], "is not a period"),
+        (vec!["--period", &year, "--state", "HN", "--lang", "de"], "choose es, en or fr"),
+        (vec!["--period", &year, "--state", "HN", "--format", "pdf"], "only csv"),
+        (vec!["--period", &year, "--state", "H1"], "--state"),
+    ];
+    for (extra, why) in bad {
+        let mut a = vec!["report", "grcm", "--output", other_s];
+        a.extend(extra);
+        let o = node.run(&a);
+        o.assert_failed(why);
+        assert!(o.stderr.contains(why), "{why}: {}", o.stderr);
+        assert!(!other.exists());
+    }
 }

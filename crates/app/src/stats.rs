@@ -378,6 +378,28 @@ impl App {
         Ok(stats)
     }
 
+    /// The published statistics of `state` for `period`, for a report an operator makes on the
+    /// node's machine (`enlace report grcm`); audited.
+    pub async fn report_stats(&self, state: CountryCode, period: &str) -> Result<NodeStats, AppError> {
+        let now = Utc::now();
+        let period =
+            Period::parse(period.trim(), now).map_err(|e| AppError::invalid("period", e.to_string()))?;
+        let cases = self.cases_of_period(state, &period).await?;
+        let stats = compute(state, &cases, &period, true, now);
+        let detail = serde_json::json!({"state": state, "period": period.label, "suppressed": true,
+            "cases": cases.len()});
+        let label = period.label.clone();
+        self.db()
+            .write(move |tx| {
+                let (detail, label) = (detail.clone(), label.clone());
+                Box::pin(async move {
+                    crate::audit(tx, crate::event(None, "stats.report", "stats", Some(label), detail)).await
+                })
+            })
+            .await?;
+        Ok(stats)
+    }
+
     /// Every case of `state` open at some time in the period.
     pub(crate) async fn cases_of_period(
         &self,

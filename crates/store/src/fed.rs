@@ -357,44 +357,13 @@ pub async fn enqueue(tx: &mut Tx, m: &OutboxRow) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A pending message's queue and when it is due, without its payload: what the relay's
-/// dispatcher reads to find the queues to work.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PendingHead {
-    pub peer_node: String,
-    pub share_id: Option<Uuid>,
-    pub next_at: DateTime<Utc>,
-}
-
-/// The queues of pending messages, in queue order (at most `limit` messages looked at).
-pub async fn pending_heads(db: &Db, limit: i64) -> Result<Vec<PendingHead>, StoreError> {
-    on_read!(db, p => {
-        let rows = sqlx::query(
-            "SELECT peer_node, share_id, next_at FROM fed_outbox WHERE state = 'pending'
-             ORDER BY queued_at, id LIMIT $1")
-            .bind(limit).fetch_all(p).await?;
-        rows.iter().map(|r| Ok(PendingHead {
-            peer_node: r.text("peer_node")?,
-            share_id: r.opt_uuid("share_id")?,
-            next_at: r.ts("next_at")?,
-        })).collect()
-    })
-}
-
-/// The pending messages of one (peer, share) queue, in queue order.
-pub async fn pending_of_queue(
-    db: &Db,
-    peer: &str,
-    share: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<OutboxRow>, StoreError> {
-    let share_is = if share.is_some() { "share_id = $2" } else { "share_id IS NULL AND $2 IS NULL" };
+/// Pending messages in queue order (the relay keeps each peer's order).
+pub async fn pending(db: &Db, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {OUTBOX_COLS} FROM fed_outbox WHERE state = 'pending' AND {share_is} AND peer_node = $1
-         ORDER BY queued_at, id LIMIT $3"
+        "SELECT {OUTBOX_COLS} FROM fed_outbox WHERE state = 'pending' ORDER BY queued_at, id LIMIT $1"
     ));
     on_read!(db, p => {
-        let rows = sqlx::query(sql).bind(peer).bind(share).bind(limit).fetch_all(p).await?;
+        let rows = sqlx::query(sql).bind(limit).fetch_all(p).await?;
         rows.iter().map(outbox_from_row).collect()
     })
 }

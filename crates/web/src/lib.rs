@@ -9,6 +9,7 @@ mod error;
 mod extract;
 pub mod fed;
 mod openapi;
+pub mod report;
 pub mod ui;
 
 use std::net::SocketAddr;

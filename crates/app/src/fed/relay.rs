@@ -7,7 +7,7 @@
 //! is dropped: a message leaves the queue only with the peer's signed receipt, or as a dead
 //! letter.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -100,8 +100,7 @@ impl App {
     }
 
     /// Starts a worker for every (peer, share) queue whose head is due and that no worker has;
-    /// returns how long until the next head is due (at most 5 s). It reads only where each
-    /// pending message queues and when it is due; a worker reads its own queue's messages.
+    /// returns how long until the next head is due (at most 5 s).
     async fn dispatch(
         &self,
         busy: &Busy,
@@ -109,35 +108,40 @@ impl App {
         workers: &mut tokio::task::JoinSet<RelayReport>,
     ) -> Result<Duration, AppError> {
         let now = Utc::now();
-        let heads = enlace_store::fed::pending_heads(self.db(), 5000).await?;
-        // The first pending message of each queue is its head; a head not yet due holds it.
-        let mut due: Vec<QueueKey> = Vec::new();
-        let mut seen: std::collections::HashSet<QueueKey> = Default::default();
+        let pending = enlace_store::fed::pending(self.db(), 2000).await?;
+        // Queues per (peer, share) in queue order; a share's head not yet due holds its queue.
+        let mut queues: BTreeMap<QueueKey, Vec<OutboxRow>> = BTreeMap::new();
         let mut next_due: Option<chrono::DateTime<Utc>> = None;
         {
             let taken = busy.lock().expect("relay busy set");
-            for h in heads {
-                let key = (h.peer_node, h.share_id);
-                if taken.contains(&key) || !seen.insert(key.clone()) {
+            for m in pending {
+                let key = (m.peer_node.clone(), m.share_id);
+                if taken.contains(&key) {
                     continue;
                 }
-                if h.next_at > now {
-                    next_due = Some(next_due.map_or(h.next_at, |d| d.min(h.next_at)));
-                } else {
-                    due.push(key);
+                let q = queues.entry(key).or_default();
+                if q.is_empty() && m.next_at > now {
+                    next_due = Some(next_due.map_or(m.next_at, |d| d.min(m.next_at)));
+                    q.push(m);
+                    continue;
                 }
+                if q.first().is_some_and(|h| h.next_at > now) {
+                    continue;
+                }
+                q.push(m);
             }
         }
+        queues.retain(|_, q| q.first().is_some_and(|h| h.next_at <= now));
         let wait = next_due
             .map(|d| (d - now).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(Duration::from_secs(5))
             .min(Duration::from_secs(5));
-        if due.is_empty() {
+        if queues.is_empty() {
             return Ok(wait);
         }
         let dir = self.current_directory(now).await?;
         let transport = self.transport()?;
-        for key in due {
+        for (key, queue) in queues {
             if !self.breaker_allows(&key.0) {
                 continue;
             }
@@ -145,7 +149,7 @@ impl App {
             let (app, dir, transport, sem, busy) =
                 (self.clone(), dir.clone(), transport.clone(), sem.clone(), busy.clone());
             workers.spawn(async move {
-                let report = app.work_queue(&key, &dir, transport.as_ref(), &sem).await;
+                let report = app.work_queue(&key.0, queue, &dir, transport.as_ref(), &sem).await;
                 busy.lock().expect("relay busy set").remove(&key);
                 app.kick_relay();
                 report
@@ -154,72 +158,50 @@ impl App {
         Ok(wait)
     }
 
-    /// Delivers one (peer, share) queue in order, reading it again after each batch, until it
-    /// is empty, its head is not due, or its head fails.
+    /// Delivers one share's queue in order, until it is empty or its head fails.
     async fn work_queue(
         &self,
-        key: &QueueKey,
+        peer: &str,
+        queue: Vec<OutboxRow>,
         dir: &Arc<Directory>,
         transport: &dyn Transport,
         sem: &tokio::sync::Semaphore,
     ) -> RelayReport {
-        let peer = key.0.as_str();
         let mut report = RelayReport::default();
-        'queue: loop {
-            let queue = match enlace_store::fed::pending_of_queue(self.db(), peer, key.1, 200).await {
-                Ok(q) => q,
-                Err(e) => {
-                    tracing::warn!(error = %e, peer, "cannot read a relay queue");
-                    break;
-                }
+        // A delivery is recorded while the share's next message is already on its way (the
+        // receipt, not the record, orders them); the worker ends when every record is written,
+        // so no later worker sends the same message again.
+        let mut records = tokio::task::JoinSet::new();
+        for m in queue {
+            let Ok(permit) = sem.acquire().await else { break };
+            let outcome = self.attempt(dir, transport, &m).await;
+            drop(permit);
+            let ok = matches!(outcome, Outcome::Delivered(_));
+            let back = self.breaker_note(peer, ok);
+            let recording = {
+                let app = self.clone();
+                async move { (app.record(&m, outcome).await, m) }
             };
-            let now = Utc::now();
-            if queue.first().is_none_or(|h| h.next_at > now) {
+            if ok {
+                records.spawn(recording);
+            } else {
+                report.add(recording.await);
+            }
+            if back {
+                // The peer is back: what waits for it need not wait out its backoff.
+                match self.reschedule_peer(peer).await {
+                    Ok(n) if n > 0 => self.kick_relay(),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot reschedule a peer's messages"),
+                }
+            }
+            if !ok {
                 break;
             }
-            // A delivery is recorded while the share's next message is already on its way (the
-            // receipt, not the record, orders them); the queue is read again only when every
-            // record is written, so no message is sent again.
-            let mut records = tokio::task::JoinSet::new();
-            let mut failed = false;
-            for m in queue {
-                let Ok(permit) = sem.acquire().await else {
-                    failed = true;
-                    break;
-                };
-                let outcome = self.attempt(dir, transport, &m).await;
-                drop(permit);
-                let ok = matches!(outcome, Outcome::Delivered(_));
-                let back = self.breaker_note(peer, ok);
-                let recording = {
-                    let app = self.clone();
-                    async move { (app.record(&m, outcome).await, m) }
-                };
-                if ok {
-                    records.spawn(recording);
-                } else {
-                    report.add(recording.await);
-                }
-                if back {
-                    // The peer is back: what waits for it need not wait out its backoff.
-                    match self.reschedule_peer(peer).await {
-                        Ok(n) if n > 0 => self.kick_relay(),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "cannot reschedule a peer's messages"),
-                    }
-                }
-                if !ok {
-                    failed = true;
-                    break;
-                }
-            }
-            while let Some(r) = records.join_next().await {
-                if let Ok(r) = r {
-                    report.add(r);
-                }
-            }
-            if failed || !self.breaker_allows(peer) {
-                break 'queue;
+        }
+        while let Some(r) = records.join_next().await {
+            if let Ok(r) = r {
+                report.add(r);
             }
         }
         report

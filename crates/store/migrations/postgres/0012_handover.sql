@@ -14,5 +14,3 @@ CREATE TABLE fed_case_owner (
     at TIMESTAMPTZ NOT NULL
 );
 
--- The relay works one (peer, share) queue at a time and reads that queue's pending messages.
-CREATE INDEX fed_outbox_share_pending ON fed_outbox(share_id, queued_at, id) WHERE state = 'pending';

@@ -14,7 +14,7 @@ pub mod i18n;
 mod matches;
 mod new_case;
 mod shares;
-mod stats;
+pub mod stats;
 mod work;
 
 use askama::Template;
@@ -67,6 +67,7 @@ pub fn routes() -> Router<App> {
         .route("/matches", get(matches::queue))
         .route("/matches/{id}/decision", post(matches::decide))
         .route("/stats", get(stats::show))
+        .route("/stats/report.csv", get(stats::report_csv))
         .route("/shares", get(shares::list))
         .route("/shares/{id}", get(shares::show))
         .route("/shares/{id}/decision", post(shares::decide))

@@ -34,6 +34,8 @@ struct TableView {
 struct StatsPage {
     c: Ctx,
     period: String,
+    /// The period, encoded for a query string.
+    period_q: String,
     published: bool,
     error: String,
     tables: Vec<TableView>,
@@ -43,7 +45,7 @@ struct StatsPage {
 }
 
 /// A dimension's value in words.
-fn value_label(tr: Tr, dim: &str, key: &str) -> String {
+pub fn value_label(tr: Tr, dim: &str, key: &str) -> String {
     match dim {
         "category" | "subtype" | "sex" => tr.label(dim, key),
         "nationality" | "host_state" => match enlace_domain::country::CountryCode::parse(key) {
@@ -132,5 +134,31 @@ pub async fn show(page: Page, uri: axum::http::Uri) -> Response {
     };
     let any_marked =
         tables.iter().any(|t: &TableView| t.rows.iter().any(|r| r.cells.iter().any(|c| !c.class.is_empty())));
-    html(&StatsPage { c: page.ctx, period, published, error, tables, art36, state, any_marked })
+    let period_q = super::enc(&period);
+    html(&StatsPage { c: page.ctx, period, period_q, published, error, tables, art36, state, any_marked })
+}
+
+/// `GET /stats/report.csv?period=2026-H1`: the published figures as CSV, in the reader's
+/// language (audited like any read of statistics).
+pub async fn report_csv(page: Page, uri: axum::http::Uri) -> Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let q = super::forms::FormData::parse(uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
+    let period = q.get("period").map(str::to_string).unwrap_or_else(enlace_app::stats::current_half);
+    let stats = match page.app.node_stats(page.actor(), &period, true).await {
+        Ok(s) => s,
+        Err(e) => return page.fail(e),
+    };
+    let body = match crate::report::grcm_csv(&stats, page.tr().locale) {
+        Ok(b) => b,
+        Err(e) => return page.fail(enlace_app::AppError::Unavailable(e)),
+    };
+    let name = format!("attachment; filename=\"grcm-{}-{}.csv\"", stats.state, stats.period.label);
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    if let Ok(v) = HeaderValue::from_str(&name) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
 }
