@@ -208,7 +208,7 @@ enum ReportCommand {
         /// The state whose cases are reported (ISO code, e.g. HN).
         #[arg(long)]
         state: String,
-        /// csv (one row per cell). pdf and xlsx are not built yet.
+        /// csv (one row per cell) or xlsx (a sheet per table). pdf is not built yet.
         #[arg(long, default_value = "csv")]
         format: String,
         /// es, en or fr.
@@ -540,15 +540,18 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Report { what: ReportCommand::Grcm { db, period, state, format, lang, output } } => {
             let locale = enlace_web::ui::i18n::Locale::parse(&lang)
                 .with_context(|| format!("--lang {lang}: choose es, en or fr"))?;
-            if format != "csv" {
-                bail!(
-                    "--format {format}: only csv is available in this version (pdf and xlsx are not built yet)"
-                );
+            if !["csv", "xlsx"].contains(&format.as_str()) {
+                bail!("--format {format}: choose csv or xlsx (pdf is not built yet)");
             }
             let state = CountryCode::parse(&state).map_err(|e| anyhow::anyhow!("--state {state}: {e}"))?;
             let app = open(&db).await?;
             let stats = app.report_stats(state, &period).await.map_err(explain)?;
-            let body = enlace_web::report::grcm_csv(&stats, locale).map_err(anyhow::Error::msg)?;
+            let body = if format == "xlsx" {
+                enlace_web::report::grcm_xlsx(&stats, locale)
+            } else {
+                enlace_web::report::grcm_csv(&stats, locale)
+            }
+            .map_err(anyhow::Error::msg)?;
             std::fs::write(&output, body).with_context(|| format!("cannot write {}", output.display()))?;
             app.flush_audit().await.map_err(explain)?;
             eprintln!(

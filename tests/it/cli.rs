@@ -1060,6 +1060,37 @@ fn report_grcm_writes_the_suppressed_tables_in_the_chosen_language(node: Node) {
     }
     assert!(counted > 0, "some figures are shown: {text}");
     assert!(node.audit_actions().iter().any(|a| a == "stats.report"));
+    // The same as a workbook, in Spanish: a sheet of notes, then a sheet per table.
+    let book = node.data_dir().join("grcm-hn.xlsx");
+    let args = [
+        "report",
+        "grcm",
+        "--period",
+        &year,
+        "--state",
+        "HN",
+        "--format",
+        "xlsx",
+        "--output",
+        book.to_str().unwrap(),
+    ];
+    node.run(&args).assert_ok("report grcm xlsx");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&book).unwrap()).expect("an XLSX is a zip");
+    let sheets = (0..zip.len())
+        .filter(|i| zip.by_index(*i).unwrap().name().unwrap().starts_with("xl/worksheets/sheet"))
+        .count();
+    let tables = rows
+        .iter()
+        .filter(|r| r["Tableau"] != "art36")
+        .map(|r| r["Tableau"].clone())
+        .collect::<BTreeSet<_>>();
+    assert_eq!(sheets, tables.len() + 1, "notes and one sheet per table");
+    let mut names = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("xl/workbook.xml").unwrap(), &mut names).unwrap();
+    assert!(names.contains("name=\"Notas\"") && names.contains("01 opened nationality category"), "{names}");
+    let mut strings = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("xl/sharedStrings.xml").unwrap(), &mut strings).unwrap();
+    assert!(strings.contains("Casos abiertos") && strings.contains("Metodología"), "{strings}");
     // What cannot be reported is refused with a reason, and nothing is written.
     let other = node.data_dir().join("none.csv");
     let other_s = other.to_str().unwrap();
@@ -1067,7 +1098,7 @@ fn report_grcm_writes_the_suppressed_tables_in_the_chosen_language(node: Node) {
         (vec!["--period", "2099-H1", "--state", "HN"], "has not started"),
         (vec!["--period", "2026-S1", "--state", "HN"], "is not a period"),
         (vec!["--period", &year, "--state", "HN", "--lang", "de"], "choose es, en or fr"),
-        (vec!["--period", &year, "--state", "HN", "--format", "pdf"], "only csv"),
+        (vec!["--period", &year, "--state", "HN", "--format", "pdf"], "choose csv or xlsx"),
         (vec!["--period", &year, "--state", "H1"], "--state"),
     ];
     for (extra, why) in bad {

@@ -120,9 +120,22 @@ async fn node_statistics_are_suppressed_when_they_may_leave_the_node(app: TestAp
         .has("would-hide")
         .has("Migratorio");
     web.get("/stats?period=2099").await.has("no ha comenzado").lacks("<caption>");
+    // The report downloads: published figures only, in the reader's language.
+    let csv = web.get(&format!("/stats/report.csv?period={period}")).await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.body.starts_with("Estado,Periodo,Tabla"), "{}", &csv.body[..80.min(csv.body.len())]);
+    assert!(csv.body.contains(",suprimido"), "the small counts are suppressed in the report");
+    assert!(!csv.body.contains(",2,"), "no small count in the report");
+    let xlsx = web.get(&format!("/stats/report.xlsx?period={period}")).await;
+    assert_eq!(xlsx.status, 200);
     let mut web = crate::ui::Web::new(&app).accept_language("en");
     web.sign_in("analyst").await;
-    web.get(&format!("/stats?period={period}")).await.has("class=\"num hidden\"").lacks("would-hide");
+    web.get(&format!("/stats?period={period}"))
+        .await
+        .has("class=\"num hidden\"")
+        .lacks("would-hide")
+        .has("<svg")
+        .has("stroke-dasharray");
 }
 
 both_backends!(node_statistics_are_suppressed_when_they_may_leave_the_node);

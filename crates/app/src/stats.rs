@@ -12,6 +12,7 @@ use enlace_domain::parts::Accompaniment;
 use enlace_domain::role::Role;
 use enlace_domain::workflow::Status;
 pub use enlace_stats::Mark;
+pub use enlace_stats::chart;
 use enlace_stats::{Protected, THRESHOLD, Table, protect};
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -31,6 +31,8 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+pub mod chart;
+
 /// Cells below this (and above zero) are suppressed.
 pub const THRESHOLD: u64 = 5;
 

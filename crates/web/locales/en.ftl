@@ -636,3 +636,7 @@ report-col-note = Note
 report-art36-detentions = Detentions with a first contact
 report-art36-median-hours = Median delay (hours)
 report-art36-within-24h = Share within 24 hours
+report-sheet-notes = Notes
+report-title = GRCM report: consular protection cases
+report-method-title = Method
+stats-download-xlsx = Download it as a workbook (XLSX)

@@ -636,3 +636,7 @@ report-col-note = Nota
 report-art36-detentions = Detenciones con primer contacto
 report-art36-median-hours = Plazo mediano (horas)
 report-art36-within-24h = Proporción dentro de 24 horas
+report-sheet-notes = Notas
+report-title = Informe para el GRCM: casos de protección consular
+report-method-title = Metodología
+stats-download-xlsx = Descargarlo como libro (XLSX)

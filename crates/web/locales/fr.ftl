@@ -636,3 +636,7 @@ report-col-note = Note
 report-art36-detentions = Détentions avec un premier contact
 report-art36-median-hours = Délai médian (heures)
 report-art36-within-24h = Part dans les 24 heures
+report-sheet-notes = Notes
+report-title = Rapport pour le GRCM : dossiers de protection consulaire
+report-method-title = Méthode
+stats-download-xlsx = Le télécharger comme classeur (XLSX)

@@ -1,6 +1,7 @@
 //! Reports of a node's statistics (issue 7), in the reader's language: the GRCM report as
 //! CSV, one row per cell (margins included), so that spreadsheets and the hub can add states
-//! up. Only published (suppressed) statistics go into a report.
+//! up, or as XLSX, a sheet per table after a sheet of notes and methodology. Only published
+//! (suppressed) statistics go into a report.
 
 use enlace_app::stats::NodeStats;
 
@@ -96,4 +97,80 @@ pub fn grcm_csv(stats: &NodeStats, locale: Locale) -> Result<Vec<u8>, String> {
         .map_err(err)?;
     }
     w.into_inner().map_err(|e| e.to_string())
+}
+
+/// Excel's limit on a sheet name.
+const SHEET_NAME_MAX: usize = 31;
+
+/// The report as an XLSX workbook: a first sheet with the state, period, art. 36 delays and
+/// the methodology, then one sheet per table (title, header, rows, totals; a suppressed cell
+/// shows "—").
+pub fn grcm_xlsx(stats: &NodeStats, locale: Locale) -> Result<Vec<u8>, String> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let tr = Tr::new(locale);
+    let err = |e: rust_xlsxwriter::XlsxError| e.to_string();
+    let mut book = Workbook::new();
+    let bold = Format::new().set_bold();
+    let total = tr.t("stats-total");
+    let notes = book.add_worksheet();
+    let name: String = tr.t("report-sheet-notes").chars().take(SHEET_NAME_MAX).collect();
+    notes.set_name(&name).map_err(err)?;
+    notes.write_string_with_format(0, 0, tr.t("report-title"), &bold).map_err(err)?;
+    notes.write_string(1, 0, tr.t("report-col-state")).map_err(err)?;
+    notes.write_string(1, 1, stats.state.as_str()).map_err(err)?;
+    notes.write_string(2, 0, tr.t("report-col-period")).map_err(err)?;
+    notes.write_string(2, 1, &stats.period.label).map_err(err)?;
+    notes.write_string_with_format(4, 0, tr.t("stats-art36"), &bold).map_err(err)?;
+    let a = &stats.art36;
+    let art36 = [
+        ("report-art36-detentions", a.detentions.map(|n| n as f64)),
+        ("report-art36-median-hours", a.median_hours),
+        ("report-art36-within-24h", a.within_24h),
+    ];
+    for (i, (key, v)) in art36.iter().enumerate() {
+        let row = 5 + i as u32;
+        notes.write_string(row, 0, tr.t(key)).map_err(err)?;
+        match v {
+            Some(v) => notes.write_number(row, 1, *v).map_err(err)?,
+            None => notes.write_string(row, 1, tr.t("report-suppressed")).map_err(err)?,
+        };
+    }
+    notes.write_string_with_format(9, 0, tr.t("report-method-title"), &bold).map_err(err)?;
+    notes.write_string(10, 0, tr.t("stats-method")).map_err(err)?;
+    notes.set_column_width(0, 40).map_err(err)?;
+    for (i, t) in stats.tables.iter().enumerate() {
+        let sheet = book.add_worksheet();
+        let name: String =
+            format!("{:02} {}", i + 1, t.id.replace('_', " ")).chars().take(SHEET_NAME_MAX).collect();
+        sheet.set_name(&name).map_err(err)?;
+        let title = format!(
+            "{} — {} × {}",
+            tr.label("measure", &t.measure),
+            tr.label("dim", &t.row_dim),
+            tr.label("dim", &t.col_dim)
+        );
+        sheet.write_string_with_format(0, 0, &title, &bold).map_err(err)?;
+        sheet.write_string_with_format(1, 0, tr.label("dim", &t.row_dim), &bold).map_err(err)?;
+        let nr = t.rows.len();
+        let nc = t.cols.len();
+        for c in 0..=nc {
+            let head = if c == nc { total.clone() } else { value_label(tr, &t.col_dim, &t.cols[c]) };
+            sheet.write_string_with_format(1, 1 + c as u16, head, &bold).map_err(err)?;
+        }
+        for r in 0..=nr {
+            let row = 2 + r as u32;
+            let label = if r == nr { total.clone() } else { value_label(tr, &t.row_dim, &t.rows[r]) };
+            sheet.write_string_with_format(row, 0, label, &bold).map_err(err)?;
+            for c in 0..=nc {
+                let col = 1 + c as u16;
+                match t.grid[r][c] {
+                    Some(v) => sheet.write_number(row, col, v as f64).map_err(err)?,
+                    None => sheet.write_string(row, col, "—").map_err(err)?,
+                };
+            }
+        }
+        sheet.write_string(4 + nr as u32, 0, tr.t("stats-note-published")).map_err(err)?;
+        sheet.set_column_width(0, 28).map_err(err)?;
+    }
+    book.save_to_buffer().map_err(err)
 }

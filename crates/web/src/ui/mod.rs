@@ -68,6 +68,7 @@ pub fn routes() -> Router<App> {
         .route("/matches/{id}/decision", post(matches::decide))
         .route("/stats", get(stats::show))
         .route("/stats/report.csv", get(stats::report_csv))
+        .route("/stats/report.xlsx", get(stats::report_xlsx))
         .route("/shares", get(shares::list))
         .route("/shares/{id}", get(shares::show))
         .route("/shares/{id}/decision", post(shares::decide))

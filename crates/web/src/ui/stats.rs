@@ -4,8 +4,8 @@
 
 use askama::Template;
 use axum::response::Response;
-use enlace_app::stats::Mark;
 use enlace_app::stats::StatTable;
+use enlace_app::stats::{Mark, chart};
 
 use super::i18n::Tr;
 use super::{Ctx, Page, html};
@@ -24,6 +24,8 @@ struct RowView {
 struct TableView {
     id: String,
     caption: String,
+    /// The row totals as an SVG bar chart (markup made here, text escaped).
+    chart: String,
     row_dim: String,
     cols: Vec<String>,
     rows: Vec<RowView>,
@@ -84,18 +86,18 @@ fn table_view(tr: Tr, t: &StatTable, published: bool) -> TableView {
     rows.push(RowView { label: total.clone(), cells: (0..=nc).map(|c| cell(nr, c)).collect() });
     let mut cols: Vec<String> = t.cols.iter().map(|k| value_label(tr, &t.col_dim, k)).collect();
     cols.push(total);
-    TableView {
-        id: t.id.clone(),
-        caption: format!(
-            "{} — {} × {}",
-            tr.label("measure", &t.measure),
-            tr.label("dim", &t.row_dim),
-            tr.label("dim", &t.col_dim)
-        ),
-        row_dim: tr.label("dim", &t.row_dim),
-        cols,
-        rows,
-    }
+    let caption = format!(
+        "{} — {} × {}",
+        tr.label("measure", &t.measure),
+        tr.label("dim", &t.row_dim),
+        tr.label("dim", &t.col_dim)
+    );
+    let bars: Vec<chart::Bar> = (0..nr)
+        .map(|r| chart::Bar { label: value_label(tr, &t.row_dim, &t.rows[r]), value: t.grid[r][nc] })
+        .collect();
+    let chart_title = format!("{} — {}", tr.label("measure", &t.measure), tr.label("dim", &t.row_dim));
+    let chart = chart::bars_svg(&chart_title, &bars, &tr.t("report-suppressed"), &|v| tr.num(v as i64));
+    TableView { id: t.id.clone(), chart, caption, row_dim: tr.label("dim", &t.row_dim), cols, rows }
 }
 
 /// `GET /stats?period=2026-H1&published=1`.
@@ -141,6 +143,15 @@ pub async fn show(page: Page, uri: axum::http::Uri) -> Response {
 /// `GET /stats/report.csv?period=2026-H1`: the published figures as CSV, in the reader's
 /// language (audited like any read of statistics).
 pub async fn report_csv(page: Page, uri: axum::http::Uri) -> Response {
+    report(page, uri, "csv").await
+}
+
+/// `GET /stats/report.xlsx?period=2026-H1`: the same as a workbook, a sheet per table.
+pub async fn report_xlsx(page: Page, uri: axum::http::Uri) -> Response {
+    report(page, uri, "xlsx").await
+}
+
+async fn report(page: Page, uri: axum::http::Uri, format: &str) -> Response {
     use axum::http::{HeaderValue, header};
     use axum::response::IntoResponse;
     let q = super::forms::FormData::parse(uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
@@ -149,14 +160,22 @@ pub async fn report_csv(page: Page, uri: axum::http::Uri) -> Response {
         Ok(s) => s,
         Err(e) => return page.fail(e),
     };
-    let body = match crate::report::grcm_csv(&stats, page.tr().locale) {
+    let (body, mime) = if format == "xlsx" {
+        (
+            crate::report::grcm_xlsx(&stats, page.tr().locale),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    } else {
+        (crate::report::grcm_csv(&stats, page.tr().locale), "text/csv; charset=utf-8")
+    };
+    let body = match body {
         Ok(b) => b,
         Err(e) => return page.fail(enlace_app::AppError::Unavailable(e)),
     };
-    let name = format!("attachment; filename=\"grcm-{}-{}.csv\"", stats.state, stats.period.label);
+    let name = format!("attachment; filename=\"grcm-{}-{}.{format}\"", stats.state, stats.period.label);
     let mut res = body.into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     if let Ok(v) = HeaderValue::from_str(&name) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
