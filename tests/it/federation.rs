@@ -1282,3 +1282,47 @@ async fn a_revoke_takes_an_open_handover_offer_with_it(net: &Net) {
     let (_, c) = net.hn.t.get(&sup, &format!("/api/v1/cases/{case_id}")).await;
     assert_ne!(c["status"], "closed");
 }
+
+/// A case registered under mutual assistance while the node had no directory: the notice is
+/// not lost, it goes once a directory is installed and the federation runs.
+async fn a_notice_held_back_without_a_directory_goes_later(backend: Backend) {
+    let hub = SigningKey::generate().unwrap();
+    let switch = Arc::new(Switch::default());
+    let Some(hn) = node("hn", backend, &hub, &switch, None).await else { return };
+    let Some(gt) = node("gt", backend, &hub, &switch, None).await else { return };
+    let sv_key = SigningKey::generate().unwrap();
+    let net = Net { hub, switch, hn, gt, sv_key, hand_made: Default::default(), tls: HashMap::new() };
+    let officer = net.gt.t.token("officer.gt").await;
+    let mut body = new_case(&["Josué"], &["Paz"]);
+    body["owner_state"] = json!("HN");
+    body["post"] = json!("GT-TAPACHULA");
+    let c = net.gt.t.create_case(&officer, &body).await;
+    let case_id: uuid::Uuid = c["id"].as_str().unwrap().parse().unwrap();
+    assert!(enlace_store::fed::shares_of_case(net.gt.t.app.db(), case_id).await.unwrap().is_empty());
+    let d = net.directory(1, vec![key_entry(&net.hn.key)]);
+    net.publish(&d).await;
+    for n in [&net.hn, &net.gt] {
+        n.t.app.start_federation().unwrap();
+    }
+    let sup = net.hn.t.token("supervisor.hn").await;
+    let number = c["number"].as_str().unwrap().to_string();
+    let share = eventually("the late notice at HN", || async {
+        let (_, list) = net.hn.t.get(&sup, "/api/v1/shares").await;
+        list["items"].as_array()?.iter().find(|s| s["case_number"] == number.as_str()).cloned()
+    })
+    .await;
+    assert_eq!(share["kind"], "assistance");
+    assert_eq!(share["handover"]["phase"], "offered");
+    invariants(&net).await;
+}
+
+mod a_notice_held_back_without_a_directory_goes_later {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::a_notice_held_back_without_a_directory_goes_later(crate::harness::Backend::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::a_notice_held_back_without_a_directory_goes_later(crate::harness::Backend::Postgres).await;
+    }
+}

@@ -226,6 +226,23 @@ pub async fn set_case_owner(tx: &mut Tx, o: &CaseOwnerRow) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Cases registered under mutual assistance (a post of another state than the owner's) that
+/// have no assistance notice yet, by id after `after`.
+pub async fn assisted_without_notice(
+    db: &Db,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Uuid>, StoreError> {
+    on_read!(db, p => {
+        let rows = sqlx::query(
+            "SELECT c.id FROM cases c WHERE c.assisting_state IS NOT NULL AND c.id > $1
+               AND NOT EXISTS (SELECT 1 FROM fed_shares s WHERE s.case_id = c.id AND s.kind = 'assistance')
+             ORDER BY c.id LIMIT $2")
+            .bind(after.unwrap_or(Uuid::nil())).bind(limit).fetch_all(p).await?;
+        rows.iter().map(|r| r.uuid("id")).collect()
+    })
+}
+
 /// A page of a state's shares on one side, most recently changed first; `before` is the
 /// (updated_at, id) of the last row of the previous page.
 pub async fn list_shares(

@@ -116,6 +116,8 @@ pub(crate) struct Fed {
     pub(crate) kick: tokio::sync::Notify,
     /// Per-peer circuit breakers.
     pub(crate) breakers: std::sync::Mutex<std::collections::HashMap<String, relay::Breaker>>,
+    /// Whether the relay runs (set by `start_federation`).
+    pub(crate) started: std::sync::atomic::AtomicBool,
     /// Last directory refresh asked by a refusal (rate-limited: the serial that asked for it
     /// was not yet authenticated).
     last_forced_refresh: std::sync::Mutex<Option<std::time::Instant>>,
@@ -129,10 +131,15 @@ impl Fed {
             transport: RwLock::new(None),
             kick: tokio::sync::Notify::new(),
             breakers: Default::default(),
+            started: Default::default(),
             last_forced_refresh: Default::default(),
         }
     }
 }
+
+/// How often the node looks for mutual-assistance notices it could not address (no usable
+/// directory when the case was registered).
+const NOTICE_SWEEP: Duration = Duration::from_secs(300);
 
 /// The fields the network agrees on per message type (the directory's ceiling): every share
 /// field where data flows, the meta fields of each type.
@@ -280,6 +287,11 @@ impl App {
         if stored {
             *fed.directory.write().expect("directory lock") = Some(Arc::new(d));
             tracing::info!(serial, "network directory installed");
+            if fed.started.load(std::sync::atomic::Ordering::Relaxed) {
+                // Notices held back while there was no usable directory can go now.
+                let app = self.clone();
+                tokio::spawn(async move { app.sweep_notices().await });
+            }
         }
         Ok(serial)
     }
@@ -337,6 +349,15 @@ impl App {
         self.transport()?;
         let app = self.clone();
         tokio::spawn(async move { app.relay_loop().await });
+        fed.started.store(true, std::sync::atomic::Ordering::Relaxed);
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(NOTICE_SWEEP);
+            loop {
+                tick.tick().await;
+                app.sweep_notices().await;
+            }
+        });
         if fed.settings.hub_endpoint.is_some() {
             let app = self.clone();
             let every = fed.settings.directory_refresh;

@@ -333,7 +333,8 @@ impl App {
         let (dir, me) = match self.my_entry(now).await {
             Ok(x) => x,
             Err(e) => {
-                tracing::warn!(error = %e, case = %c.id, "no directory: the assistance notice cannot be addressed");
+                tracing::warn!(error = %e, case = %c.id,
+                    "no usable directory: the assistance notice goes when one is installed");
                 return None;
             }
         };
@@ -342,6 +343,60 @@ impl App {
             return None;
         }
         Some((peer.id.to_string(), dir.clone(), me.id.clone()))
+    }
+
+    /// Queues the mutual-assistance notices of cases registered while the node had no usable
+    /// directory (nothing is dropped: the case's registration never waits for the network).
+    /// Each notice goes in its own transaction, which checks again that none was queued.
+    pub(crate) async fn sweep_notices(&self) {
+        let mut after = None;
+        let mut queued = 0;
+        loop {
+            let ids = match enlace_store::fed::assisted_without_notice(self.db(), after, 200).await {
+                Ok(ids) => ids,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot look for assistance notices to send");
+                    return;
+                }
+            };
+            let Some(last) = ids.last().copied() else { break };
+            after = Some(last);
+            for id in ids {
+                match self.send_missing_notice(CaseId(id)).await {
+                    Ok(true) => queued += 1,
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, case = %id, "cannot queue an assistance notice"),
+                }
+            }
+        }
+        if queued > 0 {
+            tracing::info!(queued, "assistance notices held back are queued");
+            self.kick_relay();
+        }
+    }
+
+    async fn send_missing_notice(&self, id: CaseId) -> Result<bool, AppError> {
+        let Some(c) = enlace_store::cases::get_case(self.db(), id).await? else { return Ok(false) };
+        let Some((peer, dir, me)) = self.assistance_target(&c).await else { return Ok(false) };
+        let Some(user) = enlace_store::users::get_user(self.db(), c.created_by).await? else {
+            return Ok(false);
+        };
+        let actor = Actor { user, source: Some("assistance notice, sent late".into()) };
+        let now = enlace_store::now();
+        self.db()
+            .write(move |tx| {
+                let (actor, c, peer, dir, me) =
+                    (actor.clone(), c.clone(), peer.clone(), dir.clone(), me.clone());
+                Box::pin(async move {
+                    let sent = enlace_store::fed::shares_of_case_tx(tx, c.id.0).await?;
+                    if sent.iter().any(|s| s.kind == "assistance") {
+                        return Ok(false);
+                    }
+                    assistance_tx(tx, &actor, &c, peer, &me, &dir, now).await?;
+                    Ok::<_, AppError>(true)
+                })
+            })
+            .await
     }
 
     /// The shares of a case the actor may read.
