@@ -316,18 +316,17 @@ fn median(v: &mut [f64]) -> Option<f64> {
     Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
-/// The statistics of `cases` (one state's) for `period`; `publish` suppresses.
-pub fn compute(
+/// The statistics of the facts of one state's cases for `period`; `publish` suppresses.
+fn from_facts(
     state: CountryCode,
-    cases: &[Case],
+    all: &[Facts],
     period: &Period,
     publish: bool,
     now: DateTime<Utc>,
 ) -> NodeStats {
-    let all: Vec<Facts> = cases.iter().map(|c| facts(c, period)).collect();
     let tables = CUTS
         .iter()
-        .map(|(m, r, c)| stat_table(m, r, c, protect(&cross_tab(&all, m, r, c), THRESHOLD), publish))
+        .map(|(m, r, c)| stat_table(m, r, c, protect(&cross_tab(all, m, r, c), THRESHOLD), publish))
         .collect();
     let mut hours: Vec<f64> = all.iter().filter_map(|f| f.art36_hours).collect();
     let n = hours.len() as u64;
@@ -371,10 +370,10 @@ impl App {
             Period::parse(period.trim(), now).map_err(|e| AppError::invalid("period", e.to_string()))?;
         let publish = published || PUBLISHED_FIGURES.contains(&actor.user.role);
         let state = actor.user.state;
-        let cases = self.cases_of_period(state, &period).await?;
-        let stats = compute(state, &cases, &period, publish, now);
+        let facts = self.facts_of_period(state, &period).await?;
+        let stats = from_facts(state, &facts, &period, publish, now);
         let detail = serde_json::json!({"state": state, "period": period.label, "suppressed": publish,
-            "cases": cases.len()});
+            "cases": facts.len()});
         self.audit_read(actor, "stats.read", "stats", period.label.clone(), detail).await?;
         Ok(stats)
     }
@@ -385,10 +384,10 @@ impl App {
         let now = Utc::now();
         let period =
             Period::parse(period.trim(), now).map_err(|e| AppError::invalid("period", e.to_string()))?;
-        let cases = self.cases_of_period(state, &period).await?;
-        let stats = compute(state, &cases, &period, true, now);
+        let facts = self.facts_of_period(state, &period).await?;
+        let stats = from_facts(state, &facts, &period, true, now);
         let detail = serde_json::json!({"state": state, "period": period.label, "suppressed": true,
-            "cases": cases.len()});
+            "cases": facts.len()});
         let label = period.label.clone();
         self.db()
             .write(move |tx| {
@@ -401,24 +400,12 @@ impl App {
         Ok(stats)
     }
 
-    /// Every case of `state` open at some time in the period.
-    pub(crate) async fn cases_of_period(
-        &self,
-        state: CountryCode,
-        p: &Period,
-    ) -> Result<Vec<Case>, AppError> {
+    /// What counts of every case of `state` open at some time in the period (read as a
+    /// stream: only the facts are kept).
+    async fn facts_of_period(&self, state: CountryCode, p: &Period) -> Result<Vec<Facts>, AppError> {
         let mut out = Vec::new();
-        let mut after = None;
-        loop {
-            let page = enlace_store::cases::active_in(self.db(), p.from, p.to, after, 5000).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            let full = page.len() < 5000;
-            out.extend(page.into_iter().filter(|c| c.owner_state == state));
-            if full {
-                break;
-            }
-        }
+        enlace_store::cases::for_each_active(self.db(), state, p.from, p.to, |c| out.push(facts(&c, p)))
+            .await?;
         Ok(out)
     }
 }

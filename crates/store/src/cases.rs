@@ -756,24 +756,29 @@ pub async fn export_page(
     })
 }
 
-/// A page (by id) of the cases that were open at some time in `[from, to)`: opened before
-/// `to`, and not closed before `from`. Statistics read every case of a period this way.
-pub async fn active_in(
+/// Every case of `state` that was open at some time in `[from, to)` (opened before `to`, not
+/// closed before `from`), handed to `each` as it is read: statistics stream a period's cases
+/// instead of holding them all.
+pub async fn for_each_active(
     db: &Db,
+    state: CountryCode,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    after: Option<CaseId>,
-    limit: i64,
-) -> Result<Vec<Case>, StoreError> {
+    mut each: impl FnMut(Case) + Send,
+) -> Result<u64, StoreError> {
+    use futures_util::TryStreamExt;
     let sql = AssertSqlSafe(format!(
-        "{CASE_SELECT} WHERE c.opened_at < $1 AND (c.closed_at IS NULL OR c.closed_at >= $2)
-         AND c.id > $3 ORDER BY c.id LIMIT $4"
+        "{CASE_SELECT} WHERE c.owner_state = $1 AND c.opened_at < $2 AND (c.closed_at IS NULL OR c.closed_at >= $3)"
     ));
-    let after = after.map(|c| c.0).unwrap_or(Uuid::nil());
+    let mut n = 0;
     on_read!(db, p => {
-        let rows = sqlx::query(sql).bind(to).bind(from).bind(after).bind(limit).fetch_all(p).await?;
-        rows.iter().map(case_from_row).collect()
-    })
+        let mut rows = sqlx::query(sql).bind(state.as_str()).bind(to).bind(from).fetch(p);
+        while let Some(r) = rows.try_next().await? {
+            each(case_from_row(&r)?);
+            n += 1;
+        }
+    });
+    Ok(n)
 }
 
 pub async fn count_cases(db: &Db) -> Result<i64, StoreError> {
