@@ -1091,6 +1091,28 @@ async fn a_handover_moves_the_case_and_one_node_owns_it(net: &Net) {
     let (s, e) = net.hn.t.post(&sup2, &format!("/api/v1/shares/{id2}/handover"), &handover_body()).await;
     assert_eq!(s, 409, "{e}");
     assert!(e["detail"].as_str().unwrap().contains("nationality"), "{e}");
+    // Nor can a case be pushed onto a node that accepted no handover: a confirm out of the blue
+    // (signed by the owner itself) is refused, and no case appears.
+    let share2 = ShareId(id2.parse().unwrap());
+    let next = enlace_store::fed::share(gt_app.db(), share2.0).await.unwrap().unwrap().seq_in as u64 + 1;
+    let header = EnvelopeHeader {
+        id: MessageId::new_v7(),
+        message_type: MessageType::HandoverConfirm,
+        from: NodeId::parse("hn").unwrap(),
+        to: NodeId::parse("gt").unwrap(),
+        created: Utc::now(),
+        share: Some(share2),
+        seq: next,
+        epoch: 1,
+        reply_to: Some(MessageId::from_uuid(share2.0).unwrap()),
+        dir_serial: 1,
+        kid: net.hn.key.kid().clone(),
+    };
+    let Value::Object(p) = json!({"case_number": case2["number"], "case": {}}) else { unreachable!() };
+    let pushed = sign_envelope(&header, &p, &net.hn.key).unwrap();
+    assert_eq!(code(gt_app.receive_envelope(&pushed, Some(&hn)).await), "not-accepted");
+    let (_, list) = net.gt.t.get(&gt, "/api/v1/cases?q=Irma").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
 }
 
 async fn an_assisted_case_is_taken_over_or_left_with_the_assisting_state(net: &Net) {

@@ -52,11 +52,19 @@ pub(crate) struct HandoverRecord {
     /// The taking user's post, where the received case is registered.
     #[serde(default)]
     pub post: Option<String>,
+    /// The epoch of the offer this node accepted (taking side): a confirm is taken only for it.
+    #[serde(default)]
+    pub accepted_epoch: Option<u64>,
 }
 
 impl HandoverRecord {
     pub(crate) fn new(me: NodeId, owner: NodeId, epoch: u64) -> HandoverRecord {
-        HandoverRecord { ownership: Ownership::new(me, owner, epoch), by: None, post: None }
+        HandoverRecord {
+            ownership: Ownership::new(me, owner, epoch),
+            by: None,
+            post: None,
+            accepted_epoch: None,
+        }
     }
 }
 
@@ -338,6 +346,7 @@ impl App {
                                 return Err(AppError::Rule(format!("the share is {}", share.state)));
                             }
                             rec.post = actor.user.post.as_ref().map(|p| p.to_string());
+                            rec.accepted_epoch = Some(rec.ownership.epoch());
                             rec.ownership.accept().map_err(local)?
                         }
                         Step::Decline => rec.ownership.decline().map_err(local)?,
@@ -436,6 +445,17 @@ pub(crate) async fn receive(
         t => return Err(refused("wrong-message", format!("a {t} is not a handover message"))),
     };
     let mut rec = record_of(share, me)?;
+    // A case is pushed onto no node: only the offer this node's users accepted is confirmed.
+    if h.message_type == MessageType::HandoverConfirm
+        && !rec.ownership.is_owner()
+        && rec.ownership.epoch() < epoch
+        && rec.accepted_epoch != epoch.checked_sub(1)
+    {
+        return Err(refused(
+            "not-accepted",
+            "this node did not accept a handover of this case at that epoch",
+        ));
+    }
     let was_owner = rec.ownership.is_owner();
     let answer = rec.ownership.receive(&h.from, &msg).map_err(ownership_refusal)?;
     set_record(share, &rec)?;
@@ -563,7 +583,7 @@ async fn take(
     let by = rec
         .by
         .map(UserId)
-        .ok_or_else(|| corrupt(format!("share {}: nobody accepted the handover", share.id)))?;
+        .ok_or_else(|| refused("not-accepted", "this node did not accept a handover of this case"))?;
     let post = rec.post.as_deref().and_then(|p| PostCode::parse(p).ok());
     let mut c = Case {
         id: CaseId::new_v7(),
