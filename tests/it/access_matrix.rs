@@ -54,6 +54,8 @@ enum Rule {
     Only(&'static str),
     /// Any of these users.
     OnlyThese(&'static [&'static str]),
+    /// These users get this status (a step this node cannot take); everyone else 403.
+    TheseGet(&'static [&'static str], &'static str),
     AdminOrAuditor,
     /// The same status for every signed-in user.
     Everyone(&'static str),
@@ -140,6 +142,13 @@ impl Rule {
                 (false, true) => "404",
                 (false, false) => "403",
             },
+            Rule::TheseGet(users, code) => {
+                if users.contains(&user) {
+                    code
+                } else {
+                    "403"
+                }
+            }
             Rule::OnlyThese(users) => {
                 if users.contains(&user) {
                     "ok"
@@ -249,6 +258,12 @@ const MATRIX: &[(&str, &str, Rule)] = &[
         "/api/v1/stats",
         Rule::OnlyThese(&["supervisor.hn", "supervisor.gt", "admin.hn", "liaison.hn", "analyst"]),
     ),
+    (
+        "post",
+        "/api/v1/stats/submissions",
+        Rule::TheseGet(&["supervisor.hn", "supervisor.gt", "admin.hn"], "409"),
+    ),
+    ("get", "/api/v1/regional/stats", Rule::OnlyThese(&["analyst"])),
     ("post", "/api/v1/admin/federation/dead-letters/{id}/retry", Rule::AdminNotFound),
 ];
 
@@ -363,6 +378,7 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                     b["owner_state"] = json!("HN");
                     b
                 }
+                ("post", "/api/v1/stats/submissions") => json!({"period": "2026-H1"}),
                 ("post", "/api/v1/persons/candidates") => json!({"person": case["person"].clone()}),
                 ("post", "/api/v1/cases/{id}/shares") => json!({"to_state": "GT", "fields": ["status"],
                     "purpose": "Family reunification", "legal_instrument": "Consent of the person"}),

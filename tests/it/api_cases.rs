@@ -547,9 +547,10 @@ async fn every_request_body_example_in_openapi_is_accepted(app: TestApp) {
                 let confirm = path == "/api/v1/auth/mfa/confirm";
                 // A decision names a match; the case id in its place is parsed, then not found.
                 let decision = path.ends_with("/decision");
-                // This node is not federated: an offer is parsed, then refused as impossible
-                // here; a decision on a share names a share, and the case id is none.
-                let share_offer = path.ends_with("/shares");
+                // This node is not federated: an offer (or a submission to the hub) is parsed,
+                // then refused as impossible here; a decision on a share names a share, and the
+                // case id is none.
+                let share_offer = path.ends_with("/shares") || path == "/api/v1/stats/submissions";
                 let share_step = path.starts_with("/api/v1/shares/");
                 let ok = if sign_in {
                     status == 401

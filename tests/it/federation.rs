@@ -1348,3 +1348,142 @@ mod a_notice_held_back_without_a_directory_goes_later {
         super::a_notice_held_back_without_a_directory_goes_later(crate::harness::Backend::Postgres).await;
     }
 }
+
+/// A message outside any share (statistics), signed by `key` as `from`, for `to`.
+fn unshared(key: &SigningKey, from: &str, to: &str, t: MessageType, payload: Value) -> String {
+    let header = EnvelopeHeader {
+        id: MessageId::new_v7(),
+        message_type: t,
+        from: NodeId::parse(from).unwrap(),
+        to: NodeId::parse(to).unwrap(),
+        created: Utc::now(),
+        share: None,
+        seq: 0,
+        epoch: 0,
+        reply_to: None,
+        dir_serial: 1,
+        kid: key.kid().clone(),
+    };
+    let Value::Object(p) = payload else { panic!("payload object") };
+    sign_envelope(&header, &p, key).unwrap()
+}
+
+/// Honduras sends its published statistics to the hub; the hub keeps them and shows them to
+/// regional analysts; submissions that show a small count, name a period not begun or a state
+/// the sender does not serve, go to a node that is not the hub, or are forged, are refused.
+async fn statistics_reach_the_hub_suppressed_and_checked(backend: Backend) {
+    let hub_key = SigningKey::generate().unwrap();
+    let switch = Arc::new(Switch::default());
+    let Some(hn) = node("hn", backend, &hub_key, &switch, None).await else { return };
+    let Some(gt) = node("gt", backend, &hub_key, &switch, None).await else { return };
+    let Some(hub) = node("hub", backend, &hub_key, &switch, None).await else { return };
+    let sv_key = SigningKey::generate().unwrap();
+    let net =
+        Net { hub: hub_key, switch, hn, gt, sv_key, hand_made: Default::default(), tls: HashMap::new() };
+    let mut d = net.directory(1, vec![key_entry(&net.hn.key)]);
+    let mut h = entry("hub", "HN", vec![key_entry(&hub.key)], &net.tls);
+    h.states = Default::default();
+    h.roles = [NodeRole::Hub].into();
+    d.nodes.push(h);
+    let signed = d.sign(&net.hub).unwrap();
+    *net.switch.signed_directory.lock().unwrap() = signed.as_str().to_string();
+    for app in [&net.hn.t.app, &net.gt.t.app, &hub.t.app] {
+        app.install_directory(signed.as_str()).await.unwrap();
+        app.start_federation().unwrap();
+    }
+    let sup = net.hn.t.token("supervisor.hn").await;
+    for i in 0..7 {
+        net.hn.t.create_case(&sup, &new_case(&["Ana"], &[&format!("Reg{}", "a".repeat(i + 1))])).await;
+    }
+    for _ in 0..2 {
+        let mut b = new_case(&["Luis"], &["Obrero"]);
+        b["category"] = json!("labour");
+        b["subtype"] = json!("unpaid_wages");
+        net.hn.t.create_case(&sup, &b).await;
+    }
+    let period = enlace_app::stats::current_half();
+    let (s, v) = net.hn.t.post(&sup, "/api/v1/stats/submissions", &json!({"period": period})).await;
+    assert_eq!(s, 202, "{v}");
+    let (s, _) = net.hn.t.post(&sup, "/api/v1/stats/submissions", &json!({"period": "2099-H1"})).await;
+    assert_eq!(s, 422);
+
+    let analyst = hub.t.token("analyst").await;
+    let view = eventually("HN's figures at the hub", || async {
+        let (s, v) = hub.t.get(&analyst, &format!("/api/v1/regional/stats?period={period}")).await;
+        (s == 200 && v["states"].as_array().is_some_and(|a| !a.is_empty())).then_some(v)
+    })
+    .await;
+    let row = &view["states"][0];
+    assert_eq!(row["state"], "HN");
+    assert_eq!(row["opened"], 9);
+    assert_eq!(view["opened_total"], 9);
+    for v in row["opened_by_category"].as_array().unwrap() {
+        if let Some(n) = v.as_u64() {
+            assert!(n == 0 || n >= 5, "a small count reached the hub: {view}");
+        }
+    }
+    let labour = view["categories"].as_array().unwrap().iter().position(|c| c == "labour").unwrap();
+    assert!(row["opened_by_category"][labour].is_null(), "2 labour cases stay hidden: {view}");
+
+    // What the hub refuses, with a reason, keeping nothing of it.
+    let hn_id = NodeId::parse("hn").unwrap();
+    let (_, own) = net.hn.t.get(&sup, &format!("/api/v1/stats?period={period}&published=true")).await;
+    let tables: Vec<Value> = own["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let (nr, nc) = (t["rows"].as_array().unwrap().len(), t["cols"].as_array().unwrap().len());
+            let g = &t["grid"];
+            json!({"id": t["id"], "measure": t["measure"], "row_dim": t["row_dim"], "col_dim": t["col_dim"],
+                "published": {"rows": t["rows"], "cols": t["cols"],
+                    "cells": (0..nr).map(|r| (0..nc).map(|c| g[r][c].clone()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+                    "row_totals": (0..nr).map(|r| g[r][nc].clone()).collect::<Vec<_>>(),
+                    "col_totals": (0..nc).map(|c| g[nr][c].clone()).collect::<Vec<_>>(),
+                    "total": g[nr][nc].clone()}})
+        })
+        .collect();
+    let good = json!({"state": "HN", "period": period, "tables": tables, "art36": own["art36"]});
+    let mut small = good.clone();
+    let t0 = &mut small["tables"][0]["published"];
+    let labour_col = t0["cols"].as_array().unwrap().iter().position(|c| c == "labour").unwrap();
+    t0["cells"][0][labour_col] = json!(2);
+    let mut future = good.clone();
+    future["period"] = json!("2099-H1");
+    let mut other_state = good.clone();
+    other_state["state"] = json!("GT");
+    let cases = [
+        (unshared(&net.hn.key, "hn", "hub", MessageType::StatsSubmission, small), "small-cell"),
+        (unshared(&net.hn.key, "hn", "hub", MessageType::StatsSubmission, future), "future-period"),
+        (unshared(&net.hn.key, "hn", "hub", MessageType::StatsSubmission, other_state), "wrong-state"),
+    ];
+    for (m, want) in cases {
+        assert_eq!(code(hub.t.app.receive_envelope(&m, Some(&hn_id)).await), want);
+    }
+    let to_gt = unshared(&net.hn.key, "hn", "gt", MessageType::StatsSubmission, good.clone());
+    assert_eq!(code(net.gt.t.app.receive_envelope(&to_gt, Some(&hn_id)).await), "not-the-hub");
+    let forged = unshared(&net.sv_key, "hn", "hub", MessageType::StatsSubmission, good.clone());
+    assert!(matches!(
+        hub.t.app.receive_envelope(&forged, Some(&hn_id)).await,
+        Err(AppError::Federation { .. })
+    ));
+    // The good submission stands; the refused ones left nothing.
+    let (_, again) = hub.t.get(&analyst, &format!("/api/v1/regional/stats?period={period}")).await;
+    assert_eq!(again["states"], view["states"]);
+    assert!(enlace_store::fed::hub_stats_of_period(hub.t.app.db(), "2099-H1").await.unwrap().is_empty());
+    // Only regional analysts read the regional view.
+    let (s, _) = hub.t.get(&hub.t.token("supervisor.hn").await, "/api/v1/regional/stats").await;
+    assert_eq!(s, 403);
+    invariants(&net).await;
+}
+
+mod statistics_reach_the_hub_suppressed_and_checked {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::statistics_reach_the_hub_suppressed_and_checked(crate::harness::Backend::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::statistics_reach_the_hub_suppressed_and_checked(crate::harness::Backend::Postgres).await;
+    }
+}

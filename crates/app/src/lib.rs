@@ -14,6 +14,7 @@ pub mod demo;
 pub mod disclosure;
 mod error;
 pub mod fed;
+pub mod hub;
 pub mod keys;
 pub mod matching;
 pub mod mfa;

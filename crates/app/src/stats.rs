@@ -59,6 +59,21 @@ impl Period {
         Ok(Period { label: s.to_string(), from, to })
     }
 
+    /// The label of the period before this one, of the same kind (`2026-H1` → `2025-H2`).
+    pub fn previous(&self) -> String {
+        let (year, part) = match self.label.split_once('-') {
+            Some((y, p)) => (y.parse::<i32>().unwrap_or(0), Some(p)),
+            None => (self.label.parse::<i32>().unwrap_or(0), None),
+        };
+        match part {
+            None => format!("{}", year - 1),
+            Some("H2") => format!("{year}-H1"),
+            Some("H1") => format!("{}-H2", year - 1),
+            Some("Q1") => format!("{}-Q4", year - 1),
+            Some(q) => format!("{year}-Q{}", q[1..].parse::<u32>().unwrap_or(1) - 1),
+        }
+    }
+
     fn contains(&self, t: DateTime<Utc>) -> bool {
         self.from <= t && t < self.to
     }
@@ -105,7 +120,8 @@ pub struct StatTable {
 /// Art. 36 delays: from the moment the post learned of a detention (the notice, or the
 /// detention itself when no notice was recorded) to the first consular contact, for the
 /// detentions of the period with a first contact.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Art36Delays {
     /// Detentions counted (`null` when suppressed: fewer than the threshold).
     pub detentions: Option<u64>,
@@ -400,6 +416,17 @@ impl App {
         Ok(stats)
     }
 
+    /// The published (suppressed) statistics of `state` for `period`.
+    pub(crate) async fn published_stats(
+        &self,
+        state: CountryCode,
+        period: &Period,
+        now: DateTime<Utc>,
+    ) -> Result<NodeStats, AppError> {
+        let facts = self.facts_of_period(state, period).await?;
+        Ok(from_facts(state, &facts, period, true, now))
+    }
+
     /// What counts of every case of `state` open at some time in the period (read as a
     /// stream: only the facts are kept).
     async fn facts_of_period(&self, state: CountryCode, p: &Period) -> Result<Vec<Facts>, AppError> {
@@ -427,6 +454,15 @@ mod tests {
         let q = Period::parse("2025-Q4", now()).unwrap();
         assert_eq!(q.to, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
         assert_eq!(Period::parse("2026", now()).unwrap().to.year(), 2027);
+        for (p, before) in [
+            ("2026-H1", "2025-H2"),
+            ("2026-H2", "2026-H1"),
+            ("2026-Q1", "2025-Q4"),
+            ("2026-Q3", "2026-Q2"),
+            ("2026", "2025"),
+        ] {
+            assert_eq!(Period::parse(p, now()).unwrap().previous(), before);
+        }
         assert_eq!(Period::parse("2027-H1", now()), Err(PeriodError::Future("2027-H1".into())));
         for bad in ["2026-H3", "26-H1", "2026-Q5", "H1", "2026-h1", ""] {
             assert_eq!(Period::parse(bad, now()), Err(PeriodError::Invalid(bad.into())), "{bad}");

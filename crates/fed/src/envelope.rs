@@ -62,10 +62,12 @@ pub enum MessageType {
     Receipt,
     /// Asks the sender to send again a share's messages in a sequence range (gap backfill).
     Pull,
+    /// A node's published (suppressed) statistics of one state and period, for the hub.
+    StatsSubmission,
 }
 
 impl MessageType {
-    pub const ALL: [MessageType; 14] = [
+    pub const ALL: [MessageType; 15] = [
         MessageType::ReferralOffer,
         MessageType::ReferralAccept,
         MessageType::ReferralReject,
@@ -80,6 +82,7 @@ impl MessageType {
         MessageType::Rectification,
         MessageType::Receipt,
         MessageType::Pull,
+        MessageType::StatsSubmission,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,19 +101,21 @@ impl MessageType {
             MessageType::Rectification => "rectification",
             MessageType::Receipt => "receipt",
             MessageType::Pull => "pull",
+            MessageType::StatsSubmission => "stats_submission",
         }
     }
 
-    /// Belongs to a share (`share` required). Every type but [`MessageType::Receipt`].
+    /// Belongs to a share (`share` required). Every type but [`MessageType::Receipt`] and
+    /// [`MessageType::StatsSubmission`].
     pub fn is_share_bound(self) -> bool {
-        self != MessageType::Receipt
+        !matches!(self, MessageType::Receipt | MessageType::StatsSubmission)
     }
 
     /// Takes a place in the sender's per-share sequence (`seq` ≥ 1), so the receiver applies
-    /// it in order and pulls what is missing. Receipts and pulls are not sequenced (`seq` 0):
-    /// they change nothing in the share.
+    /// it in order and pulls what is missing. Receipts, pulls and statistics are not
+    /// sequenced (`seq` 0): they change nothing in a share.
     pub fn is_sequenced(self) -> bool {
-        !matches!(self, MessageType::Receipt | MessageType::Pull)
+        !matches!(self, MessageType::Receipt | MessageType::Pull | MessageType::StatsSubmission)
     }
 
     /// Answers an earlier message, named in `reply_to`.

@@ -568,3 +568,52 @@ pub async fn inbox_of_share(db: &Db, share: Uuid) -> Result<Vec<InboxRow>, Store
         rows.iter().map(inbox_from_row).collect()
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// The hub's statistics
+
+/// One state's published statistics for one period, as the hub keeps them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HubStatsRow {
+    pub state: String,
+    pub period: String,
+    pub period_from: DateTime<Utc>,
+    pub from_node: String,
+    pub message_id: Uuid,
+    pub received_at: DateTime<Utc>,
+    pub body: serde_json::Value,
+}
+
+/// Keeps a submission (replacing an earlier one of the same state and period).
+pub async fn put_hub_stats(tx: &mut Tx, r: &HubStatsRow) -> Result<(), StoreError> {
+    let body = r.body.to_string();
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO hub_stats (state, period, period_from, from_node, message_id, received_at, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (state, period) DO UPDATE SET period_from = excluded.period_from,
+             from_node = excluded.from_node, message_id = excluded.message_id,
+             received_at = excluded.received_at, body = excluded.body")
+        .bind(&r.state).bind(&r.period).bind(r.period_from).bind(&r.from_node).bind(r.message_id)
+        .bind(r.received_at).bind(body)
+        .execute(&mut *c).await.map(|_| ())?);
+    Ok(())
+}
+
+/// The submissions of one period, by state.
+pub async fn hub_stats_of_period(db: &Db, period: &str) -> Result<Vec<HubStatsRow>, StoreError> {
+    on_read!(db, p => {
+        let rows = sqlx::query(
+            "SELECT state, period, period_from, from_node, message_id, received_at, body
+             FROM hub_stats WHERE period = $1 ORDER BY state")
+            .bind(period).fetch_all(p).await?;
+        rows.iter().map(|r| Ok(HubStatsRow {
+            state: r.text("state")?,
+            period: r.text("period")?,
+            period_from: r.ts("period_from")?,
+            from_node: r.text("from_node")?,
+            message_id: r.uuid("message_id")?,
+            received_at: r.ts("received_at")?,
+            body: json_col(r, "body")?,
+        })).collect()
+    })
+}

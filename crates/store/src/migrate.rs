@@ -86,6 +86,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_handover.sql"),
         postgres: include_str!("../migrations/postgres/0012_handover.sql"),
     },
+    Migration {
+        version: 13,
+        name: "hub_stats",
+        sqlite: include_str!("../migrations/sqlite/0013_hub_stats.sql"),
+        postgres: include_str!("../migrations/postgres/0013_hub_stats.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -53,7 +53,7 @@ impl Modify for Security {
         matches::candidates, matches::list, matches::decide, matches::for_case,
         shares::offer, shares::for_case, shares::list, shares::get, shares::accept, shares::reject,
         shares::revoke, shares::handover_offer, shares::handover_withdraw, shares::handover_accept,
-        shares::handover_decline, shares::status, shares::retry, stats::get,
+        shares::handover_decline, shares::status, shares::retry, stats::get, stats::submit, stats::regional,
     ),
     modifiers(&Security),
     tags(

@@ -80,7 +80,8 @@ impl App {
         let states_of = |n: &NodeId| -> Vec<String> {
             dir.node(n).map(|n| n.states.iter().map(|s| s.as_str().to_string()).collect()).unwrap_or_default()
         };
-        let states = States { mine: states_of(&me), sender: states_of(&h.from), me: me.clone() };
+        let hub = dir.node(&me).is_some_and(|n| n.roles.contains(&enlace_fed::directory::NodeRole::Hub));
+        let states = States { mine: states_of(&me), sender: states_of(&h.from), me: me.clone(), hub };
         let (received, queued) = self
             .db()
             .write(move |tx| {
@@ -102,6 +103,8 @@ struct States {
     mine: Vec<String>,
     sender: Vec<String>,
     me: NodeId,
+    /// This node is the network's hub.
+    hub: bool,
 }
 
 /// The transaction of a receipt: dedupe, sequence, apply, record, audit.
@@ -180,6 +183,8 @@ async fn apply(
                 ));
             }
         }
+    } else if h.message_type == MessageType::StatsSubmission {
+        crate::hub::receive_stats(tx, &v, &states.sender, states.hub, now).await?;
     } else if h.message_type == MessageType::Pull {
         let share_id = share_id.expect("pulls name their share");
         let share = enlace_store::fed::share_tx(tx, share_id).await?;

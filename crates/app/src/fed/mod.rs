@@ -169,6 +169,7 @@ pub fn agreed_field_subsets() -> std::collections::BTreeMap<MessageType, std::co
         (MessageType::HandoverReject, set(&[&["note"]])),
         (MessageType::HandoverConfirm, set(&[&["case_number", "case"]])),
         (MessageType::Pull, set(&[&["from_seq", "to_seq"]])),
+        (MessageType::StatsSubmission, set(&[&["state", "period", "tables", "art36"]])),
         (MessageType::Receipt, set(&[&["status"]])),
     ]
     .into_iter()

@@ -42,6 +42,8 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/audit/disclosures", get(audit::disclosures))
         .route("/api/v1/states", get(meta::states))
         .route("/api/v1/stats", get(stats::get))
+        .route("/api/v1/stats/submissions", post(stats::submit))
+        .route("/api/v1/regional/stats", get(stats::regional))
         .route("/api/v1/posts", get(meta::posts))
         .route("/api/v1/persons/candidates", post(matches::candidates))
         .route("/api/v1/persons/{id}/subject-access", post(persons::subject_access))

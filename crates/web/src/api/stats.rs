@@ -3,12 +3,13 @@
 use axum::Json;
 use axum::extract::State;
 use enlace_app::App;
+use enlace_app::hub::RegionalStats;
 use enlace_app::stats::NodeStats;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiQuery, Auth};
 
 /// Which statistics.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -37,4 +38,60 @@ pub async fn get(
 ) -> Result<Json<NodeStats>, ApiError> {
     let period = p.period.unwrap_or_else(enlace_app::stats::current_half);
     Ok(Json(app.node_stats(&actor, &period, p.published.unwrap_or(false)).await?))
+}
+
+/// Which period to send to the hub.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"period": "2026-H1"}))]
+pub struct SubmitRequest {
+    /// A year, a half or a quarter that has started.
+    pub period: String,
+}
+
+/// A submission queued for the hub.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubmitResponse {
+    pub period: String,
+    /// The relay delivers it (and retries until the hub's signed receipt comes back).
+    pub queued: bool,
+}
+
+/// Sends the published (suppressed) statistics of your state for a period to the network's
+/// hub, signed, through the outbox (protection supervisors and country administrators; a
+/// federated node only).
+#[utoipa::path(post, path = "/api/v1/stats/submissions", tag = "stats", request_body = SubmitRequest,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 202, body = SubmitResponse), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn submit(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(r): ApiJson<SubmitRequest>,
+) -> Result<(axum::http::StatusCode, Json<SubmitResponse>), ApiError> {
+    let p = app.submit_stats(&actor, &r.period).await?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(SubmitResponse { period: p.label, queued: true })))
+}
+
+/// Which regional period.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RegionalParams {
+    /// A year, a half or a quarter; default: the current half-year.
+    pub period: Option<String>,
+}
+
+/// The hub's regional view of a period: each state's published figures (cases opened, by
+/// category, art. 36 delays) beside the previous period (regional analysts).
+#[utoipa::path(get, path = "/api/v1/regional/stats", tag = "stats", params(RegionalParams),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = RegionalStats), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn regional(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiQuery(p): ApiQuery<RegionalParams>,
+) -> Result<Json<RegionalStats>, ApiError> {
+    let period = p.period.unwrap_or_else(enlace_app::stats::current_half);
+    Ok(Json(app.regional_stats(&actor, &period).await?))
 }
