@@ -1474,6 +1474,22 @@ async fn statistics_reach_the_hub_suppressed_and_checked(backend: Backend) {
     // Only regional analysts read the regional view.
     let (s, _) = hub.t.get(&hub.t.token("supervisor.hn").await, "/api/v1/regional/stats").await;
     assert_eq!(s, 403);
+    // The pages: the supervisor sends from the statistics page (a plain form), the analyst
+    // reads the hub's regional page with its chart.
+    let mut web = crate::ui::Web::new(&net.hn.t).accept_language("en");
+    web.sign_in("supervisor.hn").await;
+    web.get(&format!("/stats?period={period}")).await.has("Send to the regional hub");
+    let sent = web.post("/stats/submit", &[("period", period.as_str())]).await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let mut web = crate::ui::Web::new(&hub.t).accept_language("es");
+    web.sign_in("analyst").await.has("href=\"/regional\"");
+    web.get(&format!("/regional?period={period}"))
+        .await
+        .has("Estadísticas regionales")
+        .has("Honduras")
+        .has("<svg")
+        .has("Casos abiertos por Estado");
+    web.get("/regional?period=2099-H1").await.has("aún no ha comenzado");
     invariants(&net).await;
 }
 

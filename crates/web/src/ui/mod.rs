@@ -69,6 +69,8 @@ pub fn routes() -> Router<App> {
         .route("/stats", get(stats::show))
         .route("/stats/report.csv", get(stats::report_csv))
         .route("/stats/report.xlsx", get(stats::report_xlsx))
+        .route("/stats/submit", post(stats::submit))
+        .route("/regional", get(stats::regional))
         .route("/shares", get(shares::list))
         .route("/shares/{id}", get(shares::show))
         .route("/shares/{id}/decision", post(shares::decide))
@@ -146,6 +148,10 @@ impl Ctx {
         self.role() == Some(Role::CountryAdministrator)
     }
     /// Supervisors, administrators, liaison officers and regional analysts read statistics.
+    /// Regional analysts read the hub's regional view.
+    pub fn reads_regional(&self) -> bool {
+        self.role() == Some(Role::RegionalAnalyst)
+    }
     pub fn reads_stats(&self) -> bool {
         matches!(
             self.role(),

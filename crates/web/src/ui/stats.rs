@@ -44,6 +44,9 @@ struct StatsPage {
     art36: Vec<(String, String)>,
     state: String,
     any_marked: bool,
+    /// A supervisor or administrator of a federated node may send the figures to the hub.
+    may_submit: bool,
+    sent: bool,
 }
 
 /// A dimension's value in words.
@@ -137,7 +140,25 @@ pub async fn show(page: Page, uri: axum::http::Uri) -> Response {
     let any_marked =
         tables.iter().any(|t: &TableView| t.rows.iter().any(|r| r.cells.iter().any(|c| !c.class.is_empty())));
     let period_q = super::enc(&period);
-    html(&StatsPage { c: page.ctx, period, period_q, published, error, tables, art36, state, any_marked })
+    let may_submit = page.app.federated()
+        && matches!(
+            page.actor().user.role,
+            enlace_domain::role::Role::ProtectionSupervisor | enlace_domain::role::Role::CountryAdministrator
+        );
+    let sent = q.get("sent") == Some("1");
+    html(&StatsPage {
+        c: page.ctx,
+        may_submit,
+        sent,
+        period,
+        period_q,
+        published,
+        error,
+        tables,
+        art36,
+        state,
+        any_marked,
+    })
 }
 
 /// `GET /stats/report.csv?period=2026-H1`: the published figures as CSV, in the reader's
@@ -180,4 +201,112 @@ async fn report(page: Page, uri: axum::http::Uri, format: &str) -> Response {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     res
+}
+
+#[derive(Template)]
+#[template(path = "regional.html")]
+struct RegionalPage {
+    c: Ctx,
+    period: String,
+    previous: String,
+    error: String,
+    categories: Vec<String>,
+    rows: Vec<RegionalLine>,
+    total: String,
+    chart: String,
+}
+
+struct RegionalLine {
+    state: String,
+    opened: String,
+    previous: String,
+    change: String,
+    by_category: Vec<String>,
+    art36_within: String,
+}
+
+/// `GET /regional?period=2026-H1`: the hub's regional view (regional analysts).
+pub async fn regional(page: Page, uri: axum::http::Uri) -> Response {
+    let tr = page.tr();
+    let q = super::forms::FormData::parse(uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
+    let period = q
+        .get("period")
+        .map(str::to_string)
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(enlace_app::stats::current_half);
+    let dash = || "—".to_string();
+    let num = |v: Option<u64>| v.map(|n| tr.num(n as i64)).unwrap_or_else(dash);
+    match page.app.regional_stats(page.actor(), &period).await {
+        Ok(r) => {
+            let country = |s: &str| match enlace_domain::country::CountryCode::parse(s) {
+                Ok(c) => tr.country(&c),
+                Err(_) => s.to_string(),
+            };
+            let rows = r
+                .states
+                .iter()
+                .map(|s| RegionalLine {
+                    state: country(&s.state),
+                    opened: num(s.opened),
+                    previous: num(s.previous_opened),
+                    change: s.change_percent.map(|c| format!("{c:+.0} %")).unwrap_or_else(dash),
+                    by_category: s.opened_by_category.iter().map(|v| num(*v)).collect(),
+                    art36_within: s
+                        .art36
+                        .within_24h
+                        .map(|w| format!("{:.0} %", w * 100.0))
+                        .unwrap_or_else(dash),
+                })
+                .collect();
+            let bars: Vec<chart::Bar> =
+                r.states.iter().map(|s| chart::Bar { label: country(&s.state), value: s.opened }).collect();
+            let chart = chart::bars_svg(&tr.t("regional-chart"), &bars, &tr.t("report-suppressed"), &|v| {
+                tr.num(v as i64)
+            });
+            let total = if r.complete {
+                tr.num(r.opened_total as i64)
+            } else {
+                format!("≥ {}", tr.num(r.opened_total as i64))
+            };
+            html(&RegionalPage {
+                c: page.ctx,
+                period: r.period,
+                previous: r.previous_period,
+                error: String::new(),
+                categories: r.categories.iter().map(|k| tr.label("category", k)).collect(),
+                rows,
+                total,
+                chart,
+            })
+        }
+        Err(enlace_app::AppError::Validation(_)) => {
+            let msg = match enlace_app::stats::Period::parse(period.trim(), chrono::Utc::now()) {
+                Err(enlace_app::stats::PeriodError::Future(_)) => {
+                    tr.t1("stats-period-future", "period", &period)
+                }
+                _ => tr.t1("stats-period-bad", "period", &period),
+            };
+            html(&RegionalPage {
+                c: page.ctx,
+                period,
+                previous: String::new(),
+                error: msg,
+                categories: Vec::new(),
+                rows: Vec::new(),
+                total: String::new(),
+                chart: String::new(),
+            })
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+/// `POST /stats/submit`: sends the published figures of a period to the hub.
+pub async fn submit(p: super::PagePost) -> Response {
+    let (page, f) = (p.page, p.form);
+    let period = f.get("period").unwrap_or("").to_string();
+    match page.app.submit_stats(page.actor(), &period).await {
+        Ok(pd) => super::see_other(&format!("/stats?period={}&sent=1", super::enc(&pd.label))),
+        Err(e) => page.fail(e),
+    }
 }
