@@ -6,15 +6,17 @@
 //! (`enlace_stats::protect`).
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use enlace_domain::case::{Case, Vulnerability};
+use enlace_domain::case::Vulnerability;
 use enlace_domain::country::CountryCode;
-use enlace_domain::parts::Accompaniment;
+use enlace_domain::parts::{Accompaniment, Route};
+use enlace_domain::person::{Birth, Sex};
 use enlace_domain::role::Role;
 use enlace_domain::workflow::Status;
 pub use enlace_stats::Mark;
 pub use enlace_stats::chart;
 use enlace_stats::{Protected, THRESHOLD, Table, protect};
-use serde::Serialize;
+use enlace_store::cases::StatsRow;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{Actor, App, AppError, access};
@@ -165,8 +167,47 @@ struct Facts {
     art36_hours: Option<f64>,
 }
 
-fn age_band(c: &Case) -> &'static str {
-    match c.person.birth.age_on(c.opened_at.date_naive()) {
+/// The parts of a person's stored data statistics read (the rest is skipped unparsed).
+#[derive(Deserialize)]
+struct PersonLite {
+    sex: Sex,
+    birth: Birth,
+    #[serde(default)]
+    nationalities: Vec<CountryCode>,
+}
+
+#[derive(Deserialize, Default)]
+struct PartsLite {
+    #[serde(default)]
+    child: Option<ChildLite>,
+    #[serde(default)]
+    detention: Option<DetentionLite>,
+}
+
+#[derive(Deserialize)]
+struct ChildLite {
+    accompaniment: Accompaniment,
+    #[serde(default)]
+    return_plan: Option<ReturnLite>,
+}
+
+#[derive(Deserialize)]
+struct ReturnLite {
+    date: NaiveDate,
+    route: Route,
+}
+
+#[derive(Deserialize)]
+struct DetentionLite {
+    detained_at: DateTime<Utc>,
+    #[serde(default)]
+    notice_received_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    first_contact_at: Option<DateTime<Utc>>,
+}
+
+fn age_band(birth: &Birth, opened: DateTime<Utc>) -> &'static str {
+    match birth.age_on(opened.date_naive()) {
         None => "unknown",
         Some(0..=11) => "0-11",
         Some(12..=17) => "12-17",
@@ -174,47 +215,50 @@ fn age_band(c: &Case) -> &'static str {
     }
 }
 
-fn facts(c: &Case, p: &Period) -> Facts {
+/// A case's dimension values for `p`, from what the store read of it.
+fn facts(state: CountryCode, c: &StatsRow, p: &Period) -> Result<Facts, AppError> {
+    let corrupt = |m: String| AppError::Store(enlace_store::StoreError::Corrupt(m));
+    let person: PersonLite =
+        serde_json::from_str(&c.person).map_err(|e| corrupt(format!("person data: {e}")))?;
+    let parts: PartsLite = serde_json::from_str(&c.parts).map_err(|e| corrupt(format!("case parts: {e}")))?;
     let closed_at = c.closed_at.filter(|t| *t < p.to);
-    let unaccompanied = c.vulnerabilities.contains(&Vulnerability::UnaccompaniedChild)
-        || c.parts.child.as_ref().is_some_and(|k| k.accompaniment == Accompaniment::Unaccompanied);
-    let return_route = c
-        .parts
+    let unaccompanied = c.vuln_mask & Vulnerability::UnaccompaniedChild.bit() != 0
+        || parts.child.as_ref().is_some_and(|k| k.accompaniment == Accompaniment::Unaccompanied);
+    let return_route = parts
         .child
         .as_ref()
         .and_then(|k| k.return_plan.as_ref())
-        .filter(|r| {
-            let d: NaiveDate = r.date;
-            p.from.date_naive() <= d && d < p.to.date_naive()
-        })
+        .filter(|r| p.from.date_naive() <= r.date && r.date < p.to.date_naive())
         .map(|r| r.route.as_str().to_string());
-    let art36_hours = c.parts.detention.as_ref().and_then(|d| {
+    let art36_hours = parts.detention.as_ref().and_then(|d| {
         let learned = d.notice_received_at.unwrap_or(d.detained_at);
         let contact = d.first_contact_at?;
         p.contains(learned).then(|| (contact - learned).num_minutes().max(0) as f64 / 60.0)
     });
-    let outcome = match c.status {
-        _ if closed_at.is_some() => "closed",
-        Status::Resolved => "resolved",
-        _ => "open",
+    let outcome = if closed_at.is_some() {
+        "closed"
+    } else if c.status == Status::Resolved.as_str() {
+        "resolved"
+    } else {
+        "open"
     };
-    Facts {
-        nationality: c.person.nationalities.first().unwrap_or(&c.owner_state).as_str().to_string(),
-        host_state: c.host_state.as_str().to_string(),
-        post: c.post.as_ref().map(|p| p.to_string()).unwrap_or_else(|| "none".into()),
-        category: c.category.as_str().to_string(),
-        subtype: c.subtype.as_str().to_string(),
-        sex: c.person.sex.as_str().to_string(),
-        age_band: age_band(c).to_string(),
+    Ok(Facts {
+        nationality: person.nationalities.first().unwrap_or(&state).as_str().to_string(),
+        host_state: c.host_state.clone(),
+        post: c.post.clone().unwrap_or_else(|| "none".into()),
+        category: c.category.clone(),
+        subtype: c.subtype.clone(),
+        sex: person.sex.as_str().to_string(),
+        age_band: age_band(&person.birth, c.opened_at).to_string(),
         unaccompanied: if unaccompanied { "yes" } else { "no" }.into(),
-        vulnerable: if c.vulnerabilities.is_empty() { "no" } else { "yes" }.into(),
+        vulnerable: if c.vuln_mask == 0 { "no" } else { "yes" }.into(),
         opened: p.contains(c.opened_at),
         closed: closed_at.is_some_and(|t| t >= p.from),
         open_at_end: c.opened_at < p.to && closed_at.is_none(),
         outcome: outcome.into(),
         return_route,
         art36_hours,
-    }
+    })
 }
 
 /// The cross-tabulations, in the order reports show them: (measure, rows, columns).
@@ -431,9 +475,16 @@ impl App {
     /// stream: only the facts are kept).
     async fn facts_of_period(&self, state: CountryCode, p: &Period) -> Result<Vec<Facts>, AppError> {
         let mut out = Vec::new();
-        enlace_store::cases::for_each_active(self.db(), state, p.from, p.to, |c| out.push(facts(&c, p)))
-            .await?;
-        Ok(out)
+        let mut bad = None;
+        enlace_store::cases::for_each_active(self.db(), state, p.from, p.to, |c| match facts(state, &c, p) {
+            Ok(f) => out.push(f),
+            Err(e) => bad = Some(e),
+        })
+        .await?;
+        match bad {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 }
 
