@@ -205,9 +205,10 @@ enum ReportCommand {
         /// A year (2026), a half (2026-H1) or a quarter (2026-Q3).
         #[arg(long)]
         period: String,
-        /// The state whose cases are reported (ISO code, e.g. HN).
+        /// The state whose cases are reported (ISO code, e.g. HN). Without it, on the hub: the
+        /// regional report of every state's submitted figures (csv).
         #[arg(long)]
-        state: String,
+        state: Option<String>,
         /// csv (one row per cell) or xlsx (a sheet per table). pdf is not built yet.
         #[arg(long, default_value = "csv")]
         format: String,
@@ -543,23 +544,47 @@ async fn run(cli: Cli) -> Result<()> {
             if !["csv", "xlsx"].contains(&format.as_str()) {
                 bail!("--format {format}: choose csv or xlsx (pdf is not built yet)");
             }
-            let state = CountryCode::parse(&state).map_err(|e| anyhow::anyhow!("--state {state}: {e}"))?;
             let app = open(&db).await?;
-            let stats = app.report_stats(state, &period).await.map_err(explain)?;
-            let body = if format == "xlsx" {
-                enlace_web::report::grcm_xlsx(&stats, locale)
-            } else {
-                enlace_web::report::grcm_csv(&stats, locale)
-            }
-            .map_err(anyhow::Error::msg)?;
+            let (body, what) = match state {
+                Some(state) => {
+                    let state =
+                        CountryCode::parse(&state).map_err(|e| anyhow::anyhow!("--state {state}: {e}"))?;
+                    let stats = app.report_stats(state, &period).await.map_err(explain)?;
+                    let body = if format == "xlsx" {
+                        enlace_web::report::grcm_xlsx(&stats, locale)
+                    } else {
+                        enlace_web::report::grcm_csv(&stats, locale)
+                    };
+                    (
+                        body,
+                        format!(
+                            "GRCM report of {state} for {}: {} tables",
+                            stats.period.label,
+                            stats.tables.len()
+                        ),
+                    )
+                }
+                None => {
+                    if format != "csv" {
+                        bail!(
+                            "--format {format}: the regional report (no --state) is csv only in this version"
+                        );
+                    }
+                    let all = app.regional_report(&period).await.map_err(explain)?;
+                    if all.is_empty() {
+                        bail!("no state has submitted figures for {period} to this node (is it the hub?)");
+                    }
+                    let states: Vec<String> = all.iter().map(|s| s.state.to_string()).collect();
+                    (
+                        enlace_web::report::grcm_csv_of(&all, locale),
+                        format!("regional GRCM report for {period}: {}", states.join(", ")),
+                    )
+                }
+            };
+            let body = body.map_err(anyhow::Error::msg)?;
             std::fs::write(&output, body).with_context(|| format!("cannot write {}", output.display()))?;
             app.flush_audit().await.map_err(explain)?;
-            eprintln!(
-                "GRCM report of {state} for {}: {} tables, written to {}",
-                stats.period.label,
-                stats.tables.len(),
-                output.display()
-            );
+            eprintln!("{what}, written to {}", output.display());
             Ok(())
         }
         Command::Migrate { db } => {

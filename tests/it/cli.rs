@@ -1100,6 +1100,7 @@ fn report_grcm_writes_the_suppressed_tables_in_the_chosen_language(node: Node) {
         (vec!["--period", &year, "--state", "HN", "--lang", "de"], "choose es, en or fr"),
         (vec!["--period", &year, "--state", "HN", "--format", "pdf"], "choose csv or xlsx"),
         (vec!["--period", &year, "--state", "H1"], "--state"),
+        (vec!["--period", &year], "no state has submitted figures"),
     ];
     for (extra, why) in bad {
         let mut a = vec!["report", "grcm", "--output", other_s];

@@ -1471,6 +1471,24 @@ async fn statistics_reach_the_hub_suppressed_and_checked(backend: Backend) {
     let (_, again) = hub.t.get(&analyst, &format!("/api/v1/regional/stats?period={period}")).await;
     assert_eq!(again["states"], view["states"]);
     assert!(enlace_store::fed::hub_stats_of_period(hub.t.app.db(), "2099-H1").await.unwrap().is_empty());
+    // The hub's regional report is what the states sent: HN's rows, nothing under 5.
+    let all = hub.t.app.regional_report(&period).await.unwrap();
+    assert_eq!(all.len(), 1);
+    let csv =
+        String::from_utf8(enlace_web::report::grcm_csv_of(&all, enlace_web::ui::i18n::Locale::En).unwrap())
+            .unwrap();
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let mut n = 0;
+    for r in rows.records() {
+        let r = r.unwrap();
+        assert_eq!(&r[0], "HN");
+        if &r[2] != "art36" && !r[10].is_empty() {
+            let v: u64 = r[10].parse().unwrap();
+            assert!(v == 0 || v >= 5, "a small count in the regional report: {r:?}");
+            n += 1;
+        }
+    }
+    assert!(n > 0, "{csv}");
     // Only regional analysts read the regional view.
     let (s, _) = hub.t.get(&hub.t.token("supervisor.hn").await, "/api/v1/regional/stats").await;
     assert_eq!(s, 403);

@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::fed::refused;
-use crate::stats::{Art36Delays, NodeStats, Period, PeriodError, StatTable};
+use crate::stats::{Art36Delays, Mark, NodeStats, Period, PeriodError, StatTable};
 use crate::{Actor, App, AppError, access, audit, event};
 
 /// One published table of a submission.
@@ -218,6 +218,75 @@ impl App {
             opened_total,
             complete,
         })
+    }
+}
+
+/// A submitted table as the report machinery takes it (a hidden cell is marked
+/// complementary: the hub does not know why a node hid it).
+fn stat_table(t: SubmittedTable) -> StatTable {
+    let p = t.published;
+    let nc = p.cols.len();
+    let mut grid: Vec<Vec<Option<u64>>> = p
+        .cells
+        .iter()
+        .zip(&p.row_totals)
+        .map(|(row, total)| row.iter().copied().chain([*total]).collect())
+        .collect();
+    grid.push(p.col_totals.iter().copied().chain([p.total]).collect());
+    let marks = grid
+        .iter()
+        .map(|row| row.iter().map(|v| if v.is_some() { Mark::Shown } else { Mark::Complementary }).collect())
+        .collect();
+    debug_assert!(grid.iter().all(|r| r.len() == nc + 1));
+    StatTable {
+        id: t.id,
+        measure: t.measure,
+        row_dim: t.row_dim,
+        col_dim: t.col_dim,
+        rows: p.rows,
+        cols: p.cols,
+        grid,
+        marks,
+    }
+}
+
+impl App {
+    /// The regional GRCM report of `period` on the hub: every state's submission as it was
+    /// received (already suppressed), for an operator (`enlace report grcm` without a state);
+    /// audited.
+    pub async fn regional_report(&self, period: &str) -> Result<Vec<NodeStats>, AppError> {
+        let now = Utc::now();
+        let period =
+            Period::parse(period.trim(), now).map_err(|e| AppError::invalid("period", e.to_string()))?;
+        let rows = enlace_store::fed::hub_stats_of_period(self.db(), &period.label).await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let corrupt = |m: String| AppError::Store(enlace_store::StoreError::Corrupt(m));
+            let tables: Vec<SubmittedTable> =
+                serde_json::from_value(r.body["tables"].clone()).map_err(|e| corrupt(e.to_string()))?;
+            let art36: Art36Delays =
+                serde_json::from_value(r.body["art36"].clone()).map_err(|e| corrupt(e.to_string()))?;
+            out.push(NodeStats {
+                state: CountryCode::parse(&r.state).map_err(|e| corrupt(e.to_string()))?,
+                period: period.clone(),
+                suppressed: true,
+                threshold: THRESHOLD,
+                tables: tables.into_iter().map(stat_table).collect(),
+                art36,
+                computed_at: r.received_at,
+            });
+        }
+        let detail = json!({"period": period.label, "states": out.len(), "regional": true});
+        let label = period.label.clone();
+        self.db()
+            .write(move |tx| {
+                let (detail, label) = (detail.clone(), label.clone());
+                Box::pin(
+                    async move { audit(tx, event(None, "stats.report", "stats", Some(label), detail)).await },
+                )
+            })
+            .await?;
+        Ok(out)
     }
 }
 
