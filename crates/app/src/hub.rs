@@ -128,27 +128,18 @@ impl App {
             Box::pin(async move {
                 let id = Uuid::now_v7();
                 let now = enlace_store::now();
-                enlace_store::fed::enqueue(
-                    tx,
-                    &OutboxRow {
-                        id,
-                        peer_node: hub.clone(),
-                        message_type: MessageType::StatsSubmission.as_str().into(),
-                        share_id: None,
-                        seq: 0,
-                        epoch: 0,
-                        reply_to: None,
-                        payload: Value::Object(body),
-                        queued_at: now,
-                        state: "pending".into(),
-                        attempts: 0,
-                        next_at: now,
-                        last_error: None,
-                        delivered_at: None,
-                        receipt: None,
-                    },
-                )
-                .await?;
+                let row = OutboxRow::pending(
+                    id,
+                    hub.clone(),
+                    MessageType::StatsSubmission.as_str(),
+                    None,
+                    0,
+                    0,
+                    None,
+                    Value::Object(body),
+                    now,
+                );
+                enlace_store::fed::enqueue(tx, &row).await?;
                 let detail = json!({"state": actor.user.state, "period": label, "hub": hub, "message": id});
                 audit(tx, event(Some(&actor), "stats.submit", "stats", Some(label.clone()), detail)).await
             })

@@ -337,6 +337,40 @@ pub struct OutboxRow {
     pub receipt: Option<String>,
 }
 
+impl OutboxRow {
+    /// A new message, pending and due now.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pending(
+        id: Uuid,
+        peer_node: String,
+        message_type: &str,
+        share_id: Option<Uuid>,
+        seq: i64,
+        epoch: i64,
+        reply_to: Option<Uuid>,
+        payload: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> OutboxRow {
+        OutboxRow {
+            id,
+            peer_node,
+            message_type: message_type.to_string(),
+            share_id,
+            seq,
+            epoch,
+            reply_to,
+            payload,
+            queued_at: now,
+            state: "pending".into(),
+            attempts: 0,
+            next_at: now,
+            last_error: None,
+            delivered_at: None,
+            receipt: None,
+        }
+    }
+}
+
 const OUTBOX_COLS: &str = "id, peer_node, message_type, share_id, seq, epoch, reply_to, payload, queued_at, \
                            state, attempts, next_at, last_error, delivered_at, receipt";
 

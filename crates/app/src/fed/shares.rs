@@ -220,27 +220,18 @@ pub(crate) async fn enqueue(
     } else {
         0
     };
-    enlace_store::fed::enqueue(
-        tx,
-        &OutboxRow {
-            id,
-            peer_node: share.peer_node.clone(),
-            message_type: message_type.as_str().to_string(),
-            share_id: Some(share.id),
-            seq,
-            epoch: epoch_of(share) as i64,
-            reply_to,
-            payload: Value::Object(payload),
-            queued_at: now,
-            state: "pending".into(),
-            attempts: 0,
-            next_at: now,
-            last_error: None,
-            delivered_at: None,
-            receipt: None,
-        },
-    )
-    .await?;
+    let row = OutboxRow::pending(
+        id,
+        share.peer_node.clone(),
+        message_type.as_str(),
+        Some(share.id),
+        seq,
+        epoch_of(share) as i64,
+        reply_to,
+        Value::Object(payload),
+        now,
+    );
+    enlace_store::fed::enqueue(tx, &row).await?;
     record_share_event(tx, share.id, "sent", message_type, id, actor_name, note, now).await?;
     Ok(id)
 }

@@ -49,6 +49,25 @@ struct StatsPage {
     sent: bool,
 }
 
+/// The query string, and the period it asks for (default: the current half-year).
+fn asked(uri: &axum::http::Uri) -> (super::forms::FormData, String) {
+    let q = super::forms::FormData::parse(uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
+    let period = q
+        .get("period")
+        .map(str::to_string)
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(enlace_app::stats::current_half);
+    (q, period)
+}
+
+/// Why a period was refused, in the reader's language.
+fn period_refusal(tr: Tr, period: &str) -> String {
+    match enlace_app::stats::Period::parse(period.trim(), chrono::Utc::now()) {
+        Err(enlace_app::stats::PeriodError::Future(_)) => tr.t1("stats-period-future", "period", period),
+        _ => tr.t1("stats-period-bad", "period", period),
+    }
+}
+
 /// A dimension's value in words.
 pub fn value_label(tr: Tr, dim: &str, key: &str) -> String {
     match dim {
@@ -106,12 +125,7 @@ fn table_view(tr: Tr, t: &StatTable, published: bool) -> TableView {
 /// `GET /stats?period=2026-H1&published=1`.
 pub async fn show(page: Page, uri: axum::http::Uri) -> Response {
     let tr = page.tr();
-    let q = super::forms::FormData::parse(uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
-    let period = q
-        .get("period")
-        .map(str::to_string)
-        .filter(|p| !p.trim().is_empty())
-        .unwrap_or_else(enlace_app::stats::current_half);
+    let (q, period) = asked(&uri);
     let asked_published = q.get("published") == Some("1");
     let found = page.app.node_stats(page.actor(), &period, asked_published).await;
     let (tables, art36, published, error, state) = match found {
@@ -127,12 +141,7 @@ pub async fn show(page: Page, uri: axum::http::Uri) -> Response {
             (tables, art36, s.suppressed, String::new(), tr.country(&s.state))
         }
         Err(enlace_app::AppError::Validation(_)) => {
-            let msg = match enlace_app::stats::Period::parse(period.trim(), chrono::Utc::now()) {
-                Err(enlace_app::stats::PeriodError::Future(_)) => {
-                    tr.t1("stats-period-future", "period", &period)
-                }
-                _ => tr.t1("stats-period-bad", "period", &period),
-            };
+            let msg = period_refusal(tr, &period);
             (Vec::new(), Vec::new(), asked_published, msg, String::new())
         }
         Err(e) => return page.fail(e),
@@ -175,8 +184,7 @@ pub async fn report_xlsx(page: Page, uri: axum::http::Uri) -> Response {
 async fn report(page: Page, uri: axum::http::Uri, format: &str) -> Response {
     use axum::http::{HeaderValue, header};
     use axum::response::IntoResponse;
-    let q = super::forms::FormData::parse(uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
-    let period = q.get("period").map(str::to_string).unwrap_or_else(enlace_app::stats::current_half);
+    let (_, period) = asked(&uri);
     let stats = match page.app.node_stats(page.actor(), &period, true).await {
         Ok(s) => s,
         Err(e) => return page.fail(e),
@@ -228,12 +236,7 @@ struct RegionalLine {
 /// `GET /regional?period=2026-H1`: the hub's regional view (regional analysts).
 pub async fn regional(page: Page, uri: axum::http::Uri) -> Response {
     let tr = page.tr();
-    let q = super::forms::FormData::parse(uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
-    let period = q
-        .get("period")
-        .map(str::to_string)
-        .filter(|p| !p.trim().is_empty())
-        .unwrap_or_else(enlace_app::stats::current_half);
+    let (_, period) = asked(&uri);
     let dash = || "—".to_string();
     let num = |v: Option<u64>| v.map(|n| tr.num(n as i64)).unwrap_or_else(dash);
     match page.app.regional_stats(page.actor(), &period).await {
@@ -280,12 +283,7 @@ pub async fn regional(page: Page, uri: axum::http::Uri) -> Response {
             })
         }
         Err(enlace_app::AppError::Validation(_)) => {
-            let msg = match enlace_app::stats::Period::parse(period.trim(), chrono::Utc::now()) {
-                Err(enlace_app::stats::PeriodError::Future(_)) => {
-                    tr.t1("stats-period-future", "period", &period)
-                }
-                _ => tr.t1("stats-period-bad", "period", &period),
-            };
+            let msg = period_refusal(tr, &period);
             html(&RegionalPage {
                 c: page.ctx,
                 period,
