@@ -250,6 +250,7 @@ fed_both!(
     a_handover_failing_half_way_converges,
     a_withdrawal_crossing_an_accept_leaves_the_case_where_it_was,
     a_revoke_takes_an_open_handover_offer_with_it,
+    a_withdrawn_consent_ends_the_shares_resting_on_it,
 );
 
 /// Polls `f` until it returns `Some`, for at most 20 s.
@@ -1520,4 +1521,46 @@ mod statistics_reach_the_hub_suppressed_and_checked {
     async fn postgres() {
         super::statistics_reach_the_hub_suppressed_and_checked(crate::harness::Backend::Postgres).await;
     }
+}
+
+async fn a_withdrawn_consent_ends_the_shares_resting_on_it(net: &Net) {
+    let (sup, case) = hn_case(net, "Carmen").await;
+    let case_id = case["id"].as_str().unwrap();
+    let consent = json!({"given_by": "person", "scope": "cross_border_sharing", "recipient": "GT",
+        "given_at": "2026-01-05T10:00:00Z"});
+    let (s, c) = net.hn.t.post(&sup, &format!("/api/v1/cases/{case_id}/consents"), &consent).await;
+    assert_eq!(s, 201, "{c}");
+    let consent_id = c["id"].as_str().unwrap().to_string();
+    // Offered on the consent (no exception), accepted by Guatemala.
+    let body = json!({"to_state": "GT", "fields": ["given_names", "status"], "purpose": "Family tracing",
+        "legal_instrument": "Consent of the person"});
+    let (s, share) = net.hn.t.post(&sup, &format!("/api/v1/cases/{case_id}/shares"), &body).await;
+    assert_eq!(s, 201, "{share}");
+    let id = share["id"].as_str().unwrap().to_string();
+    at_gt(net, &id, |_| true).await;
+    let gt = net.gt.t.token("supervisor.gt").await;
+    net.gt.t.post(&gt, &format!("/api/v1/shares/{id}/accept"), &json!({})).await;
+    at_hn(net, &sup, &id, |v| v["share"]["state"] == "accepted").await;
+    // The person withdraws the consent: the share ends on both sides, Guatemala erases it.
+    let (s, v) = net
+        .hn
+        .t
+        .post(&sup, &format!("/api/v1/cases/{case_id}/consents/{consent_id}/withdraw"), &json!({}))
+        .await;
+    assert!((200..300).contains(&s), "{s} {v}");
+    let hn_view = at_hn(net, &sup, &id, |v| v["share"]["state"] == "revoked").await;
+    assert!(hn_view["events"].as_array().unwrap().iter().any(|e| e["message_type"] == "share_revoke"));
+    let gone = at_gt(net, &id, |v| v["share"]["state"] == "revoked").await;
+    assert!(gone["share"]["data"].is_null(), "{gone}");
+    // A share resting on an exception is not touched by it.
+    let (_, other) = hn_case(net, "Rocío").await;
+    let other_share = offer(net, &sup, &other, &["given_names"]).await;
+    let other_id = other_share["id"].as_str().unwrap();
+    let other_case = other["id"].as_str().unwrap();
+    let (s, c2) = net.hn.t.post(&sup, &format!("/api/v1/cases/{other_case}/consents"), &consent).await;
+    assert_eq!(s, 201);
+    let c2 = c2["id"].as_str().unwrap();
+    net.hn.t.post(&sup, &format!("/api/v1/cases/{other_case}/consents/{c2}/withdraw"), &json!({})).await;
+    let (_, still) = net.hn.t.get(&sup, &format!("/api/v1/shares/{other_id}")).await;
+    assert_eq!(still["share"]["state"], "offered", "{still}");
 }

@@ -891,15 +891,22 @@ impl App {
         consent: ConsentId,
     ) -> Result<(), AppError> {
         let now = enlace_store::now();
-        self.add_to_case(actor, id, "case.consent_withdrawn", move |tx, _, _| {
-            Box::pin(async move {
-                if !enlace_store::records::withdraw_consent(tx, id, consent, now).await? {
-                    return Err(AppError::NotFound("consent"));
-                }
-                Ok(((), serde_json::json!({"consent": consent})))
+        let ended = self
+            .add_to_case(actor, id, "case.consent_withdrawn", move |tx, _, actor| {
+                Box::pin(async move {
+                    if !enlace_store::records::withdraw_consent(tx, id, consent, now).await? {
+                        return Err(AppError::NotFound("consent"));
+                    }
+                    // The shares offered on this consent end with it, in the same transaction.
+                    let ended = crate::fed::end_shares_of_consent(tx, id, consent, actor, now).await?;
+                    Ok((ended, serde_json::json!({"consent": consent, "shares_ended": ended})))
+                })
             })
-        })
-        .await
+            .await?;
+        if ended > 0 {
+            self.kick_relay();
+        }
+        Ok(())
     }
 
     /// Adds or changes a record belonging to a case in one write transaction: loads the case

@@ -50,6 +50,16 @@ pub async fn for_case(db: &Db, case: CaseId) -> Result<Vec<DisclosureRecord>, St
     })
 }
 
+/// The disclosures of one case, oldest first, in the caller's transaction.
+pub async fn for_case_tx(tx: &mut Tx, case: CaseId) -> Result<Vec<DisclosureRecord>, StoreError> {
+    let sql =
+        sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM disclosures WHERE case_id = $1 ORDER BY at, id"));
+    on_tx!(tx, c => {
+        let rows = sqlx::query(sql).bind(case.0).fetch_all(&mut *c).await?;
+        rows.iter().map(from_row).collect()
+    })
+}
+
 /// The disclosures of a state's cases, newest first.
 pub async fn for_state(db: &Db, state: CountryCode, limit: i64) -> Result<Vec<DisclosureRecord>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(

@@ -25,8 +25,8 @@ pub(crate) use handover::check_owned_here;
 pub use handover::{HandoverRequest, HandoverView};
 pub use inbox::Received;
 pub use relay::RelayReport;
-pub(crate) use shares::assistance_tx;
 pub use shares::{OutboxView, Share, ShareEventView, ShareRequest, ShareSide, SharesPage, share_state_name};
+pub(crate) use shares::{assistance_tx, end_shares_of_consent};
 
 use crate::{App, AppError, audit, event};
 

@@ -647,6 +647,52 @@ impl App {
     }
 }
 
+/// In a consent's withdrawal transaction: the shares of the case offered on that consent end
+/// (revoked, the other state erases what it received, an open handover offer is withdrawn).
+/// A share offered on an exception, or on another consent, stands. Returns how many ended.
+pub(crate) async fn end_shares_of_consent(
+    tx: &mut Tx,
+    case: CaseId,
+    consent: enlace_domain::ids::ConsentId,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    use enlace_domain::disclosure::Basis;
+    let disclosures = enlace_store::disclosures::for_case_tx(tx, case).await?;
+    let mut ended = 0;
+    for mut share in enlace_store::fed::shares_of_case_tx(tx, case.0).await? {
+        let state = row_state(&share)?;
+        if share.side != "offerer" || !state.recipient_may_hold_data() {
+            continue;
+        }
+        // The share's disclosure was logged in the share's own transaction, at its creation.
+        let rests_on_it = disclosures.iter().any(|d| {
+            d.at == share.created_at
+                && d.recipient == share.peer_state
+                && matches!(d.basis, Basis::Consent { consent: c } if c == consent)
+        });
+        if !rests_on_it {
+            continue;
+        }
+        let revoked = state
+            .act(Side::Offerer, ShareEvent::Revoke(Side::Offerer))
+            .map_err(|e| AppError::Rule(e.to_string()))?;
+        share.state = state_str(revoked).into();
+        let reason = "The person withdrew the consent this share rested on.".to_string();
+        let payload: Map<String, Value> = [("reason".to_string(), json!(reason))].into_iter().collect();
+        let who = actor.user.username.as_str().to_string();
+        enqueue(tx, &mut share, MessageType::ShareRevoke, payload, None, None, &who, Some(reason), now)
+            .await?;
+        super::handover::end_with_share(tx, &mut share, &who, now).await?;
+        enlace_store::fed::update_share(tx, &mut share, now).await?;
+        let detail = json!({"share": share.id, "case_number": share.case_number, "state": share.state,
+            "peer_state": share.peer_state, "consent": consent});
+        audit(tx, event(Some(actor), "share.revoke", "share", Some(share.id.to_string()), detail)).await?;
+        ended += 1;
+    }
+    Ok(ended)
+}
+
 /// A copy of a refusal decided before a transaction, to return from its body (which may run
 /// more than once).
 fn replayable(e: &AppError) -> AppError {
