@@ -253,6 +253,40 @@ fed_both!(
     a_withdrawn_consent_ends_the_shares_resting_on_it,
 );
 
+/// Tests that set their network up themselves (a directory installed later, a hub added):
+/// one test per backend, given the backend.
+macro_rules! per_backend {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(crate::harness::Backend::Sqlite).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(crate::harness::Backend::Postgres).await;
+                }
+            }
+        )+
+    };
+}
+
+per_backend!(
+    a_notice_held_back_without_a_directory_goes_later,
+    statistics_reach_the_hub_suppressed_and_checked
+);
+
+/// HN and GT on the in-process wire, with no directory installed and federation not started.
+async fn bare_network(backend: Backend) -> Option<Net> {
+    let hub = SigningKey::generate().unwrap();
+    let switch = Arc::new(Switch::default());
+    let hn = node("hn", backend, &hub, &switch, None).await?;
+    let gt = node("gt", backend, &hub, &switch, None).await?;
+    let sv_key = SigningKey::generate().unwrap();
+    Some(Net { hub, switch, hn, gt, sv_key, hand_made: Default::default(), tls: HashMap::new() })
+}
+
 /// Polls `f` until it returns `Some`, for at most 20 s.
 async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
 where
@@ -1309,12 +1343,7 @@ async fn a_revoke_takes_an_open_handover_offer_with_it(net: &Net) {
 /// A case registered under mutual assistance while the node had no directory: the notice is
 /// not lost, it goes once a directory is installed and the federation runs.
 async fn a_notice_held_back_without_a_directory_goes_later(backend: Backend) {
-    let hub = SigningKey::generate().unwrap();
-    let switch = Arc::new(Switch::default());
-    let Some(hn) = node("hn", backend, &hub, &switch, None).await else { return };
-    let Some(gt) = node("gt", backend, &hub, &switch, None).await else { return };
-    let sv_key = SigningKey::generate().unwrap();
-    let net = Net { hub, switch, hn, gt, sv_key, hand_made: Default::default(), tls: HashMap::new() };
+    let Some(net) = bare_network(backend).await else { return };
     let officer = net.gt.t.token("officer.gt").await;
     let mut body = new_case(&["Josué"], &["Paz"]);
     body["owner_state"] = json!("HN");
@@ -1337,17 +1366,6 @@ async fn a_notice_held_back_without_a_directory_goes_later(backend: Backend) {
     assert_eq!(share["kind"], "assistance");
     assert_eq!(share["handover"]["phase"], "offered");
     invariants(&net).await;
-}
-
-mod a_notice_held_back_without_a_directory_goes_later {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::a_notice_held_back_without_a_directory_goes_later(crate::harness::Backend::Sqlite).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        super::a_notice_held_back_without_a_directory_goes_later(crate::harness::Backend::Postgres).await;
-    }
 }
 
 /// A message outside any share (statistics), signed by `key` as `from`, for `to`.
@@ -1373,14 +1391,8 @@ fn unshared(key: &SigningKey, from: &str, to: &str, t: MessageType, payload: Val
 /// regional analysts; submissions that show a small count, name a period not begun or a state
 /// the sender does not serve, go to a node that is not the hub, or are forged, are refused.
 async fn statistics_reach_the_hub_suppressed_and_checked(backend: Backend) {
-    let hub_key = SigningKey::generate().unwrap();
-    let switch = Arc::new(Switch::default());
-    let Some(hn) = node("hn", backend, &hub_key, &switch, None).await else { return };
-    let Some(gt) = node("gt", backend, &hub_key, &switch, None).await else { return };
-    let Some(hub) = node("hub", backend, &hub_key, &switch, None).await else { return };
-    let sv_key = SigningKey::generate().unwrap();
-    let net =
-        Net { hub: hub_key, switch, hn, gt, sv_key, hand_made: Default::default(), tls: HashMap::new() };
+    let Some(net) = bare_network(backend).await else { return };
+    let Some(hub) = node("hub", backend, &net.hub, &net.switch, None).await else { return };
     let mut d = net.directory(1, vec![key_entry(&net.hn.key)]);
     let mut h = entry("hub", "HN", vec![key_entry(&hub.key)], &net.tls);
     h.states = Default::default();
@@ -1510,17 +1522,6 @@ async fn statistics_reach_the_hub_suppressed_and_checked(backend: Backend) {
         .has("Casos abiertos por Estado");
     web.get("/regional?period=2099-H1").await.has("aún no ha comenzado");
     invariants(&net).await;
-}
-
-mod statistics_reach_the_hub_suppressed_and_checked {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::statistics_reach_the_hub_suppressed_and_checked(crate::harness::Backend::Sqlite).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        super::statistics_reach_the_hub_suppressed_and_checked(crate::harness::Backend::Postgres).await;
-    }
 }
 
 async fn a_withdrawn_consent_ends_the_shares_resting_on_it(net: &Net) {
