@@ -12,7 +12,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use chrono::{TimeDelta, Utc};
 use enlace_app::demo::DEMO_PASSWORD;
-use enlace_app::fed::{FedSettings, ShareRequest, ShareSide, agreed_field_subsets, signing_key_file};
+use enlace_app::fed::{
+    FedSettings, LinkageSecret, ShareRequest, ShareSide, agreed_field_subsets, signing_key_file,
+};
 use enlace_app::keys::NodeKey;
 use enlace_app::{App, Db, Settings};
 use enlace_domain::country::CountryCode;
@@ -49,6 +51,7 @@ pub(crate) async fn open(
     id: &str,
     hub: &SigningKey,
     hub_endpoint: Option<String>,
+    linkage_secret: Option<LinkageSecret>,
 ) -> Result<(App, SigningKey)> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let key = signing_key_file(&dir.join("fed-signing.key")).map_err(anyhow::Error::msg)?;
@@ -58,6 +61,7 @@ pub(crate) async fn open(
         hub.verifying_key(),
     );
     fed.hub_endpoint = hub_endpoint;
+    fed.linkage_secret = linkage_secret;
     let settings = Settings {
         node_key: NodeKey::load_or_create(&dir.join("node.key")).map_err(anyhow::Error::msg)?,
         enforce_mfa: false,
@@ -105,11 +109,18 @@ pub async fn run(data_dir: PathBuf, base_port: u16) -> Result<()> {
     let ca = DemoCa::generate("Enlace demo CA").context("cannot make the demo certificate authority")?;
     let hosts = ["127.0.0.1", "localhost"];
 
-    let (hub_app, hub_node_key) = open(&hub_dir, "hub", &hub_key, None).await?;
+    // The states' linkage secret, kept beside (not in) the hub's folder: in a real network the
+    // states agree on it among themselves and the hub never holds it.
+    let secret =
+        enlace_app::keys::secret_file(&data_dir.join("network-linkage.secret"), LinkageSecret::generate_text)
+            .map_err(anyhow::Error::msg)?;
+    let secret = LinkageSecret::new(secret.as_bytes()).map_err(anyhow::Error::msg)?;
+    let (hub_app, hub_node_key) = open(&hub_dir, "hub", &hub_key, None, None).await?;
     let hub_tls = ca.issue(&NodeId::parse("hub")?, &hosts)?;
     let mut nodes = Vec::new();
     for (i, (id, state, name)) in NODES.into_iter().enumerate() {
-        let (app, key) = open(&data_dir.join(id), id, &hub_key, Some(hub_url.clone())).await?;
+        let (app, key) =
+            open(&data_dir.join(id), id, &hub_key, Some(hub_url.clone()), Some(secret.clone())).await?;
         let tls = ca.issue(&NodeId::parse(id)?, &hosts)?;
         nodes.push(DemoNode { id, state, name, port: base_port + 1 + i as u16, app, key, tls });
     }
@@ -150,6 +161,11 @@ pub async fn run(data_dir: PathBuf, base_port: u16) -> Result<()> {
     let mut servers = tokio::task::JoinSet::new();
     let mut listeners = listeners.into_iter();
     let hub_listener = listeners.next().expect("the hub's port");
+    // The hub sends linkage candidates to the nodes: it needs its relay too.
+    hub_app
+        .set_transport(Arc::new(HttpsTransport::new(&hub_app, hub_tls.clone())?))
+        .map_err(crate::explain)?;
+    hub_app.start_federation().map_err(crate::explain)?;
     servers.spawn(enlace_web::serve_federated(hub_listener, hub_app.clone(), hub_tls.clone(), stopped()));
     for (n, listener) in nodes.iter().zip(listeners) {
         n.app.set_transport(Arc::new(HttpsTransport::new(&n.app, n.tls.clone())?)).map_err(crate::explain)?;

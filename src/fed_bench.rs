@@ -77,8 +77,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     });
     let hub = SigningKey::generate()?;
     let ca = DemoCa::generate("Enlace bench CA")?;
-    let (hn, hn_key) = crate::demo_net::open(&dir.join("hn"), "hn", &hub, None).await?;
-    let (gt, gt_key) = crate::demo_net::open(&dir.join("gt"), "gt", &hub, None).await?;
+    let (hn, hn_key) = crate::demo_net::open(&dir.join("hn"), "hn", &hub, None, None).await?;
+    let (gt, gt_key) = crate::demo_net::open(&dir.join("gt"), "gt", &hub, None, None).await?;
     let hosts = ["127.0.0.1"];
     let (hn_tls, gt_tls) =
         (ca.issue(&NodeId::parse("hn")?, &hosts)?, ca.issue(&NodeId::parse("gt")?, &hosts)?);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use enlace_app::App;
-use enlace_app::fed::{FedSettings, signing_key_file};
+use enlace_app::fed::{FedSettings, LinkageSecret, signing_key_file};
 use enlace_fed::directory::Directory;
 use enlace_fed::ids::NodeId;
 use enlace_fed::keys::{SigningKey, VerifyingKey};
@@ -31,6 +31,10 @@ pub struct FedArgs {
     /// directory pins its key).
     #[arg(long, env = "ENLACE_TLS_HOSTS", value_delimiter = ',', default_value = "localhost,127.0.0.1")]
     pub tls_hosts: Vec<String>,
+    /// The file holding the secret the states' nodes share for the cross-border linkage
+    /// service (never given to the hub). Without it the node takes no part in the service.
+    #[arg(long, env = "ENLACE_LINKAGE_SECRET_FILE")]
+    pub linkage_secret_file: Option<PathBuf>,
 }
 
 /// The node's signing key and TLS identity, kept in its data directory (made on first use).
@@ -62,6 +66,9 @@ impl FedArgs {
         let (key, tls) = identity(data_dir, &node, &self.tls_hosts)?;
         let mut s = FedSettings::new(node, key, hub_key);
         s.hub_endpoint = self.hub_url.clone();
+        if let Some(path) = &self.linkage_secret_file {
+            s.linkage_secret = Some(LinkageSecret::from_file(path).map_err(anyhow::Error::msg)?);
+        }
         Ok(Some((s, tls)))
     }
 }

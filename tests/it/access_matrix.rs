@@ -264,6 +264,13 @@ const MATRIX: &[(&str, &str, Rule)] = &[
         Rule::TheseGet(&["supervisor.hn", "supervisor.gt", "admin.hn"], "409"),
     ),
     ("get", "/api/v1/regional/stats", Rule::OnlyThese(&["analyst"])),
+    ("get", "/api/v1/regional/linkage", Rule::OnlyThese(&["analyst"])),
+    ("get", "/api/v1/cases/{id}/linkage", Rule::ReadCase),
+    // A node outside any network takes no part in the linkage service.
+    ("post", "/api/v1/cases/{id}/linkage", Rule::ShareUnfederated),
+    ("delete", "/api/v1/cases/{id}/linkage", Rule::ShareUnfederated),
+    ("get", "/api/v1/linkage/candidates", Rule::CaseWorkers),
+    ("post", "/api/v1/linkage/candidates/{id}/decision", Rule::NotFoundForWorkers),
     ("post", "/api/v1/admin/federation/dead-letters/{id}/retry", Rule::AdminNotFound),
 ];
 
@@ -382,6 +389,7 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                 ("post", "/api/v1/persons/candidates") => json!({"person": case["person"].clone()}),
                 ("post", "/api/v1/cases/{id}/shares") => json!({"to_state": "GT", "fields": ["status"],
                     "purpose": "Family reunification", "legal_instrument": "Consent of the person"}),
+                ("post", "/api/v1/linkage/candidates/{id}/decision") => json!({"decision": "same_person"}),
                 ("post", p) if p.ends_with("/decision") => json!({"decision": "same"}),
                 ("post", p) if p.ends_with("/subject-access") => {
                     json!({"requested_by": "La persona, en el consulado", "legal_instrument": "Ley de datos"})

@@ -550,12 +550,14 @@ async fn every_request_body_example_in_openapi_is_accepted(app: TestApp) {
                 // This node is not federated: an offer (or a submission to the hub) is parsed,
                 // then refused as impossible here; a decision on a share names a share, and the
                 // case id is none.
-                let share_offer = path.ends_with("/shares") || path == "/api/v1/stats/submissions";
+                let share_offer = path.ends_with("/shares")
+                    || path.ends_with("/linkage")
+                    || path == "/api/v1/stats/submissions";
                 let share_step = path.starts_with("/api/v1/shares/");
                 let ok = if sign_in {
                     status == 401
                 } else if decision {
-                    status == 404 && body.contains("match")
+                    status == 404 && (body.contains("match") || body.contains("candidate"))
                 } else if share_offer {
                     status == 409 && body.contains("federation")
                 } else if share_step {

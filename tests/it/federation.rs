@@ -159,6 +159,18 @@ async fn node(
     switch: &Arc<Switch>,
     tls: Option<TlsIdentity>,
 ) -> Option<Node> {
+    node_with(id, backend, hub, switch, tls, |_| {}).await
+}
+
+/// A node whose settings `tweak` changes first.
+async fn node_with(
+    id: &str,
+    backend: Backend,
+    hub: &SigningKey,
+    switch: &Arc<Switch>,
+    tls: Option<TlsIdentity>,
+    tweak: impl FnOnce(&mut FedSettings),
+) -> Option<Node> {
     let key = SigningKey::generate().unwrap();
     let mut fed = FedSettings::new(
         NodeId::parse(id).unwrap(),
@@ -167,6 +179,7 @@ async fn node(
     );
     fed.retry_base = Duration::from_millis(40);
     fed.retry_max = Duration::from_millis(400);
+    tweak(&mut fed);
     let settings = Settings { enforce_mfa: false, fed: Some(fed), ..Settings::default() };
     let t = spawn_node(backend, settings, tls.clone()).await?;
     switch.apps.lock().unwrap().insert(id.to_string(), t.app.clone());
@@ -276,6 +289,10 @@ per_backend!(
     a_notice_held_back_without_a_directory_goes_later,
     statistics_reach_the_hub_suppressed_and_checked
 );
+
+mod linkage;
+use linkage::missing_and_found_in_two_states_are_linked_without_names;
+per_backend!(missing_and_found_in_two_states_are_linked_without_names);
 
 /// HN and GT on the in-process wire, with no directory installed and federation not started.
 async fn bare_network(backend: Backend) -> Option<Net> {

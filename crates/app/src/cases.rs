@@ -899,7 +899,14 @@ impl App {
                     }
                     // The shares offered on this consent end with it, in the same transaction.
                     let ended = crate::fed::end_shares_of_consent(tx, id, consent, actor, now).await?;
-                    Ok((ended, serde_json::json!({"consent": consent, "shares_ended": ended})))
+                    // So do the encodings in the linkage service that rest on it.
+                    let withdrawn =
+                        crate::fed::linkage::withdraw_linkage_of_consent(tx, id, consent, actor).await?;
+                    Ok((
+                        ended + withdrawn,
+                        serde_json::json!({"consent": consent, "shares_ended": ended,
+                            "linkage_withdrawn": withdrawn}),
+                    ))
                 })
             })
             .await?;

@@ -7,7 +7,6 @@
 use chrono::{DateTime, Utc};
 use enlace_domain::country::CountryCode;
 use enlace_domain::role::Role;
-use enlace_fed::directory::NodeRole;
 use enlace_fed::envelope::MessageType;
 use enlace_fed::receive::VerifiedEnvelope;
 use enlace_stats::{Published, THRESHOLD};
@@ -108,12 +107,7 @@ impl App {
         let period =
             Period::parse(period.trim(), now).map_err(|e| AppError::invalid("period", e.to_string()))?;
         let dir = self.current_directory(now).await?;
-        let hub = dir
-            .nodes
-            .iter()
-            .find(|n| n.roles.contains(&NodeRole::Hub) && n.revoked_at.is_none())
-            .map(|n| n.id.to_string())
-            .ok_or_else(|| AppError::Rule("the network directory names no hub".into()))?;
+        let hub = crate::fed::linkage::hub_of(&dir)?;
         if hub == fed.settings.node.as_str() {
             return Err(AppError::Rule("this node is the hub".into()));
         }

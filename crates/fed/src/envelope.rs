@@ -64,10 +64,18 @@ pub enum MessageType {
     Pull,
     /// A node's published (suppressed) statistics of one state and period, for the hub.
     StatsSubmission,
+    /// A node's privacy-preserving encodings of persons (added and withdrawn), for the hub's
+    /// cross-border linkage service. Never names.
+    LinkageSubmission,
+    /// The hub tells a node that one of its encodings resembles another state's (encoding ids
+    /// and similarity only).
+    LinkageCandidate,
+    /// A node tells the hub what its officers decided on a candidate.
+    LinkageDecision,
 }
 
 impl MessageType {
-    pub const ALL: [MessageType; 15] = [
+    pub const ALL: [MessageType; 18] = [
         MessageType::ReferralOffer,
         MessageType::ReferralAccept,
         MessageType::ReferralReject,
@@ -83,6 +91,9 @@ impl MessageType {
         MessageType::Receipt,
         MessageType::Pull,
         MessageType::StatsSubmission,
+        MessageType::LinkageSubmission,
+        MessageType::LinkageCandidate,
+        MessageType::LinkageDecision,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,20 +113,34 @@ impl MessageType {
             MessageType::Receipt => "receipt",
             MessageType::Pull => "pull",
             MessageType::StatsSubmission => "stats_submission",
+            MessageType::LinkageSubmission => "linkage_submission",
+            MessageType::LinkageCandidate => "linkage_candidate",
+            MessageType::LinkageDecision => "linkage_decision",
         }
     }
 
-    /// Belongs to a share (`share` required). Every type but [`MessageType::Receipt`] and
-    /// [`MessageType::StatsSubmission`].
+    /// Belongs to a share (`share` required). Every type but receipts and what goes to and
+    /// from the hub (statistics, linkage).
     pub fn is_share_bound(self) -> bool {
-        !matches!(self, MessageType::Receipt | MessageType::StatsSubmission)
+        !matches!(self, MessageType::Receipt) && !self.is_hub_traffic()
+    }
+
+    /// Between a node and the hub, outside any share: statistics and the linkage service.
+    pub fn is_hub_traffic(self) -> bool {
+        matches!(
+            self,
+            MessageType::StatsSubmission
+                | MessageType::LinkageSubmission
+                | MessageType::LinkageCandidate
+                | MessageType::LinkageDecision
+        )
     }
 
     /// Takes a place in the sender's per-share sequence (`seq` ≥ 1), so the receiver applies
     /// it in order and pulls what is missing. Receipts, pulls and statistics are not
     /// sequenced (`seq` 0): they change nothing in a share.
     pub fn is_sequenced(self) -> bool {
-        !matches!(self, MessageType::Receipt | MessageType::Pull | MessageType::StatsSubmission)
+        !matches!(self, MessageType::Receipt | MessageType::Pull) && !self.is_hub_traffic()
     }
 
     /// Answers an earlier message, named in `reply_to`.

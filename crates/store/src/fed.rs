@@ -511,6 +511,17 @@ pub async fn outbox_of_share(db: &Db, share: Uuid) -> Result<Vec<OutboxRow>, Sto
     })
 }
 
+/// The messages of one type this node queued, oldest first (tests and checks of what left).
+pub async fn outbox_of_type(db: &Db, message_type: &str) -> Result<Vec<OutboxRow>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {OUTBOX_COLS} FROM fed_outbox WHERE message_type = $1 ORDER BY queued_at, id"
+    ));
+    on_read!(db, p => {
+        let rows = sqlx::query(sql).bind(message_type).fetch_all(p).await?;
+        rows.iter().map(outbox_from_row).collect()
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // The inbox
 
@@ -599,6 +610,16 @@ pub async fn inbox_of_share(db: &Db, share: Uuid) -> Result<Vec<InboxRow>, Store
     ));
     on_read!(db, p => {
         let rows = sqlx::query(sql).bind(share).fetch_all(p).await?;
+        rows.iter().map(inbox_from_row).collect()
+    })
+}
+
+/// Every message received, oldest first (tests, diagnostics).
+pub async fn inbox_all(db: &Db) -> Result<Vec<InboxRow>, StoreError> {
+    let sql =
+        sqlx::AssertSqlSafe(format!("SELECT {INBOX_COLS} FROM fed_inbox ORDER BY received_at, message_id"));
+    on_read!(db, p => {
+        let rows = sqlx::query(sql).fetch_all(p).await?;
         rows.iter().map(inbox_from_row).collect()
     })
 }

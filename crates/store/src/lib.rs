@@ -23,6 +23,7 @@ pub mod break_glass;
 pub mod cases;
 pub mod disclosures;
 pub mod fed;
+pub mod linkage;
 pub mod matches;
 mod migrate;
 pub mod persons;

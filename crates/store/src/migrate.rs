@@ -92,6 +92,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_hub_stats.sql"),
         postgres: include_str!("../migrations/postgres/0013_hub_stats.sql"),
     },
+    Migration {
+        version: 14,
+        name: "linkage",
+        sqlite: include_str!("../migrations/sqlite/0014_linkage.sql"),
+        postgres: include_str!("../migrations/postgres/0014_linkage.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

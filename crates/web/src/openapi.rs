@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{admin, audit, auth, cases, matches, meta, persons, shares, stats};
+use crate::api::{admin, audit, auth, cases, linkage, matches, meta, persons, shares, stats};
 
 struct Security;
 
@@ -54,6 +54,8 @@ impl Modify for Security {
         shares::offer, shares::for_case, shares::list, shares::get, shares::accept, shares::reject,
         shares::revoke, shares::handover_offer, shares::handover_withdraw, shares::handover_accept,
         shares::handover_decline, shares::status, shares::retry, stats::get, stats::submit, stats::regional,
+        linkage::for_case, linkage::enrol, linkage::withdraw, linkage::candidates, linkage::decide,
+        linkage::regional,
     ),
     modifiers(&Security),
     tags(
@@ -62,6 +64,7 @@ impl Modify for Security {
         (name = "matches", description = "Missing-person reports matched against found persons, for review"),
         (name = "shares", description = "Cases shared with other states' nodes: referrals, mutual-assistance notices, handovers"),
         (name = "stats", description = "Statistics of the node: as they are for its supervisors, suppressed for what leaves it"),
+        (name = "linkage", description = "The cross-border linkage service: encodings (never names) compared at the hub, candidates decided by both states"),
         (name = "auth", description = "Sign-in and tokens"),
         (name = "audit", description = "The audit log (auditors)"),
         (name = "admin", description = "Administration of the node (country administrators)"),

@@ -80,8 +80,15 @@ impl App {
         let states_of = |n: &NodeId| -> Vec<String> {
             dir.node(n).map(|n| n.states.iter().map(|s| s.as_str().to_string()).collect()).unwrap_or_default()
         };
-        let hub = dir.node(&me).is_some_and(|n| n.roles.contains(&enlace_fed::directory::NodeRole::Hub));
-        let states = States { mine: states_of(&me), sender: states_of(&h.from), me: me.clone(), hub };
+        let is_hub =
+            |n: &NodeId| dir.node(n).is_some_and(|n| n.roles.contains(&enlace_fed::directory::NodeRole::Hub));
+        let states = States {
+            mine: states_of(&me),
+            sender: states_of(&h.from),
+            me: me.clone(),
+            hub: is_hub(&me),
+            sender_hub: is_hub(&h.from),
+        };
         let (received, queued) = self
             .db()
             .write(move |tx| {
@@ -92,6 +99,9 @@ impl App {
             .await?;
         if queued {
             self.kick_relay();
+        }
+        if h.message_type == MessageType::LinkageSubmission && !received.duplicate {
+            self.kick_matcher();
         }
         Ok(received)
     }
@@ -105,6 +115,8 @@ struct States {
     me: NodeId,
     /// This node is the network's hub.
     hub: bool,
+    /// The sender is the network's hub.
+    sender_hub: bool,
 }
 
 /// The transaction of a receipt: dedupe, sequence, apply, record, audit.
@@ -185,6 +197,12 @@ async fn apply(
         }
     } else if h.message_type == MessageType::StatsSubmission {
         crate::hub::receive_stats(tx, &v, &states.sender, states.hub, now).await?;
+    } else if h.message_type == MessageType::LinkageSubmission {
+        super::linkage::receive_submission(tx, &v, &states.sender, states.hub, now).await?;
+    } else if h.message_type == MessageType::LinkageCandidate {
+        outcome = super::linkage::receive_candidate(tx, &v, states.sender_hub, now).await?;
+    } else if h.message_type == MessageType::LinkageDecision {
+        super::linkage::receive_decision(tx, &v, states.hub).await?;
     } else if h.message_type == MessageType::Pull {
         let share_id = share_id.expect("pulls name their share");
         let share = enlace_store::fed::share_tx(tx, share_id).await?;

@@ -7,6 +7,7 @@
 pub mod fields;
 mod handover;
 mod inbox;
+pub mod linkage;
 mod relay;
 mod shares;
 
@@ -50,6 +51,50 @@ pub struct FedSettings {
     pub max_attempts: i64,
     /// How often the directory is fetched again from the hub.
     pub directory_refresh: Duration,
+    /// The secret the states' nodes share for the cross-border linkage service's encodings
+    /// (never the hub's: it cannot read or make encodings). `None`: this node takes no part.
+    pub linkage_secret: Option<LinkageSecret>,
+    /// On the hub: how long a linkage candidate stays open for the states to decide.
+    pub candidate_ttl: TimeDelta,
+}
+
+/// The network's linkage secret (never printed).
+#[derive(Clone)]
+pub struct LinkageSecret(pub Arc<Vec<u8>>);
+
+impl LinkageSecret {
+    /// The secret in a file the states agreed on (surrounding whitespace ignored; at least 16
+    /// bytes). The file must exist: a secret made up by one node alone would match nothing.
+    pub fn from_file(path: &std::path::Path) -> Result<LinkageSecret, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        LinkageSecret::new(text.trim().as_bytes())
+    }
+
+    /// Checks the length.
+    pub fn new(bytes: &[u8]) -> Result<LinkageSecret, String> {
+        if bytes.len() < enlace_pprl::MIN_SECRET_LEN {
+            return Err(format!(
+                "the linkage secret has {} bytes; at least {} are needed",
+                bytes.len(),
+                enlace_pprl::MIN_SECRET_LEN
+            ));
+        }
+        Ok(LinkageSecret(Arc::new(bytes.to_vec())))
+    }
+
+    /// A new random secret as text (64 hex digits), for a network being set up.
+    pub fn generate_text() -> Result<String, String> {
+        let mut b = [0u8; 32];
+        getrandom::fill(&mut b).map_err(|e| e.to_string())?;
+        Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    }
+}
+
+impl std::fmt::Debug for LinkageSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkageSecret(..)")
+    }
 }
 
 impl FedSettings {
@@ -64,6 +109,8 @@ impl FedSettings {
             retry_max: Duration::from_secs(60),
             max_attempts: 200,
             directory_refresh: Duration::from_secs(300),
+            linkage_secret: None,
+            candidate_ttl: TimeDelta::days(30),
         }
     }
 }
@@ -114,6 +161,8 @@ pub(crate) struct Fed {
     transport: RwLock<Option<Arc<dyn Transport>>>,
     /// Wakes the relay when a change queued a message.
     pub(crate) kick: tokio::sync::Notify,
+    /// Wakes the hub's linkage matcher when encodings arrived.
+    pub(crate) link_kick: tokio::sync::Notify,
     /// Per-peer circuit breakers.
     pub(crate) breakers: std::sync::Mutex<std::collections::HashMap<String, relay::Breaker>>,
     /// Whether the relay runs (set by `start_federation`).
@@ -130,6 +179,7 @@ impl Fed {
             directory: RwLock::new(None),
             transport: RwLock::new(None),
             kick: tokio::sync::Notify::new(),
+            link_kick: tokio::sync::Notify::new(),
             breakers: Default::default(),
             started: Default::default(),
             last_forced_refresh: Default::default(),
@@ -170,6 +220,20 @@ pub fn agreed_field_subsets() -> std::collections::BTreeMap<MessageType, std::co
         (MessageType::HandoverConfirm, set(&[&["case_number", "case"]])),
         (MessageType::Pull, set(&[&["from_seq", "to_seq"]])),
         (MessageType::StatsSubmission, set(&[&["state", "period", "tables", "art36"]])),
+        (MessageType::LinkageSubmission, set(&[&["state", "scheme", "add", "remove"]])),
+        (
+            MessageType::LinkageCandidate,
+            set(&[&[
+                "candidate",
+                "encoding",
+                "side",
+                "other_state",
+                "other_encoding",
+                "similarity",
+                "expires_at",
+            ]]),
+        ),
+        (MessageType::LinkageDecision, set(&[&["candidate", "encoding", "decision"]])),
         (MessageType::Receipt, set(&[&["status"]])),
     ]
     .into_iter()
@@ -350,6 +414,8 @@ impl App {
         self.transport()?;
         let app = self.clone();
         tokio::spawn(async move { app.relay_loop().await });
+        let app = self.clone();
+        tokio::spawn(async move { app.matcher_loop().await });
         fed.started.store(true, std::sync::atomic::Ordering::Relaxed);
         let app = self.clone();
         tokio::spawn(async move {

@@ -695,7 +695,7 @@ pub(crate) async fn end_shares_of_consent(
 
 /// A copy of a refusal decided before a transaction, to return from its body (which may run
 /// more than once).
-fn replayable(e: &AppError) -> AppError {
+pub(crate) fn replayable(e: &AppError) -> AppError {
     match e {
         AppError::Validation(v) => AppError::Validation(v.clone()),
         AppError::Rule(m) => AppError::Rule(m.clone()),

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod cases;
+pub mod linkage;
 pub mod matches;
 pub mod meta;
 pub mod persons;
@@ -44,6 +45,13 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/stats", get(stats::get))
         .route("/api/v1/stats/submissions", post(stats::submit))
         .route("/api/v1/regional/stats", get(stats::regional))
+        .route("/api/v1/regional/linkage", get(linkage::regional))
+        .route("/api/v1/linkage/candidates", get(linkage::candidates))
+        .route("/api/v1/linkage/candidates/{id}/decision", post(linkage::decide))
+        .route(
+            "/api/v1/cases/{id}/linkage",
+            get(linkage::for_case).post(linkage::enrol).delete(linkage::withdraw),
+        )
         .route("/api/v1/posts", get(meta::posts))
         .route("/api/v1/persons/candidates", post(matches::candidates))
         .route("/api/v1/persons/{id}/subject-access", post(persons::subject_access))

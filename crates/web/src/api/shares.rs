@@ -19,7 +19,7 @@ fn share_id(s: &str) -> Result<Uuid, ApiError> {
     s.parse().map_err(|_| ApiError::from(enlace_app::AppError::NotFound("share")))
 }
 
-fn case_id(s: &str) -> Result<enlace_domain::ids::CaseId, ApiError> {
+pub(crate) fn case_id(s: &str) -> Result<enlace_domain::ids::CaseId, ApiError> {
     s.parse().map_err(|_| ApiError::from(enlace_app::AppError::NotFound("case")))
 }
 
