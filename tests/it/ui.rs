@@ -149,7 +149,7 @@ fn id_from_location(loc: &str) -> String {
 
 /// Every visible input of a page has a label pointing at it.
 #[track_caller]
-fn every_input_is_labelled(p: &Page) {
+pub fn every_input_is_labelled(p: &Page) {
     let body = &p.body;
     let mut rest = body.as_str();
     while let Some(i) = rest.find("<input") {

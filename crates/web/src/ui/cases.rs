@@ -307,6 +307,8 @@ struct CasePage {
     consents: Vec<ConsentRow>,
     matches: Vec<super::matches::MatchRowView>,
     shares: Vec<ShareRow>,
+    /// The cross-border linkage service, when the case is one it compares.
+    linkage: Option<super::linkage::CaseSection>,
     /// The case was handed over to another state's node (read-only here).
     handed_over: Option<String>,
     next_statuses: Vec<Opt>,
@@ -557,13 +559,14 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
         Ok(v) => v,
         Err(e) => return page.fail(e),
     };
-    let (actions, transitions, docs, consents, matches, shares) = match tokio::try_join!(
+    let (actions, transitions, docs, consents, matches, shares, linkage) = match tokio::try_join!(
         app.actions(a, id),
         app.transitions(a, id),
         app.attachments(a, id),
         app.consents(a, id),
         app.matches_of(a, id),
-        app.case_shares(a, id)
+        app.case_shares(a, id),
+        app.case_linkage(a, id)
     ) {
         Ok(x) => x,
         Err(e) => return page.fail(e),
@@ -636,6 +639,7 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
             })
             .collect(),
         matches: matches.iter().map(|m| super::matches::match_view(tr, m)).collect(),
+        linkage: super::linkage::case_section(tr, &linkage),
         handed_over: shares
             .iter()
             .find(|s| s.side == enlace_app::fed::ShareSide::Offerer && !s.handover.owned_here)

@@ -290,6 +290,9 @@ mod tests {
         "revoke-sensitive",
         "reset-mfa",
         "match-status",
+        "link-side",
+        "link-basis",
+        "link-decision",
     ];
 
     /// Every message the templates and page code ask for by a literal id exists (in English,

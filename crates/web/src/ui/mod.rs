@@ -11,6 +11,7 @@ mod auth;
 mod cases;
 mod forms;
 pub mod i18n;
+mod linkage;
 mod matches;
 mod new_case;
 mod shares;
@@ -64,6 +65,10 @@ pub fn routes() -> Router<App> {
         .route("/cases/new", get(new_case::form).post(new_case::create))
         .route("/cases/new/sections", get(new_case::sections))
         .route("/cases/new/candidates", post(new_case::candidates))
+        .route("/linkage", get(linkage::list))
+        .route("/linkage/{id}/decision", post(linkage::decide))
+        .route("/cases/{id}/linkage", post(linkage::enrol))
+        .route("/cases/{id}/linkage/withdraw", post(linkage::withdraw))
         .route("/matches", get(matches::queue))
         .route("/matches/{id}/decision", post(matches::decide))
         .route("/stats", get(stats::show))
