@@ -243,6 +243,13 @@ pub(super) async fn missing_and_found_in_two_states_are_linked_without_names(bac
     .await;
     assert_eq!(regional["candidates"], 1);
     assert_eq!(regional["open"], 0);
+    let mut hub_web = crate::ui::Web::new(&hub.t).accept_language("en");
+    hub_web.sign_in("analyst").await;
+    let p = hub_web.get("/regional").await;
+    p.has("Cross-border search")
+        .has("Encodings in the search, by state")
+        .has("Honduras")
+        .has("Not the same person");
     let hub_k = enlace_store::linkage::hub_candidates(hub.t.app.db(), 10).await.unwrap();
     assert_eq!(hub_k[0].found_decision.as_deref(), Some("same_person"));
     assert_eq!(hub_k[0].missing_decision.as_deref(), Some("not_same_person"));

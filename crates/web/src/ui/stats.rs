@@ -222,6 +222,17 @@ struct RegionalPage {
     rows: Vec<RegionalLine>,
     total: String,
     chart: String,
+    /// The linkage service's figures (encodings per state, candidates by outcome).
+    linkage: Option<LinkageFigures>,
+}
+
+struct LinkageFigures {
+    states: Vec<(String, String, String)>,
+    candidates: String,
+    open: String,
+    confirmed: String,
+    rejected: String,
+    expired: String,
 }
 
 struct RegionalLine {
@@ -271,6 +282,18 @@ pub async fn regional(page: Page, uri: axum::http::Uri) -> Response {
             } else {
                 format!("≥ {}", tr.num(r.opened_total as i64))
             };
+            let n = |v: u64| tr.num(v as i64);
+            let linkage = match page.app.regional_linkage(page.actor()).await {
+                Ok(l) => Some(LinkageFigures {
+                    states: l.states.iter().map(|s| (country(&s.state), n(s.missing), n(s.found))).collect(),
+                    candidates: n(l.candidates),
+                    open: n(l.open),
+                    confirmed: n(l.confirmed),
+                    rejected: n(l.rejected),
+                    expired: n(l.expired),
+                }),
+                Err(e) => return page.fail(e),
+            };
             html(&RegionalPage {
                 c: page.ctx,
                 period: r.period,
@@ -280,6 +303,7 @@ pub async fn regional(page: Page, uri: axum::http::Uri) -> Response {
                 rows,
                 total,
                 chart,
+                linkage,
             })
         }
         Err(enlace_app::AppError::Validation(_)) => {
@@ -293,6 +317,7 @@ pub async fn regional(page: Page, uri: axum::http::Uri) -> Response {
                 rows: Vec::new(),
                 total: String::new(),
                 chart: String::new(),
+                linkage: None,
             })
         }
         Err(e) => page.fail(e),
