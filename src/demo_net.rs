@@ -191,6 +191,7 @@ pub async fn run(data_dir: PathBuf, base_port: u16) -> Result<()> {
     if !loaded.is_empty() {
         refer_first_case(&nodes).await?;
         hand_over_assisted_case(&nodes).await?;
+        link_missing_and_found(&nodes).await?;
         eprintln!("Demo cases loaded (first start): {}.", loaded.join("; "));
     }
 
@@ -246,6 +247,50 @@ async fn refer_first_case(nodes: &[DemoNode]) -> Result<()> {
         "exception": {"kind": "vital_interest", "reason": "The person's relatives in Guatemala must be found quickly."}
     }))?;
     hn.app.offer_share(&actor, case.id, req).await.map_err(crate::explain)?;
+    Ok(())
+}
+
+/// The cross-border search: Honduras registers a family's report of a missing woman, Guatemala
+/// a woman detained in Tapachula who gave a Guatemalan identity with her name spelt otherwise;
+/// both put their case in the search and the hub, from the encodings alone, proposes the pair
+/// to both states (on the linkage pages).
+async fn link_missing_and_found(nodes: &[DemoNode]) -> Result<()> {
+    let (Some(hn), Some(gt)) = (nodes.iter().find(|n| n.id == "hn"), nodes.iter().find(|n| n.id == "gt"))
+    else {
+        return Ok(());
+    };
+    let reason = "Vital interest: a migrant woman whose family fears for her life.";
+    for (node, user, person, subtype, extra) in [
+        (
+            hn,
+            "supervisor.hn",
+            serde_json::json!({"given_names": ["Keyla", "Yamileth"], "surnames": ["Banegas", "Zelaya"],
+                "sex": "female", "birth": {"kind": "date", "date": "1997-03-08"}, "nationalities": ["HN"]}),
+            "whereabouts",
+            serde_json::json!({"missing": {"reported_by": "family", "last_seen_place": "Tenosique, Tabasco"},
+                "narrative": "Su madre la reporta desaparecida desde que cruzó por Tenosique en marzo."}),
+        ),
+        (
+            gt,
+            "supervisor.gt",
+            serde_json::json!({"given_names": ["Keila"], "surnames": ["Banegas", "Selaya"],
+                "sex": "female", "birth": {"kind": "date", "date": "1997-03-08"}, "nationalities": ["GT"]}),
+            "detention",
+            serde_json::json!({"narrative": "Detenida en la estación migratoria de Tapachula; dice ser guatemalteca."}),
+        ),
+    ] {
+        let actor = node.app.actor_for(user).await.map_err(crate::explain)?;
+        let mut body = serde_json::json!({"person": person, "host_state": "MX", "category": "human_rights",
+            "subtype": subtype, "protection": {"state": "pending"}, "legal_basis": "vital_interest"});
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            body[k] = v.clone();
+        }
+        let new: enlace_app::cases::NewCase = serde_json::from_value(body)?;
+        let id = node.app.create_case(&actor, new).await.map_err(crate::explain)?.case.id;
+        let req: enlace_app::fed::linkage::LinkageRequest = serde_json::from_value(serde_json::json!({
+            "exception": {"kind": "vital_interest", "reason": reason}}))?;
+        node.app.enrol_linkage(&actor, id, req).await.map_err(crate::explain)?;
+    }
     Ok(())
 }
 

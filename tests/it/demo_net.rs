@@ -141,6 +141,26 @@ async fn the_demo_network_shares_cases_between_nodes_and_restarts_on_its_data() 
         assert!(Instant::now() < deadline, "no case taken over at El Salvador's node: {r}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The cross-border search proposed Honduras' missing woman and Guatemala's detainee to both
+    // states (from encodings only: the hub holds no linkage secret).
+    for (port, tok, other) in [(hn, &hn_tok, "GT"), (gt, &gt_tok, "HN")] {
+        loop {
+            let r = c
+                .get(format!("http://127.0.0.1:{port}/api/v1/linkage/candidates"))
+                .bearer_auth(tok)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap();
+            if r.as_array().is_some_and(|a| a.iter().any(|k| k["other_state"] == other)) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no linkage candidate at port {port}: {r}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     // Each node holds only its state's staff: Honduras' supervisor is not on Guatemala's node.
     let r = c
         .post(format!("http://127.0.0.1:{gt}/api/v1/auth/token"))
