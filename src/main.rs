@@ -21,6 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 mod demo_net;
 mod fed_bench;
 mod fed_cmd;
+mod link_bench;
 mod link_cmd;
 mod pprl_cmd;
 
@@ -177,6 +178,10 @@ enum Command {
     /// case changes (and optionally a peer outage); prints rate and delays.
     #[command(hide = true)]
     BenchFederation(fed_bench::BenchArgs),
+    /// Benchmark of the hub's cross-border linkage: N new missing-person encodings against M
+    /// found-person encodings of other states (generated, encoded with the network's scheme).
+    #[command(hide = true)]
+    BenchLinkage(link_bench::BenchArgs),
     /// Federation: a node's identity for the directory, the hub's key, signing and installing
     /// the directory.
     Fed {
@@ -705,6 +710,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Pprl { command } => pprl_cmd::run(command),
         Command::BenchFederation(args) => fed_bench::run(args).await,
+        Command::BenchLinkage(args) => link_bench::run(args),
     }
 }
 
