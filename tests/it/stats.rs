@@ -139,3 +139,83 @@ async fn node_statistics_are_suppressed_when_they_may_leave_the_node(app: TestAp
 }
 
 both_backends!(node_statistics_are_suppressed_when_they_may_leave_the_node);
+
+async fn own_stats(app: &TestApp, token: &str, period: &str) -> Value {
+    let (s, v) = app.get(token, &format!("/api/v1/stats?period={period}")).await;
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+/// The figures follow a case's changes and its person's rectification (each writes the case's
+/// row of facts again), and a database whose facts are missing gets them back at start.
+async fn statistics_follow_changes_and_the_catch_up(app: TestApp) {
+    use chrono::Datelike;
+    let sup = app.token("supervisor.hn").await;
+    let now = chrono::Utc::now();
+    let period = format!("{}-H{}", now.year(), if now.month() <= 6 { 1 } else { 2 });
+    let iso = |h: i64| (now - chrono::Duration::hours(h)).to_rfc3339();
+    let mut detained = new_case(&["Mario"], &["Cerrato"]);
+    detained["subtype"] = json!("detention");
+    detained["person"]["sex"] = json!("male");
+    detained["detention"] = json!({"detained_at": iso(50), "place": "Estación migratoria",
+        "notice_received_at": iso(30), "first_contact_at": iso(24)});
+    let mut child = new_case(&["Nayeli"], &["Ramos"]);
+    child["person"]["birth"] = json!({"kind": "year", "year": now.year() - 14});
+    child["vulnerabilities"] = json!(["unaccompanied_child"]);
+    let d = app.create_case(&sup, &detained).await;
+    app.create_case(&sup, &child).await;
+    let plain = app.create_case(&sup, &new_case(&["Rosa"], &["Guzmán"])).await;
+    let own = own_stats(&app, &sup, &period).await;
+    assert_eq!(cell(&own, "opened_category_unaccompanied", "migration", "yes"), Some(1));
+    assert_eq!(cell(&own, "opened_age_band_sex", "12-17", "female"), Some(1));
+    assert_eq!(cell(&own, "opened_age_band_sex", "18+", "female"), Some(1));
+    assert_eq!(cell(&own, "opened_subtype_sex", "detention", "male"), Some(1));
+    assert_eq!(own["art36"]["detentions"], 1);
+    assert_eq!(own["art36"]["median_hours"], 6.0);
+
+    // Rosa's record said female by mistake: corrected, the figures follow.
+    let person = {
+        let mut p = plain["person"].clone();
+        p["sex"] = json!("male");
+        for k in ["id", "version"] {
+            p.as_object_mut().unwrap().remove(k);
+        }
+        p
+    };
+    let path = format!("/api/v1/cases/{}/person", plain["id"].as_str().unwrap());
+    let (s, v) = app.send("PUT", &sup, &path, &json!({"version": 1, "person": person})).await;
+    assert_eq!(s, 200, "{v}");
+    // The detention case closes.
+    let (s, v) = app
+        .post(
+            &sup,
+            &format!("/api/v1/cases/{}/transitions", d["id"].as_str().unwrap()),
+            &json!({"to": "closed", "version": 1, "reason": "Liberado y retornado"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let after = own_stats(&app, &sup, &period).await;
+    assert_eq!(cell(&after, "opened_age_band_sex", "18+", "female"), Some(0));
+    assert_eq!(cell(&after, "opened_age_band_sex", "18+", "male"), Some(2));
+    assert_eq!(cell(&after, "outcome_category_outcome", "migration", "closed"), Some(1));
+
+    // A database from before the facts (or one that lost them): written again at start, and
+    // the figures are the same.
+    match app.app.db() {
+        enlace_store::Db::Sqlite { write, .. } => {
+            sqlx::query("DELETE FROM case_facts").execute(write).await.unwrap();
+        }
+        enlace_store::Db::Postgres(p) => {
+            sqlx::query("DELETE FROM case_facts").execute(p).await.unwrap();
+        }
+    }
+    let empty = own_stats(&app, &sup, &period).await;
+    assert_eq!(total(&empty, "opened_nationality_category"), Some(0));
+    assert_eq!(app.app.catch_up_case_facts().await.unwrap(), 3);
+    let again = own_stats(&app, &sup, &period).await;
+    assert_eq!(again["tables"], after["tables"]);
+    assert_eq!(again["art36"], after["art36"]);
+    assert_eq!(app.app.catch_up_case_facts().await.unwrap(), 0, "nothing left to do");
+}
+
+both_backends!(statistics_follow_changes_and_the_catch_up);

@@ -139,6 +139,10 @@ impl App {
         if n > 0 {
             tracing::info!(persons = n, "blocking keys written");
         }
+        let n = self.catch_up_case_facts().await?;
+        if n > 0 {
+            tracing::info!(cases = n, "statistical facts written");
+        }
         self.db().analyze(false).await?;
         let posts = Post::seeded();
         self.db()

@@ -5,18 +5,15 @@
 //! node (the regional analysts' view, reports, what goes to the hub) is suppressed
 //! (`enlace_stats::protect`).
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use enlace_domain::case::Vulnerability;
+use chrono::{DateTime, TimeZone, Utc};
 use enlace_domain::country::CountryCode;
-use enlace_domain::parts::{Accompaniment, Route};
-use enlace_domain::person::{Birth, Sex};
 use enlace_domain::role::Role;
 use enlace_domain::workflow::Status;
 pub use enlace_stats::Mark;
 pub use enlace_stats::chart;
 use enlace_stats::{Protected, THRESHOLD, Table, protect};
 use enlace_store::cases::StatsRow;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{Actor, App, AppError, access};
@@ -167,72 +164,15 @@ struct Facts {
     art36_hours: Option<f64>,
 }
 
-/// The parts of a person's stored data statistics read (the rest is skipped unparsed).
-#[derive(Deserialize)]
-struct PersonLite {
-    sex: Sex,
-    birth: Birth,
-    #[serde(default)]
-    nationalities: Vec<CountryCode>,
-}
-
-#[derive(Deserialize, Default)]
-struct PartsLite {
-    #[serde(default)]
-    child: Option<ChildLite>,
-    #[serde(default)]
-    detention: Option<DetentionLite>,
-}
-
-#[derive(Deserialize)]
-struct ChildLite {
-    accompaniment: Accompaniment,
-    #[serde(default)]
-    return_plan: Option<ReturnLite>,
-}
-
-#[derive(Deserialize)]
-struct ReturnLite {
-    date: NaiveDate,
-    route: Route,
-}
-
-#[derive(Deserialize)]
-struct DetentionLite {
-    detained_at: DateTime<Utc>,
-    #[serde(default)]
-    notice_received_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    first_contact_at: Option<DateTime<Utc>>,
-}
-
-fn age_band(birth: &Birth, opened: DateTime<Utc>) -> &'static str {
-    match birth.age_on(opened.date_naive()) {
-        None => "unknown",
-        Some(0..=11) => "0-11",
-        Some(12..=17) => "12-17",
-        Some(_) => "18+",
-    }
-}
-
-/// A case's dimension values for `p`, from what the store read of it.
-fn facts(state: CountryCode, c: &StatsRow, p: &Period) -> Result<Facts, AppError> {
-    let corrupt = |m: String| AppError::Store(enlace_store::StoreError::Corrupt(m));
-    let person: PersonLite =
-        serde_json::from_str(&c.person).map_err(|e| corrupt(format!("person data: {e}")))?;
-    let parts: PartsLite = serde_json::from_str(&c.parts).map_err(|e| corrupt(format!("case parts: {e}")))?;
+/// A case's dimension values for `p`, from its row of facts.
+fn facts(c: &StatsRow, p: &Period) -> Facts {
     let closed_at = c.closed_at.filter(|t| *t < p.to);
-    let unaccompanied = c.vuln_mask & Vulnerability::UnaccompaniedChild.bit() != 0
-        || parts.child.as_ref().is_some_and(|k| k.accompaniment == Accompaniment::Unaccompanied);
-    let return_route = parts
-        .child
-        .as_ref()
-        .and_then(|k| k.return_plan.as_ref())
-        .filter(|r| p.from.date_naive() <= r.date && r.date < p.to.date_naive())
-        .map(|r| r.route.as_str().to_string());
-    let art36_hours = parts.detention.as_ref().and_then(|d| {
-        let learned = d.notice_received_at.unwrap_or(d.detained_at);
-        let contact = d.first_contact_at?;
+    let return_route = match (&c.return_date, &c.return_route) {
+        (Some(d), Some(r)) if p.from.date_naive() <= *d && *d < p.to.date_naive() => Some(r.clone()),
+        _ => None,
+    };
+    let art36_hours = c.art36_learned_at.and_then(|learned| {
+        let contact = c.art36_contact_at?;
         p.contains(learned).then(|| (contact - learned).num_minutes().max(0) as f64 / 60.0)
     });
     let outcome = if closed_at.is_some() {
@@ -242,15 +182,15 @@ fn facts(state: CountryCode, c: &StatsRow, p: &Period) -> Result<Facts, AppError
     } else {
         "open"
     };
-    Ok(Facts {
-        nationality: person.nationalities.first().unwrap_or(&state).as_str().to_string(),
+    Facts {
+        nationality: c.nationality.clone(),
         host_state: c.host_state.clone(),
         post: c.post.clone().unwrap_or_else(|| "none".into()),
         category: c.category.clone(),
         subtype: c.subtype.clone(),
-        sex: person.sex.as_str().to_string(),
-        age_band: age_band(&person.birth, c.opened_at).to_string(),
-        unaccompanied: if unaccompanied { "yes" } else { "no" }.into(),
+        sex: c.sex.clone(),
+        age_band: c.age_band.clone(),
+        unaccompanied: if c.unaccompanied { "yes" } else { "no" }.into(),
         vulnerable: if c.vuln_mask == 0 { "no" } else { "yes" }.into(),
         opened: p.contains(c.opened_at),
         closed: closed_at.is_some_and(|t| t >= p.from),
@@ -258,7 +198,7 @@ fn facts(state: CountryCode, c: &StatsRow, p: &Period) -> Result<Facts, AppError
         outcome: outcome.into(),
         return_route,
         art36_hours,
-    })
+    }
 }
 
 /// The cross-tabulations, in the order reports show them: (measure, rows, columns).
@@ -471,20 +411,45 @@ impl App {
         Ok(from_facts(state, &facts, period, true, now))
     }
 
+    /// Cases stored before their statistical facts were kept get them (at start, before the
+    /// node serves; a derived row, like search terms, so not audited). Returns how many.
+    pub async fn catch_up_case_facts(&self) -> Result<u64, AppError> {
+        const PAGE: i64 = 1000;
+        let mut after = None;
+        let mut done = 0u64;
+        loop {
+            let ids = enlace_store::cases::cases_without_facts(self.db(), after, PAGE).await?;
+            let Some(last) = ids.last().copied() else { break };
+            after = Some(last);
+            let n = ids.len() as u64;
+            self.db()
+                .write(move |tx| {
+                    let ids = ids.clone();
+                    Box::pin(async move {
+                        for id in ids {
+                            if let Some(c) = enlace_store::cases::get_case_tx(tx, id).await? {
+                                enlace_store::cases::put_facts(tx, &c).await?;
+                            }
+                        }
+                        Ok::<_, AppError>(())
+                    })
+                })
+                .await?;
+            done += n;
+            if done % 100_000 < n {
+                tracing::info!(cases = done, "statistical facts written");
+            }
+        }
+        Ok(done)
+    }
+
     /// What counts of every case of `state` open at some time in the period (read as a
     /// stream: only the facts are kept).
     async fn facts_of_period(&self, state: CountryCode, p: &Period) -> Result<Vec<Facts>, AppError> {
         let mut out = Vec::new();
-        let mut bad = None;
-        enlace_store::cases::for_each_active(self.db(), state, p.from, p.to, |c| match facts(state, &c, p) {
-            Ok(f) => out.push(f),
-            Err(e) => bad = Some(e),
-        })
-        .await?;
-        match bad {
-            Some(e) => Err(e),
-            None => Ok(out),
-        }
+        enlace_store::cases::for_each_active(self.db(), state, p.from, p.to, |c| out.push(facts(&c, p)))
+            .await?;
+        Ok(out)
     }
 }
 

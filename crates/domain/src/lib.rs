@@ -18,6 +18,7 @@ pub mod post_data;
 pub mod record;
 pub mod retention;
 pub mod role;
+pub mod stat_facts;
 pub mod text;
 pub mod user;
 pub mod workflow;

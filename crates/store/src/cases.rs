@@ -7,6 +7,7 @@ use enlace_domain::ids::{CaseId, PersonId, UserId};
 use enlace_domain::person::Person;
 use enlace_domain::post::PostCode;
 use enlace_domain::record::Transition;
+use enlace_domain::stat_facts::StatFacts;
 use enlace_domain::workflow::Status;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
@@ -103,6 +104,80 @@ fn push_case(ins: &mut Inserts, c: &Case) {
         marks.join(", ")
     ));
     push_terms(ins, &marks[0], c.owner_state, &enlace_domain::case::search_terms(&c.number, &c.person));
+    push_facts(ins, c);
+}
+
+/// The INSERT (or replacement) of a case's row of statistical facts.
+fn push_facts(ins: &mut Inserts, c: &Case) {
+    let f = StatFacts::of(c);
+    let v = [
+        Val::Uuid(c.id.0),
+        Val::Text(c.owner_state.as_str().into()),
+        Val::Ts(c.opened_at),
+        Val::OptTs(c.closed_at),
+        Val::Text(c.status.as_str().into()),
+        Val::OptText(c.post.as_ref().map(|p| p.as_str().to_string())),
+        Val::Text(c.host_state.as_str().into()),
+        Val::Text(c.category.as_str().into()),
+        Val::Text(c.subtype.as_str().into()),
+        Val::Int(Vulnerability::mask(&c.vulnerabilities)),
+        Val::Text(f.nationality.as_str().into()),
+        Val::Text(f.sex.into()),
+        Val::Text(f.age_band.into()),
+        Val::Bool(f.unaccompanied),
+        Val::OptDate(f.return_date),
+        Val::OptText(f.return_route),
+        Val::OptTs(f.art36_learned_at),
+        Val::OptTs(f.art36_contact_at),
+    ];
+    let marks: Vec<String> = v.into_iter().map(|v| ins.arg(v)).collect();
+    ins.push(format!(
+        "INSERT INTO case_facts ({FACT_COLS}) VALUES ({})
+         ON CONFLICT (case_id) DO UPDATE SET owner_state = excluded.owner_state, opened_at = excluded.opened_at,
+             closed_at = excluded.closed_at, status = excluded.status, post = excluded.post,
+             host_state = excluded.host_state, category = excluded.category, subtype = excluded.subtype,
+             vuln_mask = excluded.vuln_mask, nationality = excluded.nationality, sex = excluded.sex,
+             age_band = excluded.age_band, unaccompanied = excluded.unaccompanied,
+             return_date = excluded.return_date, return_route = excluded.return_route,
+             art36_learned_at = excluded.art36_learned_at, art36_contact_at = excluded.art36_contact_at",
+        marks.join(", ")
+    ));
+}
+
+const FACT_COLS: &str = "case_id, owner_state, opened_at, closed_at, status, post, host_state, category, subtype, \
+     vuln_mask, nationality, sex, age_band, unaccompanied, return_date, return_route, art36_learned_at, \
+     art36_contact_at";
+
+/// Writes a case's statistical facts again (after a change of the case or of its person).
+pub async fn put_facts(tx: &mut Tx, c: &Case) -> Result<(), StoreError> {
+    let mut ins = Inserts::default();
+    push_facts(&mut ins, c);
+    ins.execute(tx).await
+}
+
+/// Writes again the statistical facts of every case of a person (after the person changed).
+pub async fn refresh_facts_of_person(tx: &mut Tx, person: PersonId) -> Result<(), StoreError> {
+    for id in case_ids_of_person(tx, person).await? {
+        if let Some(c) = get_case_tx(tx, id).await? {
+            put_facts(tx, &c).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Cases stored without statistical facts (by a version before them), after `after` in id
+/// order, at most `limit`.
+pub async fn cases_without_facts(
+    db: &Db,
+    after: Option<CaseId>,
+    limit: i64,
+) -> Result<Vec<CaseId>, StoreError> {
+    let after = after.map(|c| c.0).unwrap_or(Uuid::nil());
+    let ids: Vec<Uuid> = on_read!(db, p => sqlx::query_scalar(
+        "SELECT c.id FROM cases c LEFT JOIN case_facts f ON f.case_id = c.id
+         WHERE c.id > $1 AND f.case_id IS NULL ORDER BY c.id LIMIT $2")
+        .bind(after).bind(limit).fetch_all(p).await?);
+    Ok(ids.into_iter().map(CaseId).collect())
 }
 
 /// Writes every mutable column of `c` if the stored version is `c.version`, and bumps the
@@ -122,6 +197,9 @@ pub async fn update_case(tx: &mut Tx, c: &Case) -> Result<bool, StoreError> {
         .bind(to_json(&c.parts)).bind(first_contact_due(c)).bind(c.updated_at).bind(c.closed_at)
         .bind(c.id.0).bind(c.version)
         .execute(&mut *conn).await?.rows_affected());
+    if n == 1 {
+        put_facts(tx, c).await?;
+    }
     Ok(n == 1)
 }
 
@@ -768,8 +846,14 @@ pub struct StatsRow {
     pub status: String,
     pub opened_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
-    pub parts: String,
-    pub person: String,
+    pub nationality: String,
+    pub sex: String,
+    pub age_band: String,
+    pub unaccompanied: bool,
+    pub return_date: Option<chrono::NaiveDate>,
+    pub return_route: Option<String>,
+    pub art36_learned_at: Option<DateTime<Utc>>,
+    pub art36_contact_at: Option<DateTime<Utc>>,
 }
 
 /// Every case of `state` that was open at some time in `[from, to)` (opened before `to`, not
@@ -783,11 +867,10 @@ pub async fn for_each_active(
     mut each: impl FnMut(StatsRow) + Send,
 ) -> Result<u64, StoreError> {
     use futures_util::TryStreamExt;
-    let sql =
-        "SELECT c.post, c.host_state, c.category, c.subtype, c.vuln_mask, c.status, c.opened_at, c.closed_at,
-                      c.parts, p.data AS person_data
-               FROM cases c JOIN persons p ON p.id = c.person_id
-               WHERE c.owner_state = $1 AND c.opened_at < $2 AND (c.closed_at IS NULL OR c.closed_at >= $3)";
+    let sql = "SELECT post, host_state, category, subtype, vuln_mask, status, opened_at, closed_at, nationality,
+                      sex, age_band, unaccompanied, return_date, return_route, art36_learned_at, art36_contact_at
+               FROM case_facts
+               WHERE owner_state = $1 AND opened_at < $2 AND (closed_at IS NULL OR closed_at >= $3)";
     let mut n = 0;
     on_read!(db, p => {
         let mut rows = sqlx::query(sql).bind(state.as_str()).bind(to).bind(from).fetch(p);
@@ -801,8 +884,14 @@ pub async fn for_each_active(
                 status: r.text("status")?,
                 opened_at: r.ts("opened_at")?,
                 closed_at: r.opt_ts("closed_at")?,
-                parts: r.text("parts")?,
-                person: r.text("person_data")?,
+                nationality: r.text("nationality")?,
+                sex: r.text("sex")?,
+                age_band: r.text("age_band")?,
+                unaccompanied: r.boolean("unaccompanied")?,
+                return_date: r.opt_date("return_date")?,
+                return_route: r.opt_text("return_route")?,
+                art36_learned_at: r.opt_ts("art36_learned_at")?,
+                art36_contact_at: r.opt_ts("art36_contact_at")?,
             });
             n += 1;
         }

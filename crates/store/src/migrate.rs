@@ -98,6 +98,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_linkage.sql"),
         postgres: include_str!("../migrations/postgres/0014_linkage.sql"),
     },
+    Migration {
+        version: 15,
+        name: "case_facts",
+        sqlite: include_str!("../migrations/sqlite/0015_case_facts.sql"),
+        postgres: include_str!("../migrations/postgres/0015_case_facts.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -90,6 +90,7 @@ pub async fn update_person(
     }
     on_tx!(tx, c => sqlx::query("UPDATE cases SET person_name = $1 WHERE person_id = $2")
         .bind(data.full_name()).bind(id.0).execute(&mut *c).await.map(|_| ())?);
+    crate::cases::refresh_facts_of_person(tx, id).await?;
     Ok(Some(expected + 1))
 }
 

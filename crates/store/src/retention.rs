@@ -111,6 +111,7 @@ async fn other_live_cases(tx: &mut Tx, person: PersonId, except: CaseId) -> Resu
 /// terms), and its person when no other case refers to it. Returns whether the person went too.
 pub async fn purge(tx: &mut Tx, case: CaseId, person: PersonId) -> Result<bool, StoreError> {
     on_tx!(tx, c => sqlx::query("DELETE FROM cases WHERE id = $1").bind(case.0).execute(&mut *c).await.map(|_| ())?);
+    on_tx!(tx, c => sqlx::query("DELETE FROM case_facts WHERE case_id = $1").bind(case.0).execute(&mut *c).await.map(|_| ())?);
     crate::matches::forget_case(tx, case).await?;
     let others: i64 = on_tx!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE person_id = $1")
         .bind(person.0).fetch_one(&mut *c).await?);
@@ -143,6 +144,9 @@ pub async fn anonymise(
         }
     });
     if other_live_cases(tx, case.person, case.id).await? > 0 {
+        if let Some(c) = crate::cases::get_case_tx(tx, case.id).await? {
+            crate::cases::put_facts(tx, &c).await?;
+        }
         return Ok(false);
     }
     on_tx!(tx, c => sqlx::query("UPDATE persons SET data = $1, full_name = $2, version = version + 1, updated_at = $3 WHERE id = $4")
@@ -150,5 +154,6 @@ pub async fn anonymise(
         .execute(&mut *c).await.map(|_| ())?);
     on_tx!(tx, c => sqlx::query("UPDATE cases SET person_name = $1 WHERE person_id = $2")
         .bind(anonymous.full_name()).bind(case.person.0).execute(&mut *c).await.map(|_| ())?);
+    crate::cases::refresh_facts_of_person(tx, case.person).await?;
     Ok(true)
 }
