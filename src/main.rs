@@ -21,6 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 mod demo_net;
 mod fed_bench;
 mod fed_cmd;
+mod hub_bench;
 mod link_bench;
 mod link_cmd;
 mod pprl_cmd;
@@ -182,6 +183,9 @@ enum Command {
     /// found-person encodings of other states (generated, encoded with the network's scheme).
     #[command(hide = true)]
     BenchLinkage(link_bench::BenchArgs),
+    /// Benchmark of the hub's regional view: 11 states' submissions over five years.
+    #[command(hide = true)]
+    BenchRegional(hub_bench::BenchArgs),
     /// Federation: a node's identity for the directory, the hub's key, signing and installing
     /// the directory.
     Fed {
@@ -711,6 +715,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Pprl { command } => pprl_cmd::run(command),
         Command::BenchFederation(args) => fed_bench::run(args).await,
         Command::BenchLinkage(args) => link_bench::run(args),
+        Command::BenchRegional(args) => hub_bench::run(args).await,
     }
 }
 

@@ -44,8 +44,8 @@ fn published(t: &StatTable) -> Published {
     }
 }
 
-/// The payload of a `stats_submission`.
-fn payload(s: &NodeStats) -> Result<Map<String, Value>, AppError> {
+/// The payload of a `stats_submission` (also what benchmarks of the hub store).
+pub fn submission_payload(s: &NodeStats) -> Result<Map<String, Value>, AppError> {
     let tables: Vec<SubmittedTable> = s
         .tables
         .iter()
@@ -112,7 +112,7 @@ impl App {
             return Err(AppError::Rule("this node is the hub".into()));
         }
         let stats = self.published_stats(actor.user.state, &period, now).await?;
-        let body = payload(&stats)?;
+        let body = submission_payload(&stats)?;
         dir.check_payload(MessageType::StatsSubmission, &body)
             .map_err(|e| refused("field-not-allowed", e.to_string()))?;
         let actor_w = actor.clone();
