@@ -251,7 +251,7 @@ async fn refer_first_case(nodes: &[DemoNode]) -> Result<()> {
 }
 
 /// The cross-border search: Honduras registers a family's report of a missing woman, Guatemala
-/// a woman detained in Tapachula who gave a Guatemalan identity with her name spelt otherwise;
+/// a woman detained in Tapachula who gave a Guatemalan identity, her first name spelt otherwise;
 /// both put their case in the search and the hub, from the encodings alone, proposes the pair
 /// to both states (on the linkage pages).
 async fn link_missing_and_found(nodes: &[DemoNode]) -> Result<()> {
@@ -273,7 +273,7 @@ async fn link_missing_and_found(nodes: &[DemoNode]) -> Result<()> {
         (
             gt,
             "supervisor.gt",
-            serde_json::json!({"given_names": ["Keila"], "surnames": ["Banegas", "Selaya"],
+            serde_json::json!({"given_names": ["Keila", "Yamileth"], "surnames": ["Banegas", "Zelaya"],
                 "sex": "female", "birth": {"kind": "date", "date": "1997-03-08"}, "nationalities": ["GT"]}),
             "detention",
             serde_json::json!({"narrative": "Detenida en la estación migratoria de Tapachula; dice ser guatemalteca."}),

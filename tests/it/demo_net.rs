@@ -157,7 +157,14 @@ async fn the_demo_network_shares_cases_between_nodes_and_restarts_on_its_data() 
             if r.as_array().is_some_and(|a| a.iter().any(|k| k["other_state"] == other)) {
                 break;
             }
-            assert!(Instant::now() < deadline, "no linkage candidate at port {port}: {r}");
+            if Instant::now() > deadline {
+                let log = demo.stderr.lock().unwrap().clone();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                panic!(
+                    "no linkage candidate at port {port}: {r}; the demo's last lines:\n{}",
+                    tail.join("\n")
+                );
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }

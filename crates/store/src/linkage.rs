@@ -260,12 +260,12 @@ pub async fn delete_hub_encoding(tx: &mut Tx, id: Uuid, node: &str) -> Result<bo
 }
 
 /// Every encoding the hub holds of one side (`missing` or `found`).
-pub async fn hub_encodings_of_side(tx: &mut Tx, side: &str) -> Result<Vec<HubEncodingRow>, StoreError> {
-    on_tx!(tx, c => {
+pub async fn hub_encodings_of_side(db: &Db, side: &str) -> Result<Vec<HubEncodingRow>, StoreError> {
+    on_read!(db, p => {
         let rows = sqlx::query(
             "SELECT id, state, node, side, filter, received_at, matched FROM hub_link_encodings
              WHERE side = $1 ORDER BY id")
-            .bind(side).fetch_all(&mut *c).await?;
+            .bind(side).fetch_all(p).await?;
         rows.iter().map(hub_encoding_from_row).collect()
     })
 }

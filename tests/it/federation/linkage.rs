@@ -297,6 +297,10 @@ pub(super) async fn missing_and_found_in_two_states_are_linked_without_names(bac
         json!({"candidate": hub_k[0].id, "encoding": hub_k[0].found_encoding, "decision": "same_person"});
     let m = unshared(&net.hn.key, "hn", "hub", MessageType::LinkageDecision, not_mine);
     assert_eq!(code(hub.t.app.receive_envelope(&m, Some(&hn_node)).await), "not-a-party");
+    // A decision on a candidate the hub dropped meanwhile is acknowledged and changes nothing.
+    let gone = json!({"candidate": uuid::Uuid::now_v7(), "encoding": uuid::Uuid::now_v7(), "decision": "same_person"});
+    let m = unshared(&net.gt.key, "gt", "hub", MessageType::LinkageDecision, gone);
+    hub.t.app.receive_envelope(&m, Some(&NodeId::parse("gt").unwrap())).await.unwrap();
     assert_eq!(enlace_store::linkage::hub_encoding_counts(hub.t.app.db()).await.unwrap(), held);
 
     // A candidate that expired before anyone decided: shown as expired, decisions refused.

@@ -722,9 +722,13 @@ pub(crate) async fn receive_decision(tx: &mut Tx, v: &VerifiedEnvelope, hub: boo
     let p: Payload = serde_json::from_value(Value::Object(v.payload.clone()))
         .map_err(|e| refused("bad-decision", format!("the decision: {e}")))?;
     let node = v.header.from.as_str();
-    let k = enlace_store::linkage::hub_candidate_tx(tx, p.candidate)
-        .await?
-        .ok_or_else(|| refused("unknown-candidate", format!("the hub holds no candidate {}", p.candidate)))?;
+    // A candidate the hub no longer holds (the other state withdrew its encoding) takes no
+    // decision; the message is acknowledged so that it does not become a dead letter.
+    let Some(k) = enlace_store::linkage::hub_candidate_tx(tx, p.candidate).await? else {
+        let detail = json!({"candidate": p.candidate, "node": v.header.from, "outcome": "void"});
+        audit(tx, event(None, "linkage.decision", "linkage", Some(p.candidate.to_string()), detail)).await?;
+        return Ok(());
+    };
     let side = if k.missing_encoding == p.encoding && k.missing_node == node {
         "missing"
     } else if k.found_encoding == p.encoding && k.found_node == node {
@@ -808,16 +812,9 @@ impl App {
         }
         let ttl = fed.settings.candidate_ttl;
         // Read, compare outside the transaction (CPU work), then write what still holds.
-        let (missing_rows, found_rows) = self
-            .db()
-            .write(|tx| {
-                Box::pin(async move {
-                    let m = enlace_store::linkage::hub_encodings_of_side(tx, "missing").await?;
-                    let f = enlace_store::linkage::hub_encodings_of_side(tx, "found").await?;
-                    Ok::<_, AppError>((m, f))
-                })
-            })
-            .await?;
+        // (Read outside the writer: an encoding arriving meanwhile is compared next round.)
+        let missing_rows = enlace_store::linkage::hub_encodings_of_side(self.db(), "missing").await?;
+        let found_rows = enlace_store::linkage::hub_encodings_of_side(self.db(), "found").await?;
         let to_hub_enc = |r: &HubEncodingRow| HubEncoding {
             state: r.state.clone(),
             filter: BloomFilter::from_bytes(&r.filter),
