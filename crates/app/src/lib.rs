@@ -106,6 +106,9 @@ struct Inner {
     fed: Option<fed::Fed>,
 }
 
+/// The job mark of the statistical facts' catch-up.
+const CASE_FACTS_JOB: &str = "case_facts";
+
 impl App {
     pub fn new(db: Db, settings: Settings) -> App {
         App {
@@ -139,9 +142,22 @@ impl App {
         if n > 0 {
             tracing::info!(persons = n, "blocking keys written");
         }
-        let n = self.catch_up_case_facts().await?;
-        if n > 0 {
-            tracing::info!(cases = n, "statistical facts written");
+        // Cases stored before statistics kept their facts get them, once: the mark says the
+        // catch-up finished (every case written since writes its own).
+        if enlace_store::matches::mark(self.db(), CASE_FACTS_JOB).await?.is_none() {
+            let n = self.catch_up_case_facts().await?;
+            if n > 0 {
+                tracing::info!(cases = n, "statistical facts written");
+            }
+            self.db()
+                .write(|tx| {
+                    Box::pin(async move {
+                        enlace_store::matches::set_mark(tx, CASE_FACTS_JOB, enlace_store::now(), None)
+                            .await?;
+                        Ok::<_, AppError>(())
+                    })
+                })
+                .await?;
         }
         self.db().analyze(false).await?;
         let posts = Post::seeded();

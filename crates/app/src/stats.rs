@@ -264,18 +264,18 @@ fn fixed_keys(name: &str) -> Option<Vec<String>> {
 fn cross_tab(all: &[Facts], measure: &str, rd: &str, cd: &str) -> Table {
     let keys = |d: &str| -> Vec<String> {
         fixed_keys(d).unwrap_or_else(|| {
-            let mut k: Vec<String> =
-                all.iter().filter(|f| counted(f, measure)).map(|f| dim(f, d).to_string()).collect();
-            k.sort();
-            k.dedup();
-            k
+            let seen: std::collections::BTreeSet<&str> =
+                all.iter().filter(|f| counted(f, measure)).map(|f| dim(f, d)).collect();
+            seen.into_iter().map(str::to_string).collect()
         })
     };
     let mut t = Table::zeros(keys(rd), keys(cd));
+    let index = |ks: &[String]| -> std::collections::HashMap<String, usize> {
+        ks.iter().enumerate().map(|(i, k)| (k.clone(), i)).collect()
+    };
+    let (rows, cols) = (index(&t.rows), index(&t.cols));
     for f in all.iter().filter(|f| counted(f, measure)) {
-        let (Some(r), Some(c)) =
-            (t.rows.iter().position(|k| k == dim(f, rd)), t.cols.iter().position(|k| k == dim(f, cd)))
-        else {
+        let (Some(&r), Some(&c)) = (rows.get(dim(f, rd)), cols.get(dim(f, cd))) else {
             continue;
         };
         t.cells[r][c] += 1;
@@ -384,8 +384,12 @@ impl App {
         let now = Utc::now();
         let period =
             Period::parse(period.trim(), now).map_err(|e| AppError::invalid("period", e.to_string()))?;
+        let started = std::time::Instant::now();
         let facts = self.facts_of_period(state, &period).await?;
+        let read_ms = started.elapsed().as_millis() as u64;
         let stats = from_facts(state, &facts, &period, true, now);
+        tracing::info!(read_ms,state = %state, period = %period.label, cases = facts.len(),
+            ms = started.elapsed().as_millis() as u64, "statistics computed");
         let detail = serde_json::json!({"state": state, "period": period.label, "suppressed": true,
             "cases": facts.len()});
         let label = period.label.clone();

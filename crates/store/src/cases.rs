@@ -109,44 +109,95 @@ fn push_case(ins: &mut Inserts, c: &Case) {
 
 /// The INSERT (or replacement) of a case's row of statistical facts.
 fn push_facts(ins: &mut Inserts, c: &Case) {
-    let f = StatFacts::of(c);
     let v = [
-        Val::Uuid(c.id.0),
         Val::Text(c.owner_state.as_str().into()),
         Val::Ts(c.opened_at),
+        Val::Uuid(c.id.0),
         Val::OptTs(c.closed_at),
-        Val::Text(c.status.as_str().into()),
-        Val::OptText(c.post.as_ref().map(|p| p.as_str().to_string())),
-        Val::Text(c.host_state.as_str().into()),
-        Val::Text(c.category.as_str().into()),
-        Val::Text(c.subtype.as_str().into()),
-        Val::Int(Vulnerability::mask(&c.vulnerabilities)),
-        Val::Text(f.nationality.as_str().into()),
-        Val::Text(f.sex.into()),
-        Val::Text(f.age_band.into()),
-        Val::Bool(f.unaccompanied),
-        Val::OptDate(f.return_date),
-        Val::OptText(f.return_route),
-        Val::OptTs(f.art36_learned_at),
-        Val::OptTs(f.art36_contact_at),
+        Val::Text(pack_facts(c)),
     ];
     let marks: Vec<String> = v.into_iter().map(|v| ins.arg(v)).collect();
+    // A case's state and opening time never change, so its key does not either.
     ins.push(format!(
-        "INSERT INTO case_facts ({FACT_COLS}) VALUES ({})
-         ON CONFLICT (case_id) DO UPDATE SET owner_state = excluded.owner_state, opened_at = excluded.opened_at,
-             closed_at = excluded.closed_at, status = excluded.status, post = excluded.post,
-             host_state = excluded.host_state, category = excluded.category, subtype = excluded.subtype,
-             vuln_mask = excluded.vuln_mask, nationality = excluded.nationality, sex = excluded.sex,
-             age_band = excluded.age_band, unaccompanied = excluded.unaccompanied,
-             return_date = excluded.return_date, return_route = excluded.return_route,
-             art36_learned_at = excluded.art36_learned_at, art36_contact_at = excluded.art36_contact_at",
+        "INSERT INTO case_facts (owner_state, opened_at, case_id, closed_at, facts) VALUES ({})
+         ON CONFLICT (owner_state, opened_at, case_id) DO UPDATE SET closed_at = excluded.closed_at,
+             facts = excluded.facts",
         marks.join(", ")
     ));
 }
 
-const FACT_COLS: &str = "case_id, owner_state, opened_at, closed_at, status, post, host_state, category, subtype, \
-     vuln_mask, nationality, sex, age_band, unaccompanied, return_date, return_route, art36_learned_at, \
-     art36_contact_at";
+/// Separates the packed values; none of them can hold it (codes, names of closed sets,
+/// RFC 3339 times).
+const SEP: char = '|';
+
+fn ts_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// A case's values for statistics in one text: the case's own dimension columns and its
+/// [`StatFacts`], `|`-separated, in the order [`unpack_facts`] reads.
+fn pack_facts(c: &Case) -> String {
+    let f = StatFacts::of(c);
+    let opt_ts = |t: Option<DateTime<Utc>>| t.map(ts_text).unwrap_or_default();
+    [
+        c.post.as_ref().map(|p| p.as_str().to_string()).unwrap_or_default(),
+        c.host_state.as_str().to_string(),
+        c.category.as_str().to_string(),
+        c.subtype.as_str().to_string(),
+        Vulnerability::mask(&c.vulnerabilities).to_string(),
+        c.status.as_str().to_string(),
+        ts_text(c.opened_at),
+        opt_ts(c.closed_at),
+        f.nationality.as_str().to_string(),
+        f.sex.to_string(),
+        f.age_band.to_string(),
+        if f.unaccompanied { "1" } else { "0" }.to_string(),
+        f.return_date.map(|d| d.to_string()).unwrap_or_default(),
+        f.return_route.unwrap_or_default(),
+        opt_ts(f.art36_learned_at),
+        opt_ts(f.art36_contact_at),
+    ]
+    .join("|")
+}
+
+/// Reads what [`pack_facts`] wrote.
+fn unpack_facts(s: &str) -> Result<StatsRow, StoreError> {
+    let bad = |what: &str| StoreError::Corrupt(format!("case_facts: {what} in {s:?}"));
+    let mut v = [""; 16];
+    let mut parts = s.split(SEP);
+    for slot in v.iter_mut() {
+        *slot = parts.next().ok_or_else(|| bad("16 values expected"))?;
+    }
+    if parts.next().is_some() {
+        return Err(bad("16 values expected"));
+    }
+    let opt = |x: &str| (!x.is_empty()).then(|| x.to_string());
+    let ts =
+        |x: &str| DateTime::parse_from_rfc3339(x).map(|t| t.with_timezone(&Utc)).map_err(|_| bad("a time"));
+    let opt_ts = |x: &str| if x.is_empty() { Ok(None) } else { ts(x).map(Some) };
+    Ok(StatsRow {
+        post: opt(v[0]),
+        host_state: v[1].to_string(),
+        category: v[2].to_string(),
+        subtype: v[3].to_string(),
+        vuln_mask: v[4].parse().map_err(|_| bad("vuln_mask"))?,
+        status: v[5].to_string(),
+        opened_at: ts(v[6])?,
+        closed_at: opt_ts(v[7])?,
+        nationality: v[8].to_string(),
+        sex: v[9].to_string(),
+        age_band: v[10].to_string(),
+        unaccompanied: v[11] == "1",
+        return_date: if v[12].is_empty() {
+            None
+        } else {
+            Some(v[12].parse().map_err(|_| bad("return_date"))?)
+        },
+        return_route: opt(v[13]),
+        art36_learned_at: opt_ts(v[14])?,
+        art36_contact_at: opt_ts(v[15])?,
+    })
+}
 
 /// Writes a case's statistical facts again (after a change of the case or of its person).
 pub async fn put_facts(tx: &mut Tx, c: &Case) -> Result<(), StoreError> {
@@ -867,33 +918,28 @@ pub async fn for_each_active(
     mut each: impl FnMut(StatsRow) + Send,
 ) -> Result<u64, StoreError> {
     use futures_util::TryStreamExt;
-    let sql = "SELECT post, host_state, category, subtype, vuln_mask, status, opened_at, closed_at, nationality,
-                      sex, age_band, unaccompanied, return_date, return_route, art36_learned_at, art36_contact_at
-               FROM case_facts
-               WHERE owner_state = $1 AND opened_at < $2 AND (closed_at IS NULL OR closed_at >= $3)";
+    // Decoding a row costs sqlx more than SQLite spends scanning it (BENCHMARKS.md, session
+    // 8), so the rows come packed (`facts`) and a month of openings at a time, one line each.
+    let sql = match db.backend() {
+        Backend::Sqlite => {
+            "SELECT group_concat(facts, char(10)) FROM case_facts
+             WHERE owner_state = $1 AND opened_at < $2 AND (closed_at IS NULL OR closed_at >= $3)
+             GROUP BY substr(opened_at, 1, 7)"
+        }
+        Backend::Postgres => {
+            "SELECT string_agg(facts, E'\\n') FROM case_facts
+             WHERE owner_state = $1 AND opened_at < $2 AND (closed_at IS NULL OR closed_at >= $3)
+             GROUP BY date_trunc('month', opened_at)"
+        }
+    };
     let mut n = 0;
     on_read!(db, p => {
-        let mut rows = sqlx::query(sql).bind(state.as_str()).bind(to).bind(from).fetch(p);
-        while let Some(r) = rows.try_next().await? {
-            each(StatsRow {
-                post: r.opt_text("post")?,
-                host_state: r.text("host_state")?,
-                category: r.text("category")?,
-                subtype: r.text("subtype")?,
-                vuln_mask: r.int("vuln_mask")?,
-                status: r.text("status")?,
-                opened_at: r.ts("opened_at")?,
-                closed_at: r.opt_ts("closed_at")?,
-                nationality: r.text("nationality")?,
-                sex: r.text("sex")?,
-                age_band: r.text("age_band")?,
-                unaccompanied: r.boolean("unaccompanied")?,
-                return_date: r.opt_date("return_date")?,
-                return_route: r.opt_text("return_route")?,
-                art36_learned_at: r.opt_ts("art36_learned_at")?,
-                art36_contact_at: r.opt_ts("art36_contact_at")?,
-            });
-            n += 1;
+        let mut rows = sqlx::query_scalar::<_, String>(sql).bind(state.as_str()).bind(to).bind(from).fetch(p);
+        while let Some(chunk) = rows.try_next().await? {
+            for facts in chunk.split('\n') {
+                each(unpack_facts(facts)?);
+                n += 1;
+            }
         }
     });
     Ok(n)

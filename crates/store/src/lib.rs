@@ -426,8 +426,6 @@ pub(crate) enum Val {
     OptText(Option<String>),
     OptTs(Option<DateTime<Utc>>),
     OptUuid(Option<uuid::Uuid>),
-    OptDate(Option<chrono::NaiveDate>),
-    Bool(bool),
 }
 
 /// INSERTs into several tables sent as one round trip: on SQLite one query of several
@@ -487,8 +485,6 @@ macro_rules! bind_vals {
                 $crate::Val::OptText(s) => q.bind(s.clone()),
                 $crate::Val::OptTs(t) => q.bind(*t),
                 $crate::Val::OptUuid(u) => q.bind(*u),
-                $crate::Val::OptDate(d) => q.bind(*d),
-                $crate::Val::Bool(b) => q.bind(*b),
             };
         }
         q

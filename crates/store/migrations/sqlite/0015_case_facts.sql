@@ -1,25 +1,15 @@
 -- Statistics (issue 7): one narrow row per case with the values it is counted by, written with
 -- every change of the case or its person, so that a period's statistics read neither the case
--- nor its person (enlace_domain::stat_facts). Cases stored before this migration get theirs
--- when the node prepares its database.
+-- nor its person (enlace_domain::stat_facts). Clustered by state and opening time, so a
+-- period's rows are read in sequence; `facts` packs the values in one column (one value per
+-- row to decode: see ARCHITECTURE.md). Cases stored before this migration get theirs when the
+-- node prepares its database.
 CREATE TABLE case_facts (
-    case_id BLOB PRIMARY KEY,
     owner_state TEXT NOT NULL,
     opened_at TEXT NOT NULL,
+    case_id BLOB NOT NULL,
     closed_at TEXT,
-    status TEXT NOT NULL,
-    post TEXT,
-    host_state TEXT NOT NULL,
-    category TEXT NOT NULL,
-    subtype TEXT NOT NULL,
-    vuln_mask INTEGER NOT NULL,
-    nationality TEXT NOT NULL,
-    sex TEXT NOT NULL,
-    age_band TEXT NOT NULL,
-    unaccompanied INTEGER NOT NULL,
-    return_date TEXT,
-    return_route TEXT,
-    art36_learned_at TEXT,
-    art36_contact_at TEXT
-);
-CREATE INDEX case_facts_period ON case_facts(owner_state, opened_at);
+    facts TEXT NOT NULL,
+    PRIMARY KEY (owner_state, opened_at, case_id)
+) WITHOUT ROWID;
+CREATE INDEX case_facts_case ON case_facts(case_id);
