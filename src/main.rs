@@ -215,10 +215,11 @@ enum ReportCommand {
         #[arg(long)]
         period: String,
         /// The state whose cases are reported (ISO code, e.g. HN). Without it, on the hub: the
-        /// regional report of every state's submitted figures (csv).
+        /// regional report of every state's submitted figures (csv or pdf).
         #[arg(long)]
         state: Option<String>,
-        /// csv (one row per cell) or xlsx (a sheet per table). pdf is not built yet.
+        /// csv (one row per cell), xlsx (a sheet per table) or pdf (to print: tables and bar
+        /// charts).
         #[arg(long, default_value = "csv")]
         format: String,
         /// es, en or fr.
@@ -550,33 +551,39 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Report { what: ReportCommand::Grcm { db, period, state, format, lang, output } } => {
             let locale = enlace_web::ui::i18n::Locale::parse(&lang)
                 .with_context(|| format!("--lang {lang}: choose es, en or fr"))?;
-            if !["csv", "xlsx"].contains(&format.as_str()) {
-                bail!("--format {format}: choose csv or xlsx (pdf is not built yet)");
+            if !["csv", "xlsx", "pdf"].contains(&format.as_str()) {
+                bail!("--format {format}: choose csv, xlsx or pdf");
             }
             let app = open(&db).await?;
             let (body, what) = match state {
                 Some(state) => {
                     let state =
                         CountryCode::parse(&state).map_err(|e| anyhow::anyhow!("--state {state}: {e}"))?;
+                    let figured = std::time::Instant::now();
                     let stats = app.report_stats(state, &period).await.map_err(explain)?;
-                    let body = if format == "xlsx" {
-                        enlace_web::report::grcm_xlsx(&stats, locale)
-                    } else {
-                        enlace_web::report::grcm_csv(&stats, locale)
+                    let figured = figured.elapsed();
+                    let rendered = std::time::Instant::now();
+                    let body = match format.as_str() {
+                        "xlsx" => enlace_web::report::grcm_xlsx(&stats, locale),
+                        "pdf" => enlace_web::report::grcm_pdf(&stats, locale),
+                        _ => enlace_web::report::grcm_csv(&stats, locale),
                     };
+                    let rendered = rendered.elapsed();
                     (
                         body,
                         format!(
-                            "GRCM report of {state} for {}: {} tables",
+                            "GRCM report of {state} for {}: {} tables (figures {} ms, {format} {} ms)",
                             stats.period.label,
-                            stats.tables.len()
+                            stats.tables.len(),
+                            figured.as_millis(),
+                            rendered.as_millis()
                         ),
                     )
                 }
                 None => {
-                    if format != "csv" {
+                    if format == "xlsx" {
                         bail!(
-                            "--format {format}: the regional report (no --state) is csv only in this version"
+                            "--format {format}: the regional report (no --state) is csv or pdf in this version"
                         );
                     }
                     let all = app.regional_report(&period).await.map_err(explain)?;
@@ -584,10 +591,12 @@ async fn run(cli: Cli) -> Result<()> {
                         bail!("no state has submitted figures for {period} to this node (is it the hub?)");
                     }
                     let states: Vec<String> = all.iter().map(|s| s.state.to_string()).collect();
-                    (
-                        enlace_web::report::grcm_csv_of(&all, locale),
-                        format!("regional GRCM report for {period}: {}", states.join(", ")),
-                    )
+                    let body = if format == "pdf" {
+                        enlace_web::report::grcm_pdf_of(&all, locale)
+                    } else {
+                        enlace_web::report::grcm_csv_of(&all, locale)
+                    };
+                    (body, format!("regional GRCM report for {period}: {}", states.join(", ")))
                 }
             };
             let body = body.map_err(anyhow::Error::msg)?;

@@ -1091,6 +1091,43 @@ fn report_grcm_writes_the_suppressed_tables_in_the_chosen_language(node: Node) {
     let mut strings = String::new();
     std::io::Read::read_to_string(&mut zip.by_name("xl/sharedStrings.xml").unwrap(), &mut strings).unwrap();
     assert!(strings.contains("Casos abiertos") && strings.contains("Metodología"), "{strings}");
+    // And as PDF in each language: valid (qpdf), with the localized title and a title per
+    // table (pdftotext), no small count shown.
+    for (lang, title, opened) in [
+        (
+            "es",
+            "Informe para el GRCM: casos de protección consular",
+            "Casos abiertos — Nacionalidad × Categoría",
+        ),
+        ("en", "GRCM report: consular protection cases", "Cases opened — Nationality × Category"),
+        (
+            "fr",
+            "Rapport pour le GRCM : dossiers de protection consulaire",
+            "Dossiers ouverts — Nationalité × Catégorie",
+        ),
+    ] {
+        let file = node.data_dir().join(format!("grcm-hn-{lang}.pdf"));
+        let args = [
+            "report", "grcm", "--period", &year, "--state", "HN", "--format", "pdf", "--lang", lang,
+            "--output",
+        ];
+        let mut args = args.to_vec();
+        args.push(file.to_str().unwrap());
+        let out = node.run(&args);
+        out.assert_ok("report grcm pdf");
+        assert!(
+            out.stderr.contains("13 tables") || out.stderr.contains(" tables (figures"),
+            "{}",
+            out.stderr
+        );
+        let text = crate::harness::pdf_text(&std::fs::read(&file).unwrap());
+        let flat = crate::harness::squeeze(&text);
+        assert!(flat.contains(title), "{lang}: {text}");
+        assert!(flat.contains(opened), "{lang}: {text}");
+        let titles = text.lines().filter(|l| l.contains(" × ")).count();
+        assert!(titles >= tables.len(), "{lang}: {titles} table titles for {} tables: {text}", tables.len());
+        crate::harness::rows_with_suppression(&text, "Honduras");
+    }
     // What cannot be reported is refused with a reason, and nothing is written.
     let other = node.data_dir().join("none.csv");
     let other_s = other.to_str().unwrap();
@@ -1098,7 +1135,8 @@ fn report_grcm_writes_the_suppressed_tables_in_the_chosen_language(node: Node) {
         (vec!["--period", "2099-H1", "--state", "HN"], "has not started"),
         (vec!["--period", "2026-S1", "--state", "HN"], "is not a period"),
         (vec!["--period", &year, "--state", "HN", "--lang", "de"], "choose es, en or fr"),
-        (vec!["--period", &year, "--state", "HN", "--format", "pdf"], "choose csv or xlsx"),
+        (vec!["--period", &year, "--state", "HN", "--format", "docx"], "choose csv, xlsx or pdf"),
+        (vec!["--period", &year, "--format", "xlsx"], "csv or pdf"),
         (vec!["--period", &year, "--state", "H1"], "--state"),
         (vec!["--period", &year], "no state has submitted figures"),
     ];

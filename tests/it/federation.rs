@@ -1519,6 +1519,15 @@ async fn statistics_reach_the_hub_suppressed_and_checked(backend: Backend) {
         }
     }
     assert!(n > 0, "{csv}");
+    // The same as PDF: a section per state that sent figures.
+    let pdf = enlace_web::report::grcm_pdf_of(&all, enlace_web::ui::i18n::Locale::En).unwrap();
+    let text = crate::harness::pdf_text(&pdf);
+    let flat = crate::harness::squeeze(&text);
+    assert!(
+        flat.contains("GRCM report: consular protection cases") && flat.contains("Honduras (HN)"),
+        "{text}"
+    );
+    crate::harness::rows_with_suppression(&text, "Honduras");
     // Only regional analysts read the regional view.
     let (s, _) = hub.t.get(&hub.t.token("supervisor.hn").await, "/api/v1/regional/stats").await;
     assert_eq!(s, 403);

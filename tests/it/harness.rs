@@ -329,3 +329,53 @@ macro_rules! both_backends {
         )+
     };
 }
+
+/// A PDF checked by `qpdf --check` (its structure), and its text as `pdftotext -layout`
+/// extracts it (a table row on one line). Both tools (Debian's qpdf and poppler-utils) are
+/// installed by `.ci/run`; without them this fails, naming them.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("report.pdf");
+    std::fs::write(&file, pdf).expect("write the PDF");
+    let run = |program: &str, args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program} (apt-get install qpdf poppler-utils): {e}"))
+    };
+    let check = run("qpdf", &["--check".as_ref(), file.as_os_str()]);
+    let said = String::from_utf8_lossy(&check.stdout).into_owned() + &String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "qpdf --check refuses the PDF:\n{said}");
+    assert!(said.contains("No syntax or stream encoding errors"), "qpdf --check:\n{said}");
+    let text = run(
+        "pdftotext",
+        &["-layout".as_ref(), "-enc".as_ref(), "UTF-8".as_ref(), file.as_os_str(), "-".as_ref()],
+    );
+    assert!(text.status.success(), "pdftotext: {}", String::from_utf8_lossy(&text.stderr));
+    String::from_utf8(text.stdout).expect("pdftotext writes UTF-8")
+}
+
+/// `text` with every run of white space (line breaks and no-break spaces included) as one
+/// space, to find a phrase however it was wrapped or spaced.
+pub fn squeeze(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// The lines of a report's text that start with `label` (a table row or a chart bar), and
+/// the figures on them: each must be 0 or at least 5 (smaller counts are suppressed, "—").
+/// Returns how many of those lines show the suppression mark.
+pub fn rows_with_suppression(text: &str, label: &str) -> usize {
+    let mut marked = 0;
+    for line in text.lines().filter(|l| l.trim_start().starts_with(label)) {
+        let rest = &line.trim_start()[label.len()..];
+        for word in rest.split_whitespace() {
+            if let Ok(n) = word.replace([',', '\u{a0}', '\u{202f}'], "").parse::<u64>() {
+                assert!(n == 0 || n >= 5, "a small count in the PDF: {line:?}");
+            }
+        }
+        if rest.contains('—') {
+            marked += 1;
+        }
+    }
+    marked
+}

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::harness::{TestApp, new_case};
+use crate::harness::{TestApp, new_case, pdf_text, rows_with_suppression, squeeze};
 
 /// The cells of one table as (row, col) → count, `None` where suppressed.
 fn cell(stats: &Value, table: &str, row: &str, col: &str) -> Option<u64> {
@@ -128,6 +128,22 @@ async fn node_statistics_are_suppressed_when_they_may_leave_the_node(app: TestAp
     assert!(!csv.body.contains(",2,"), "no small count in the report");
     let xlsx = web.get(&format!("/stats/report.xlsx?period={period}")).await;
     assert_eq!(xlsx.status, 200);
+    // And to print: a valid PDF with the tables, in Spanish; the small counts as "—".
+    web.get(&format!("/stats?period={period}")).await.has("/stats/report.pdf?period=").has("(PDF)");
+    let (status, headers, pdf) = web.get_bytes(&format!("/stats/report.pdf?period={period}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/pdf");
+    let disposition = headers["content-disposition"].to_str().unwrap();
+    assert!(disposition.starts_with("attachment;") && disposition.ends_with(".pdf\""), "{disposition}");
+    let text = pdf_text(&pdf);
+    let flat = squeeze(&text);
+    assert!(flat.contains("Informe para el GRCM: casos de protección consular"), "{text}");
+    assert!(flat.contains("Casos abiertos — Nacionalidad × Categoría"), "{text}");
+    assert!(flat.contains("Casos cerrados — Nacionalidad × Categoría"), "{text}");
+    assert!(
+        rows_with_suppression(&text, "Honduras") > 0,
+        "Honduras' 7 migration and 2 labour cases are suppressed: {text}"
+    );
     let mut web = crate::ui::Web::new(&app).accept_language("en");
     web.sign_in("analyst").await;
     web.get(&format!("/stats?period={period}"))
@@ -136,6 +152,30 @@ async fn node_statistics_are_suppressed_when_they_may_leave_the_node(app: TestAp
         .lacks("would-hide")
         .has("<svg")
         .has("stroke-dasharray");
+    // The analyst's PDF in English, the supervisor's in French: the same figures.
+    for (who, lang, title, table) in [
+        ("analyst", "en", "GRCM report: consular protection cases", "Cases opened — Nationality × Category"),
+        (
+            "supervisor.hn",
+            "fr",
+            "Rapport pour le GRCM : dossiers de protection consulaire",
+            "Dossiers ouverts — Nationalité × Catégorie",
+        ),
+    ] {
+        let mut web = crate::ui::Web::new(&app).accept_language(lang);
+        web.sign_in(who).await;
+        let (status, _, pdf) = web.get_bytes(&format!("/stats/report.pdf?period={period}")).await;
+        assert_eq!(status, 200, "{who}");
+        let text = pdf_text(&pdf);
+        let flat = squeeze(&text);
+        assert!(flat.contains(title) && flat.contains(table), "{lang}: {text}");
+        assert!(rows_with_suppression(&text, "Honduras") > 0, "{lang}: {text}");
+    }
+    // Officers may not download it.
+    let mut web = crate::ui::Web::new(&app).accept_language("en");
+    web.sign_in("officer.hn").await;
+    let (status, _, _) = web.get_bytes(&format!("/stats/report.pdf?period={period}")).await;
+    assert_eq!(status, 403);
 }
 
 both_backends!(node_statistics_are_suppressed_when_they_may_leave_the_node);

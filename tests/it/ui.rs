@@ -97,6 +97,13 @@ impl Web {
         self.finish(res).await
     }
 
+    /// A download as it came: status, headers and the bytes of the body.
+    pub async fn get_bytes(&mut self, path: &str) -> (u16, HeaderMap, Vec<u8>) {
+        let res = self.req(reqwest::Method::GET, path).send().await.unwrap();
+        let (status, headers) = (res.status().as_u16(), res.headers().clone());
+        (status, headers, res.bytes().await.unwrap().to_vec())
+    }
+
     pub async fn get_with(&mut self, path: &str, name: &str, value: &str) -> Page {
         let res = self.req(reqwest::Method::GET, path).header(name, value).send().await.unwrap();
         self.finish(res).await

@@ -8,6 +8,7 @@
 mod bodies;
 mod load;
 mod pages;
+mod report;
 mod server;
 mod stats;
 
@@ -29,6 +30,25 @@ const PASSWORD: &str = "enlace-demo-2016";
 
 #[derive(clap::Subcommand, Debug, Clone)]
 enum Cmd {
+    /// The GRCM report (issue 7): `enlace report grcm` run several times per format; the whole
+    /// process, and apart the figures and the rendering of the file.
+    Grcm {
+        /// The node's data directory (its SQLite database), e.g. one made by
+        /// `enlace demo-data --cases 1000000`.
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "HN")]
+        state: String,
+        #[arg(long, default_value = "2026-H2")]
+        period: String,
+        #[arg(long, default_value = "es")]
+        lang: String,
+        #[arg(long, value_delimiter = ',', default_value = "csv,pdf")]
+        formats: Vec<String>,
+        /// Measured runs per format (after one that warms the caches).
+        #[arg(long, default_value_t = 5)]
+        repeat: u32,
+    },
     /// Diagnosis: the plan and timing of one SQL statement on a SQLite file, with the SQLite
     /// version bundled in the server (opened read-only, with the server's cache settings).
     SqlitePlan {
@@ -772,6 +792,9 @@ async fn run(cli: Cli) -> Result<()> {
             "{} not found: build it with `cargo build --release -p enlace` or pass --enlace-bin",
             enlace.display()
         );
+    }
+    if let Some(Cmd::Grcm { data_dir, state, period, lang, formats, repeat }) = &cli.cmd {
+        return report::grcm(&enlace, data_dir, state, period, lang, formats, *repeat);
     }
     std::fs::create_dir_all(&cli.data_root)?;
     if !cli.pg_prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {

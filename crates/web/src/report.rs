@@ -1,9 +1,14 @@
 //! Reports of a node's statistics (issue 7), in the reader's language: the GRCM report as
 //! CSV, one row per cell (margins included), so that spreadsheets and the hub can add states
-//! up, or as XLSX, a sheet per table after a sheet of notes and methodology. Only published
-//! (suppressed) statistics go into a report.
+//! up, as XLSX, a sheet per table after a sheet of notes and methodology, or as PDF, to print
+//! and send (`pdf`). Only published (suppressed) statistics go into a report.
+
+mod helvetica;
+mod pdf;
 
 use enlace_app::stats::NodeStats;
+
+pub use pdf::{grcm_pdf, grcm_pdf_of};
 
 use crate::ui::i18n::{Locale, Tr};
 use crate::ui::stats::value_label;

@@ -74,6 +74,7 @@ pub fn routes() -> Router<App> {
         .route("/stats", get(stats::show))
         .route("/stats/report.csv", get(stats::report_csv))
         .route("/stats/report.xlsx", get(stats::report_xlsx))
+        .route("/stats/report.pdf", get(stats::report_pdf))
         .route("/stats/submit", post(stats::submit))
         .route("/regional", get(stats::regional))
         .route("/shares", get(shares::list))

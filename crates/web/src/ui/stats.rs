@@ -181,6 +181,11 @@ pub async fn report_xlsx(page: Page, uri: axum::http::Uri) -> Response {
     report(page, uri, "xlsx").await
 }
 
+/// `GET /stats/report.pdf?period=2026-H1`: the same to print, with a bar chart per table.
+pub async fn report_pdf(page: Page, uri: axum::http::Uri) -> Response {
+    report(page, uri, "pdf").await
+}
+
 async fn report(page: Page, uri: axum::http::Uri, format: &str) -> Response {
     use axum::http::{HeaderValue, header};
     use axum::response::IntoResponse;
@@ -189,13 +194,14 @@ async fn report(page: Page, uri: axum::http::Uri, format: &str) -> Response {
         Ok(s) => s,
         Err(e) => return page.fail(e),
     };
-    let (body, mime) = if format == "xlsx" {
-        (
-            crate::report::grcm_xlsx(&stats, page.tr().locale),
+    let locale = page.tr().locale;
+    let (body, mime) = match format {
+        "xlsx" => (
+            crate::report::grcm_xlsx(&stats, locale),
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-    } else {
-        (crate::report::grcm_csv(&stats, page.tr().locale), "text/csv; charset=utf-8")
+        ),
+        "pdf" => (crate::report::grcm_pdf(&stats, locale), "application/pdf"),
+        _ => (crate::report::grcm_csv(&stats, locale), "text/csv; charset=utf-8"),
     };
     let body = match body {
         Ok(b) => b,
