@@ -215,7 +215,7 @@ enum ReportCommand {
         #[arg(long)]
         period: String,
         /// The state whose cases are reported (ISO code, e.g. HN). Without it, on the hub: the
-        /// regional report of every state's submitted figures (csv or pdf).
+        /// regional report of every state's submitted figures.
         #[arg(long)]
         state: Option<String>,
         /// csv (one row per cell), xlsx (a sheet per table) or pdf (to print: tables and bar
@@ -581,20 +581,15 @@ async fn run(cli: Cli) -> Result<()> {
                     )
                 }
                 None => {
-                    if format == "xlsx" {
-                        bail!(
-                            "--format {format}: the regional report (no --state) is csv or pdf in this version"
-                        );
-                    }
                     let all = app.regional_report(&period).await.map_err(explain)?;
                     if all.is_empty() {
                         bail!("no state has submitted figures for {period} to this node (is it the hub?)");
                     }
                     let states: Vec<String> = all.iter().map(|s| s.state.to_string()).collect();
-                    let body = if format == "pdf" {
-                        enlace_web::report::grcm_pdf_of(&all, locale)
-                    } else {
-                        enlace_web::report::grcm_csv_of(&all, locale)
+                    let body = match format.as_str() {
+                        "pdf" => enlace_web::report::grcm_pdf_of(&all, locale),
+                        "xlsx" => enlace_web::report::grcm_xlsx_of(&all, locale),
+                        _ => enlace_web::report::grcm_csv_of(&all, locale),
                     };
                     (body, format!("regional GRCM report for {period}: {}", states.join(", ")))
                 }

@@ -1136,7 +1136,7 @@ fn report_grcm_writes_the_suppressed_tables_in_the_chosen_language(node: Node) {
         (vec!["--period", "2026-S1", "--state", "HN"], "is not a period"),
         (vec!["--period", &year, "--state", "HN", "--lang", "de"], "choose es, en or fr"),
         (vec!["--period", &year, "--state", "HN", "--format", "docx"], "choose csv, xlsx or pdf"),
-        (vec!["--period", &year, "--format", "xlsx"], "csv or pdf"),
+        (vec!["--period", &year, "--format", "xlsx"], "no state has submitted figures"),
         (vec!["--period", &year, "--state", "H1"], "--state"),
         (vec!["--period", &year], "no state has submitted figures"),
     ];

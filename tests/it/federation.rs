@@ -1519,6 +1519,16 @@ async fn statistics_reach_the_hub_suppressed_and_checked(backend: Backend) {
         }
     }
     assert!(n > 0, "{csv}");
+    // The same as a workbook: notes, then a sheet per table with a block per state.
+    let book = enlace_web::report::grcm_xlsx_of(&all, enlace_web::ui::i18n::Locale::En).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(book)).expect("an XLSX is a zip");
+    let sheets = (0..zip.len())
+        .filter(|i| zip.by_index(*i).unwrap().name().unwrap().starts_with("xl/worksheets/sheet"))
+        .count();
+    assert_eq!(sheets, all[0].tables.len() + 1);
+    let mut strings = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("xl/sharedStrings.xml").unwrap(), &mut strings).unwrap();
+    assert!(strings.contains("HN · Cases opened"), "{strings}");
     // The same as PDF: a section per state that sent figures.
     let pdf = enlace_web::report::grcm_pdf_of(&all, enlace_web::ui::i18n::Locale::En).unwrap();
     let text = crate::harness::pdf_text(&pdf);

@@ -119,6 +119,12 @@ const SHEET_NAME_MAX: usize = 31;
 /// the methodology, then one sheet per table (title, header, rows, totals; a suppressed cell
 /// shows "—").
 pub fn grcm_xlsx(stats: &NodeStats, locale: Locale) -> Result<Vec<u8>, String> {
+    grcm_xlsx_of(std::slice::from_ref(stats), locale)
+}
+
+/// The workbook of several states (the hub's regional report): the notes sheet lists each
+/// state's art. 36 delays; each table's sheet holds one block per state, one under the other.
+pub fn grcm_xlsx_of(all: &[NodeStats], locale: Locale) -> Result<Vec<u8>, String> {
     use rust_xlsxwriter::{Format, Workbook};
     let tr = Tr::new(locale);
     let err = |e: rust_xlsxwriter::XlsxError| e.to_string();
@@ -129,60 +135,77 @@ pub fn grcm_xlsx(stats: &NodeStats, locale: Locale) -> Result<Vec<u8>, String> {
     let name: String = tr.t("report-sheet-notes").chars().take(SHEET_NAME_MAX).collect();
     notes.set_name(&name).map_err(err)?;
     notes.write_string_with_format(0, 0, tr.t("report-title"), &bold).map_err(err)?;
-    notes.write_string(1, 0, tr.t("report-col-state")).map_err(err)?;
-    notes.write_string(1, 1, stats.state.as_str()).map_err(err)?;
-    notes.write_string(2, 0, tr.t("report-col-period")).map_err(err)?;
-    notes.write_string(2, 1, &stats.period.label).map_err(err)?;
-    notes.write_string_with_format(4, 0, tr.t("stats-art36"), &bold).map_err(err)?;
-    let a = &stats.art36;
-    let art36 = [
-        ("report-art36-detentions", a.detentions.map(|n| n as f64)),
-        ("report-art36-median-hours", a.median_hours),
-        ("report-art36-within-24h", a.within_24h),
-    ];
-    for (i, (key, v)) in art36.iter().enumerate() {
-        let row = 5 + i as u32;
-        notes.write_string(row, 0, tr.t(key)).map_err(err)?;
-        match v {
-            Some(v) => notes.write_number(row, 1, *v).map_err(err)?,
-            None => notes.write_string(row, 1, tr.t("report-suppressed")).map_err(err)?,
-        };
+    let mut row = 1u32;
+    for stats in all {
+        notes.write_string(row, 0, tr.t("report-col-state")).map_err(err)?;
+        notes.write_string(row, 1, stats.state.as_str()).map_err(err)?;
+        notes.write_string(row + 1, 0, tr.t("report-col-period")).map_err(err)?;
+        notes.write_string(row + 1, 1, &stats.period.label).map_err(err)?;
+        notes.write_string_with_format(row + 3, 0, tr.t("stats-art36"), &bold).map_err(err)?;
+        let a = &stats.art36;
+        let art36 = [
+            ("report-art36-detentions", a.detentions.map(|n| n as f64)),
+            ("report-art36-median-hours", a.median_hours),
+            ("report-art36-within-24h", a.within_24h),
+        ];
+        for (i, (key, v)) in art36.iter().enumerate() {
+            let r = row + 4 + i as u32;
+            notes.write_string(r, 0, tr.t(key)).map_err(err)?;
+            match v {
+                Some(v) => notes.write_number(r, 1, *v).map_err(err)?,
+                None => notes.write_string(r, 1, tr.t("report-suppressed")).map_err(err)?,
+            };
+        }
+        row += 8;
     }
-    notes.write_string_with_format(9, 0, tr.t("report-method-title"), &bold).map_err(err)?;
-    notes.write_string(10, 0, tr.t("stats-method")).map_err(err)?;
+    notes.write_string_with_format(row, 0, tr.t("report-method-title"), &bold).map_err(err)?;
+    notes.write_string(row + 1, 0, tr.t("stats-method")).map_err(err)?;
     notes.set_column_width(0, 40).map_err(err)?;
-    for (i, t) in stats.tables.iter().enumerate() {
+    // The tables, in the order of the first state that has them.
+    let mut ids: Vec<&str> = Vec::new();
+    for t in all.iter().flat_map(|s| &s.tables) {
+        if !ids.contains(&t.id.as_str()) {
+            ids.push(&t.id);
+        }
+    }
+    for (i, id) in ids.iter().enumerate() {
         let sheet = book.add_worksheet();
         let name: String =
-            format!("{:02} {}", i + 1, t.id.replace('_', " ")).chars().take(SHEET_NAME_MAX).collect();
+            format!("{:02} {}", i + 1, id.replace('_', " ")).chars().take(SHEET_NAME_MAX).collect();
         sheet.set_name(&name).map_err(err)?;
-        let title = format!(
-            "{} — {} × {}",
-            tr.label("measure", &t.measure),
-            tr.label("dim", &t.row_dim),
-            tr.label("dim", &t.col_dim)
-        );
-        sheet.write_string_with_format(0, 0, &title, &bold).map_err(err)?;
-        sheet.write_string_with_format(1, 0, tr.label("dim", &t.row_dim), &bold).map_err(err)?;
-        let nr = t.rows.len();
-        let nc = t.cols.len();
-        for c in 0..=nc {
-            let head = if c == nc { total.clone() } else { value_label(tr, &t.col_dim, &t.cols[c]) };
-            sheet.write_string_with_format(1, 1 + c as u16, head, &bold).map_err(err)?;
-        }
-        for r in 0..=nr {
-            let row = 2 + r as u32;
-            let label = if r == nr { total.clone() } else { value_label(tr, &t.row_dim, &t.rows[r]) };
-            sheet.write_string_with_format(row, 0, label, &bold).map_err(err)?;
+        let mut top = 0u32;
+        for stats in all {
+            let Some(t) = stats.tables.iter().find(|t| t.id == *id) else { continue };
+            let title = format!(
+                "{} · {} — {} × {}",
+                stats.state.as_str(),
+                tr.label("measure", &t.measure),
+                tr.label("dim", &t.row_dim),
+                tr.label("dim", &t.col_dim)
+            );
+            sheet.write_string_with_format(top, 0, &title, &bold).map_err(err)?;
+            sheet.write_string_with_format(top + 1, 0, tr.label("dim", &t.row_dim), &bold).map_err(err)?;
+            let nr = t.rows.len();
+            let nc = t.cols.len();
             for c in 0..=nc {
-                let col = 1 + c as u16;
-                match t.grid[r][c] {
-                    Some(v) => sheet.write_number(row, col, v as f64).map_err(err)?,
-                    None => sheet.write_string(row, col, "—").map_err(err)?,
-                };
+                let head = if c == nc { total.clone() } else { value_label(tr, &t.col_dim, &t.cols[c]) };
+                sheet.write_string_with_format(top + 1, 1 + c as u16, head, &bold).map_err(err)?;
             }
+            for r in 0..=nr {
+                let at = top + 2 + r as u32;
+                let label = if r == nr { total.clone() } else { value_label(tr, &t.row_dim, &t.rows[r]) };
+                sheet.write_string_with_format(at, 0, label, &bold).map_err(err)?;
+                for c in 0..=nc {
+                    let col = 1 + c as u16;
+                    match t.grid[r][c] {
+                        Some(v) => sheet.write_number(at, col, v as f64).map_err(err)?,
+                        None => sheet.write_string(at, col, "—").map_err(err)?,
+                    };
+                }
+            }
+            sheet.write_string(top + 4 + nr as u32, 0, tr.t("stats-note-published")).map_err(err)?;
+            top += 6 + nr as u32;
         }
-        sheet.write_string(4 + nr as u32, 0, tr.t("stats-note-published")).map_err(err)?;
         sheet.set_column_width(0, 28).map_err(err)?;
     }
     book.save_to_buffer().map_err(err)
