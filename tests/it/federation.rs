@@ -1519,6 +1519,22 @@ async fn statistics_reach_the_hub_suppressed_and_checked(backend: Backend) {
         }
     }
     assert!(n > 0, "{csv}");
+    // The analyst downloads the same from the regional page; other roles may not.
+    let mut web = crate::ui::Web::new(&hub.t).accept_language("en");
+    web.sign_in("analyst").await;
+    let page = web.get(&format!("/regional?period={period}")).await;
+    page.has(&format!("/regional/report.pdf?period={period}"));
+    for (format, mime) in [("csv", "text/csv"), ("xlsx", "spreadsheetml"), ("pdf", "application/pdf")] {
+        let got = web.get(&format!("/regional/report.{format}?period={period}")).await;
+        assert_eq!(got.status, 200, "{format}");
+        assert!(got.headers["content-type"].to_str().unwrap().contains(mime), "{format}");
+        assert!(got.headers["content-disposition"].to_str().unwrap().contains("grcm-regional-"), "{format}");
+    }
+    let csv_page = web.get(&format!("/regional/report.csv?period={period}")).await;
+    assert!(csv_page.body.contains("HN,"), "{}", csv_page.body);
+    let mut sup_web = crate::ui::Web::new(&net.hn.t).accept_language("en");
+    sup_web.sign_in("supervisor.hn").await;
+    assert_eq!(sup_web.get(&format!("/regional/report.csv?period={period}")).await.status, 403);
     // The same as a workbook: notes, then a sheet per table with a block per state.
     let book = enlace_web::report::grcm_xlsx_of(&all, enlace_web::ui::i18n::Locale::En).unwrap();
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(book)).expect("an XLSX is a zip");

@@ -240,6 +240,31 @@ impl App {
     /// received (already suppressed), for an operator (`enlace report grcm` without a state);
     /// audited.
     pub async fn regional_report(&self, period: &str) -> Result<Vec<NodeStats>, AppError> {
+        let (period, out) = self.submissions_of(period).await?;
+        let detail = json!({"period": period.label, "states": out.len(), "regional": true});
+        let label = period.label.clone();
+        self.db()
+            .write(move |tx| {
+                let (detail, label) = (detail.clone(), label.clone());
+                Box::pin(
+                    async move { audit(tx, event(None, "stats.report", "stats", Some(label), detail)).await },
+                )
+            })
+            .await?;
+        Ok(out)
+    }
+
+    /// The same for a regional analyst (the `/regional` page's downloads); audited as a read.
+    pub async fn regional_report_for(&self, actor: &Actor, period: &str) -> Result<Vec<NodeStats>, AppError> {
+        self.guard(actor, access::require_role(actor, &[Role::RegionalAnalyst])).await?;
+        let (period, out) = self.submissions_of(period).await?;
+        let detail = json!({"period": period.label, "states": out.len(), "regional": true});
+        self.audit_read(actor, "stats.report", "stats", period.label.clone(), detail).await?;
+        Ok(out)
+    }
+
+    /// Every state's submission of `period`, as the report machinery takes them.
+    async fn submissions_of(&self, period: &str) -> Result<(Period, Vec<NodeStats>), AppError> {
         let now = Utc::now();
         let period =
             Period::parse(period.trim(), now).map_err(|e| AppError::invalid("period", e.to_string()))?;
@@ -261,17 +286,7 @@ impl App {
                 computed_at: r.received_at,
             });
         }
-        let detail = json!({"period": period.label, "states": out.len(), "regional": true});
-        let label = period.label.clone();
-        self.db()
-            .write(move |tx| {
-                let (detail, label) = (detail.clone(), label.clone());
-                Box::pin(
-                    async move { audit(tx, event(None, "stats.report", "stats", Some(label), detail)).await },
-                )
-            })
-            .await?;
-        Ok(out)
+        Ok((period, out))
     }
 }
 

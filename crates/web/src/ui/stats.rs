@@ -187,27 +187,59 @@ pub async fn report_pdf(page: Page, uri: axum::http::Uri) -> Response {
 }
 
 async fn report(page: Page, uri: axum::http::Uri, format: &str) -> Response {
+    let (_, period) = asked(&uri);
+    match page.app.node_stats(page.actor(), &period, true).await {
+        Ok(stats) => {
+            let name = format!("grcm-{}-{}", stats.state, stats.period.label);
+            download(&page, std::slice::from_ref(&stats), format, &name)
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+/// `GET /regional/report.{csv,xlsx,pdf}?period=2026-H1`: the hub's regional report, every
+/// state's submitted (suppressed) figures (regional analysts).
+pub async fn regional_report_csv(page: Page, uri: axum::http::Uri) -> Response {
+    regional_report(page, uri, "csv").await
+}
+
+pub async fn regional_report_xlsx(page: Page, uri: axum::http::Uri) -> Response {
+    regional_report(page, uri, "xlsx").await
+}
+
+pub async fn regional_report_pdf(page: Page, uri: axum::http::Uri) -> Response {
+    regional_report(page, uri, "pdf").await
+}
+
+async fn regional_report(page: Page, uri: axum::http::Uri, format: &str) -> Response {
+    let (_, period) = asked(&uri);
+    match page.app.regional_report_for(page.actor(), &period).await {
+        Ok(all) => {
+            let name = format!("grcm-regional-{}", period.trim());
+            download(&page, &all, format, &name)
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+/// The report of `all` (one state, or the regional one) as a file to download.
+fn download(page: &Page, all: &[enlace_app::stats::NodeStats], format: &str, name: &str) -> Response {
     use axum::http::{HeaderValue, header};
     use axum::response::IntoResponse;
-    let (_, period) = asked(&uri);
-    let stats = match page.app.node_stats(page.actor(), &period, true).await {
-        Ok(s) => s,
-        Err(e) => return page.fail(e),
-    };
     let locale = page.tr().locale;
     let (body, mime) = match format {
         "xlsx" => (
-            crate::report::grcm_xlsx(&stats, locale),
+            crate::report::grcm_xlsx_of(all, locale),
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ),
-        "pdf" => (crate::report::grcm_pdf(&stats, locale), "application/pdf"),
-        _ => (crate::report::grcm_csv(&stats, locale), "text/csv; charset=utf-8"),
+        "pdf" => (crate::report::grcm_pdf_of(all, locale), "application/pdf"),
+        _ => (crate::report::grcm_csv_of(all, locale), "text/csv; charset=utf-8"),
     };
     let body = match body {
         Ok(b) => b,
         Err(e) => return page.fail(enlace_app::AppError::Unavailable(e)),
     };
-    let name = format!("attachment; filename=\"grcm-{}-{}.{format}\"", stats.state, stats.period.label);
+    let name = format!("attachment; filename=\"{name}.{format}\"");
     let mut res = body.into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
