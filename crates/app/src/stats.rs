@@ -5,6 +5,8 @@
 //! node (the regional analysts' view, reports, what goes to the hub) is suppressed
 //! (`enlace_stats::protect`).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeZone, Utc};
 use enlace_domain::country::CountryCode;
 use enlace_domain::role::Role;
@@ -146,29 +148,44 @@ pub struct NodeStats {
 
 /// What one case contributes: its dimension values.
 struct Facts {
-    nationality: String,
-    host_state: String,
-    post: String,
-    category: String,
-    subtype: String,
-    sex: String,
-    age_band: String,
-    unaccompanied: String,
-    vulnerable: String,
+    nationality: Arc<str>,
+    host_state: Arc<str>,
+    post: Arc<str>,
+    category: Arc<str>,
+    subtype: Arc<str>,
+    sex: Arc<str>,
+    age_band: Arc<str>,
+    unaccompanied: &'static str,
+    vulnerable: &'static str,
     opened: bool,
     closed: bool,
     open_at_end: bool,
-    outcome: String,
-    return_route: Option<String>,
+    outcome: &'static str,
+    return_route: Option<Arc<str>>,
     /// Hours from the post learning of a detention in the period to the first contact.
     art36_hours: Option<f64>,
 }
 
+/// One shared copy of each dimension value (a period holds many cases and few values).
+#[derive(Default)]
+struct Interner(std::collections::HashMap<String, Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, v: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(v) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(v);
+        self.0.insert(v.to_string(), a.clone());
+        a
+    }
+}
+
 /// A case's dimension values for `p`, from its row of facts.
-fn facts(c: &StatsRow, p: &Period) -> Facts {
+fn facts(c: &StatsRow<'_>, p: &Period, i: &mut Interner) -> Facts {
     let closed_at = c.closed_at.filter(|t| *t < p.to);
-    let return_route = match (&c.return_date, &c.return_route) {
-        (Some(d), Some(r)) if p.from.date_naive() <= *d && *d < p.to.date_naive() => Some(r.clone()),
+    let return_route = match (&c.return_date, c.return_route) {
+        (Some(d), Some(r)) if p.from.date_naive() <= *d && *d < p.to.date_naive() => Some(i.get(r)),
         _ => None,
     };
     let art36_hours = c.art36_learned_at.and_then(|learned| {
@@ -183,19 +200,19 @@ fn facts(c: &StatsRow, p: &Period) -> Facts {
         "open"
     };
     Facts {
-        nationality: c.nationality.clone(),
-        host_state: c.host_state.clone(),
-        post: c.post.clone().unwrap_or_else(|| "none".into()),
-        category: c.category.clone(),
-        subtype: c.subtype.clone(),
-        sex: c.sex.clone(),
-        age_band: c.age_band.clone(),
-        unaccompanied: if c.unaccompanied { "yes" } else { "no" }.into(),
-        vulnerable: if c.vuln_mask == 0 { "no" } else { "yes" }.into(),
+        nationality: i.get(c.nationality),
+        host_state: i.get(c.host_state),
+        post: i.get(c.post.unwrap_or("none")),
+        category: i.get(c.category),
+        subtype: i.get(c.subtype),
+        sex: i.get(c.sex),
+        age_band: i.get(c.age_band),
+        unaccompanied: if c.unaccompanied { "yes" } else { "no" },
+        vulnerable: if c.vuln_mask == 0 { "no" } else { "yes" },
         opened: p.contains(c.opened_at),
         closed: closed_at.is_some_and(|t| t >= p.from),
         open_at_end: c.opened_at < p.to && closed_at.is_none(),
-        outcome: outcome.into(),
+        outcome,
         return_route,
         art36_hours,
     }
@@ -227,9 +244,9 @@ fn dim<'a>(f: &'a Facts, name: &str) -> &'a str {
         "subtype" => &f.subtype,
         "sex" => &f.sex,
         "age_band" => &f.age_band,
-        "unaccompanied" => &f.unaccompanied,
-        "vulnerable" => &f.vulnerable,
-        "outcome" => &f.outcome,
+        "unaccompanied" => f.unaccompanied,
+        "vulnerable" => f.vulnerable,
+        "outcome" => f.outcome,
         "route" => f.return_route.as_deref().unwrap_or(""),
         _ => "",
     }
@@ -451,8 +468,11 @@ impl App {
     /// stream: only the facts are kept).
     async fn facts_of_period(&self, state: CountryCode, p: &Period) -> Result<Vec<Facts>, AppError> {
         let mut out = Vec::new();
-        enlace_store::cases::for_each_active(self.db(), state, p.from, p.to, |c| out.push(facts(&c, p)))
-            .await?;
+        let mut interner = Interner::default();
+        enlace_store::cases::for_each_active(self.db(), state, p.from, p.to, |c| {
+            out.push(facts(&c, p, &mut interner))
+        })
+        .await?;
         Ok(out)
     }
 }

@@ -161,7 +161,7 @@ fn pack_facts(c: &Case) -> String {
 }
 
 /// Reads what [`pack_facts`] wrote.
-fn unpack_facts(s: &str) -> Result<StatsRow, StoreError> {
+fn unpack_facts(s: &str) -> Result<StatsRow<'_>, StoreError> {
     let bad = |what: &str| StoreError::Corrupt(format!("case_facts: {what} in {s:?}"));
     let mut v = [""; 16];
     let mut parts = s.split(SEP);
@@ -171,22 +171,24 @@ fn unpack_facts(s: &str) -> Result<StatsRow, StoreError> {
     if parts.next().is_some() {
         return Err(bad("16 values expected"));
     }
-    let opt = |x: &str| (!x.is_empty()).then(|| x.to_string());
+    fn opt(x: &str) -> Option<&str> {
+        (!x.is_empty()).then_some(x)
+    }
     let ts =
         |x: &str| DateTime::parse_from_rfc3339(x).map(|t| t.with_timezone(&Utc)).map_err(|_| bad("a time"));
     let opt_ts = |x: &str| if x.is_empty() { Ok(None) } else { ts(x).map(Some) };
     Ok(StatsRow {
         post: opt(v[0]),
-        host_state: v[1].to_string(),
-        category: v[2].to_string(),
-        subtype: v[3].to_string(),
+        host_state: v[1],
+        category: v[2],
+        subtype: v[3],
         vuln_mask: v[4].parse().map_err(|_| bad("vuln_mask"))?,
-        status: v[5].to_string(),
+        status: v[5],
         opened_at: ts(v[6])?,
         closed_at: opt_ts(v[7])?,
-        nationality: v[8].to_string(),
-        sex: v[9].to_string(),
-        age_band: v[10].to_string(),
+        nationality: v[8],
+        sex: v[9],
+        age_band: v[10],
         unaccompanied: v[11] == "1",
         return_date: if v[12].is_empty() {
             None
@@ -888,21 +890,21 @@ pub async fn export_page(
 /// What statistics read of a case: its dimension columns and its parts and person as stored
 /// (JSON text, which the caller reads only in part).
 #[derive(Debug, Clone)]
-pub struct StatsRow {
-    pub post: Option<String>,
-    pub host_state: String,
-    pub category: String,
-    pub subtype: String,
+pub struct StatsRow<'a> {
+    pub post: Option<&'a str>,
+    pub host_state: &'a str,
+    pub category: &'a str,
+    pub subtype: &'a str,
     pub vuln_mask: i64,
-    pub status: String,
+    pub status: &'a str,
     pub opened_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
-    pub nationality: String,
-    pub sex: String,
-    pub age_band: String,
+    pub nationality: &'a str,
+    pub sex: &'a str,
+    pub age_band: &'a str,
     pub unaccompanied: bool,
     pub return_date: Option<chrono::NaiveDate>,
-    pub return_route: Option<String>,
+    pub return_route: Option<&'a str>,
     pub art36_learned_at: Option<DateTime<Utc>>,
     pub art36_contact_at: Option<DateTime<Utc>>,
 }
@@ -915,7 +917,7 @@ pub async fn for_each_active(
     state: CountryCode,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    mut each: impl FnMut(StatsRow) + Send,
+    mut each: impl FnMut(StatsRow<'_>) + Send,
 ) -> Result<u64, StoreError> {
     use futures_util::TryStreamExt;
     // Decoding a row costs sqlx more than SQLite spends scanning it (BENCHMARKS.md, session
