@@ -304,6 +304,24 @@ async fn bare_network(backend: Backend) -> Option<Net> {
     Some(Net { hub, switch, hn, gt, sv_key, hand_made: Default::default(), tls: HashMap::new() })
 }
 
+/// Adds the hub to a bare network: its node, and a directory naming it, installed on the three
+/// nodes, whose federation then starts.
+async fn add_hub(net: &Net, backend: Backend) -> Option<Node> {
+    let hub = node("hub", backend, &net.hub, &net.switch, None).await?;
+    let mut d = net.directory(1, vec![key_entry(&net.hn.key)]);
+    let mut h = entry("hub", "HN", vec![key_entry(&hub.key)], &net.tls);
+    h.states = Default::default();
+    h.roles = [NodeRole::Hub].into();
+    d.nodes.push(h);
+    let signed = d.sign(&net.hub).unwrap();
+    *net.switch.signed_directory.lock().unwrap() = signed.as_str().to_string();
+    for app in [&net.hn.t.app, &net.gt.t.app, &hub.t.app] {
+        app.install_directory(signed.as_str()).await.unwrap();
+        app.start_federation().unwrap();
+    }
+    Some(hub)
+}
+
 /// Polls `f` until it returns `Some`, for at most 20 s.
 async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
 where
@@ -1409,18 +1427,7 @@ fn unshared(key: &SigningKey, from: &str, to: &str, t: MessageType, payload: Val
 /// the sender does not serve, go to a node that is not the hub, or are forged, are refused.
 async fn statistics_reach_the_hub_suppressed_and_checked(backend: Backend) {
     let Some(net) = bare_network(backend).await else { return };
-    let Some(hub) = node("hub", backend, &net.hub, &net.switch, None).await else { return };
-    let mut d = net.directory(1, vec![key_entry(&net.hn.key)]);
-    let mut h = entry("hub", "HN", vec![key_entry(&hub.key)], &net.tls);
-    h.states = Default::default();
-    h.roles = [NodeRole::Hub].into();
-    d.nodes.push(h);
-    let signed = d.sign(&net.hub).unwrap();
-    *net.switch.signed_directory.lock().unwrap() = signed.as_str().to_string();
-    for app in [&net.hn.t.app, &net.gt.t.app, &hub.t.app] {
-        app.install_directory(signed.as_str()).await.unwrap();
-        app.start_federation().unwrap();
-    }
+    let Some(hub) = add_hub(&net, backend).await else { return };
     let sup = net.hn.t.token("supervisor.hn").await;
     for i in 0..7 {
         net.hn.t.create_case(&sup, &new_case(&["Ana"], &[&format!("Reg{}", "a".repeat(i + 1))])).await;

@@ -290,6 +290,28 @@ impl App {
     }
 }
 
+/// What a node sends the hub (`what`: statistics, linkage encodings) goes to the hub and
+/// names a state its sender serves; returns that state. `sender_states`: the states the
+/// directory says the sender serves; `hub`: whether this node is the network's hub.
+pub(crate) fn submitting_state<'a>(
+    v: &'a VerifiedEnvelope,
+    sender_states: &[String],
+    hub: bool,
+    what: &str,
+) -> Result<&'a str, AppError> {
+    if !hub {
+        return Err(refused("not-the-hub", format!("{what} go to the network's hub, not to this node")));
+    }
+    let state = v.payload.get("state").and_then(Value::as_str).unwrap_or("");
+    if !sender_states.iter().any(|s| s == state) {
+        return Err(refused(
+            "wrong-state",
+            format!("{} does not serve the state \"{state}\"", v.header.from),
+        ));
+    }
+    Ok(state)
+}
+
 /// The hub receives a submission (in the inbox's transaction). `sender_states`: the states
 /// the directory says the sender serves; `hub`: whether this node is the network's hub.
 pub(crate) async fn receive_stats(
@@ -299,17 +321,8 @@ pub(crate) async fn receive_stats(
     hub: bool,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    if !hub {
-        return Err(refused("not-the-hub", "statistics go to the network's hub, not to this node"));
-    }
+    let state = submitting_state(v, sender_states, hub, "statistics")?;
     let p = &v.payload;
-    let state = p.get("state").and_then(Value::as_str).unwrap_or("");
-    if !sender_states.iter().any(|s| s == state) {
-        return Err(refused(
-            "wrong-state",
-            format!("{} does not serve the state \"{state}\"", v.header.from),
-        ));
-    }
     let label = p.get("period").and_then(Value::as_str).unwrap_or("");
     let period = Period::parse(label, now).map_err(|e| match e {
         PeriodError::Future(_) => refused("future-period", e.to_string()),

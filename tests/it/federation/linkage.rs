@@ -7,12 +7,11 @@
 use chrono::{TimeDelta, Utc};
 use enlace_app::AppError;
 use enlace_app::fed::LinkageSecret;
-use enlace_fed::directory::NodeRole;
 use enlace_fed::envelope::MessageType;
 use enlace_fed::ids::NodeId;
 use serde_json::{Value, json};
 
-use super::{Net, bare_network, code, entry, eventually, key_entry, node, node_with, unshared};
+use super::{Net, add_hub, bare_network, code, eventually, node_with, unshared};
 use crate::harness::Backend;
 
 const SECRET: &[u8] = b"the states' shared linkage secret, never the hub's";
@@ -44,18 +43,7 @@ async fn linkage_network(backend: Backend) -> Option<(Net, super::Node)> {
     // HN and GT again, now holding the states' secret.
     net.hn = node_with("hn", backend, &net.hub, &net.switch, None, with_secret).await?;
     net.gt = node_with("gt", backend, &net.hub, &net.switch, None, with_secret).await?;
-    let hub = node("hub", backend, &net.hub, &net.switch, None).await?;
-    let mut d = net.directory(1, vec![key_entry(&net.hn.key)]);
-    let mut h = entry("hub", "HN", vec![key_entry(&hub.key)], &net.tls);
-    h.states = Default::default();
-    h.roles = [NodeRole::Hub].into();
-    d.nodes.push(h);
-    let signed = d.sign(&net.hub).unwrap();
-    *net.switch.signed_directory.lock().unwrap() = signed.as_str().to_string();
-    for app in [&net.hn.t.app, &net.gt.t.app, &hub.t.app] {
-        app.install_directory(signed.as_str()).await.unwrap();
-        app.start_federation().unwrap();
-    }
+    let hub = add_hub(&net, backend).await?;
     Some((net, hub))
 }
 

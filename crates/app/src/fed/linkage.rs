@@ -628,17 +628,8 @@ pub(crate) async fn receive_submission(
     hub: bool,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    if !hub {
-        return Err(refused("not-the-hub", "linkage encodings go to the network's hub, not to this node"));
-    }
+    let state = crate::hub::submitting_state(v, sender_states, hub, "linkage encodings")?;
     let p = &v.payload;
-    let state = p.get("state").and_then(Value::as_str).unwrap_or("");
-    if !sender_states.iter().any(|s| s == state) {
-        return Err(refused(
-            "wrong-state",
-            format!("{} does not serve the state \"{state}\"", v.header.from),
-        ));
-    }
     let scheme = p.get("scheme").and_then(Value::as_str).unwrap_or("");
     if scheme != SCHEME {
         return Err(refused("bad-scheme", format!("the hub compares {SCHEME} encodings, not \"{scheme}\"")));
