@@ -64,17 +64,21 @@ async fn token(c: &reqwest::Client, port: u16, user: &str) -> String {
     r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
 }
 
-/// The shares one side of a node sees, as (kind, state, peer state).
-async fn shares(c: &reqwest::Client, port: u16, tok: &str, side: &str) -> Vec<(String, String, String)> {
-    let v: Value = c
-        .get(format!("http://127.0.0.1:{port}/api/v1/shares?side={side}"))
+/// What a node's API answers to `path`, as JSON.
+async fn get_json(c: &reqwest::Client, port: u16, tok: &str, path: &str) -> Value {
+    c.get(format!("http://127.0.0.1:{port}{path}"))
         .bearer_auth(tok)
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The shares one side of a node sees, as (kind, state, peer state).
+async fn shares(c: &reqwest::Client, port: u16, tok: &str, side: &str) -> Vec<(String, String, String)> {
+    let v = get_json(c, port, tok, &format!("/api/v1/shares?side={side}")).await;
     v["items"]
         .as_array()
         .unwrap()
@@ -123,15 +127,7 @@ async fn the_demo_network_shares_cases_between_nodes_and_restarts_on_its_data() 
     let sv = base + 4;
     let sv_tok = token(&c, sv, "supervisor.sv").await;
     loop {
-        let r = c
-            .get(format!("http://127.0.0.1:{sv}/api/v1/shares"))
-            .bearer_auth(&sv_tok)
-            .send()
-            .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap();
+        let r = get_json(&c, sv, &sv_tok, "/api/v1/shares").await;
         let taken = r["items"].as_array().unwrap().iter().any(|s| {
             s["kind"] == "assistance" && s["handover"]["owned_here"] == true && s["case_id"].is_string()
         });
@@ -145,15 +141,7 @@ async fn the_demo_network_shares_cases_between_nodes_and_restarts_on_its_data() 
     // states (from encodings only: the hub holds no linkage secret).
     for (port, tok, other) in [(hn, &hn_tok, "GT"), (gt, &gt_tok, "HN")] {
         loop {
-            let r = c
-                .get(format!("http://127.0.0.1:{port}/api/v1/linkage/candidates"))
-                .bearer_auth(tok)
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap();
+            let r = get_json(&c, port, tok, "/api/v1/linkage/candidates").await;
             if r.as_array().is_some_and(|a| a.iter().any(|k| k["other_state"] == other)) {
                 break;
             }

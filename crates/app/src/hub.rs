@@ -11,11 +11,10 @@ use enlace_fed::envelope::MessageType;
 use enlace_fed::receive::VerifiedEnvelope;
 use enlace_stats::{Published, THRESHOLD};
 use enlace_store::Tx;
-use enlace_store::fed::{HubStatsRow, OutboxRow};
+use enlace_store::fed::HubStatsRow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::fed::refused;
 use crate::stats::{Art36Delays, Mark, NodeStats, Period, PeriodError, StatTable};
@@ -120,20 +119,9 @@ impl App {
         self.write_as(actor, move |tx| {
             let (actor, body, hub, label) = (actor_w.clone(), body.clone(), hub.clone(), label.clone());
             Box::pin(async move {
-                let id = Uuid::now_v7();
                 let now = enlace_store::now();
-                let row = OutboxRow::pending(
-                    id,
-                    hub.clone(),
-                    MessageType::StatsSubmission.as_str(),
-                    None,
-                    0,
-                    0,
-                    None,
-                    Value::Object(body),
-                    now,
-                );
-                enlace_store::fed::enqueue(tx, &row).await?;
+                let id =
+                    crate::fed::linkage::to_hub(tx, &hub, MessageType::StatsSubmission, body, now).await?;
                 let detail = json!({"state": actor.user.state, "period": label, "hub": hub, "message": id});
                 audit(tx, event(Some(&actor), "stats.submit", "stats", Some(label.clone()), detail)).await
             })

@@ -237,8 +237,8 @@ pub(crate) fn hub_of(dir: &Directory) -> Result<String, AppError> {
         .ok_or_else(|| AppError::Rule("the network directory names no hub".into()))
 }
 
-/// Queues a message to the hub (not share-bound), in the caller's transaction.
-async fn to_hub(
+/// Queues a message to or from the hub (not share-bound), in the caller's transaction.
+pub(crate) async fn to_hub(
     tx: &mut Tx,
     hub: &str,
     t: MessageType,
