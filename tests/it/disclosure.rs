@@ -150,4 +150,48 @@ async fn subject_access_exports_everything_about_the_person_and_logs_it(app: Tes
     assert_eq!(app.post(&app.token("supervisor.gt").await, &path, &body).await.0, 404);
     let (s, v) = app.post(&sup, &path, &json!({"requested_by": "", "legal_instrument": "x"})).await;
     assert_eq!(s, 422, "{v}");
+
+    // The same export as a document to hand over, in the language asked: a section per case.
+    let numbers: Vec<String> =
+        cases.iter().map(|c| c["case"]["number"].as_str().unwrap().to_string()).collect();
+    let log_path = format!("/api/v1/cases/{sid}/disclosures");
+    let released = app.get(&sup, &log_path).await.1.as_array().unwrap().len();
+    let (s, h, pdf) = app.post_for_bytes(&sup, &format!("{path}?format=pdf&lang=es"), &body).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&pdf));
+    assert_eq!(h["content-type"], "application/pdf");
+    let text = crate::harness::pdf_text(&pdf);
+    let flat = crate::harness::squeeze(&text);
+    for want in [
+        "Exportación de acceso del titular",
+        "Rosa Amaya, en persona",
+        "Ley de datos personales, art. 4",
+        "Entrevista",
+        "Comunicaciones anteriores",
+        "Solicitud de acceso de la propia persona",
+    ] {
+        assert!(flat.contains(want), "{want:?} in {text}");
+    }
+    for n in &numbers {
+        assert!(flat.contains(&format!("Caso {n}")), "a section for {n}: {text}");
+    }
+    assert!(!flat.contains("Otra Persona"), "another person's case is not in it");
+    let (s, h, book) = app.post_for_bytes(&sup, &format!("{path}?format=xlsx&lang=fr"), &body).await;
+    assert_eq!(s, 200);
+    assert!(h["content-type"].to_str().unwrap().contains("spreadsheetml"));
+    let (sheets, strings) = crate::harness::xlsx_text(&book);
+    assert_eq!(sheets.len(), 3, "{sheets:?}");
+    // The title, cut to the 31 characters a sheet name may have.
+    assert_eq!(sheets[0], "Export au titre du droit d'accè");
+    assert!(numbers.iter().all(|n| sheets.contains(n)), "{sheets:?}");
+    assert!(strings.contains("Communications antérieures") && strings.contains("Entrevista"), "{strings}");
+    // Each document is a release like the JSON one.
+    assert_eq!(app.get(&sup, &log_path).await.1.as_array().unwrap().len(), released + 2);
+    // A format or language it does not make: refused before anything is released.
+    let (s, _, said) = app.post_for_bytes(&sup, &format!("{path}?format=docx"), &body).await;
+    assert_eq!(s, 400, "{}", String::from_utf8_lossy(&said));
+    assert!(String::from_utf8_lossy(&said).contains("format"));
+    let (s, _, said) = app.post_for_bytes(&sup, &format!("{path}?format=pdf&lang=de"), &body).await;
+    assert_eq!(s, 422, "{}", String::from_utf8_lossy(&said));
+    assert!(String::from_utf8_lossy(&said).contains("lang"));
+    assert_eq!(app.get(&sup, &log_path).await.1.as_array().unwrap().len(), released + 2);
 }

@@ -238,6 +238,18 @@ impl TestApp {
         self.send("POST", token, path, body).await
     }
 
+    /// A POST whose answer is a file: status, headers and the bytes.
+    pub async fn post_for_bytes(
+        &self,
+        token: &str,
+        path: &str,
+        body: &Value,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let r = self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.expect("send");
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        (status, headers, r.bytes().await.expect("body").to_vec())
+    }
+
     /// Creates a case and returns its JSON, asserting 201.
     pub async fn create_case(&self, token: &str, body: &Value) -> Value {
         let (s, v) = self.post(token, "/api/v1/cases", body).await;
@@ -378,4 +390,24 @@ pub fn rows_with_suppression(text: &str, label: &str) -> usize {
         }
     }
     marked
+}
+
+/// An XLSX workbook's sheet names (in order) and its shared strings (every text cell), read
+/// from the zip it is; fails when it is not a workbook.
+pub fn xlsx_text(book: &[u8]) -> (Vec<String>, String) {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(book)).expect("an XLSX is a zip");
+    let mut workbook = String::new();
+    zip.by_name("xl/workbook.xml").expect("a workbook part").read_to_string(&mut workbook).unwrap();
+    let sheets = workbook
+        .split("<sheet ")
+        .skip(1)
+        .filter_map(|s| s.split("name=\"").nth(1).and_then(|n| n.split('"').next()))
+        .map(|n| n.replace("&amp;", "&").replace("&apos;", "'").replace("&quot;", "\""))
+        .collect();
+    let mut strings = String::new();
+    if let Ok(mut part) = zip.by_name("xl/sharedStrings.xml") {
+        part.read_to_string(&mut strings).unwrap();
+    }
+    (sheets, strings)
 }

@@ -120,6 +120,23 @@ impl Web {
         self.post_raw(path, "application/x-www-form-urlencoded", body.into_bytes()).await
     }
 
+    /// A form whose answer is a download: status, headers and the bytes of the body.
+    pub async fn post_for_bytes(&mut self, path: &str, fields: &[(&str, &str)]) -> (u16, HeaderMap, Vec<u8>) {
+        let mut pairs: Vec<(String, String)> =
+            fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        pairs.push(("_csrf".into(), self.csrf.clone()));
+        let res = self
+            .req(reqwest::Method::POST, path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", &self.base)
+            .body(serde_urlencoded::to_string(&pairs).unwrap())
+            .send()
+            .await
+            .unwrap();
+        let (status, headers) = (res.status().as_u16(), res.headers().clone());
+        (status, headers, res.bytes().await.unwrap().to_vec())
+    }
+
     pub async fn post_raw(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Page {
         let res = self
             .req(reqwest::Method::POST, path)
@@ -187,6 +204,7 @@ both_backends!(
     new_case_form_reports_errors_beside_the_fields,
     case_list_search_filters_pages_and_export,
     case_page_forms_report_errors,
+    subject_access_from_the_case_page,
     administration_and_audit_pages,
     pages_refuse_broken_forms,
     linkage_in_the_pages,
@@ -501,10 +519,41 @@ async fn case_list_search_filters_pages_and_export(app: TestApp) {
     assert!(!p.body.contains("Sánchez"));
     let after = app.audit_actions().await.iter().filter(|a| *a == "case.list_export").count();
     assert_eq!(after, before + 1);
+    // The same list as a workbook and as a document to print, in the reader's language,
+    // with the filter it was made with; each export audited.
+    let p = w.get("/cases?category=migration").await;
+    p.has("/cases/export.xlsx?").has("/cases/export.pdf?");
+    let (s, h, book) = w.get_bytes("/cases/export.xlsx?category=migration&sort=number").await;
+    assert_eq!(s, 200);
+    assert!(h["content-type"].to_str().unwrap().contains("spreadsheetml"), "{h:?}");
+    let (sheets, strings) = crate::harness::xlsx_text(&book);
+    assert_eq!(sheets, ["Case list", "Results"]);
+    assert_eq!(strings.matches("María José Gutiérrez Núñez").count(), 55, "{strings}");
+    assert!(strings.contains("Cases in this export") && strings.contains("Migration"), "{strings}");
+    assert!(!strings.contains("Sánchez"));
+    let (s, h, pdf) = w.get_bytes("/cases/export.pdf?category=migration&sort=number").await;
+    assert_eq!(s, 200);
+    assert_eq!(h["content-type"], "application/pdf");
+    assert!(h["content-disposition"].to_str().unwrap().ends_with("cases.pdf\""));
+    let text = crate::harness::pdf_text(&pdf);
+    let flat = crate::harness::squeeze(&text);
+    assert!(flat.contains("Case list") && flat.contains("Cases in this export 55"), "{text}");
+    assert!(flat.contains("Category Migration"), "the filter is stated: {text}");
+    let rows: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("HN-20")).collect();
+    assert_eq!(rows.len(), 55, "a row per case: {text}");
+    assert!(rows.iter().all(|r| r.contains("Migration") && r.contains("HN-TAPACHULA")), "{rows:?}");
+    let at = |s: &str| flat.find(s).unwrap_or_else(|| panic!("{s} not in {text}"));
+    assert!(at("Núñezaa") < at("Núñezbz") && at("Núñezbz") < at("Núñezcc"), "sorted as asked");
+    assert!(!flat.contains("Sánchez"));
+    let exports: Vec<String> =
+        app.audit_actions().await.into_iter().filter(|a| a == "case.list_export").collect();
+    assert_eq!(exports.len(), before + 3);
     // An auditor does not work cases: no export.
     let mut a = Web::new(&app);
     a.sign_in("auditor.hn").await;
     assert_eq!(a.get("/cases/export.csv").await.status, 403);
+    assert_eq!(a.get("/cases/export.pdf").await.status, 403);
+    assert_eq!(a.get("/cases/export.xlsx").await.status, 403);
 }
 
 async fn case_page_forms_report_errors(app: TestApp) {
@@ -577,6 +626,49 @@ async fn case_page_forms_report_errors(app: TestApp) {
     let p = g.post(&format!("/cases/{id}/actions"), &[("kind", "note"), ("text", "x")]).await;
     assert_eq!(p.status, 404);
     assert_eq!(g.get("/cases/not-a-uuid").await.status, 404);
+}
+
+async fn subject_access_from_the_case_page(app: TestApp) {
+    let officer = app.token("officer.hn").await;
+    let c = app.create_case(&officer, &new_case(&["Rosa"], &["Amaya"])).await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let path = format!("/cases/{id}/subject-access");
+    // Officers do not answer access requests: no form, and the post is refused.
+    let mut w = Web::new(&app).accept_language("en");
+    w.sign_in("officer.hn").await;
+    w.get(&format!("/cases/{id}")).await.lacks("Answer an access request");
+    let (s, _, _) = w.post_for_bytes(&path, &[("requested_by", "Rosa"), ("legal_instrument", "Ley")]).await;
+    assert_eq!(s, 403);
+    // A supervisor: the form, its errors beside the fields, then the document.
+    let mut w = Web::new(&app).accept_language("en");
+    w.sign_in("supervisor.hn").await;
+    let p = w.get(&format!("/cases/{id}")).await;
+    p.has("Answer an access request")
+        .has("action=\"/cases/{id}/subject-access\"".replace("{id}", &id).as_str());
+    every_input_is_labelled(&p);
+    let p = w.post(&path, &[("requested_by", " "), ("legal_instrument", "Ley 1")]).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    p.has("id=\"sa-requested-by-error\"").has("value=\"Ley 1\"");
+    let sup = app.token("supervisor.hn").await;
+    let log = format!("/api/v1/cases/{id}/disclosures");
+    assert_eq!(app.get(&sup, &log).await.1.as_array().unwrap().len(), 0, "nothing released on an error");
+    let form =
+        [("requested_by", "Rosa Amaya, by letter"), ("legal_instrument", "Data protection act, art. 4")];
+    let (s, h, pdf) = w.post_for_bytes(&path, &form).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&pdf));
+    assert_eq!(h["content-type"], "application/pdf");
+    let flat = crate::harness::squeeze(&crate::harness::pdf_text(&pdf));
+    assert!(flat.contains("Subject access export") && flat.contains("Rosa Amaya, by letter"), "{flat}");
+    assert!(flat.contains(&format!("Case {}", c["number"].as_str().unwrap())), "{flat}");
+    let mut xlsx = form.to_vec();
+    xlsx.push(("format", "xlsx"));
+    let (s, h, book) = w.post_for_bytes(&path, &xlsx).await;
+    assert_eq!(s, 200);
+    assert!(h["content-type"].to_str().unwrap().contains("spreadsheetml"));
+    assert_eq!(crate::harness::xlsx_text(&book).0[0], "Subject access export");
+    let released = app.get(&sup, &log).await.1;
+    assert_eq!(released.as_array().unwrap().len(), 2, "{released}");
+    assert_eq!(released[0]["recipient"], "Rosa Amaya, by letter");
 }
 
 async fn administration_and_audit_pages(app: TestApp) {

@@ -692,66 +692,31 @@ impl App {
         Ok(CasePage { items, next_cursor: next.map(|c| c.encode()) })
     }
 
-    /// Writes the cases a list shows (same filter, same access rule, names of restricted cases
-    /// withheld) as CSV, at most [`LIST_EXPORT_MAX`] rows; the export is audited with its
-    /// filter and row count. Returns the number of rows.
-    pub async fn export_case_list<W: std::io::Write>(
+    /// The cases a list shows (same filter, same access rule, names of restricted cases
+    /// withheld), at most [`LIST_EXPORT_MAX`] of them, for an export in `format` (a file
+    /// kind: csv, xlsx, pdf); the export is audited with its filter, format and row count.
+    pub async fn export_case_list(
         &self,
         actor: &Actor,
         mut f: CaseFilter,
-        out: W,
-    ) -> Result<usize, AppError> {
+        format: &str,
+    ) -> Result<Vec<CaseSummary>, AppError> {
         f.limit = 200;
         f.cursor = None;
-        let io = |e: csv::Error| AppError::Unavailable(format!("writing the export failed: {e}"));
-        let mut w = csv::Writer::from_writer(out);
-        w.write_record([
-            "number",
-            "status",
-            "owner_state",
-            "post",
-            "host_state",
-            "category",
-            "subtype",
-            "vulnerabilities",
-            "person_name",
-            "opened_at",
-            "updated_at",
-            "first_contact_overdue",
-        ])
-        .map_err(io)?;
-        let mut n = 0usize;
+        let mut rows: Vec<CaseSummary> = Vec::new();
         loop {
             let page = self.list_cases(actor, f.clone()).await?;
-            for c in page.items.iter().take(LIST_EXPORT_MAX - n) {
-                let flags: Vec<&str> = c.vulnerabilities.iter().map(|v| v.as_str()).collect();
-                w.write_record([
-                    c.number.to_string(),
-                    c.status.as_str().to_string(),
-                    c.owner_state.to_string(),
-                    c.post.as_ref().map(|p| p.to_string()).unwrap_or_default(),
-                    c.host_state.to_string(),
-                    c.category.as_str().to_string(),
-                    c.subtype.as_str().to_string(),
-                    flags.join(";"),
-                    crate::csv_io::defuse(&c.person_name),
-                    c.opened_at.to_rfc3339(),
-                    c.updated_at.to_rfc3339(),
-                    c.first_contact_overdue.to_string(),
-                ])
-                .map_err(io)?;
-                n += 1;
-            }
+            let room = LIST_EXPORT_MAX - rows.len();
+            rows.extend(page.items.into_iter().take(room));
             match page.next_cursor {
-                Some(next) if n < LIST_EXPORT_MAX => f.cursor = Some(Self::parse_cursor(&next)?),
+                Some(next) if rows.len() < LIST_EXPORT_MAX => f.cursor = Some(Self::parse_cursor(&next)?),
                 _ => break,
             }
         }
-        w.flush().map_err(|e| AppError::Unavailable(format!("writing the export failed: {e}")))?;
-        let detail = serde_json::json!({"rows": n, "q": f.q, "statuses": f.statuses, "category": f.category,
-            "subtype": f.subtype, "post": f.post});
+        let detail = serde_json::json!({"rows": rows.len(), "format": format, "q": f.q, "statuses": f.statuses,
+            "category": f.category, "subtype": f.subtype, "post": f.post});
         self.audit_alone(event(Some(actor), "case.list_export", "case", None, detail)).await?;
-        Ok(n)
+        Ok(rows)
     }
 
     /// Decodes a cursor given by a client.
@@ -1115,4 +1080,45 @@ impl App {
         self.guard(actor, access::require_role(actor, &[Role::Auditor])).await?;
         Ok(enlace_store::break_glass::list_for_state(self.db(), actor.user.state, 500).await?)
     }
+}
+
+/// A case-list export as CSV: one row per case, codes rather than labels (for other
+/// programs), a cell that a spreadsheet would run as a formula defused.
+pub fn case_list_csv(rows: &[CaseSummary]) -> Result<Vec<u8>, AppError> {
+    let io = |e: csv::Error| AppError::Unavailable(format!("writing the export failed: {e}"));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "number",
+        "status",
+        "owner_state",
+        "post",
+        "host_state",
+        "category",
+        "subtype",
+        "vulnerabilities",
+        "person_name",
+        "opened_at",
+        "updated_at",
+        "first_contact_overdue",
+    ])
+    .map_err(io)?;
+    for c in rows {
+        let flags: Vec<&str> = c.vulnerabilities.iter().map(|v| v.as_str()).collect();
+        w.write_record([
+            c.number.to_string(),
+            c.status.as_str().to_string(),
+            c.owner_state.to_string(),
+            c.post.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+            c.host_state.to_string(),
+            c.category.as_str().to_string(),
+            c.subtype.as_str().to_string(),
+            flags.join(";"),
+            crate::csv_io::defuse(&c.person_name),
+            c.opened_at.to_rfc3339(),
+            c.updated_at.to_rfc3339(),
+            c.first_contact_overdue.to_string(),
+        ])
+        .map_err(io)?;
+    }
+    w.into_inner().map_err(|e| AppError::Unavailable(format!("writing the export failed: {e}")))
 }

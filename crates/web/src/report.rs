@@ -3,6 +3,8 @@
 //! up, as XLSX, a sheet per table after a sheet of notes and methodology, or as PDF, to print
 //! and send (`pdf`). Only published (suppressed) statistics go into a report.
 
+pub mod document;
+pub mod exports;
 mod helvetica;
 mod pdf;
 
@@ -12,6 +14,55 @@ pub use pdf::{grcm_pdf, grcm_pdf_of};
 
 use crate::ui::i18n::{Locale, Tr};
 use crate::ui::stats::value_label;
+
+/// A file format the exports come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Xlsx,
+    Pdf,
+}
+
+impl FileFormat {
+    pub fn parse(s: &str) -> Option<FileFormat> {
+        match s {
+            "csv" => Some(FileFormat::Csv),
+            "xlsx" => Some(FileFormat::Xlsx),
+            "pdf" => Some(FileFormat::Pdf),
+            _ => None,
+        }
+    }
+
+    pub fn ext(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "csv",
+            FileFormat::Xlsx => "xlsx",
+            FileFormat::Pdf => "pdf",
+        }
+    }
+
+    pub fn mime(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "text/csv; charset=utf-8",
+            FileFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            FileFormat::Pdf => "application/pdf",
+        }
+    }
+}
+
+/// A made file as a download named `name` (ASCII, without extension).
+pub fn attachment(body: Vec<u8>, format: FileFormat, name: &str) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.mime()));
+    let disposition = format!("attachment; filename=\"{name}.{}\"", format.ext());
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
+}
 
 /// The report as CSV (UTF-8, with a header row in the reader's language). A suppressed cell
 /// has an empty count and the note "suppressed".
@@ -113,7 +164,7 @@ pub fn grcm_csv_of(all: &[NodeStats], locale: Locale) -> Result<Vec<u8>, String>
 }
 
 /// Excel's limit on a sheet name.
-const SHEET_NAME_MAX: usize = 31;
+pub(crate) const SHEET_NAME_MAX: usize = 31;
 
 /// The report as an XLSX workbook: a first sheet with the state, period, art. 36 delays and
 /// the methodology, then one sheet per table (title, header, rows, totals; a suppressed cell
@@ -132,8 +183,8 @@ pub fn grcm_xlsx_of(all: &[NodeStats], locale: Locale) -> Result<Vec<u8>, String
     let bold = Format::new().set_bold();
     let total = tr.t("stats-total");
     let notes = book.add_worksheet();
-    let name: String = tr.t("report-sheet-notes").chars().take(SHEET_NAME_MAX).collect();
-    notes.set_name(&name).map_err(err)?;
+    let mut names = Vec::new();
+    notes.set_name(document::unique_sheet_name(&mut names, &tr.t("report-sheet-notes"))).map_err(err)?;
     notes.write_string_with_format(0, 0, tr.t("report-title"), &bold).map_err(err)?;
     let mut row = 1u32;
     for stats in all {
@@ -170,9 +221,8 @@ pub fn grcm_xlsx_of(all: &[NodeStats], locale: Locale) -> Result<Vec<u8>, String
     }
     for (i, id) in ids.iter().enumerate() {
         let sheet = book.add_worksheet();
-        let name: String =
-            format!("{:02} {}", i + 1, id.replace('_', " ")).chars().take(SHEET_NAME_MAX).collect();
-        sheet.set_name(&name).map_err(err)?;
+        let name = document::unique_sheet_name(&mut names, &format!("{:02} {}", i + 1, id.replace('_', " ")));
+        sheet.set_name(name).map_err(err)?;
         let mut top = 0u32;
         for stats in all {
             let Some(t) = stats.tables.iter().find(|t| t.id == *id) else { continue };

@@ -7,6 +7,7 @@
 use enlace_app::stats::{NodeStats, StatTable};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
+use super::document::{Block, Document, TextTable};
 use super::helvetica::{Font, encode, width, wrap};
 use crate::ui::i18n::{Locale, Tr};
 use crate::ui::stats::value_label;
@@ -313,6 +314,160 @@ fn chart(doc: &mut Doc, tr: Tr, t: &StatTable) {
     }
 }
 
+/// A [`Document`] on the report's pages: its title and front blocks, then each section
+/// (on a page of its own when the document asks for it).
+pub(super) fn document_pdf(d: &Document) -> Result<Vec<u8>, String> {
+    lay_out_document(d).finish(&d.footer, &d.title, &d.lang)
+}
+
+fn lay_out_document(d: &Document) -> Doc {
+    let mut doc = Doc::new();
+    doc.paragraph(&d.title, Font::Bold, 18.0, 22.0, INK);
+    doc.gap(8.0);
+    blocks(&mut doc, &d.front);
+    for s in &d.sections {
+        if d.page_per_section {
+            doc.new_page();
+        } else {
+            doc.gap(10.0);
+            doc.ensure(80.0);
+        }
+        doc.paragraph(&s.heading, Font::Bold, 14.0, 18.0, INK);
+        doc.gap(6.0);
+        blocks(&mut doc, &s.blocks);
+    }
+    doc
+}
+
+fn blocks(doc: &mut Doc, blocks: &[Block]) {
+    for b in blocks {
+        match b {
+            Block::Facts { title, lines } => {
+                if !title.is_empty() {
+                    doc.ensure(40.0);
+                    doc.paragraph(title, Font::Bold, 11.0, 14.0, INK);
+                    doc.gap(3.0);
+                }
+                doc.facts(lines);
+            }
+            Block::Text(t) => doc.paragraph(t, Font::Regular, 10.0, 13.0, INK),
+            Block::Table(t) => text_table(doc, t),
+        }
+        doc.gap(10.0);
+    }
+}
+
+/// A text column is never laid out wider than this, and a word wider than
+/// `TEXT_WORD_MAX` may be split to keep the other columns readable.
+const TEXT_COL_MAX: f32 = 220.0;
+const TEXT_WORD_MAX: f32 = 90.0;
+/// A column this narrow (padding included) keeps its width when the table must shrink.
+const TEXT_COL_SHORT: f32 = 72.0;
+
+/// The columns' widths: each as wide as its longest cell when the table fits the page;
+/// otherwise each keeps its longest word and the rest of the width is shared out in
+/// proportion to what each column would have liked.
+fn text_widths(t: &TextTable) -> Vec<f32> {
+    let n = t.columns.len();
+    let words = |s: &str, font: Font| {
+        s.split_whitespace().map(|w| width(w, font, CELL_SIZE)).fold(0.0, f32::max).min(TEXT_WORD_MAX)
+    };
+    let mut natural: Vec<f32> =
+        t.columns.iter().map(|h| width(h, Font::Bold, CELL_SIZE).min(TEXT_COL_MAX)).collect();
+    let mut floor: Vec<f32> = t.columns.iter().map(|h| words(h, Font::Bold)).collect();
+    for row in &t.rows {
+        for (c, v) in row.iter().enumerate().take(n) {
+            natural[c] = natural[c].max(width(v, Font::Regular, CELL_SIZE).min(TEXT_COL_MAX));
+            floor[c] = floor[c].max(words(v, Font::Regular));
+        }
+    }
+    // A point more than the text, so that rounding never wraps a cell that fits.
+    let pad = 2.0 * CELL_PAD + 1.0;
+    let natural: Vec<f32> = natural.iter().map(|w| w + pad).collect();
+    // A short column (a date, a code, a status) is never wrapped; long ones give way.
+    let floor: Vec<f32> = floor
+        .iter()
+        .zip(&natural)
+        .map(|(f, w)| if *w <= TEXT_COL_SHORT { *w } else { (f + pad).min(*w) })
+        .collect();
+    let (sum_natural, sum_floor) = (natural.iter().sum::<f32>(), floor.iter().sum::<f32>());
+    if sum_natural <= USABLE_W {
+        natural
+    } else if sum_floor >= USABLE_W {
+        floor.iter().map(|f| f * USABLE_W / sum_floor).collect()
+    } else {
+        let share = (USABLE_W - sum_floor) / (sum_natural - sum_floor);
+        floor.iter().zip(&natural).map(|(f, w)| f + (w - f) * share).collect()
+    }
+}
+
+/// A table of text: its caption, a grey header row (repeated on each new page), then the
+/// rows, wrapped in their columns; a row too long for what is left of a page goes on over
+/// the break. An empty table says so in a line.
+fn text_table(doc: &mut Doc, t: &TextTable) {
+    doc.ensure(60.0);
+    if !t.caption.is_empty() {
+        doc.paragraph(&t.caption, Font::Bold, 11.0, 14.0, INK);
+        doc.gap(4.0);
+    }
+    if t.rows.is_empty() {
+        doc.paragraph(&t.empty, Font::Regular, 9.0, 12.0, MUTED);
+        return;
+    }
+    let widths = text_widths(t);
+    let full: f32 = widths.iter().sum();
+    let heads: Vec<Vec<String>> = t
+        .columns
+        .iter()
+        .zip(&widths)
+        .map(|(h, w)| wrap(h, Font::Bold, CELL_SIZE, w - 2.0 * CELL_PAD))
+        .collect();
+    let head_h = heads.iter().map(Vec::len).max().unwrap_or(1) as f32 * CELL_LEADING + 2.0 * CELL_PAD;
+    let header = |doc: &mut Doc| {
+        doc.ensure(head_h + CELL_LEADING + 2.0 * CELL_PAD);
+        let top = doc.y;
+        doc.fill_rect(MARGIN, top - head_h, full, head_h, HEAD_BG);
+        let mut x = MARGIN;
+        for (ls, w) in heads.iter().zip(&widths) {
+            doc.lines(x + CELL_PAD, top - CELL_PAD, ls, Font::Bold, Align::Left);
+            x += w;
+        }
+        doc.hline(MARGIN, top - head_h, full, 0.8, INK);
+        doc.y = top - head_h;
+    };
+    header(doc);
+    for row in &t.rows {
+        let cells: Vec<Vec<String>> = row
+            .iter()
+            .zip(&widths)
+            .map(|(v, w)| wrap(v, Font::Regular, CELL_SIZE, w - 2.0 * CELL_PAD))
+            .collect();
+        let n = cells.iter().map(Vec::len).max().unwrap_or(1);
+        let mut from = 0;
+        while from < n {
+            let room = ((doc.y - BOTTOM - 2.0 * CELL_PAD) / CELL_LEADING).floor().max(0.0) as usize;
+            // A row starts where its first lines (or all of a short one) fit.
+            if room < (n - from).min(3) {
+                doc.new_page();
+                header(doc);
+                continue;
+            }
+            let take = (n - from).min(room);
+            let top = doc.y;
+            let mut x = MARGIN;
+            for (ls, w) in cells.iter().zip(&widths) {
+                let part: Vec<String> = ls.iter().skip(from).take(take).cloned().collect();
+                doc.lines(x + CELL_PAD, top - CELL_PAD, &part, Font::Regular, Align::Left);
+                x += w;
+            }
+            let h = take as f32 * CELL_LEADING + 2.0 * CELL_PAD;
+            doc.hline(MARGIN, top - h, full, 0.4, RULE);
+            doc.y = top - h;
+            from += take;
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Align {
     Left,
@@ -329,6 +484,9 @@ struct Doc {
     /// Every text drawn, for the tests to read (the streams hold it as WinAnsi hex).
     #[cfg(test)]
     texts: Vec<String>,
+    /// Every text drawn with its page (from 0) and baseline, for the layout tests.
+    #[cfg(test)]
+    placed: Vec<(usize, f32, String)>,
 }
 
 impl Doc {
@@ -339,6 +497,8 @@ impl Doc {
             max_x: 0.0,
             #[cfg(test)]
             texts: Vec::new(),
+            #[cfg(test)]
+            placed: Vec::new(),
         };
         d.new_page();
         d
@@ -379,7 +539,10 @@ impl Doc {
     fn text_at(&mut self, x: f32, baseline: f32, s: &str, font: Font, size: f32, color: (f32, f32, f32)) {
         self.max_x = self.max_x.max(x + width(s, font, size));
         #[cfg(test)]
-        self.texts.push(s.to_string());
+        {
+            self.texts.push(s.to_string());
+            self.placed.push((self.pages.len().saturating_sub(1), baseline, s.to_string()));
+        }
         let name = font_name(font);
         let c = self.page();
         c.set_fill_rgb(color.0, color.1, color.2);
@@ -413,24 +576,29 @@ impl Doc {
         }
     }
 
-    /// Label: value lines, the labels in bold in a column of their own.
+    /// Label: value lines, the labels in bold in a column of their own; a long value goes on
+    /// over the page break.
     fn facts(&mut self, facts: &[(String, String)]) {
         const SIZE: f32 = 10.0;
+        const LEADING: f32 = 13.0;
         let label_w =
             facts.iter().map(|(k, _)| width(k, Font::Bold, SIZE)).fold(0.0, f32::max).min(USABLE_W / 2.0)
                 + 10.0;
         for (k, v) in facts {
             let keys = wrap(k, Font::Bold, SIZE, label_w - 10.0);
             let values = wrap(v, Font::Regular, SIZE, USABLE_W - label_w);
-            let n = keys.len().max(values.len());
-            self.ensure(n as f32 * 13.0);
-            for (i, l) in keys.iter().enumerate() {
-                self.text_at(MARGIN, self.y - SIZE - i as f32 * 13.0, l, Font::Bold, SIZE, INK);
+            // A fact starts on the page where at least its first lines fit.
+            self.ensure(keys.len().max(values.len()).min(3) as f32 * LEADING);
+            for i in 0..keys.len().max(values.len()) {
+                self.ensure(LEADING);
+                if let Some(l) = keys.get(i) {
+                    self.text_at(MARGIN, self.y - SIZE, l, Font::Bold, SIZE, INK);
+                }
+                if let Some(l) = values.get(i) {
+                    self.text_at(MARGIN + label_w, self.y - SIZE, l, Font::Regular, SIZE, INK);
+                }
+                self.y -= LEADING;
             }
-            for (i, l) in values.iter().enumerate() {
-                self.text_at(MARGIN + label_w, self.y - SIZE - i as f32 * 13.0, l, Font::Regular, SIZE, INK);
-            }
-            self.y -= n as f32 * 13.0;
         }
     }
 
@@ -625,5 +793,103 @@ mod tests {
         assert!(pdf.starts_with(b"%PDF-"));
         let regional = grcm_pdf_of(&[stats(Vec::new()), stats(Vec::new())], Locale::En).expect("pdf");
         assert!(regional.len() > pdf.len() / 2);
+    }
+
+    fn text_doc(columns: &[&str], rows: Vec<Vec<String>>) -> Document {
+        use super::super::document::Section;
+        Document {
+            title: "Case list".into(),
+            footer: "Case list".into(),
+            lang: "en".into(),
+            front: vec![Block::Facts {
+                title: String::new(),
+                lines: vec![("Generated".into(), "today".into())],
+            }],
+            sections: vec![Section {
+                heading: "Cases".into(),
+                sheet: "Cases".into(),
+                blocks: vec![Block::Table(TextTable {
+                    caption: "Results".into(),
+                    columns: columns.iter().map(|c| c.to_string()).collect(),
+                    rows,
+                    empty: "No case matches.".into(),
+                })],
+            }],
+            page_per_section: false,
+        }
+    }
+
+    /// Nothing drawn below the bottom margin or past the right one.
+    fn assert_inside(doc: &Doc) {
+        assert!(doc.max_x <= PAGE_W - MARGIN + 0.5, "past the right margin: {}", doc.max_x);
+        for (page, baseline, text) in &doc.placed {
+            assert!(
+                *baseline >= BOTTOM - CELL_LEADING,
+                "page {page}: {text:?} at {baseline} is below the margin"
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_cell_goes_on_over_pages_and_nothing_is_lost() {
+        let words: Vec<String> = (0..2500).map(|i| format!("palabra{i}")).collect();
+        let doc = lay_out_document(&text_doc(
+            &["Number", "Person", "Narrative"],
+            vec![
+                vec!["HN-2026-000001".into(), "María José Gutiérrez".into(), words.join(" ")],
+                vec!["HN-2026-000002".into(), "Pedro Sánchez".into(), "short".into()],
+            ],
+        ));
+        assert_inside(&doc);
+        assert!(doc.pages.len() >= 3, "{} pages", doc.pages.len());
+        // Every word, in order, once; and the header on every page the table runs over.
+        let drawn: Vec<&str> = doc
+            .placed
+            .iter()
+            .flat_map(|(_, _, t)| t.split_whitespace())
+            .filter(|w| w.starts_with("palabra"))
+            .collect();
+        assert_eq!(drawn, words.iter().map(String::as_str).collect::<Vec<_>>());
+        for page in 0..doc.pages.len() {
+            assert!(
+                doc.placed.iter().any(|(p, _, t)| *p == page && t == "Narrative"),
+                "no header on page {page}"
+            );
+        }
+        // The second row comes after the long one.
+        let pos =
+            |s: &str| doc.placed.iter().position(|(_, _, t)| t.split_whitespace().any(|w| w == s)).unwrap();
+        assert!(pos("HN-2026-000002") > pos("palabra2499"));
+    }
+
+    #[test]
+    fn a_long_table_repeats_its_header_and_keeps_its_rows_in_order() {
+        let rows: Vec<Vec<String>> =
+            (0..400).map(|i| vec![format!("N{i:04}"), format!("Persona {i}"), "Migratorio".into()]).collect();
+        let doc = lay_out_document(&text_doc(&["Number", "Person", "Type"], rows));
+        assert_inside(&doc);
+        let numbers: Vec<&str> = doc
+            .placed
+            .iter()
+            .map(|(_, _, t)| t.as_str())
+            .filter(|t| t.starts_with('N') && t.len() == 5)
+            .collect();
+        assert_eq!(numbers.len(), 400, "{numbers:?}");
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "rows out of order");
+        let headers = doc.placed.iter().filter(|(_, _, t)| t == "Number").count();
+        assert_eq!(headers, doc.pages.len(), "one header per page");
+        assert!(doc.pages.len() > 3);
+    }
+
+    #[test]
+    fn an_empty_table_says_so_and_a_section_can_start_a_page() {
+        let mut d = text_doc(&["Number"], Vec::new());
+        let doc = lay_out_document(&d);
+        assert!(doc.texts.iter().any(|t| t == "No case matches."));
+        assert!(!doc.texts.iter().any(|t| t == "Number"), "no header over no rows");
+        assert_eq!(doc.pages.len(), 1);
+        d.page_per_section = true;
+        assert_eq!(lay_out_document(&d).pages.len(), 2);
+        assert!(d.pdf().unwrap().starts_with(b"%PDF-"));
     }
 }

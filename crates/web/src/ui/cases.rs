@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::{Multipart, Path};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use enlace_app::AppError;
 use enlace_app::cases::{CaseFilter, CaseUpdate, CaseView, TransitionRequest};
@@ -12,13 +12,14 @@ use enlace_domain::case::{Case, CaseSummary, Category, Protection, Subtype, Vuln
 use enlace_domain::ids::CaseId;
 use enlace_domain::parts::{ConsentData, ConsentGiver, ConsentScope};
 use enlace_domain::person::{Birth, LongText, PersonData, ShortText};
-use enlace_domain::record::{ATTACHMENT_MAX_BYTES, ActionData, ActionKind};
+use enlace_domain::record::{ATTACHMENT_MAX_BYTES, Action, ActionData, ActionKind, Consent, Transition};
 use enlace_domain::workflow::Status;
 
 use super::forms::{FieldErrors, FormData};
 use super::i18n::Tr;
 use super::{Ctx, Page, PagePost, enc, html, html_status, localize, see_other};
 use crate::api::cases::{CaseListParams, filter_from};
+use crate::report::{FileFormat, attachment, exports};
 
 /// A case as a list row shows it.
 pub struct Row {
@@ -101,6 +102,8 @@ struct Results {
     base: String,
     next: String,
     export: String,
+    export_xlsx: String,
+    export_pdf: String,
     first_page: bool,
     sort_links: Vec<(String, String, String)>,
 }
@@ -185,6 +188,8 @@ pub async fn list(page: Page, uri: axum::http::Uri) -> Response {
     let r = Results {
         rows: list.items.iter().map(|c| Row::new(tr, c)).collect(),
         export: format!("/cases/export.csv?{base}"),
+        export_xlsx: format!("/cases/export.xlsx?{base}"),
+        export_pdf: format!("/cases/export.pdf?{base}"),
         base: format!("/cases?{base}"),
         next,
         first_page: get("cursor").is_none(),
@@ -227,22 +232,42 @@ pub async fn list(page: Page, uri: axum::http::Uri) -> Response {
     res
 }
 
-/// The cases the list shows, as CSV (at most 10,000 rows; audited).
-pub async fn export(page: Page, uri: axum::http::Uri) -> Response {
+pub async fn export_csv(page: Page, uri: axum::http::Uri) -> Response {
+    export(page, FileFormat::Csv, uri).await
+}
+
+pub async fn export_xlsx(page: Page, uri: axum::http::Uri) -> Response {
+    export(page, FileFormat::Xlsx, uri).await
+}
+
+pub async fn export_pdf(page: Page, uri: axum::http::Uri) -> Response {
+    export(page, FileFormat::Pdf, uri).await
+}
+
+/// The cases the list shows, as CSV (codes, for other programs), XLSX or PDF (in the
+/// reader's language); at most 10,000 rows, audited.
+async fn export(page: Page, format: FileFormat, uri: axum::http::Uri) -> Response {
     let pairs = query_pairs(uri.query());
     let filter = match parse_filter(&page, &pairs) {
         Ok(f) => f,
         Err(e) => return super::render_error(&page.ctx, StatusCode::BAD_REQUEST, &e),
     };
-    let mut buf = Vec::new();
-    if let Err(e) = page.app.export_case_list(page.actor(), filter, &mut buf).await {
-        return page.fail(e);
+    let rows = match page.app.export_case_list(page.actor(), filter.clone(), format.ext()).await {
+        Ok(rows) => rows,
+        Err(e) => return page.fail(e),
+    };
+    let body = match format {
+        FileFormat::Csv => enlace_app::cases::case_list_csv(&rows),
+        FileFormat::Xlsx | FileFormat::Pdf => {
+            let doc = exports::case_list(page.tr(), &filter, &rows, Utc::now());
+            let made = if format == FileFormat::Pdf { doc.pdf() } else { doc.xlsx() };
+            made.map_err(AppError::Unavailable)
+        }
+    };
+    match body {
+        Ok(b) => attachment(b, format, "cases"),
+        Err(e) => page.fail(e),
     }
-    let mut res = buf.into_response();
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"cases.csv\""));
-    res
 }
 
 /// One entry of the case's timeline.
@@ -361,7 +386,7 @@ fn long(t: &Option<LongText>) -> String {
 }
 
 /// The summary of a case, section by section, skipping empty lines.
-fn facts(tr: Tr, c: &Case, v: &CaseView) -> Vec<Facts> {
+pub(crate) fn facts(tr: Tr, c: &Case, v: &CaseView) -> Vec<Facts> {
     let mut out = Vec::new();
     let mut push = |title: &str, lines: Vec<(&str, String)>| {
         let lines: Vec<(String, String)> =
@@ -547,31 +572,8 @@ pub fn parse_day(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
-async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData, notice: String) -> Response {
-    let tr = page.tr();
-    let app = &page.app;
-    let a = page.actor();
-    let id = match case_id(id) {
-        Ok(id) => id,
-        Err(e) => return page.fail(e),
-    };
-    let v = match app.get_case(a, id).await {
-        Ok(v) => v,
-        Err(e) => return page.fail(e),
-    };
-    let (actions, transitions, docs, consents, matches, shares, linkage) = match tokio::try_join!(
-        app.actions(a, id),
-        app.transitions(a, id),
-        app.attachments(a, id),
-        app.consents(a, id),
-        app.matches_of(a, id),
-        app.case_shares(a, id),
-        app.case_linkage(a, id)
-    ) {
-        Ok(x) => x,
-        Err(e) => return page.fail(e),
-    };
-    let c = &v.case;
+/// A case's timeline: its transitions and actions, newest first.
+pub(crate) fn timeline(tr: Tr, transitions: &[Transition], actions: &[Action]) -> Vec<Entry> {
     let mut timeline: Vec<Entry> = transitions
         .iter()
         .map(|t| Entry {
@@ -603,6 +605,53 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
     // Newest first; times are entered to the minute, so within a minute, the order recorded.
     let minute = |t: &DateTime<Utc>| t.timestamp().div_euclid(60);
     timeline.sort_by(|x, y| (minute(&y.at), y.recorded).cmp(&(minute(&x.at), x.recorded)));
+    timeline
+}
+
+/// A case's consents as the case page and the subject access export list them.
+pub(crate) fn consent_rows(tr: Tr, consents: &[Consent]) -> Vec<ConsentRow> {
+    consents
+        .iter()
+        .map(|k| ConsentRow {
+            giver: format!(
+                "{}{}",
+                tr.label("giver", k.data.given_by.as_str()),
+                k.data.giver_name.as_ref().map(|n| format!(" — {}", n.as_str())).unwrap_or_default()
+            ),
+            scope: tr.label("scope", k.data.scope.as_str()),
+            recipient: short(&k.data.recipient),
+            given: tr.datetime(&k.data.given_at),
+            withdrawn: tr.opt_datetime(&k.withdrawn_at),
+        })
+        .collect()
+}
+
+async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData, notice: String) -> Response {
+    let tr = page.tr();
+    let app = &page.app;
+    let a = page.actor();
+    let id = match case_id(id) {
+        Ok(id) => id,
+        Err(e) => return page.fail(e),
+    };
+    let v = match app.get_case(a, id).await {
+        Ok(v) => v,
+        Err(e) => return page.fail(e),
+    };
+    let (actions, transitions, docs, consents, matches, shares, linkage) = match tokio::try_join!(
+        app.actions(a, id),
+        app.transitions(a, id),
+        app.attachments(a, id),
+        app.consents(a, id),
+        app.matches_of(a, id),
+        app.case_shares(a, id),
+        app.case_linkage(a, id)
+    ) {
+        Ok(x) => x,
+        Err(e) => return page.fail(e),
+    };
+    let c = &v.case;
+    let timeline = timeline(tr, &transitions, &actions);
     let now = Utc::now();
     let page_data = CasePage {
         id: c.id.to_string(),
@@ -624,20 +673,7 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
                 when: tr.datetime(&d.created_at),
             })
             .collect(),
-        consents: consents
-            .iter()
-            .map(|k| ConsentRow {
-                giver: format!(
-                    "{}{}",
-                    tr.label("giver", k.data.given_by.as_str()),
-                    k.data.giver_name.as_ref().map(|n| format!(" — {}", n.as_str())).unwrap_or_default()
-                ),
-                scope: tr.label("scope", k.data.scope.as_str()),
-                recipient: short(&k.data.recipient),
-                given: tr.datetime(&k.data.given_at),
-                withdrawn: tr.opt_datetime(&k.withdrawn_at),
-            })
-            .collect(),
+        consents: consent_rows(tr, &consents),
         matches: matches.iter().map(|m| super::matches::match_view(tr, m)).collect(),
         linkage: super::linkage::case_section(tr, &linkage),
         handed_over: shares
@@ -795,6 +831,42 @@ pub async fn assign(Path(id): Path<String>, p: PagePost) -> Response {
     match page.app.update_case(page.actor(), cid, None, u).await {
         Ok(_) => back_to(&id, "assignment"),
         Err(e) => refused(&page, &id, form, e, "assign.").await,
+    }
+}
+
+/// The subject access export of the case's person (supervisors): everything the node holds
+/// about them, as a PDF or workbook in the officer's language; each case released is logged
+/// as a disclosure to the person.
+pub async fn subject_access(Path(id): Path<String>, p: PagePost) -> Response {
+    let (page, form) = (p.page, p.form);
+    let tr = page.tr();
+    let mut errs = FieldErrors::default();
+    let mut text = |name: &str| match ShortText::parse(form.get(name).unwrap_or("")) {
+        Ok(t) => Some(t),
+        Err(m) => {
+            errs.push(format!("sa.{name}"), localize(tr, &m));
+            None
+        }
+    };
+    let (requested_by, legal_instrument) = (text("requested_by"), text("legal_instrument"));
+    let (Some(requested_by), Some(legal_instrument)) = (requested_by, legal_instrument) else {
+        return render_case(&page, &id, errs, form, String::new()).await;
+    };
+    let format = if form.get("format") == Some("xlsx") { FileFormat::Xlsx } else { FileFormat::Pdf };
+    let Ok(cid) = case_id(&id) else { return page.fail(AppError::NotFound("case")) };
+    let a = page.actor();
+    let person = match page.app.get_case(a, cid).await {
+        Ok(v) => v.case.person_id,
+        Err(e) => return page.fail(e),
+    };
+    let r = enlace_app::subject_access::SubjectAccessRequest { requested_by, legal_instrument };
+    let made = match page.app.subject_access(a, person, r.clone()).await {
+        Ok(x) => crate::api::persons::subject_access_file(&x, &r, tr, format),
+        Err(e) => Err(e),
+    };
+    match made {
+        Ok(res) => res,
+        Err(e) => refused(&page, &id, form, e, "sa.").await,
     }
 }
 

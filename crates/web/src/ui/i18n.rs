@@ -353,6 +353,8 @@ mod tests {
                 .chain(["missing"])
                 .map(super::super::matches::level_id),
         );
+        labels.extend(enlace_domain::disclosure::Purpose::ALL.iter().map(|v| format!("purpose-{v}")));
+        labels.extend(enlace_domain::disclosure::RecipientKind::ALL.iter().map(|v| format!("rkind-{v}")));
         labels.extend(["likely", "possible", "no_link"].iter().map(|v| format!("band-{v}")));
         labels.extend(["pending", "same", "not_same"].iter().map(|v| format!("match-status-{v}")));
         let missing: Vec<_> = labels.iter().filter(|id| !ids.contains(*id)).collect();

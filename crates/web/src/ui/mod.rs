@@ -8,7 +8,7 @@
 
 mod admin;
 mod auth;
-mod cases;
+pub(crate) mod cases;
 mod forms;
 pub mod i18n;
 mod linkage;
@@ -61,7 +61,9 @@ pub fn routes() -> Router<App> {
         .route("/account/sign-out-everywhere", post(auth::sign_out_everywhere))
         .route("/account/mfa", get(auth::mfa_page).post(auth::mfa_confirm))
         .route("/cases", get(cases::list))
-        .route("/cases/export.csv", get(cases::export))
+        .route("/cases/export.csv", get(cases::export_csv))
+        .route("/cases/export.xlsx", get(cases::export_xlsx))
+        .route("/cases/export.pdf", get(cases::export_pdf))
         .route("/cases/new", get(new_case::form).post(new_case::create))
         .route("/cases/new/sections", get(new_case::sections))
         .route("/cases/new/candidates", post(new_case::candidates))
@@ -89,6 +91,7 @@ pub fn routes() -> Router<App> {
         .route("/cases/{id}/assign", post(cases::assign))
         .route("/cases/{id}/consents", post(cases::add_consent))
         .route("/cases/{id}/attachments", post(cases::upload))
+        .route("/cases/{id}/subject-access", post(cases::subject_access))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{id}", post(admin::change_user))
         .route("/admin/posts", get(admin::posts))
@@ -152,6 +155,10 @@ impl Ctx {
     /// The links a role has a use for (the application layer decides what it may do).
     pub fn works_cases(&self) -> bool {
         matches!(self.role(), Some(Role::ConsularOfficer | Role::ProtectionSupervisor | Role::LiaisonOfficer))
+    }
+    /// Protection supervisors answer the people's access requests.
+    pub fn supervises(&self) -> bool {
+        self.role() == Some(Role::ProtectionSupervisor)
     }
     pub fn administers(&self) -> bool {
         self.role() == Some(Role::CountryAdministrator)

@@ -224,29 +224,18 @@ async fn regional_report(page: Page, uri: axum::http::Uri, format: &str) -> Resp
 
 /// The report of `all` (one state, or the regional one) as a file to download.
 fn download(page: &Page, all: &[enlace_app::stats::NodeStats], format: &str, name: &str) -> Response {
-    use axum::http::{HeaderValue, header};
-    use axum::response::IntoResponse;
+    use crate::report::FileFormat;
     let locale = page.tr().locale;
-    let (body, mime) = match format {
-        "xlsx" => (
-            crate::report::grcm_xlsx_of(all, locale),
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ),
-        "pdf" => (crate::report::grcm_pdf_of(all, locale), "application/pdf"),
-        _ => (crate::report::grcm_csv_of(all, locale), "text/csv; charset=utf-8"),
+    let format = FileFormat::parse(format).unwrap_or(FileFormat::Csv);
+    let body = match format {
+        FileFormat::Xlsx => crate::report::grcm_xlsx_of(all, locale),
+        FileFormat::Pdf => crate::report::grcm_pdf_of(all, locale),
+        FileFormat::Csv => crate::report::grcm_csv_of(all, locale),
     };
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => return page.fail(enlace_app::AppError::Unavailable(e)),
-    };
-    let name = format!("attachment; filename=\"{name}.{format}\"");
-    let mut res = body.into_response();
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    if let Ok(v) = HeaderValue::from_str(&name) {
-        h.insert(header::CONTENT_DISPOSITION, v);
+    match body {
+        Ok(b) => crate::report::attachment(b, format, name),
+        Err(e) => page.fail(enlace_app::AppError::Unavailable(e)),
     }
-    res
 }
 
 #[derive(Template)]
