@@ -195,6 +195,39 @@ pub(super) async fn missing_and_found_in_two_states_are_linked_without_names(bac
     assert_eq!(v["decision"], "same_person");
     let (s, _) = gt.post(&gt_sup, &decide(&k_gt["id"]), &json!({"decision": "not_same_person"})).await;
     assert_eq!(s, 409);
+    // GT's next step, in the pages: the candidate links to the case's offer form, open, with
+    // Honduras chosen; the offer goes through the consent gate, then to HN.
+    let found_id = found["id"].as_str().unwrap();
+    let next = format!("/cases/{found_id}?share_to=HN#share");
+    gt_web.get("/linkage").await.has(&next).has("Next step");
+    let p = gt_web.get(&next).await;
+    p.has("id=\"share\"").has("<details open>").has("<option value=\"HN\" selected>");
+    crate::ui::every_input_is_labelled(&p);
+    let offer = format!("/cases/{found_id}/shares");
+    let fields = [("to_state", "HN"), ("fields", "given_names"), ("fields", "surnames"), ("fields", "birth")];
+    let p = gt_web.post(&offer, &[("to_state", "HN"), ("purpose", ""), ("legal_instrument", "")]).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    p.has("id=\"share\"").has("<details open>");
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    form.extend([("purpose", "Identify a missing migrant"), ("legal_instrument", "CA-4 + DR MoU")]);
+    let p = gt_web.post(&offer, &form).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    p.has("No consent in force covers this purpose and recipient");
+    form.extend([("exception_kind", "vital_interest"), ("exception_reason", reason)]);
+    let p = gt_web.post(&offer, &form).await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert!(p.location().starts_with("/shares/"), "{}", p.location());
+    gt_web.get(&p.location()).await.has("Honduras").has("Identify a missing migrant");
+    let case_number = found["number"].as_str().unwrap().to_string();
+    eventually("the offer at HN", || async {
+        let (_, v) = hn.get(&hn_sup, "/api/v1/shares").await;
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        items
+            .iter()
+            .any(|s| s["case_number"] == case_number.as_str() && s["state"] == "offered")
+            .then_some(())
+    })
+    .await;
     let (s, v) = hn.post(&hn_sup, &decide(&k_hn["id"]), &json!({"decision": "maybe"})).await;
     assert_eq!(s, 422, "{v}");
     // HN decides in the page.

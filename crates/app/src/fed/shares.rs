@@ -265,6 +265,22 @@ pub(crate) async fn record_share_event(
 pub(crate) const DECIDERS: &[Role] = &[Role::LiaisonOfficer, Role::ProtectionSupervisor];
 
 impl App {
+    /// The states a case can be offered to: those served by another node of the current
+    /// directory (none when this node is not in a network, or its directory has expired).
+    pub async fn share_targets(&self) -> Vec<CountryCode> {
+        let Ok((dir, me)) = self.my_entry(enlace_store::now()).await else { return Vec::new() };
+        let mut out: Vec<CountryCode> = dir
+            .nodes
+            .iter()
+            .filter(|n| n.id != me.id && n.revoked_at.is_none())
+            .flat_map(|n| n.states.iter())
+            .filter_map(|s| CountryCode::parse(s.as_str()).ok())
+            .collect();
+        out.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        out.dedup();
+        out
+    }
+
     /// Offers a case to another state's node (a referral). Passes the consent gate (a consent
     /// covering cross-border sharing with that state, or a recorded exception), which records
     /// the disclosure in the same transaction as the share and its outgoing message.

@@ -337,6 +337,10 @@ struct CasePage {
     /// The case was handed over to another state's node (read-only here).
     handed_over: Option<String>,
     next_statuses: Vec<Opt>,
+    /// The states the case can be offered to (none: no offer form).
+    share_states: Vec<Opt>,
+    share_fields: Vec<Opt>,
+    share_open: bool,
     action_kinds: Vec<Opt>,
     givers: Vec<Opt>,
     scopes: Vec<Opt>,
@@ -638,20 +642,23 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
         Ok(v) => v,
         Err(e) => return page.fail(e),
     };
-    let (actions, transitions, docs, consents, matches, shares, linkage) = match tokio::try_join!(
+    let (actions, transitions, docs, consents, matches, shares, linkage, targets) = match tokio::try_join!(
         app.actions(a, id),
         app.transitions(a, id),
         app.attachments(a, id),
         app.consents(a, id),
         app.matches_of(a, id),
         app.case_shares(a, id),
-        app.case_linkage(a, id)
+        app.case_linkage(a, id),
+        async { Ok(app.share_targets().await) }
     ) {
         Ok(x) => x,
         Err(e) => return page.fail(e),
     };
     let c = &v.case;
     let timeline = timeline(tr, &transitions, &actions);
+    let given =
+        shares.iter().find(|s| s.side == enlace_app::fed::ShareSide::Offerer && !s.handover.owned_here);
     let now = Utc::now();
     let page_data = CasePage {
         id: c.id.to_string(),
@@ -676,10 +683,7 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
         consents: consent_rows(tr, &consents),
         matches: matches.iter().map(|m| super::matches::match_view(tr, m)).collect(),
         linkage: super::linkage::case_section(tr, &linkage),
-        handed_over: shares
-            .iter()
-            .find(|s| s.side == enlace_app::fed::ShareSide::Offerer && !s.handover.owned_here)
-            .map(|s| tr.t1("handover-given", "peer", tr.country(&s.peer_state))),
+        handed_over: given.map(|s| tr.t1("handover-given", "peer", tr.country(&s.peer_state))),
         shares: shares
             .iter()
             .map(|s| ShareRow {
@@ -693,6 +697,37 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
                 updated: tr.datetime(&s.updated_at),
             })
             .collect(),
+        share_open: form.get("to_state").is_some(),
+        // Offered by those who work cases, while the case is held here.
+        share_states: if page.ctx.works_cases() && given.is_none() {
+            targets
+                .iter()
+                .map(|t| Opt {
+                    value: t.to_string(),
+                    label: tr.country(t),
+                    selected: form.has("to_state", t.as_str()),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        share_fields: {
+            use enlace_app::fed::fields::{ASSISTANCE_FIELDS, CASE_FIELDS, PERSON_FIELDS};
+            let chosen = form.all("fields");
+            CASE_FIELDS
+                .iter()
+                .chain(PERSON_FIELDS)
+                .map(|f| Opt {
+                    value: f.to_string(),
+                    label: tr.label("sfield", f),
+                    selected: if chosen.is_empty() {
+                        ASSISTANCE_FIELDS.contains(f)
+                    } else {
+                        chosen.contains(f)
+                    },
+                })
+                .collect()
+        },
         next_statuses: c
             .status
             .next()
@@ -719,8 +754,14 @@ async fn render_case(page: &Page, id: &str, errors: FieldErrors, form: FormData,
     html_status(status, &page_data)
 }
 
-pub async fn show(page: Page, Path(id): Path<String>) -> Response {
-    render_case(&page, &id, FieldErrors::default(), FormData::default(), String::new()).await
+/// `GET /cases/{id}` (`?share_to=GT`: with the offer form open, that state chosen, as the
+/// linkage candidates' next step links it).
+pub async fn show(page: Page, Path(id): Path<String>, uri: axum::http::Uri) -> Response {
+    let mut form = FormData::default();
+    if let Some(to) = query_pairs(uri.query()).into_iter().find(|(k, _)| k == "share_to").map(|(_, v)| v) {
+        form.0.push(("to_state".into(), to));
+    }
+    render_case(&page, &id, FieldErrors::default(), form, String::new()).await
 }
 
 /// After a change: back to the case (POST-redirect-GET), at the part that changed.
@@ -831,6 +872,57 @@ pub async fn assign(Path(id): Path<String>, p: PagePost) -> Response {
     match page.app.update_case(page.actor(), cid, None, u).await {
         Ok(_) => back_to(&id, "assignment"),
         Err(e) => refused(&page, &id, form, e, "assign.").await,
+    }
+}
+
+/// `POST /cases/{id}/shares`: offers the case to another state (a referral: the chosen
+/// fields, a purpose, a legal instrument; through the consent gate). Then the share's page.
+pub async fn offer_share(Path(id): Path<String>, p: PagePost) -> Response {
+    let (page, form) = (p.page, p.form);
+    let tr = page.tr();
+    let mut errs = FieldErrors::default();
+    let to_state = match enlace_domain::country::CountryCode::parse(form.get("to_state").unwrap_or("")) {
+        Ok(c) => Some(c),
+        Err(_) => {
+            errs.push("share.to_state", tr.t("v-choose-one"));
+            None
+        }
+    };
+    let mut text = |name: &str| match ShortText::parse(form.get(name).unwrap_or("")) {
+        Ok(t) => Some(t),
+        Err(m) => {
+            errs.push(format!("share.{name}"), localize(tr, &m));
+            None
+        }
+    };
+    let (purpose, legal_instrument) = (text("purpose"), text("legal_instrument"));
+    let fields: Vec<String> = form.all("fields").into_iter().map(str::to_string).collect();
+    if fields.is_empty() {
+        errs.push("share.fields", tr.t("v-choose-one"));
+    }
+    let exception = match super::linkage::exception_of(tr, &form) {
+        Ok(e) => e,
+        Err(m) => {
+            errs.push("share.form", m);
+            None
+        }
+    };
+    let (Some(to_state), Some(purpose), Some(legal_instrument), true) =
+        (to_state, purpose, legal_instrument, errs.is_empty())
+    else {
+        return render_case(&page, &id, errs, form, String::new()).await;
+    };
+    let Ok(cid) = case_id(&id) else { return page.fail(AppError::NotFound("case")) };
+    let req = enlace_app::fed::ShareRequest { to_state, fields, purpose, legal_instrument, exception };
+    match page.app.offer_share(page.actor(), cid, req).await {
+        Ok(share) => see_other(&format!("/shares/{}", share.id)),
+        // The consent gate's refusal says what is missing, beside the form.
+        Err(AppError::Forbidden(m)) => {
+            let mut errs = FieldErrors::default();
+            errs.push("share.form", localize(tr, &m));
+            render_case(&page, &id, errs, form, String::new()).await
+        }
+        Err(e) => refused(&page, &id, form, e, "share.").await,
     }
 }
 

@@ -19,6 +19,8 @@ pub struct CandidateLine {
     pub case_number: String,
     pub side: String,
     pub other_state: String,
+    /// The other state's code (for the offer the next step makes).
+    pub other_code: String,
     pub similarity: String,
     pub received: String,
     pub expires: String,
@@ -49,6 +51,7 @@ pub fn candidate_line(tr: Tr, k: &CandidateView) -> CandidateLine {
         case_number: k.case_number.clone(),
         side: tr.label("link-side", k.side.as_str()),
         other_state: other,
+        other_code: k.other_state.clone(),
         similarity: format!("{} %", (k.similarity * 100.0).floor() as i64),
         received: tr.datetime(&k.received_at),
         expires: tr.datetime(&k.expires_at),
@@ -139,27 +142,28 @@ pub fn case_section(tr: Tr, l: &CaseLinkage) -> Option<CaseSection> {
     })
 }
 
+/// The exception a form records when no consent covers a disclosure (`exception_kind`,
+/// `exception_reason`; none when no kind is chosen), or what is wrong with it.
+pub(super) fn exception_of(tr: Tr, f: &super::forms::FormData) -> Result<Option<Exception>, String> {
+    let Some(kind) = f.get("exception_kind").filter(|k| !k.is_empty()) else { return Ok(None) };
+    let kind = ExceptionKind::parse(kind).ok_or_else(|| tr.t("link-exception-kind"))?;
+    let reason = f.get("exception_reason").unwrap_or("").trim();
+    if reason.chars().count() < 20 {
+        return Err(tr.t("link-exception-short"));
+    }
+    let reason = enlace_domain::person::ShortText::parse(reason).map_err(|e| localize(tr, &e))?;
+    Ok(Some(Exception { kind, reason }))
+}
+
 /// `POST /cases/{id}/linkage`: puts the case in the service (with an exception when no consent
 /// covers it).
 pub async fn enrol(Path(id): Path<String>, p: PagePost) -> Response {
     let (page, f) = (p.page, p.form);
     let tr = page.tr();
     let Ok(case_id) = id.parse() else { return page.fail(enlace_app::AppError::NotFound("case")) };
-    let exception = match f.get("exception_kind").filter(|k| !k.is_empty()) {
-        None => None,
-        Some(kind) => {
-            let Some(kind) = ExceptionKind::parse(kind) else {
-                return page.bad_form(tr.t("link-exception-kind"));
-            };
-            let reason = f.get("exception_reason").unwrap_or("").trim();
-            if reason.chars().count() < 20 {
-                return page.bad_form(tr.t("link-exception-short"));
-            }
-            match enlace_domain::person::ShortText::parse(reason) {
-                Ok(reason) => Some(Exception { kind, reason }),
-                Err(e) => return page.bad_form(localize(tr, &e)),
-            }
-        }
+    let exception = match exception_of(tr, &f) {
+        Ok(e) => e,
+        Err(m) => return page.bad_form(m),
     };
     match page.app.enrol_linkage(page.actor(), case_id, LinkageRequest { exception }).await {
         Ok(_) => see_other(&format!("/cases/{id}#linkage")),

@@ -92,6 +92,7 @@ pub fn routes() -> Router<App> {
         .route("/cases/{id}/consents", post(cases::add_consent))
         .route("/cases/{id}/attachments", post(cases::upload))
         .route("/cases/{id}/subject-access", post(cases::subject_access))
+        .route("/cases/{id}/shares", post(cases::offer_share))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{id}", post(admin::change_user))
         .route("/admin/posts", get(admin::posts))
