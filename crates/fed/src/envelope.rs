@@ -72,10 +72,13 @@ pub enum MessageType {
     LinkageCandidate,
     /// A node tells the hub what its officers decided on a candidate.
     LinkageDecision,
+    /// The hub tells a node that the other encoding of one of its candidates left the
+    /// service (withdrawn by its state): the candidate takes no decision any more.
+    LinkageWithdrawn,
 }
 
 impl MessageType {
-    pub const ALL: [MessageType; 18] = [
+    pub const ALL: [MessageType; 19] = [
         MessageType::ReferralOffer,
         MessageType::ReferralAccept,
         MessageType::ReferralReject,
@@ -94,6 +97,7 @@ impl MessageType {
         MessageType::LinkageSubmission,
         MessageType::LinkageCandidate,
         MessageType::LinkageDecision,
+        MessageType::LinkageWithdrawn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -116,6 +120,7 @@ impl MessageType {
             MessageType::LinkageSubmission => "linkage_submission",
             MessageType::LinkageCandidate => "linkage_candidate",
             MessageType::LinkageDecision => "linkage_decision",
+            MessageType::LinkageWithdrawn => "linkage_withdrawn",
         }
     }
 
@@ -133,6 +138,7 @@ impl MessageType {
                 | MessageType::LinkageSubmission
                 | MessageType::LinkageCandidate
                 | MessageType::LinkageDecision
+                | MessageType::LinkageWithdrawn
         )
     }
 

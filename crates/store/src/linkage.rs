@@ -121,10 +121,12 @@ pub struct CandidateRow {
     pub decided_by: Option<Uuid>,
     pub decided_at: Option<DateTime<Utc>>,
     pub note: Option<String>,
+    /// When the hub said the other state's encoding left the service.
+    pub withdrawn_at: Option<DateTime<Utc>>,
 }
 
 const CANDIDATE_COLS: &str = "id, encoding_id, case_id, side, other_state, other_encoding, similarity, \
-     received_at, expires_at, decision, decided_by, decided_at, note";
+     received_at, expires_at, decision, decided_by, decided_at, note, withdrawn_at";
 
 fn candidate_from_row(r: &impl RowExt) -> Result<CandidateRow, StoreError> {
     Ok(CandidateRow {
@@ -141,6 +143,7 @@ fn candidate_from_row(r: &impl RowExt) -> Result<CandidateRow, StoreError> {
         decided_by: r.opt_uuid("decided_by")?,
         decided_at: r.opt_ts("decided_at")?,
         note: r.opt_text("note")?,
+        withdrawn_at: r.opt_ts("withdrawn_at")?,
     })
 }
 
@@ -165,6 +168,20 @@ pub async fn candidate_tx(tx: &mut Tx, id: Uuid) -> Result<Option<CandidateRow>,
     })
 }
 
+/// Marks candidate `id`, held for this node's encoding `encoding`, as void: the other
+/// state's encoding left the service. Returns whether a candidate was marked.
+pub async fn withdraw_candidate(
+    tx: &mut Tx,
+    id: Uuid,
+    encoding: Uuid,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "UPDATE link_candidates SET withdrawn_at = $3 WHERE id = $1 AND encoding_id = $2 AND withdrawn_at IS NULL")
+        .bind(id).bind(encoding).bind(at).execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
+
 /// Records the decision on a candidate not yet decided. Returns whether it was recorded.
 pub async fn decide_candidate(
     tx: &mut Tx,
@@ -176,7 +193,7 @@ pub async fn decide_candidate(
 ) -> Result<bool, StoreError> {
     let n = on_tx!(tx, c => sqlx::query(
         "UPDATE link_candidates SET decision = $2, decided_by = $3, decided_at = $4, note = $5
-         WHERE id = $1 AND decision IS NULL")
+         WHERE id = $1 AND decision IS NULL AND withdrawn_at IS NULL")
         .bind(id).bind(decision).bind(by).bind(at).bind(note).execute(&mut *c).await?.rows_affected());
     Ok(n > 0)
 }
@@ -186,7 +203,8 @@ pub async fn candidates(db: &Db, limit: i64) -> Result<Vec<CandidateRow>, StoreE
     on_read!(db, p => {
         let sql = format!(
             "SELECT {CANDIDATE_COLS} FROM link_candidates
-             ORDER BY CASE WHEN decision IS NULL THEN 0 ELSE 1 END, received_at DESC, id LIMIT $1");
+             ORDER BY CASE WHEN decision IS NULL AND withdrawn_at IS NULL THEN 0 ELSE 1 END, received_at DESC, id
+             LIMIT $1");
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit).fetch_all(p).await?;
         rows.iter().map(candidate_from_row).collect()
     })
@@ -248,6 +266,16 @@ pub async fn insert_hub_encoding(tx: &mut Tx, e: &HubEncodingRow) -> Result<(), 
 }
 
 /// Removes an encoding of `node` and the candidates that name it. Returns whether it was held.
+/// The candidates the hub holds that involve encoding `id`.
+pub async fn hub_candidates_of_encoding(tx: &mut Tx, id: Uuid) -> Result<Vec<HubCandidateRow>, StoreError> {
+    on_tx!(tx, c => {
+        let sql = format!(
+            "SELECT {HUB_CANDIDATE_COLS} FROM hub_link_candidates WHERE missing_encoding = $1 OR found_encoding = $1");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_all(&mut *c).await?;
+        rows.iter().map(hub_candidate_from_row).collect()
+    })
+}
+
 pub async fn delete_hub_encoding(tx: &mut Tx, id: Uuid, node: &str) -> Result<bool, StoreError> {
     let n = on_tx!(tx, c => sqlx::query("DELETE FROM hub_link_encodings WHERE id = $1 AND node = $2")
         .bind(id).bind(node).execute(&mut *c).await?.rows_affected());

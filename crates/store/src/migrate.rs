@@ -104,6 +104,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_case_facts.sql"),
         postgres: include_str!("../migrations/postgres/0015_case_facts.sql"),
     },
+    Migration {
+        version: 16,
+        name: "candidate_withdrawn",
+        sqlite: include_str!("../migrations/sqlite/0016_candidate_withdrawn.sql"),
+        postgres: include_str!("../migrations/postgres/0016_candidate_withdrawn.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -746,3 +746,5 @@ share-offer-help = The other state receives only the fields you choose, for the 
 share-offer-to = State
 share-offer-submit = Send the offer
 v-no-consent-in-force-covers-this-purpose-and = No consent in force covers this purpose and recipient. Record the consent in the Consents section, or state the exception that applies (vital interest, mandatory notification) with its reason.
+link-withdrawn = Withdrawn by the other state ({ $when }): nothing to decide.
+v-the-other-state-withdrew-its-encoding-this-candidate = The other state withdrew this person from the search: this candidate takes no decision.

@@ -746,3 +746,5 @@ share-offer-help = El otro Estado recibe solo los campos que usted elija, para l
 share-offer-to = Estado
 share-offer-submit = Enviar la oferta
 v-no-consent-in-force-covers-this-purpose-and = Ningún consentimiento vigente cubre esta finalidad y este destinatario. Registre el consentimiento en la sección Consentimientos, o indique la excepción que corresponde (interés vital, notificación obligatoria) con su motivo.
+link-withdrawn = Retirado por el otro Estado ({ $when }): no hay nada que decidir.
+v-the-other-state-withdrew-its-encoding-this-candidate = El otro Estado retiró a esta persona de la búsqueda: este candidato ya no admite decisión.

@@ -746,3 +746,5 @@ share-offer-help = L'autre État ne reçoit que les champs que vous choisissez, 
 share-offer-to = État
 share-offer-submit = Envoyer la proposition
 v-no-consent-in-force-covers-this-purpose-and = Aucun consentement en vigueur ne couvre cette finalité et ce destinataire. Enregistrez le consentement dans la section Consentements, ou indiquez l'exception applicable (intérêt vital, notification obligatoire) et sa raison.
+link-withdrawn = Retiré par l'autre État ({ $when }) : rien à décider.
+v-the-other-state-withdrew-its-encoding-this-candidate = L'autre État a retiré cette personne de la recherche : ce candidat n'appelle plus de décision.

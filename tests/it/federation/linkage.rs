@@ -197,7 +197,6 @@ pub(super) async fn missing_and_found_in_two_states_are_linked_without_names(bac
     assert_eq!(s, 409);
     // GT's next step, in the pages: the candidate links to the case's offer form, open, with
     // Honduras chosen; the offer goes through the consent gate, then to HN.
-    let found_id = found["id"].as_str().unwrap();
     let next = format!("/cases/{found_id}?share_to=HN#share");
     gt_web.get("/linkage").await.has(&next).has("Next step");
     let p = gt_web.get(&next).await;
@@ -343,6 +342,25 @@ pub(super) async fn missing_and_found_in_two_states_are_linked_without_names(bac
     let (s, v) = gt.post(&gt_sup, &decide(&json!(late)), &json!({"decision": "same_person"})).await;
     assert_eq!(s, 409, "{v}");
     assert!(v["detail"].as_str().unwrap().contains("expired"), "{v}");
+    // A candidate whose other encoding the hub says was withdrawn: kept, shown as such, no
+    // decision taken. Only the hub says so.
+    let fresh = uuid::Uuid::now_v7();
+    let k = json!({"candidate": fresh, "encoding": gt_enc, "side": "found", "other_state": "HN",
+        "other_encoding": uuid::Uuid::now_v7(), "similarity": 0.86, "expires_at": Utc::now() + TimeDelta::days(1)});
+    let m = unshared(&hub.key, "hub", "gt", MessageType::LinkageCandidate, k);
+    gt.app.receive_envelope(&m, Some(&NodeId::parse("hub").unwrap())).await.unwrap();
+    let gone = json!({"candidate": fresh, "encoding": gt_enc});
+    let fake = unshared(&net.hn.key, "hn", "gt", MessageType::LinkageWithdrawn, gone.clone());
+    assert_eq!(code(gt.app.receive_envelope(&fake, Some(&hn_node)).await), "not-from-the-hub");
+    let m = unshared(&hub.key, "hub", "gt", MessageType::LinkageWithdrawn, gone);
+    gt.app.receive_envelope(&m, Some(&NodeId::parse("hub").unwrap())).await.unwrap();
+    let list = candidates("gt").await;
+    let void = list.iter().find(|k| k["id"] == json!(fresh)).expect("the withdrawn candidate is listed");
+    assert!(!void["withdrawn_at"].is_null() && void["expired"] == false, "{void}");
+    let (s, v) = gt.post(&gt_sup, &decide(&json!(fresh)), &json!({"decision": "same_person"})).await;
+    assert_eq!(s, 409, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("withdrew"), "{v}");
+    gt_web.get("/linkage").await.has("Withdrawn by the other state");
 
     // HN's person withdraws her consent: the encoding leaves the service, at the hub too.
     let (s, v) = hn
@@ -357,6 +375,13 @@ pub(super) async fn missing_and_found_in_two_states_are_linked_without_names(bac
     })
     .await;
     assert!(enlace_store::linkage::hub_candidates(hub.t.app.db(), 10).await.unwrap().is_empty());
+    // And GT, which held the other side of the candidate, is told.
+    eventually("GT told of the withdrawal", || async {
+        let list = candidates("gt").await;
+        let k = list.iter().find(|k| k["id"] == k_gt["id"]).cloned().expect("GT's candidate");
+        (!k["withdrawn_at"].is_null()).then_some(())
+    })
+    .await;
     // GT takes its other case out by hand.
     let (s, v) = gt.send("DELETE", &gt_sup, &path(&other["id"]), &json!({})).await;
     assert_eq!(s, 200, "{v}");

@@ -198,9 +198,11 @@ async fn apply(
     } else if h.message_type == MessageType::StatsSubmission {
         crate::hub::receive_stats(tx, &v, &states.sender, states.hub, now).await?;
     } else if h.message_type == MessageType::LinkageSubmission {
-        super::linkage::receive_submission(tx, &v, &states.sender, states.hub, now).await?;
+        queued = super::linkage::receive_submission(tx, &v, &states.sender, states.hub, now).await?;
     } else if h.message_type == MessageType::LinkageCandidate {
         outcome = super::linkage::receive_candidate(tx, &v, states.sender_hub, now).await?;
+    } else if h.message_type == MessageType::LinkageWithdrawn {
+        outcome = super::linkage::receive_withdrawn(tx, &v, states.sender_hub, now).await?;
     } else if h.message_type == MessageType::LinkageDecision {
         super::linkage::receive_decision(tx, &v, states.hub).await?;
     } else if h.message_type == MessageType::Pull {

@@ -205,6 +205,9 @@ pub struct CandidateView {
     pub decision: Option<Decision>,
     pub decided_at: Option<DateTime<Utc>>,
     pub note: Option<String>,
+    /// When the other state's encoding left the service (withdrawn by that state, e.g. its
+    /// consent was withdrawn): the candidate takes no decision any more.
+    pub withdrawn_at: Option<DateTime<Utc>>,
 }
 
 /// A case's place in the service.
@@ -290,11 +293,12 @@ fn candidate_view(
         other_state: k.other_state,
         similarity: k.similarity,
         received_at: k.received_at,
-        expired: decision.is_none() && k.expires_at <= now,
+        expired: decision.is_none() && k.withdrawn_at.is_none() && k.expires_at <= now,
         expires_at: k.expires_at,
         decision,
         decided_at: k.decided_at,
         note: k.note,
+        withdrawn_at: k.withdrawn_at,
     })
 }
 
@@ -423,6 +427,11 @@ impl App {
                     let c = Self::load_for_change(tx, &actor, CaseId(k.case_id)).await?;
                     if k.decision.is_some() {
                         return Err(AppError::Conflict("this candidate was already decided".into()));
+                    }
+                    if k.withdrawn_at.is_some() {
+                        return Err(AppError::Conflict(
+                            "the other state withdrew its encoding: this candidate takes no decision".into(),
+                        ));
                     }
                     if k.expires_at <= now {
                         return Err(AppError::Conflict(format!(
@@ -608,6 +617,7 @@ pub(crate) async fn receive_candidate(
         decided_by: None,
         decided_at: None,
         note: None,
+        withdrawn_at: None,
     };
     enlace_store::linkage::insert_candidate(tx, &row).await?;
     let detail = json!({"candidate": row.id, "encoding": row.encoding_id, "other_state": row.other_state,
@@ -621,13 +631,15 @@ pub(crate) async fn receive_candidate(
 
 /// The hub receives a submission (in the inbox's transaction): every encoding is checked
 /// (scheme, length, fill, side) before any is kept; removals only touch the sender's own.
+/// Returns whether messages were queued (candidates of removed encodings, to their other
+/// nodes).
 pub(crate) async fn receive_submission(
     tx: &mut Tx,
     v: &VerifiedEnvelope,
     sender_states: &[String],
     hub: bool,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> Result<bool, AppError> {
     let state = crate::hub::submitting_state(v, sender_states, hub, "linkage encodings")?;
     let p = &v.payload;
     let scheme = p.get("scheme").and_then(Value::as_str).unwrap_or("");
@@ -686,16 +698,59 @@ pub(crate) async fn receive_submission(
         enlace_store::linkage::insert_hub_encoding(tx, &row).await?;
         added += 1;
     }
-    let mut removed = 0;
+    let (mut removed, mut told) = (0, 0);
     for id in &remove {
-        if enlace_store::linkage::delete_hub_encoding(tx, *id, node).await? {
-            removed += 1;
+        // The other side of each candidate of a withdrawn encoding is told, so that its
+        // officers do not decide on a pair that no longer exists.
+        let of_it = enlace_store::linkage::hub_candidates_of_encoding(tx, *id).await?;
+        if !enlace_store::linkage::delete_hub_encoding(tx, *id, node).await? {
+            continue;
+        }
+        removed += 1;
+        for k in of_it {
+            let (other_node, other) = if k.missing_encoding == *id {
+                (&k.found_node, k.found_encoding)
+            } else {
+                (&k.missing_node, k.missing_encoding)
+            };
+            let payload = object(json!({"candidate": k.id, "encoding": other}));
+            to_hub(tx, other_node, MessageType::LinkageWithdrawn, payload, now).await?;
+            told += 1;
         }
     }
-    let detail =
-        json!({"state": state, "node": node, "added": added, "removed": removed, "message": v.header.id});
+    let detail = json!({"state": state, "node": node, "added": added, "removed": removed,
+        "candidates_withdrawn": told, "message": v.header.id});
     audit(tx, event(None, "linkage.submission", "linkage", Some(state.to_string()), detail)).await?;
-    Ok(())
+    Ok(told > 0)
+}
+
+/// A node hears from the hub that the other encoding of one of its candidates left the
+/// service (in the inbox's transaction): the candidate is kept, marked, and takes no decision.
+pub(crate) async fn receive_withdrawn(
+    tx: &mut Tx,
+    v: &VerifiedEnvelope,
+    from_hub: bool,
+    now: DateTime<Utc>,
+) -> Result<&'static str, AppError> {
+    if !from_hub {
+        return Err(refused("not-from-the-hub", "linkage candidates come from the network's hub only"));
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Payload {
+        candidate: Uuid,
+        encoding: Uuid,
+    }
+    let p: Payload = serde_json::from_value(Value::Object(v.payload.clone()))
+        .map_err(|e| refused("bad-candidate", format!("the withdrawal: {e}")))?;
+    let Some(k) = enlace_store::linkage::candidate_tx(tx, p.candidate).await? else { return Ok("void") };
+    if !enlace_store::linkage::withdraw_candidate(tx, p.candidate, p.encoding, now).await? {
+        return Ok("void");
+    }
+    let detail = json!({"candidate": k.id, "encoding": k.encoding_id, "other_state": k.other_state});
+    audit(tx, event(None, "linkage.candidate_withdrawn", "case", Some(k.case_id.to_string()), detail))
+        .await?;
+    Ok("applied")
 }
 
 /// The hub receives a node's decision on a candidate (in the inbox's transaction).

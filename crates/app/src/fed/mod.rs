@@ -234,6 +234,7 @@ pub fn agreed_field_subsets() -> std::collections::BTreeMap<MessageType, std::co
             ]]),
         ),
         (MessageType::LinkageDecision, set(&[&["candidate", "encoding", "decision"]])),
+        (MessageType::LinkageWithdrawn, set(&[&["candidate", "encoding"]])),
         (MessageType::Receipt, set(&[&["status"]])),
     ]
     .into_iter()

@@ -37,6 +37,11 @@ pub fn candidate_line(tr: Tr, k: &CandidateView) -> CandidateLine {
     let other =
         CountryCode::parse(&k.other_state).map(|c| tr.country(&c)).unwrap_or_else(|_| k.other_state.clone());
     let outcome = match (k.decision, k.expired) {
+        (None, _) if k.withdrawn_at.is_some() => tr.t1(
+            "link-withdrawn",
+            "when",
+            k.withdrawn_at.as_ref().map(|t| tr.datetime(t)).unwrap_or_default(),
+        ),
         (Some(d), _) => format!(
             "{} ({})",
             tr.label("link-decision", d.as_str()),
@@ -55,10 +60,10 @@ pub fn candidate_line(tr: Tr, k: &CandidateView) -> CandidateLine {
         similarity: format!("{} %", (k.similarity * 100.0).floor() as i64),
         received: tr.datetime(&k.received_at),
         expires: tr.datetime(&k.expires_at),
-        open: k.decision.is_none() && !k.expired,
+        open: k.decision.is_none() && !k.expired && k.withdrawn_at.is_none(),
         outcome,
         note: k.note.clone().unwrap_or_default(),
-        same: k.decision == Some(Decision::SamePerson),
+        same: k.decision == Some(Decision::SamePerson) && k.withdrawn_at.is_none(),
     }
 }
 
