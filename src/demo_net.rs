@@ -174,8 +174,12 @@ pub async fn run(data_dir: PathBuf, base_port: u16) -> Result<()> {
         servers.spawn(enlace_web::serve_federated(listener, n.app.clone(), n.tls.clone(), stopped()));
     }
 
-    // Demo accounts and, on first start, demo cases.
+    // Demo accounts and, on first start, demo cases; the hub's workspace.
     let mut logins = Vec::new();
+    let states: Vec<CountryCode> =
+        nodes.iter().map(|n| CountryCode::parse(n.state)).collect::<Result<_, _>>()?;
+    let hub_users = hub_app.seed_hub_demo(&states).await.map_err(crate::explain)?;
+    logins.extend(hub_users.into_iter().map(|u| ("hub", base_port, u)));
     let mut loaded = Vec::new();
     for n in &nodes {
         let state = CountryCode::parse(n.state)?;

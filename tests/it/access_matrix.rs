@@ -265,6 +265,18 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ),
     ("get", "/api/v1/regional/stats", Rule::OnlyThese(&["analyst"])),
     ("get", "/api/v1/regional/linkage", Rule::OnlyThese(&["analyst"])),
+    // The network's workspace: read by everyone signed in; kept by the Technical Secretariat
+    // (analysts) and liaison officers. The fixture's id is no meeting or agreement.
+    ("get", "/api/v1/meetings", Rule::Anyone),
+    ("post", "/api/v1/meetings", Rule::OnlyThese(&["liaison.hn", "analyst"])),
+    ("get", "/api/v1/meetings/{id}", Rule::Everyone("404")),
+    ("get", "/api/v1/meetings/{id}/agreements", Rule::Everyone("404")),
+    ("post", "/api/v1/meetings/{id}/agreements", Rule::TheseGet(&["liaison.hn", "analyst"], "404")),
+    ("get", "/api/v1/agreements/pending", Rule::Anyone),
+    ("post", "/api/v1/agreements/{id}/notes", Rule::TheseGet(&["liaison.hn", "analyst"], "404")),
+    ("get", "/api/v1/events", Rule::Anyone),
+    ("post", "/api/v1/events", Rule::OnlyThese(&["liaison.hn", "analyst"])),
+    ("get", "/api/v1/events.ics", Rule::Anyone),
     ("get", "/api/v1/cases/{id}/linkage", Rule::ReadCase),
     // A node outside any network takes no part in the linkage service.
     ("post", "/api/v1/cases/{id}/linkage", Rule::ShareUnfederated),
@@ -386,6 +398,17 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                     b
                 }
                 ("post", "/api/v1/stats/submissions") => json!({"period": "2026-H1"}),
+                ("post", "/api/v1/meetings") => json!({"title": {"es": "Reunión"}, "starts_on": "2026-06-08",
+                    "place": "Tegucigalpa, Honduras", "states": ["HN", "GT"]}),
+                ("post", "/api/v1/meetings/{id}/agreements") => {
+                    json!({"number": 1, "title": {"es": "Acuerdo"},
+                    "text": "Texto del acuerdo.", "responsible": [{"state": "HN"}], "status": "open"})
+                }
+                ("post", "/api/v1/agreements/{id}/notes") => {
+                    json!({"text": "Avance.", "status": "in_progress"})
+                }
+                ("post", "/api/v1/events") => json!({"title": {"es": "Taller"}, "starts_on": "2026-10-25",
+                    "ends_on": "2026-10-27", "place": "Tegucigalpa", "announced_by": {"state": "HN"}}),
                 ("post", "/api/v1/persons/candidates") => json!({"person": case["person"].clone()}),
                 ("post", "/api/v1/cases/{id}/shares") => json!({"to_state": "GT", "fields": ["status"],
                     "purpose": "Family reunification", "legal_instrument": "Consent of the person"}),

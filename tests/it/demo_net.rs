@@ -156,6 +156,24 @@ async fn the_demo_network_shares_cases_between_nodes_and_restarts_on_its_data() 
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+    // The hub keeps the network's workspace: the 2016 Tegucigalpa meeting, its nine states and
+    // its eleven agreements (item 4 withdrawn, item 6 waiting for Nicaragua), and its events.
+    let ts = token(&c, base, "secretariat.crm").await;
+    let meetings = get_json(&c, base, &ts, "/api/v1/meetings").await;
+    let m = &meetings[0];
+    assert_eq!(
+        (m["starts_on"].as_str(), m["place"].as_str()),
+        (Some("2016-06-08"), Some("Tegucigalpa, Honduras"))
+    );
+    assert_eq!(m["states"].as_array().unwrap().len(), 9);
+    let agreements =
+        get_json(&c, base, &ts, &format!("/api/v1/meetings/{}/agreements", m["id"].as_str().unwrap())).await;
+    let agreements = agreements.as_array().unwrap();
+    assert_eq!(agreements.len(), 11);
+    assert_eq!(agreements[3]["status"], "withdrawn");
+    assert!(agreements[5]["responsible"].as_array().unwrap().contains(&serde_json::json!({"state": "NI"})));
+    let events = get_json(&c, base, &ts, "/api/v1/events").await;
+    assert!(events.as_array().unwrap().iter().any(|e| e["title"]["en"] == "Third Global Consular Forum"));
     // Each node holds only its state's staff: Honduras' supervisor is not on Guatemala's node.
     let r = c
         .post(format!("http://127.0.0.1:{gt}/api/v1/auth/token"))

@@ -18,6 +18,7 @@ pub mod hub;
 pub mod keys;
 pub mod matching;
 pub mod mfa;
+pub mod network;
 pub mod oidc;
 pub mod retention;
 pub mod stats;

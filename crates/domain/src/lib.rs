@@ -10,6 +10,7 @@ pub mod country_data;
 pub mod disclosure;
 pub mod error;
 pub mod ids;
+pub mod network;
 pub mod parts;
 pub mod password;
 pub mod person;

@@ -26,6 +26,7 @@ pub mod fed;
 pub mod linkage;
 pub mod matches;
 mod migrate;
+pub mod network;
 pub mod persons;
 pub mod records;
 pub mod retention;

@@ -110,6 +110,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_candidate_withdrawn.sql"),
         postgres: include_str!("../migrations/postgres/0016_candidate_withdrawn.sql"),
     },
+    Migration {
+        version: 17,
+        name: "network",
+        sqlite: include_str!("../migrations/sqlite/0017_network.sql"),
+        postgres: include_str!("../migrations/postgres/0017_network.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{admin, audit, auth, cases, linkage, matches, meta, persons, shares, stats};
+use crate::api::{admin, audit, auth, cases, linkage, matches, meta, network, persons, shares, stats};
 
 struct Security;
 
@@ -56,6 +56,9 @@ impl Modify for Security {
         shares::handover_decline, shares::status, shares::retry, stats::get, stats::submit, stats::regional,
         linkage::for_case, linkage::enrol, linkage::withdraw, linkage::candidates, linkage::decide,
         linkage::regional,
+        network::meetings, network::create_meeting, network::meeting, network::agreements,
+        network::create_agreement, network::pending, network::add_note, network::events,
+        network::create_event, network::calendar,
     ),
     modifiers(&Security),
     tags(
@@ -65,6 +68,7 @@ impl Modify for Security {
         (name = "shares", description = "Cases shared with other states' nodes: referrals, mutual-assistance notices, handovers"),
         (name = "stats", description = "Statistics of the node: as they are for its supervisors, suppressed for what leaves it"),
         (name = "linkage", description = "The cross-border linkage service: encodings (never names) compared at the hub, candidates decided by both states"),
+        (name = "network", description = "The network's workspace: meetings, their agreements and follow-up, events"),
         (name = "auth", description = "Sign-in and tokens"),
         (name = "audit", description = "The audit log (auditors)"),
         (name = "admin", description = "Administration of the node (country administrators)"),

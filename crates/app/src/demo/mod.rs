@@ -4,6 +4,7 @@
 
 mod generate;
 pub mod names;
+pub mod network;
 
 use std::collections::HashMap;
 
@@ -57,13 +58,42 @@ impl App {
     /// [`App::seed_demo_users`] for the accounts of `states` only (all when empty): a federated
     /// node has the staff of the states it serves.
     pub async fn seed_demo_users_of(&self, states: &[CountryCode]) -> Result<Vec<DemoLogin>, AppError> {
+        let accounts = demo_accounts()
+            .into_iter()
+            .map(|(u, role, state, post)| {
+                let post = post.map(|p| PostCode::parse(p).expect("demo post"));
+                (u, role, CountryCode::parse(state).expect("demo state"), post)
+            })
+            .filter(|(_, _, state, _)| states.is_empty() || states.contains(state));
+        self.seed_accounts(accounts.collect()).await
+    }
+
+    /// The hub's demo accounts (the Technical Secretariat, and a liaison officer of each of
+    /// `states`, who keep the network's workspace) and, on first start, the workspace's demo
+    /// data: the 2016 meeting, its agreements and events.
+    pub async fn seed_hub_demo(&self, states: &[CountryCode]) -> Result<Vec<DemoLogin>, AppError> {
+        let hn = CountryCode::parse("HN").expect("demo state");
+        let mut accounts = vec![("secretariat.crm".to_string(), Role::RegionalAnalyst, hn, None)];
+        for st in states {
+            accounts.push((
+                format!("liaison.{}", st.as_str().to_lowercase()),
+                Role::LiaisonOfficer,
+                *st,
+                None,
+            ));
+        }
+        let logins = self.seed_accounts(accounts).await?;
+        let secretariat = self.actor_for("secretariat.crm").await?;
+        self.seed_network_demo(&secretariat).await?;
+        Ok(logins)
+    }
+
+    async fn seed_accounts(
+        &self,
+        accounts: Vec<(String, Role, CountryCode, Option<PostCode>)>,
+    ) -> Result<Vec<DemoLogin>, AppError> {
         let mut out = Vec::new();
-        for (username, role, state, post) in demo_accounts() {
-            let state = CountryCode::parse(state).expect("demo state");
-            if !states.is_empty() && !states.contains(&state) {
-                continue;
-            }
-            let post = post.map(|p| PostCode::parse(p).expect("demo post"));
+        for (username, role, state, post) in accounts {
             if enlace_store::users::find_user_credentials(self.db(), &username).await?.is_none() {
                 self.create_user(
                     None,

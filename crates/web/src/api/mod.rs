@@ -7,6 +7,7 @@ pub mod cases;
 pub mod linkage;
 pub mod matches;
 pub mod meta;
+pub mod network;
 pub mod persons;
 pub mod shares;
 pub mod stats;
@@ -46,6 +47,13 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/stats/submissions", post(stats::submit))
         .route("/api/v1/regional/stats", get(stats::regional))
         .route("/api/v1/regional/linkage", get(linkage::regional))
+        .route("/api/v1/meetings", get(network::meetings).post(network::create_meeting))
+        .route("/api/v1/meetings/{id}", get(network::meeting))
+        .route("/api/v1/meetings/{id}/agreements", get(network::agreements).post(network::create_agreement))
+        .route("/api/v1/agreements/pending", get(network::pending))
+        .route("/api/v1/agreements/{id}/notes", post(network::add_note))
+        .route("/api/v1/events", get(network::events).post(network::create_event))
+        .route("/api/v1/events.ics", get(network::calendar))
         .route("/api/v1/linkage/candidates", get(linkage::candidates))
         .route("/api/v1/linkage/candidates/{id}/decision", post(linkage::decide))
         .route(

@@ -1,0 +1,381 @@
+//! The network's own work (issue 8): its meetings, the agreements each meeting takes (numbered
+//! as in its report, with who is responsible, by when, and how it is going) and the events
+//! its members announce. None of it is about a person. Pure: callers pass `today`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::country::CountryCode;
+use crate::error::ValidationErrors;
+use crate::person::{LongText, ShortText};
+
+crate::str_enum! {
+    /// The network's working languages.
+    pub enum Lang {
+        Es = "es",
+        En = "en",
+        Fr = "fr",
+    }
+}
+
+/// A title in the network's languages: the original, and translations where there are some.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"es": "Campaña regional sobre migración de niñez", "en": "Regional campaign on child migration",
+    "fr": "Campagne régionale sur la migration des enfants"}))]
+pub struct Titles {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub es: Option<ShortText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub en: Option<ShortText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fr: Option<ShortText>,
+}
+
+impl Titles {
+    /// The title in `lang`, else in Spanish, English, French (the first there is).
+    pub fn get(&self, lang: Lang) -> &str {
+        let want = match lang {
+            Lang::Es => &self.es,
+            Lang::En => &self.en,
+            Lang::Fr => &self.fr,
+        };
+        [want, &self.es, &self.en, &self.fr].into_iter().flatten().next().map(|t| t.as_str()).unwrap_or("")
+    }
+
+    fn check(&self, field: &str, e: &mut ValidationErrors) {
+        if self.es.is_none() && self.en.is_none() && self.fr.is_none() {
+            e.push(field, "give the title in at least one language (es, en or fr)");
+        }
+    }
+}
+
+/// Who an agreement names as responsible: a member state, or a body (the Technical
+/// Secretariat, IOM, SICA, a civil-society network).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Party {
+    #[schema(value_type = String, example = "HN")]
+    State(CountryCode),
+    #[schema(value_type = String, example = "OIM")]
+    Body(ShortText),
+}
+
+impl Party {
+    pub fn state(&self) -> Option<CountryCode> {
+        match self {
+            Party::State(c) => Some(*c),
+            Party::Body(_) => None,
+        }
+    }
+}
+
+crate::str_enum! {
+    /// How an agreement is going.
+    pub enum AgreementStatus {
+        Open = "open",
+        InProgress = "in_progress",
+        Done = "done",
+        /// Taken off the agenda (item 4 of the 2016 report).
+        Withdrawn = "withdrawn",
+    }
+}
+
+impl AgreementStatus {
+    /// Still to be acted on.
+    pub fn is_pending(self) -> bool {
+        matches!(self, AgreementStatus::Open | AgreementStatus::InProgress)
+    }
+}
+
+/// A meeting of the network (or one it takes part in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": {"es": "Reunión de la Red de Funcionarios de Enlace de Protección Consular"},
+    "starts_on": "2016-06-08", "place": "Tegucigalpa, Honduras",
+    "states": ["CA", "CR", "SV", "US", "GT", "HN", "MX", "PA", "DO"]}))]
+pub struct MeetingData {
+    pub title: Titles,
+    pub starts_on: NaiveDate,
+    /// For a meeting of several days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_on: Option<NaiveDate>,
+    pub place: ShortText,
+    /// The participating states.
+    #[schema(value_type = Vec<String>)]
+    pub states: Vec<CountryCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<LongText>,
+}
+
+impl MeetingData {
+    pub fn validate(&self) -> ValidationErrors {
+        let mut e = ValidationErrors::new();
+        self.title.check("title", &mut e);
+        if self.ends_on.is_some_and(|end| end < self.starts_on) {
+            e.push("ends_on", "is before the meeting starts");
+        }
+        if self.states.is_empty() {
+            e.push("states", "name at least one participating state");
+        }
+        if let Some(dup) = self.states.iter().enumerate().find(|(i, s)| self.states[..*i].contains(s)) {
+            e.push("states", format!("{} is listed twice", dup.1));
+        }
+        e
+    }
+}
+
+/// An agreement as its meeting took it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"number": 6, "title": {"es": "Nota conceptual: lineamientos para personas trabajadoras migrantes",
+    "en": "Concept note: guidelines for migrant workers"},
+    "text": "Se solicitará, a través de la ST, que Nicaragua se pronuncie si desea retomar la iniciativa.",
+    "responsible": [{"state": "NI"}, {"body": "ST"}], "due_on": "2016-11-15", "status": "open"}))]
+pub struct AgreementData {
+    /// Its number in the meeting's report (1 to 999), unique within the meeting.
+    pub number: u16,
+    pub title: Titles,
+    /// The agreement's text, in the language the report was written in.
+    pub text: LongText,
+    pub responsible: Vec<Party>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_on: Option<NaiveDate>,
+    pub status: AgreementStatus,
+}
+
+impl AgreementData {
+    /// Checks the agreement against its meeting: a due date cannot come before the meeting
+    /// that set it.
+    pub fn validate(&self, meeting: &MeetingData) -> ValidationErrors {
+        let mut e = ValidationErrors::new();
+        if !(1..=999).contains(&self.number) {
+            e.push("number", "must be between 1 and 999");
+        }
+        self.title.check("title", &mut e);
+        if self.due_on.is_some_and(|d| d < meeting.starts_on) {
+            e.push("due_on", "is before the meeting that took the agreement");
+        }
+        e
+    }
+
+    /// Past its due date and still pending.
+    pub fn overdue(&self, today: NaiveDate) -> bool {
+        self.status.is_pending() && self.due_on.is_some_and(|d| d < today)
+    }
+
+    /// Names `state` as responsible.
+    pub fn names(&self, state: CountryCode) -> bool {
+        self.responsible.iter().any(|p| p.state() == Some(state))
+    }
+}
+
+/// A note on how an agreement is going, by a state or the Technical Secretariat, possibly
+/// moving its status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"text": "Nicaragua confirmó que no retomará la iniciativa; Honduras la presentará.",
+    "status": "in_progress"}))]
+pub struct FollowUpData {
+    pub text: LongText,
+    /// The agreement's new status, when the note changes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<AgreementStatus>,
+}
+
+/// A follow-up note as kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FollowUp {
+    pub at: DateTime<Utc>,
+    /// Who wrote it: a user's name and their state.
+    pub author: String,
+    #[schema(value_type = Option<String>)]
+    pub state: Option<CountryCode>,
+    #[serde(flatten)]
+    pub data: FollowUpData,
+}
+
+/// An event the network's members announce (a forum, a workshop, a meeting of another body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": {"es": "Tercer Foro Global Consular", "en": "Third Global Consular Forum",
+    "fr": "Troisième Forum consulaire mondial"}, "starts_on": "2016-10-25", "ends_on": "2016-10-27",
+    "place": "Seúl, República de Corea", "announced_by": {"state": "CA"}}))]
+pub struct EventData {
+    pub title: Titles,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub place: ShortText,
+    pub announced_by: Party,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<LongText>,
+}
+
+impl EventData {
+    pub fn validate(&self) -> ValidationErrors {
+        let mut e = ValidationErrors::new();
+        self.title.check("title", &mut e);
+        if self.ends_on < self.starts_on {
+            e.push("ends_on", "is before the event starts");
+        }
+        if (self.ends_on - self.starts_on).num_days() > 366 {
+            e.push("ends_on", "an event lasts at most a year");
+        }
+        e
+    }
+}
+
+/// Events as an iCalendar file (RFC 5545): all-day events (the end date exclusive, as the
+/// format wants), titles in `lang`, lines folded at 75 octets. `stamp` is when it is made.
+pub fn ical<'a>(
+    events: impl IntoIterator<Item = (uuid::Uuid, &'a EventData)>,
+    lang: Lang,
+    stamp: DateTime<Utc>,
+) -> String {
+    let mut out = String::new();
+    let mut line = |s: String| {
+        // Fold at 75 octets, never inside a character.
+        let mut rest = s.as_str();
+        let mut first = true;
+        while !rest.is_empty() {
+            let room = if first { 75 } else { 74 };
+            let mut cut = rest.len().min(room);
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            if !first {
+                out.push(' ');
+            }
+            out.push_str(&rest[..cut]);
+            out.push_str("\r\n");
+            rest = &rest[cut..];
+            first = false;
+        }
+    };
+    line("BEGIN:VCALENDAR".into());
+    line("VERSION:2.0".into());
+    line("PRODID:-//Enlace//Network events//ES".into());
+    line("CALSCALE:GREGORIAN".into());
+    for (id, e) in events {
+        line("BEGIN:VEVENT".into());
+        line(format!("UID:{id}@enlace"));
+        line(format!("DTSTAMP:{}", stamp.format("%Y%m%dT%H%M%SZ")));
+        line(format!("DTSTART;VALUE=DATE:{}", e.starts_on.format("%Y%m%d")));
+        let end = e.ends_on.succ_opt().unwrap_or(e.ends_on);
+        line(format!("DTEND;VALUE=DATE:{}", end.format("%Y%m%d")));
+        line(format!("SUMMARY:{}", ical_text(e.title.get(lang))));
+        line(format!("LOCATION:{}", ical_text(e.place.as_str())));
+        if let Some(d) = &e.description {
+            line(format!("DESCRIPTION:{}", ical_text(d.as_str())));
+        }
+        line("END:VEVENT".into());
+    }
+    line("END:VCALENDAR".into());
+    out
+}
+
+/// A TEXT value escaped as RFC 5545 §3.3.11 asks.
+fn ical_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn short(s: &str) -> ShortText {
+        ShortText::parse(s).unwrap()
+    }
+
+    fn meeting() -> MeetingData {
+        MeetingData {
+            title: Titles { es: Some(short("Reunión de la Red")), en: None, fr: None },
+            starts_on: NaiveDate::from_ymd_opt(2016, 6, 8).unwrap(),
+            ends_on: None,
+            place: short("Tegucigalpa, Honduras"),
+            states: vec![CountryCode::parse("HN").unwrap(), CountryCode::parse("MX").unwrap()],
+            summary: None,
+        }
+    }
+
+    #[test]
+    fn titles_fall_back_to_the_original() {
+        let t = Titles { es: Some(short("Campaña")), en: None, fr: Some(short("Campagne")) };
+        assert_eq!(t.get(Lang::Fr), "Campagne");
+        assert_eq!(t.get(Lang::En), "Campaña");
+        let none = Titles { es: None, en: None, fr: None };
+        let mut m = meeting();
+        m.title = none;
+        assert_eq!(m.validate().0[0].field, "title");
+    }
+
+    #[test]
+    fn dates_out_of_order_are_refused() {
+        let mut m = meeting();
+        assert!(m.validate().is_empty());
+        m.ends_on = NaiveDate::from_ymd_opt(2016, 6, 7);
+        m.states.push(CountryCode::parse("HN").unwrap());
+        let fields: Vec<String> = m.validate().0.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["ends_on", "states"]);
+        let a = AgreementData {
+            number: 6,
+            title: Titles { es: Some(short("Nota conceptual")), en: None, fr: None },
+            text: LongText::parse("Que Nicaragua se pronuncie.").unwrap(),
+            responsible: vec![Party::State(CountryCode::parse("NI").unwrap()), Party::Body(short("ST"))],
+            due_on: NaiveDate::from_ymd_opt(2016, 1, 1),
+            status: AgreementStatus::Open,
+        };
+        assert_eq!(a.validate(&meeting()).0[0].message, "is before the meeting that took the agreement");
+        assert!(a.names(CountryCode::parse("NI").unwrap()));
+        assert!(!a.names(CountryCode::parse("HN").unwrap()));
+        assert!(a.overdue(NaiveDate::from_ymd_opt(2016, 2, 1).unwrap()));
+        let done = AgreementData { status: AgreementStatus::Done, ..a };
+        assert!(!done.overdue(NaiveDate::from_ymd_opt(2016, 2, 1).unwrap()));
+    }
+
+    #[test]
+    fn events_become_an_icalendar_file() {
+        let e = EventData {
+            title: Titles {
+                es: Some(short("Tercer Foro Global Consular")),
+                en: Some(short("Third Global Consular Forum")),
+                fr: None,
+            },
+            starts_on: NaiveDate::from_ymd_opt(2016, 10, 25).unwrap(),
+            ends_on: NaiveDate::from_ymd_opt(2016, 10, 27).unwrap(),
+            place: short("Seúl; República de Corea"),
+            announced_by: Party::State(CountryCode::parse("CA").unwrap()),
+            description: Some(LongText::parse(&"Temas de protección consular, ".repeat(8)).unwrap()),
+        };
+        let mut bad = e.clone();
+        bad.ends_on = NaiveDate::from_ymd_opt(2016, 10, 24).unwrap();
+        assert_eq!(bad.validate().0[0].field, "ends_on");
+        let id = uuid::Uuid::nil();
+        let stamp = DateTime::parse_from_rfc3339("2026-12-05T10:00:00Z").unwrap().with_timezone(&Utc);
+        let ics = ical([(id, &e)], Lang::En, stamp);
+        assert!(ics.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"));
+        assert!(ics.contains("DTSTART;VALUE=DATE:20161025\r\n"));
+        assert!(ics.contains("DTEND;VALUE=DATE:20161028\r\n"), "the end is exclusive");
+        assert!(ics.contains("SUMMARY:Third Global Consular Forum\r\n"));
+        assert!(ics.contains("LOCATION:Seúl\\; República de Corea\r\n"));
+        assert!(ics.ends_with("END:VCALENDAR\r\n"));
+        for l in ics.split("\r\n") {
+            assert!(l.len() <= 75, "a line longer than 75 octets: {l:?}");
+        }
+        // Unfolded, the description is whole.
+        let unfolded = ics.replace("\r\n ", "");
+        assert!(unfolded.contains(&ical_text(e.description.as_ref().unwrap().as_str())));
+    }
+}

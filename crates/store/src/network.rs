@@ -1,0 +1,195 @@
+//! The network's workspace (issue 8): meetings, agreements with their follow-up notes, and
+//! events, kept as JSON records beside the columns lists are ordered and filtered by.
+
+use chrono::{DateTime, Utc};
+use enlace_domain::network::{AgreementData, EventData, FollowUp, MeetingData};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use crate::row::{RowExt, json, to_json};
+use crate::{Db, StoreError, Tx, on_read, on_tx};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeetingRow {
+    pub id: Uuid,
+    pub data: MeetingData,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgreementRow {
+    pub id: Uuid,
+    pub meeting_id: Uuid,
+    pub version: i64,
+    pub data: AgreementData,
+    /// Oldest first.
+    pub notes: Vec<FollowUp>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub id: Uuid,
+    pub data: EventData,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert_meeting(tx: &mut Tx, m: &MeetingRow) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO net_meetings (id, starts_on, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(m.id).bind(m.data.starts_on.to_string()).bind(to_json(&m.data)).bind(m.created_at)
+        .bind(m.updated_at).execute(&mut *c).await.map(|_| ())?);
+    Ok(())
+}
+
+const MEETING_COLS: &str = "id, data, created_at, updated_at";
+
+fn meeting_from_row(r: &impl RowExt) -> Result<MeetingRow, StoreError> {
+    Ok(MeetingRow {
+        id: r.uuid("id")?,
+        data: json("data", &r.text("data")?)?,
+        created_at: r.ts("created_at")?,
+        updated_at: r.ts("updated_at")?,
+    })
+}
+
+/// Every meeting, the latest first.
+pub async fn meetings(db: &Db) -> Result<Vec<MeetingRow>, StoreError> {
+    on_read!(db, p => {
+        let sql = format!("SELECT {MEETING_COLS} FROM net_meetings ORDER BY starts_on DESC, id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(p).await?;
+        rows.iter().map(meeting_from_row).collect()
+    })
+}
+
+pub async fn meeting(db: &Db, id: Uuid) -> Result<Option<MeetingRow>, StoreError> {
+    on_read!(db, p => {
+        let sql = format!("SELECT {MEETING_COLS} FROM net_meetings WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(p).await?;
+        row.as_ref().map(meeting_from_row).transpose()
+    })
+}
+
+pub async fn meeting_tx(tx: &mut Tx, id: Uuid) -> Result<Option<MeetingRow>, StoreError> {
+    on_tx!(tx, c => {
+        let sql = format!("SELECT {MEETING_COLS} FROM net_meetings WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *c).await?;
+        row.as_ref().map(meeting_from_row).transpose()
+    })
+}
+
+/// Keeps a new agreement; `false` when its meeting already has one with that number.
+pub async fn insert_agreement(tx: &mut Tx, a: &AgreementRow) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "INSERT INTO net_agreements (id, meeting_id, number, status, due_on, version, data, notes, created_at,
+             updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (meeting_id, number) DO NOTHING")
+        .bind(a.id).bind(a.meeting_id).bind(i64::from(a.data.number)).bind(a.data.status.as_str())
+        .bind(a.data.due_on.map(|d| d.to_string())).bind(a.version).bind(to_json(&a.data))
+        .bind(to_json(&a.notes)).bind(a.created_at).bind(a.updated_at)
+        .execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
+
+/// Writes an agreement's new state (its data and notes) if it is still at `version`; the
+/// row's version becomes `version + 1`. Returns whether it was written.
+pub async fn update_agreement(tx: &mut Tx, a: &AgreementRow, version: i64) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "UPDATE net_agreements SET status = $3, due_on = $4, version = $5, data = $6, notes = $7, updated_at = $8
+         WHERE id = $1 AND version = $2")
+        .bind(a.id).bind(version).bind(a.data.status.as_str()).bind(a.data.due_on.map(|d| d.to_string()))
+        .bind(version + 1).bind(to_json(&a.data)).bind(to_json(&a.notes)).bind(a.updated_at)
+        .execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
+
+const AGREEMENT_COLS: &str = "id, meeting_id, version, data, notes, created_at, updated_at";
+
+fn agreement_from_row(r: &impl RowExt) -> Result<AgreementRow, StoreError> {
+    Ok(AgreementRow {
+        id: r.uuid("id")?,
+        meeting_id: r.uuid("meeting_id")?,
+        version: r.int("version")?,
+        data: json("data", &r.text("data")?)?,
+        notes: json("notes", &r.text("notes")?)?,
+        created_at: r.ts("created_at")?,
+        updated_at: r.ts("updated_at")?,
+    })
+}
+
+/// A meeting's agreements, by number.
+pub async fn agreements_of(db: &Db, meeting: Uuid) -> Result<Vec<AgreementRow>, StoreError> {
+    on_read!(db, p => {
+        let sql = format!("SELECT {AGREEMENT_COLS} FROM net_agreements WHERE meeting_id = $1 ORDER BY number");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(meeting).fetch_all(p).await?;
+        rows.iter().map(agreement_from_row).collect()
+    })
+}
+
+/// Per meeting: how many agreements it took and how many are still to be acted on.
+pub async fn agreement_counts(db: &Db) -> Result<Vec<(Uuid, i64, i64)>, StoreError> {
+    on_read!(db, p => {
+        let rows = sqlx::query(
+            "SELECT meeting_id, COUNT(*) AS total,
+                    SUM(CASE WHEN status IN ('open', 'in_progress') THEN 1 ELSE 0 END) AS pending
+             FROM net_agreements GROUP BY meeting_id")
+            .fetch_all(p).await?;
+        rows.iter().map(|r| Ok((r.uuid("meeting_id")?, r.int("total")?, r.int("pending")?))).collect()
+    })
+}
+
+/// Every agreement still to be acted on (open or in progress), the earliest due first, those
+/// without a date last.
+pub async fn pending_agreements(db: &Db) -> Result<Vec<AgreementRow>, StoreError> {
+    on_read!(db, p => {
+        let sql = format!(
+            "SELECT {AGREEMENT_COLS} FROM net_agreements WHERE status IN ('open', 'in_progress')
+             ORDER BY CASE WHEN due_on IS NULL THEN 1 ELSE 0 END, due_on, id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(p).await?;
+        rows.iter().map(agreement_from_row).collect()
+    })
+}
+
+pub async fn agreement_tx(tx: &mut Tx, id: Uuid) -> Result<Option<AgreementRow>, StoreError> {
+    on_tx!(tx, c => {
+        let sql = format!("SELECT {AGREEMENT_COLS} FROM net_agreements WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *c).await?;
+        row.as_ref().map(agreement_from_row).transpose()
+    })
+}
+
+pub async fn agreement(db: &Db, id: Uuid) -> Result<Option<AgreementRow>, StoreError> {
+    on_read!(db, p => {
+        let sql = format!("SELECT {AGREEMENT_COLS} FROM net_agreements WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(p).await?;
+        row.as_ref().map(agreement_from_row).transpose()
+    })
+}
+
+pub async fn insert_event(tx: &mut Tx, e: &EventRow) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query("INSERT INTO net_events (id, starts_on, data, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(e.id).bind(e.data.starts_on.to_string()).bind(to_json(&e.data)).bind(e.created_at)
+        .execute(&mut *c).await.map(|_| ())?);
+    Ok(())
+}
+
+/// Every event, in date order.
+pub async fn events(db: &Db) -> Result<Vec<EventRow>, StoreError> {
+    on_read!(db, p => {
+        let rows = sqlx::query("SELECT id, data, created_at FROM net_events ORDER BY starts_on, id")
+            .fetch_all(p).await?;
+        rows.iter()
+            .map(|r| Ok(EventRow { id: r.uuid("id")?, data: json("data", &r.text("data")?)?, created_at: r.ts("created_at")? }))
+            .collect()
+    })
+}
+
+/// Whether the workspace holds any meeting (the demo loads its data once).
+pub async fn has_meetings(db: &Db) -> Result<bool, StoreError> {
+    on_read!(db, p => {
+        let row = sqlx::query("SELECT id FROM net_meetings LIMIT 1").fetch_optional(p).await?;
+        Ok(row.is_some())
+    })
+}

@@ -1,0 +1,163 @@
+//! `/api/v1/meetings`, `/api/v1/agreements`, `/api/v1/events`: the network's workspace
+//! (meetings and their agreements, follow-up notes, events and their calendar file).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use enlace_app::App;
+use enlace_app::network::{AgreementView, EventView, MeetingDetail, MeetingView, PartyAgreements};
+use enlace_domain::network::{AgreementData, EventData, FollowUpData, Lang, MeetingData};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, ApiQuery, Auth};
+
+fn id_of(s: &str, what: &'static str) -> Result<Uuid, ApiError> {
+    s.parse().map_err(|_| ApiError::from(enlace_app::AppError::NotFound(what)))
+}
+
+/// The network's meetings, the latest first, with how many agreements each took and how many
+/// are still to be acted on.
+#[utoipa::path(get, path = "/api/v1/meetings", tag = "network", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = [MeetingView]), (status = 401, body = Problem)))]
+pub async fn meetings(State(app): State<App>, Auth(actor): Auth) -> Result<Json<Vec<MeetingView>>, ApiError> {
+    Ok(Json(app.meetings(&actor).await?))
+}
+
+/// Records a meeting (the Technical Secretariat, liaison officers).
+#[utoipa::path(post, path = "/api/v1/meetings", tag = "network", request_body = MeetingData,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 201, body = MeetingView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn create_meeting(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(m): ApiJson<MeetingData>,
+) -> Result<(StatusCode, Json<MeetingView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(app.create_meeting(&actor, m).await?)))
+}
+
+/// A meeting with its agreements.
+#[utoipa::path(get, path = "/api/v1/meetings/{id}", tag = "network", params(("id" = String, Path, description = "Meeting id")),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = MeetingDetail), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn meeting(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<MeetingDetail>, ApiError> {
+    Ok(Json(app.meeting(&actor, id_of(&id, "meeting")?).await?))
+}
+
+/// A meeting's agreements, by their number in its report.
+#[utoipa::path(get, path = "/api/v1/meetings/{id}/agreements", tag = "network",
+    params(("id" = String, Path, description = "Meeting id")), security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = [AgreementView]), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn agreements(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<AgreementView>>, ApiError> {
+    Ok(Json(app.meeting(&actor, id_of(&id, "meeting")?).await?.agreements))
+}
+
+/// Records an agreement of a meeting, numbered as in its report (the Technical Secretariat,
+/// liaison officers). A number the meeting already has: 409.
+#[utoipa::path(post, path = "/api/v1/meetings/{id}/agreements", tag = "network", request_body = AgreementData,
+    params(("id" = String, Path, description = "Meeting id")), security(("bearer" = []), ("session" = [])),
+    responses((status = 201, body = AgreementView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_agreement(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(a): ApiJson<AgreementData>,
+) -> Result<(StatusCode, Json<AgreementView>), ApiError> {
+    let v = app.create_agreement(&actor, id_of(&id, "meeting")?, a).await?;
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// Every agreement still to be acted on, under each party it names as responsible, overdue
+/// ones first.
+#[utoipa::path(get, path = "/api/v1/agreements/pending", tag = "network", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = [PartyAgreements]), (status = 401, body = Problem)))]
+pub async fn pending(
+    State(app): State<App>,
+    Auth(actor): Auth,
+) -> Result<Json<Vec<PartyAgreements>>, ApiError> {
+    Ok(Json(app.pending_agreements(&actor).await?))
+}
+
+/// Adds a follow-up note to an agreement, moving its status when the note gives one (the
+/// Technical Secretariat, or a liaison officer of a state the agreement names).
+#[utoipa::path(post, path = "/api/v1/agreements/{id}/notes", tag = "network", request_body = FollowUpData,
+    params(("id" = String, Path, description = "Agreement id")), security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = AgreementView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_note(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(n): ApiJson<FollowUpData>,
+) -> Result<Json<AgreementView>, ApiError> {
+    Ok(Json(app.add_follow_up(&actor, id_of(&id, "agreement")?, n).await?))
+}
+
+/// The events the network's members announced, in date order.
+#[utoipa::path(get, path = "/api/v1/events", tag = "network", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = [EventView]), (status = 401, body = Problem)))]
+pub async fn events(State(app): State<App>, Auth(actor): Auth) -> Result<Json<Vec<EventView>>, ApiError> {
+    Ok(Json(app.events(&actor).await?))
+}
+
+/// Announces an event (a liaison officer in their state's name; the Technical Secretariat in
+/// anyone's).
+#[utoipa::path(post, path = "/api/v1/events", tag = "network", request_body = EventData,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 201, body = EventView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn create_event(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(e): ApiJson<EventData>,
+) -> Result<(StatusCode, Json<EventView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(app.create_event(&actor, e).await?)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CalendarParams {
+    /// The titles' language (es, en or fr; Spanish when not given).
+    #[param(value_type = Option<String>)]
+    pub lang: Option<Lang>,
+}
+
+/// The events as an iCalendar file (all-day events), to add to a calendar.
+#[utoipa::path(get, path = "/api/v1/events.ics", tag = "network", params(CalendarParams),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, content_type = "text/calendar", body = String), (status = 400, body = Problem),
+        (status = 401, body = Problem)))]
+pub async fn calendar(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiQuery(p): ApiQuery<CalendarParams>,
+) -> Result<Response, ApiError> {
+    Ok(calendar_file(&app.events(&actor).await?, p.lang.unwrap_or(Lang::Es)))
+}
+
+/// Events as a calendar file to download (the API's and the events page's).
+pub fn calendar_file(events: &[EventView], lang: Lang) -> Response {
+    let ics = enlace_domain::network::ical(events.iter().map(|e| (e.id, &e.data)), lang, enlace_store::now());
+    (
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"enlace-events.ics\""),
+        ],
+        ics,
+    )
+        .into_response()
+}

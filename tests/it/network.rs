@@ -1,0 +1,225 @@
+//! The network's workspace (issue 8): meetings, their agreements and follow-up notes, the
+//! open agreements by responsible party, events and their calendar file; who may keep what;
+//! bad input refused with nothing stored. And the demo's transcription of the 2016 meeting.
+
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::harness::TestApp;
+
+both_backends!(meetings_agreements_and_follow_up);
+both_backends!(events_and_their_calendar);
+both_backends!(the_2016_meeting_as_demo_data);
+
+fn meeting_body() -> Value {
+    json!({"title": {"es": "Reunión de la Red", "en": "Network meeting"}, "starts_on": "2016-06-08",
+        "place": "Tegucigalpa, Honduras", "states": ["HN", "GT", "MX"]})
+}
+
+fn agreement(number: u16, responsible: Value, due_on: Option<&str>) -> Value {
+    let mut a = json!({"number": number, "title": {"es": format!("Acuerdo {number}")},
+        "text": "Texto del acuerdo tal como consta en el informe.", "responsible": responsible, "status": "open"});
+    if let Some(d) = due_on {
+        a["due_on"] = json!(d);
+    }
+    a
+}
+
+async fn meetings_agreements_and_follow_up(app: TestApp) {
+    let ts = app.token("analyst").await;
+    let liaison = app.token("liaison.hn").await;
+    let officer = app.token("officer.hn").await;
+    let partner = app.token("partner").await;
+
+    // Who records meetings; what a bad one is told.
+    assert_eq!(app.post(&officer, "/api/v1/meetings", &meeting_body()).await.0, 403);
+    let mut bad = meeting_body();
+    bad["ends_on"] = json!("2016-06-07");
+    bad["states"] = json!(["HN", "HN"]);
+    let (s, v) = app.post(&ts, "/api/v1/meetings", &bad).await;
+    assert_eq!(s, 422, "{v}");
+    let fields: Vec<&str> =
+        v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["ends_on", "states"], "{v}");
+    let mut unknown = meeting_body();
+    unknown["venue"] = json!("x");
+    let (s, v) = app.post(&ts, "/api/v1/meetings", &unknown).await;
+    assert!((400..500).contains(&s) && v.to_string().contains("venue"), "{s} {v}");
+    assert_eq!(app.get(&ts, "/api/v1/meetings").await.1, json!([]), "nothing stored");
+    let (s, m) = app.post(&ts, "/api/v1/meetings", &meeting_body()).await;
+    assert_eq!(s, 201, "{m}");
+    let mid = m["id"].as_str().unwrap().to_string();
+    let agreements = format!("/api/v1/meetings/{mid}/agreements");
+
+    // Agreements, numbered as in the report.
+    let (s, a6) = app
+        .post(&ts, &agreements, &agreement(6, json!([{"state": "NI"}, {"body": "ST"}]), Some("2016-11-30")))
+        .await;
+    assert_eq!(s, 201, "{a6}");
+    let (s, a2) =
+        app.post(&liaison, &agreements, &agreement(2, json!([{"state": "HN"}]), Some("2099-01-31"))).await;
+    assert_eq!(s, 201, "{a2}");
+    let (s, a3) = app
+        .post(&ts, &agreements, &agreement(3, json!([{"state": "HN"}, {"body": "OIM"}]), Some("2016-07-01")))
+        .await;
+    assert_eq!(s, 201, "{a3}");
+    let (s, v) = app.post(&ts, &agreements, &agreement(6, json!([{"state": "HN"}]), None)).await;
+    assert_eq!(s, 409, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("number 6"), "{v}");
+    let (s, v) =
+        app.post(&ts, &agreements, &agreement(7, json!([{"state": "HN"}]), Some("2016-06-01"))).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("before the meeting"), "{v}");
+    let (s, _) = app
+        .post(
+            &ts,
+            "/api/v1/meetings/0190f1e2-0000-7000-8000-000000000000/agreements",
+            &agreement(1, json!([]), None),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, list) = app.get(&partner, &agreements).await;
+    assert_eq!(s, 200, "everyone signed in reads the workspace");
+    let numbers: Vec<i64> = list.as_array().unwrap().iter().map(|a| a["number"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, [2, 3, 6]);
+    assert_eq!(list[2]["overdue"], true);
+    assert_eq!(list[0]["overdue"], false);
+    let (_, detail) = app.get(&officer, &format!("/api/v1/meetings/{mid}")).await;
+    assert_eq!(
+        (detail["meeting"]["agreements"].as_i64(), detail["meeting"]["pending"].as_i64()),
+        (Some(3), Some(3))
+    );
+
+    // Follow-up: a liaison officer only on what names their state; the Secretariat on all.
+    let notes = |a: &Value| format!("/api/v1/agreements/{}/notes", a["id"].as_str().unwrap());
+    let (s, v) = app.post(&liaison, &notes(&a6), &json!({"text": "Honduras presentará la nota."})).await;
+    assert_eq!(s, 403, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("does not name HN"), "{v}");
+    let (s, v) = app.post(&officer, &notes(&a2), &json!({"text": "x"})).await;
+    assert_eq!(s, 403, "{v}");
+    let (s, v) = app
+        .post(&liaison, &notes(&a2), &json!({"text": "Taller en preparación.", "status": "in_progress"}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((v["status"].as_str(), v["version"].as_i64()), (Some("in_progress"), Some(2)));
+    assert_eq!(v["notes"][0]["state"], "HN");
+    let (s, v) = app.post(&ts, &notes(&a3), &json!({"text": "Cumplido.", "status": "done"})).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app.post(&ts, &notes(&a3), &json!({"text": "", "status": "finished"})).await;
+    assert_eq!(s, 422, "{v}");
+    let (_, v) = app.get(&ts, &agreements).await;
+    assert_eq!(v[1]["notes"].as_array().unwrap().len(), 1, "the refused note was not kept");
+
+    // What is still to be acted on, by responsible party: states first, overdue first.
+    let (s, pending) = app.get(&partner, "/api/v1/agreements/pending").await;
+    assert_eq!(s, 200, "{pending}");
+    let parties: Vec<String> = pending.as_array().unwrap().iter().map(|g| g["party"].to_string()).collect();
+    assert_eq!(parties, [r#"{"state":"HN"}"#, r#"{"state":"NI"}"#, r#"{"body":"ST"}"#], "{pending}");
+    let hn: Vec<i64> =
+        pending[0]["agreements"].as_array().unwrap().iter().map(|a| a["number"].as_i64().unwrap()).collect();
+    assert_eq!(hn, [2], "agreement 3 is done: {pending}");
+    assert_eq!(pending[1]["agreements"][0]["overdue"], true);
+
+    let actions = app.audit_actions().await;
+    for a in ["network.meeting", "network.agreement", "network.follow_up"] {
+        assert!(actions.iter().any(|x| x == a), "{a} audited");
+    }
+}
+
+async fn events_and_their_calendar(app: TestApp) {
+    let ts = app.token("analyst").await;
+    let liaison = app.token("liaison.hn").await;
+    let auditor = app.token("auditor.hn").await;
+    let forum = json!({"title": {"es": "Tercer Foro Global Consular", "en": "Third Global Consular Forum"},
+        "starts_on": "2016-10-25", "ends_on": "2016-10-27", "place": "República de Corea",
+        "announced_by": {"state": "CA"}, "description": "Protección consular; servicios, buenas prácticas."});
+    // A liaison officer announces in their own state's name only.
+    let (s, v) = app.post(&liaison, "/api/v1/events", &forum).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("announced_by"), "{v}");
+    let mut backwards = forum.clone();
+    backwards["ends_on"] = json!("2016-10-24");
+    let (s, v) = app.post(&ts, "/api/v1/events", &backwards).await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(app.get(&ts, "/api/v1/events").await.1, json!([]), "nothing stored");
+    assert_eq!(app.post(&ts, "/api/v1/events", &forum).await.0, 201);
+    let mut workshop = forum.clone();
+    workshop["title"] = json!({"es": "Taller de la Red"});
+    workshop["starts_on"] = json!("2016-09-01");
+    workshop["ends_on"] = json!("2016-09-01");
+    workshop["announced_by"] = json!({"state": "HN"});
+    assert_eq!(app.post(&liaison, "/api/v1/events", &workshop).await.0, 201);
+    let (_, list) = app.get(&auditor, "/api/v1/events").await;
+    let dates: Vec<&str> =
+        list.as_array().unwrap().iter().map(|e| e["starts_on"].as_str().unwrap()).collect();
+    assert_eq!(dates, ["2016-09-01", "2016-10-25"], "in date order");
+
+    let ics = |q: &'static str| {
+        let url = app.url(&format!("/api/v1/events.ics{q}"));
+        let c = app.client.clone();
+        let t = ts.clone();
+        async move {
+            let r = c.get(url).bearer_auth(t).send().await.unwrap();
+            let (s, ct) = (
+                r.status().as_u16(),
+                r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()),
+            );
+            (s, ct, r.text().await.unwrap())
+        }
+    };
+    let (s, ct, body) = ics("?lang=en").await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(ct.as_deref(), Some("text/calendar; charset=utf-8"));
+    assert!(body.starts_with("BEGIN:VCALENDAR\r\n") && body.ends_with("END:VCALENDAR\r\n"));
+    assert_eq!(body.matches("BEGIN:VEVENT").count(), 2);
+    assert!(body.contains("SUMMARY:Third Global Consular Forum\r\n"));
+    assert!(body.contains("SUMMARY:Taller de la Red\r\n"), "no English title: the original");
+    assert!(body.contains("DTEND;VALUE=DATE:20161028\r\n"));
+    assert!(
+        body.replace("\r\n ", "")
+            .contains("DESCRIPTION:Protección consular\\; servicios\\, buenas prácticas.")
+    );
+    let (_, _, es) = ics("").await;
+    assert!(es.contains("SUMMARY:Tercer Foro Global Consular\r\n"));
+    let (s, _, said) = ics("?lang=de").await;
+    assert_eq!(s, 400, "{said}");
+    assert!(said.contains("lang"), "{said}");
+}
+
+async fn the_2016_meeting_as_demo_data(app: TestApp) {
+    let actor = app.app.actor_for("analyst").await.unwrap();
+    assert!(app.app.seed_network_demo(&actor).await.unwrap());
+    assert!(!app.app.seed_network_demo(&actor).await.unwrap(), "loaded once");
+    let t = app.token("officer.hn").await;
+    let (_, meetings) = app.get(&t, "/api/v1/meetings").await;
+    assert_eq!(meetings.as_array().unwrap().len(), 1);
+    let m = &meetings[0];
+    assert_eq!(m["title"]["es"], "Reunión de la Red de Funcionarios de Enlace de Protección Consular");
+    let states: Vec<&str> = m["states"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert_eq!(states, ["CA", "CR", "SV", "US", "GT", "HN", "MX", "PA", "DO"]);
+    assert_eq!((m["agreements"].as_i64(), m["pending"].as_i64()), (Some(11), Some(5)));
+    let (_, a) = app.get(&t, &format!("/api/v1/meetings/{}/agreements", m["id"].as_str().unwrap())).await;
+    let a = a.as_array().unwrap();
+    assert!(
+        a.iter().all(|x| ["es", "en", "fr"].iter().all(|l| x["title"][l].is_string())),
+        "three titles each"
+    );
+    assert_eq!(a[3]["status"], "withdrawn", "item 4: taken off the agenda");
+    assert!(a[5]["text"].as_str().unwrap().contains("que Nicaragua se pronuncie"));
+    assert!(a[5]["text"].as_str().unwrap().contains(
+        "Honduras ofrece presentar la nota conceptual ante la Reunión Viceministerial en noviembre 2016"
+    ));
+    assert_eq!(
+        a[5]["responsible"],
+        json!([{"state": "NI"}, {"body": "Secretaría Técnica de la CRM"}, {"state": "HN"}])
+    );
+    assert!(a[9]["text"].as_str().unwrap().contains("el jueves 9 de junio"));
+    assert_eq!(a[9]["due_on"], "2016-06-09");
+    let (_, events) = app.get(&t, "/api/v1/events").await;
+    let forum =
+        events.as_array().unwrap().iter().find(|e| e["starts_on"] == "2016-10-25").expect("the forum");
+    assert_eq!(
+        (forum["ends_on"].as_str(), forum["announced_by"]["state"].as_str()),
+        (Some("2016-10-27"), Some("CA"))
+    );
+}
