@@ -260,3 +260,44 @@ async fn administration_and_audit_pages_are_accessible() {
     shot(&b, "10-audit").await;
     b.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_workspace_is_accessible_and_kept_in_the_browser() {
+    if !browser_available() {
+        return;
+    }
+    let Some(app) = spawn_app(Backend::Sqlite).await else { return };
+    let ts = app.app.actor_for("analyst").await.unwrap();
+    app.app.seed_network_demo(&ts).await.unwrap();
+    let url = |path: &str| app.url(path).replace("127.0.0.1", "localhost");
+    let b = Browser::start("es", 1280, 900).await;
+    b.goto(&url("/login")).await;
+    b.fill("#username", "liaison.hn").await;
+    b.fill("#password", PASSWORD).await;
+    b.click("button.primary").await;
+    b.wait_for_text("Cerrar sesión").await;
+    b.click("nav a[href='/meetings']").await;
+    b.wait_for_text("Tegucigalpa, Honduras").await;
+    accessible(&b, "meetings").await;
+    shot(&b, "11-meetings").await;
+    b.click("main td a").await;
+    b.wait_for_text("que Nicaragua se pronuncie").await;
+    accessible(&b, "meeting").await;
+    shot(&b, "12-meeting").await;
+    // A follow-up note on item 6, which names Honduras, through its form.
+    b.click("#agreement-6 + details summary").await;
+    b.fill("#note-text-6", "Honduras presentará la nota conceptual en la Reunión Viceministerial.").await;
+    b.click("#note-status-6 option[value='in_progress']").await;
+    b.click("#agreement-6 + details button").await;
+    b.wait_for_text("Honduras presentará la nota conceptual en la Reunión Viceministerial.").await;
+    b.wait_for_text("→ En curso").await;
+    b.goto(&url("/agreements")).await;
+    b.wait_for_text("Acuerdos pendientes").await;
+    accessible(&b, "pending agreements").await;
+    shot(&b, "13-agreements").await;
+    b.goto(&url("/events")).await;
+    b.wait_for_text("Tercer Foro Global Consular").await;
+    accessible(&b, "events").await;
+    shot(&b, "14-events").await;
+    b.quit().await;
+}

@@ -223,3 +223,169 @@ async fn the_2016_meeting_as_demo_data(app: TestApp) {
         (Some("2016-10-27"), Some("CA"))
     );
 }
+
+both_backends!(the_workspace_in_the_pages);
+
+async fn the_workspace_in_the_pages(app: TestApp) {
+    use crate::ui::{Web, every_input_is_labelled};
+    let ts = app.app.actor_for("analyst").await.unwrap();
+    app.app.seed_network_demo(&ts).await.unwrap();
+
+    // An officer, in Spanish: reads everything, records nothing.
+    let mut w = Web::new(&app).accept_language("es");
+    w.sign_in("officer.hn").await;
+    let p = w.get("/meetings").await;
+    p.has("href=\"/meetings\">Red</a>")
+        .has("Reunión de la Red de Funcionarios de Enlace de Protección Consular")
+        .has("Tegucigalpa, Honduras")
+        .has("11 (pendientes: 5)")
+        .lacks("Registrar una reunión");
+    let href = p.body.split("href=\"/meetings/").nth(1).unwrap();
+    let meeting = format!("/meetings/{}", &href[..href.find('"').unwrap()]);
+    let p = w.get(&meeting).await;
+    p.has("4. Propuesta de Acuerdo de Cooperación Regional")
+        .has("Retirado")
+        .has("que Nicaragua se pronuncie")
+        .has("vencido")
+        .lacks("Agregar una nota de seguimiento")
+        .lacks("Registrar un acuerdo");
+    assert_eq!(p.body.matches("class=\"box agreement").count(), 11);
+
+    // A liaison officer, in English: notes on what names Honduras only.
+    let mut l = Web::new(&app).accept_language("en");
+    l.sign_in("liaison.hn").await;
+    let p = l.get(&meeting).await;
+    every_input_is_labelled(&p);
+    assert_eq!(p.body.matches("Add a follow-up note").count(), 3, "items 1, 3 and 6 name Honduras");
+    let item6 = p.body.split("id=\"agreement-6\"").nth(1).unwrap();
+    let form = item6.split("action=\"").nth(1).unwrap();
+    let notes = form[..form.find('"').unwrap()].to_string();
+    let mid = meeting.trim_start_matches("/meetings/");
+    let p = l.post(&notes, &[("meeting", mid), ("text", " "), ("status", "")]).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    p.has("<details class=\"note-form\" open>");
+    let r = l
+        .post(
+            &notes,
+            &[
+                ("meeting", mid),
+                ("text", "Honduras presentará la nota conceptual."),
+                ("status", "in_progress"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(r.location().ends_with("#agreement-6"), "{}", r.location());
+    l.get(&meeting).await.has("Honduras presentará la nota conceptual.").has("In progress");
+    // Item 5 names Mexico only: no form, and a forged post is refused.
+    let t = app.token("liaison.hn").await;
+    let (_, list) = app.get(&t, &format!("/api/v1/meetings/{mid}/agreements")).await;
+    let item5 = list[4]["id"].as_str().unwrap();
+    let p =
+        l.post(&format!("/agreements/{item5}/notes"), &[("meeting", mid), ("text", "No es nuestro.")]).await;
+    assert_eq!(p.status, 403, "{}", p.body);
+    let p = l.get("/agreements").await;
+    p.has("Pending agreements").has("Honduras").has("Mexico").has("Nicaragua").has("overdue");
+    let hn = p.body.find("<h2 id=\"party-1\">Honduras</h2>").expect("states first, by code");
+    assert!(p.body[hn..].find("Mexico").is_some());
+
+    // The Secretariat, in French: records a meeting; the form says what is wrong beside it.
+    let mut s = Web::new(&app).accept_language("fr");
+    s.sign_in("analyst").await;
+    let p = s.get("/meetings").await;
+    p.has("Enregistrer une réunion");
+    every_input_is_labelled(&p);
+    let bad = [
+        ("title.es", "Reunión extraordinaria"),
+        ("starts_on", "2026-11-20"),
+        ("ends_on", "2026-11-19"),
+        ("place", "San José, Costa Rica"),
+        ("states", "CR"),
+        ("states", "PA"),
+    ];
+    let p = s.post("/meetings", &bad).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    p.has("id=\"ends_on-error\"").has("value=\"San José, Costa Rica\"");
+    let p = s
+        .post(
+            "/meetings",
+            &[("title.es", "Reunión"), ("starts_on", "el lunes"), ("place", "x"), ("states", "CR")],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    p.has("id=\"starts_on-error\"");
+    let mut good = bad.to_vec();
+    good[2] = ("ends_on", "2026-11-21");
+    let r = s.post("/meetings", &good).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let new = r.location();
+    s.get(&new).await.has("Reunión extraordinaria").has("Costa Rica");
+    let r = s
+        .post(
+            &format!("{new}/agreements"),
+            &[
+                ("number", "1"),
+                ("title.fr", "Accord"),
+                ("text", "Texto."),
+                ("responsible", "CR"),
+                ("bodies", "OIM\n"),
+                ("due_on", "2026-12-31"),
+                ("status", "open"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let p = s
+        .post(
+            &format!("{new}/agreements"),
+            &[
+                ("number", "1"),
+                ("title.fr", "Encore"),
+                ("text", "Texto."),
+                ("responsible", "CR"),
+                ("status", "open"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    p.has("id=\"number-error\"");
+    s.get(&new).await.has("1. Accord").has("Costa Rica, OIM");
+
+    // Events, in French, and their calendar file.
+    let p = s.get("/events").await;
+    p.has("Troisième Forum consulaire mondial").has("República de Corea").has("href=\"/events.ics\"");
+    every_input_is_labelled(&p);
+    let (status, headers, body) = s.get_bytes("/events.ics").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "text/calendar; charset=utf-8");
+    let ics = String::from_utf8(body).unwrap();
+    assert!(ics.contains("SUMMARY:Troisième Forum consulaire mondial\r\n"), "{ics}");
+    let p = l
+        .post(
+            "/events",
+            &[
+                ("title.es", ""),
+                ("starts_on", "2026-12-01"),
+                ("ends_on", "2026-12-01"),
+                ("place", "Tegucigalpa"),
+                ("announced_by", "HN"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    p.has("id=\"title.es-error\"");
+    let r = l
+        .post(
+            "/events",
+            &[
+                ("title.es", "Taller de la Red"),
+                ("starts_on", "2026-12-01"),
+                ("ends_on", "2026-12-02"),
+                ("place", "Tegucigalpa"),
+                ("announced_by", "HN"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    l.get("/events").await.has("Taller de la Red");
+}

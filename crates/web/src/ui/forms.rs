@@ -111,6 +111,10 @@ impl FieldErrors {
     pub fn has(&self, field: &str) -> bool {
         self.0.iter().any(|(f, _)| f == field)
     }
+    /// The same errors under `prefix` + field (one of several forms on a page).
+    pub fn renamed(self, prefix: &str) -> FieldErrors {
+        FieldErrors(self.0.into_iter().map(|(f, m)| (format!("{prefix}{f}"), m)).collect())
+    }
 }
 
 #[cfg(test)]

@@ -290,6 +290,7 @@ mod tests {
         "revoke-sensitive",
         "reset-mfa",
         "match-status",
+        "agreement-status",
         "link-side",
         "link-basis",
         "link-decision",
@@ -352,6 +353,9 @@ mod tests {
                 .into_iter()
                 .chain(["missing"])
                 .map(super::super::matches::level_id),
+        );
+        labels.extend(
+            enlace_domain::network::AgreementStatus::ALL.iter().map(|v| format!("agreement-status-{v}")),
         );
         labels.extend(enlace_domain::disclosure::Purpose::ALL.iter().map(|v| format!("purpose-{v}")));
         labels.extend(enlace_domain::disclosure::RecipientKind::ALL.iter().map(|v| format!("rkind-{v}")));

@@ -13,6 +13,7 @@ mod forms;
 pub mod i18n;
 mod linkage;
 mod matches;
+mod network;
 mod new_case;
 mod shares;
 pub mod stats;
@@ -93,6 +94,13 @@ pub fn routes() -> Router<App> {
         .route("/cases/{id}/attachments", post(cases::upload))
         .route("/cases/{id}/subject-access", post(cases::subject_access))
         .route("/cases/{id}/shares", post(cases::offer_share))
+        .route("/meetings", get(network::meetings).post(network::create_meeting))
+        .route("/meetings/{id}", get(network::meeting))
+        .route("/meetings/{id}/agreements", post(network::create_agreement))
+        .route("/agreements", get(network::pending))
+        .route("/agreements/{id}/notes", post(network::add_note))
+        .route("/events", get(network::events).post(network::create_event))
+        .route("/events.ics", get(network::calendar))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{id}", post(admin::change_user))
         .route("/admin/posts", get(admin::posts))

@@ -1,0 +1,557 @@
+//! The network's workspace in the pages: meetings (`/meetings`), one meeting with its
+//! agreements and their follow-up (`/meetings/{id}`), what is still to be acted on by
+//! responsible party (`/agreements`), and events with their calendar file (`/events`). The
+//! forms turn into the API's JSON, so a domain error lands beside its input; the same `App`
+//! methods as the API, so the same rules.
+
+use askama::Template;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use enlace_app::AppError;
+use enlace_app::network::{AgreementView, EventView, MeetingView};
+use enlace_domain::country::{CountryCode, crm_members};
+use enlace_domain::network::{AgreementStatus, Lang, Party, Titles};
+use enlace_domain::role::Role;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use super::cases::{Opt, parse_day};
+use super::forms::{FieldErrors, FormData};
+use super::i18n::{Locale, Tr};
+use super::{Ctx, Page, PagePost, html_status, localize, see_other};
+
+/// The body the Secretariat may announce events for.
+const SECRETARIAT: &str = "Secretaría Técnica de la CRM";
+
+fn lang(tr: Tr) -> Lang {
+    match tr.locale {
+        Locale::Es => Lang::Es,
+        Locale::En => Lang::En,
+        Locale::Fr => Lang::Fr,
+    }
+}
+
+fn party(tr: Tr, p: &Party) -> String {
+    match p {
+        Party::State(c) => tr.country(c),
+        Party::Body(b) => b.as_str().to_string(),
+    }
+}
+
+fn title(tr: Tr, t: &Titles) -> String {
+    t.get(lang(tr)).to_string()
+}
+
+fn role(page: &Page) -> Role {
+    page.actor().user.role
+}
+
+/// Records meetings and agreements, announces events.
+fn keeps(page: &Page) -> bool {
+    matches!(role(page), Role::RegionalAnalyst | Role::LiaisonOfficer)
+}
+
+/// The member states as checkboxes or options, `chosen` checked.
+fn states(tr: Tr, chosen: &[&str]) -> Vec<Opt> {
+    crm_members()
+        .filter_map(|c| CountryCode::parse(c.code).ok())
+        .map(|c| Opt { value: c.to_string(), label: tr.country(&c), selected: chosen.contains(&c.as_str()) })
+        .collect()
+}
+
+/// Reads a form's JSON into `T`; what cannot be read is reported beside its input (the JSON
+/// path's first part, or `title.es` for the titles).
+fn read<T: DeserializeOwned>(tr: Tr, value: Value, errs: &mut FieldErrors) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let input = input_of(&e.path().to_string());
+            if !errs.has(&input) {
+                let msg = e.into_inner().to_string();
+                errs.push(input, localize(tr, &msg));
+            }
+            None
+        }
+    }
+}
+
+/// The input a field of the JSON (or of a validation error) is shown beside.
+fn input_of(path: &str) -> String {
+    let first = path.split(['.', '[']).next().unwrap_or(path);
+    match first {
+        "title" if path.starts_with("title.") => path.to_string(),
+        "title" => "title.es".into(),
+        "" | "." => "form".into(),
+        f => f.into(),
+    }
+}
+
+/// The form's text inputs into JSON, leaving out the empty ones (absent = not given).
+fn texts(f: &FormData, names: &[&str]) -> Map<String, Value> {
+    let mut m = Map::new();
+    for n in names {
+        if let Some(v) = f.get(n).map(str::trim).filter(|v| !v.is_empty()) {
+            m.insert(n.to_string(), json!(v));
+        }
+    }
+    m
+}
+
+fn titles_json(f: &FormData) -> Value {
+    let mut t = Map::new();
+    for l in ["es", "en", "fr"] {
+        if let Some(v) = f.get(&format!("title.{l}")).map(str::trim).filter(|v| !v.is_empty()) {
+            t.insert(l.into(), json!(v));
+        }
+    }
+    Value::Object(t)
+}
+
+/// Checks the date inputs (`YYYY-MM-DD`) before the rest, in the user's words.
+fn dates(tr: Tr, f: &FormData, names: &[&str], errs: &mut FieldErrors) {
+    for n in names {
+        if let Some(v) = f.get(n).filter(|v| !v.trim().is_empty())
+            && parse_day(v.trim()).is_none()
+        {
+            errs.push(*n, tr.t("v-not-a-date"));
+        }
+    }
+}
+
+fn validation(tr: Tr, e: &enlace_domain::ValidationErrors, errs: &mut FieldErrors) {
+    for fe in &e.0 {
+        errs.push(input_of(&fe.field), localize(tr, &fe.message));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Meetings
+
+struct MeetingLine {
+    id: String,
+    title: String,
+    when: String,
+    place: String,
+    states: String,
+    agreements: usize,
+    pending: usize,
+}
+
+fn when(tr: Tr, from: &chrono::NaiveDate, to: Option<&chrono::NaiveDate>) -> String {
+    match to {
+        Some(to) if to != from => format!("{} – {}", tr.date(from), tr.date(to)),
+        _ => tr.date(from),
+    }
+}
+
+fn meeting_line(tr: Tr, m: &MeetingView) -> MeetingLine {
+    MeetingLine {
+        id: m.id.to_string(),
+        title: title(tr, &m.data.title),
+        when: when(tr, &m.data.starts_on, m.data.ends_on.as_ref()),
+        place: m.data.place.to_string(),
+        states: m.data.states.iter().map(|s| tr.country(s)).collect::<Vec<_>>().join(", "),
+        agreements: m.agreements,
+        pending: m.pending,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "network_meetings.html")]
+struct MeetingsPage {
+    c: Ctx,
+    rows: Vec<MeetingLine>,
+    keeps: bool,
+    states: Vec<Opt>,
+    form: FormData,
+    errors: FieldErrors,
+}
+
+async fn render_meetings(page: &Page, form: FormData, errors: FieldErrors) -> Response {
+    let tr = page.tr();
+    let list = match page.app.meetings(page.actor()).await {
+        Ok(l) => l,
+        Err(e) => return page.fail(e),
+    };
+    let chosen = form.all("states");
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    html_status(
+        status,
+        &MeetingsPage {
+            rows: list.iter().map(|m| meeting_line(tr, m)).collect(),
+            keeps: keeps(page),
+            states: states(tr, &chosen),
+            c: page.ctx.clone(),
+            form,
+            errors,
+        },
+    )
+}
+
+/// `GET /meetings`.
+pub async fn meetings(page: Page) -> Response {
+    render_meetings(&page, FormData::default(), FieldErrors::default()).await
+}
+
+/// `POST /meetings`: records a meeting, then its page.
+pub async fn create_meeting(p: PagePost) -> Response {
+    let (page, f) = (p.page, p.form);
+    let tr = page.tr();
+    let mut errs = FieldErrors::default();
+    dates(tr, &f, &["starts_on", "ends_on"], &mut errs);
+    let mut m = texts(&f, &["starts_on", "ends_on", "place", "summary"]);
+    m.insert("title".into(), titles_json(&f));
+    m.insert("states".into(), json!(f.all("states")));
+    if !errs.is_empty() {
+        return render_meetings(&page, f, errs).await;
+    }
+    let Some(data) = read(tr, Value::Object(m), &mut errs) else {
+        return render_meetings(&page, f, errs).await;
+    };
+    match page.app.create_meeting(page.actor(), data).await {
+        Ok(m) => see_other(&format!("/meetings/{}", m.id)),
+        Err(AppError::Validation(v)) => {
+            validation(tr, &v, &mut errs);
+            render_meetings(&page, f, errs).await
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One meeting, its agreements
+
+struct NoteLine {
+    when: String,
+    author: String,
+    text: String,
+    status: String,
+}
+
+pub struct AgreementLine {
+    id: String,
+    number: u16,
+    title: String,
+    text: String,
+    responsible: String,
+    due: String,
+    status: String,
+    status_label: String,
+    overdue: bool,
+    notes: Vec<NoteLine>,
+    /// The user may add a follow-up note.
+    may_note: bool,
+    meeting_id: String,
+    meeting: String,
+}
+
+fn agreement_line(tr: Tr, a: &AgreementView, page: &Page) -> AgreementLine {
+    let user = &page.actor().user;
+    let may_note = match user.role {
+        Role::RegionalAnalyst => true,
+        Role::LiaisonOfficer => a.data.names(user.state),
+        _ => false,
+    };
+    AgreementLine {
+        id: a.id.to_string(),
+        number: a.data.number,
+        title: title(tr, &a.data.title),
+        text: a.data.text.to_string(),
+        responsible: a.data.responsible.iter().map(|p| party(tr, p)).collect::<Vec<_>>().join(", "),
+        due: a.data.due_on.map(|d| tr.date(&d)).unwrap_or_default(),
+        status: a.data.status.as_str().into(),
+        status_label: tr.label("agreement-status", a.data.status),
+        overdue: a.overdue,
+        notes: a
+            .notes
+            .iter()
+            .map(|n| NoteLine {
+                when: tr.datetime(&n.at),
+                author: match &n.state {
+                    Some(s) => format!("{} ({})", n.author, tr.country(s)),
+                    None => n.author.clone(),
+                },
+                text: n.data.text.to_string(),
+                status: n.data.status.map(|s| tr.label("agreement-status", s)).unwrap_or_default(),
+            })
+            .collect(),
+        may_note,
+        meeting_id: a.meeting.id.to_string(),
+        meeting: format!("{} ({})", title(tr, &a.meeting.title), tr.date(&a.meeting.starts_on)),
+    }
+}
+
+fn statuses(tr: Tr, chosen: &str) -> Vec<Opt> {
+    AgreementStatus::ALL
+        .iter()
+        .map(|s| Opt {
+            value: s.as_str().into(),
+            label: tr.label("agreement-status", s),
+            selected: s.as_str() == chosen,
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "network_meeting.html")]
+struct MeetingPage {
+    c: Ctx,
+    m: MeetingLine,
+    summary: String,
+    agreements: Vec<AgreementLine>,
+    keeps: bool,
+    states: Vec<Opt>,
+    statuses: Vec<Opt>,
+    note_statuses: Vec<Opt>,
+    form: FormData,
+    errors: FieldErrors,
+    /// The agreement whose note form has the errors.
+    noting: String,
+}
+
+async fn render_meeting(
+    page: &Page,
+    id: &str,
+    form: FormData,
+    errors: FieldErrors,
+    noting: String,
+) -> Response {
+    let tr = page.tr();
+    let Ok(uuid) = id.parse() else { return page.fail(AppError::NotFound("meeting")) };
+    let d = match page.app.meeting(page.actor(), uuid).await {
+        Ok(d) => d,
+        Err(e) => return page.fail(e),
+    };
+    let chosen = form.all("responsible");
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    html_status(
+        status,
+        &MeetingPage {
+            m: meeting_line(tr, &d.meeting),
+            summary: d.meeting.data.summary.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+            agreements: d.agreements.iter().map(|a| agreement_line(tr, a, page)).collect(),
+            keeps: keeps(page),
+            states: states(tr, &chosen),
+            statuses: statuses(tr, form.get("status").unwrap_or("open")),
+            note_statuses: statuses(tr, ""),
+            c: page.ctx.clone(),
+            form,
+            errors,
+            noting,
+        },
+    )
+}
+
+/// `GET /meetings/{id}`.
+pub async fn meeting(page: Page, Path(id): Path<String>) -> Response {
+    render_meeting(&page, &id, FormData::default(), FieldErrors::default(), String::new()).await
+}
+
+/// The parties a form names: the checked member states, then the bodies typed one per line.
+fn parties(f: &FormData) -> Value {
+    let mut out: Vec<Value> = f.all("responsible").into_iter().map(|s| json!({"state": s})).collect();
+    for b in f.get("bodies").unwrap_or("").lines().map(str::trim).filter(|b| !b.is_empty()) {
+        out.push(json!({"body": b}));
+    }
+    Value::Array(out)
+}
+
+/// `POST /meetings/{id}/agreements`: records an agreement of the meeting.
+pub async fn create_agreement(Path(id): Path<String>, p: PagePost) -> Response {
+    let (page, f) = (p.page, p.form);
+    let tr = page.tr();
+    let mut errs = FieldErrors::default();
+    dates(tr, &f, &["due_on"], &mut errs);
+    let mut m = texts(&f, &["due_on", "text", "status"]);
+    m.insert("title".into(), titles_json(&f));
+    m.insert("responsible".into(), parties(&f));
+    match f.get("number").map(str::trim).unwrap_or("").parse::<u16>() {
+        Ok(n) => {
+            m.insert("number".into(), json!(n));
+        }
+        Err(_) => errs.push("number", tr.t("v-not-a-number")),
+    }
+    if !errs.is_empty() {
+        return render_meeting(&page, &id, f, errs, String::new()).await;
+    }
+    let Some(data) = read(tr, Value::Object(m), &mut errs) else {
+        return render_meeting(&page, &id, f, errs, String::new()).await;
+    };
+    let Ok(meeting) = id.parse() else { return page.fail(AppError::NotFound("meeting")) };
+    match page.app.create_agreement(page.actor(), meeting, data).await {
+        Ok(a) => see_other(&format!("/meetings/{id}#agreement-{}", a.data.number)),
+        Err(AppError::Validation(v)) => {
+            validation(tr, &v, &mut errs);
+            render_meeting(&page, &id, f, errs, String::new()).await
+        }
+        Err(AppError::Conflict(m)) => {
+            errs.push("number", localize(tr, &m));
+            render_meeting(&page, &id, f, errs, String::new()).await
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+/// `POST /agreements/{id}/notes`: a follow-up note, back to the agreement on its meeting's
+/// page (`meeting` says which).
+pub async fn add_note(Path(id): Path<String>, p: PagePost) -> Response {
+    let (page, f) = (p.page, p.form);
+    let tr = page.tr();
+    let meeting = f.get("meeting").unwrap_or("").to_string();
+    let mut errs = FieldErrors::default();
+    let m = texts(&f, &["text", "status"]);
+    let Some(note) = read(tr, Value::Object(m), &mut errs) else {
+        let errs = errs.renamed("note.");
+        return render_meeting(&page, &meeting, f, errs, id).await;
+    };
+    let Ok(uuid) = id.parse() else { return page.fail(AppError::NotFound("agreement")) };
+    match page.app.add_follow_up(page.actor(), uuid, note).await {
+        Ok(a) => see_other(&format!("/meetings/{}#agreement-{}", a.meeting.id, a.data.number)),
+        Err(AppError::Validation(v)) => {
+            validation(tr, &v, &mut errs);
+            render_meeting(&page, &meeting, f, errs.renamed("note."), id).await
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pending agreements by party
+
+struct PartyGroup {
+    name: String,
+    agreements: Vec<AgreementLine>,
+}
+
+#[derive(Template)]
+#[template(path = "network_agreements.html")]
+struct AgreementsPage {
+    c: Ctx,
+    groups: Vec<PartyGroup>,
+}
+
+/// `GET /agreements`: every agreement still to be acted on, by responsible party, overdue
+/// first.
+pub async fn pending(page: Page) -> Response {
+    let tr = page.tr();
+    let groups = match page.app.pending_agreements(page.actor()).await {
+        Ok(g) => g,
+        Err(e) => return page.fail(e),
+    };
+    let groups = groups
+        .iter()
+        .map(|g| PartyGroup {
+            name: party(tr, &g.party),
+            agreements: g.agreements.iter().map(|a| agreement_line(tr, a, &page)).collect(),
+        })
+        .collect();
+    html_status(StatusCode::OK, &AgreementsPage { c: page.ctx.clone(), groups })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+struct EventLine {
+    title: String,
+    when: String,
+    place: String,
+    by: String,
+    description: String,
+}
+
+fn event_line(tr: Tr, e: &EventView) -> EventLine {
+    EventLine {
+        title: title(tr, &e.data.title),
+        when: when(tr, &e.data.starts_on, Some(&e.data.ends_on)),
+        place: e.data.place.to_string(),
+        by: party(tr, &e.data.announced_by),
+        description: e.data.description.as_ref().map(|d| d.to_string()).unwrap_or_default(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "network_events.html")]
+struct EventsPage {
+    c: Ctx,
+    rows: Vec<EventLine>,
+    keeps: bool,
+    /// Whom the user may announce for: their state (liaison officers), or any state and the
+    /// Secretariat.
+    announcers: Vec<Opt>,
+    form: FormData,
+    errors: FieldErrors,
+}
+
+async fn render_events(page: &Page, form: FormData, errors: FieldErrors) -> Response {
+    let tr = page.tr();
+    let list = match page.app.events(page.actor()).await {
+        Ok(l) => l,
+        Err(e) => return page.fail(e),
+    };
+    let user = &page.actor().user;
+    let chosen = form.get("announced_by").unwrap_or("");
+    let announcers = if user.role == Role::LiaisonOfficer {
+        vec![Opt { value: user.state.to_string(), label: tr.country(&user.state), selected: true }]
+    } else {
+        let mut v = vec![Opt {
+            value: SECRETARIAT.into(),
+            label: SECRETARIAT.into(),
+            selected: chosen == SECRETARIAT,
+        }];
+        v.extend(states(tr, &[chosen]));
+        v
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    html_status(
+        status,
+        &EventsPage {
+            rows: list.iter().map(|e| event_line(tr, e)).collect(),
+            keeps: keeps(page),
+            announcers,
+            c: page.ctx.clone(),
+            form,
+            errors,
+        },
+    )
+}
+
+/// `GET /events`.
+pub async fn events(page: Page) -> Response {
+    render_events(&page, FormData::default(), FieldErrors::default()).await
+}
+
+/// `GET /events.ics`: the calendar file, titles in the user's language.
+pub async fn calendar(page: Page) -> Response {
+    match page.app.events(page.actor()).await {
+        Ok(list) => crate::api::network::calendar_file(&list, lang(page.tr())),
+        Err(e) => page.fail(e),
+    }
+}
+
+/// `POST /events`: announces an event.
+pub async fn create_event(p: PagePost) -> Response {
+    let (page, f) = (p.page, p.form);
+    let tr = page.tr();
+    let mut errs = FieldErrors::default();
+    dates(tr, &f, &["starts_on", "ends_on"], &mut errs);
+    let mut m = texts(&f, &["starts_on", "ends_on", "place", "description"]);
+    m.insert("title".into(), titles_json(&f));
+    let by = f.get("announced_by").unwrap_or("");
+    let announced = if CountryCode::parse(by).is_ok() { json!({"state": by}) } else { json!({"body": by}) };
+    m.insert("announced_by".into(), announced);
+    if !errs.is_empty() {
+        return render_events(&page, f, errs).await;
+    }
+    let Some(data) = read(tr, Value::Object(m), &mut errs) else {
+        return render_events(&page, f, errs).await;
+    };
+    match page.app.create_event(page.actor(), data).await {
+        Ok(_) => see_other("/events"),
+        Err(AppError::Validation(v)) => {
+            validation(tr, &v, &mut errs);
+            render_events(&page, f, errs).await
+        }
+        Err(e) => page.fail(e),
+    }
+}
