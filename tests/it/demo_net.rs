@@ -174,6 +174,15 @@ async fn the_demo_network_shares_cases_between_nodes_and_restarts_on_its_data() 
     assert!(agreements[5]["responsible"].as_array().unwrap().contains(&serde_json::json!({"state": "NI"})));
     let events = get_json(&c, base, &ts, "/api/v1/events").await;
     assert!(events.as_array().unwrap().iter().any(|e| e["title"]["en"] == "Third Global Consular Forum"));
+    // Every node holds the hub's copy: Honduras' officers see the meeting too.
+    loop {
+        let r = get_json(&c, hn, &hn_tok, "/api/v1/meetings").await;
+        if r.as_array().is_some_and(|a| a.len() == 1 && a[0]["agreements"] == 11) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the workspace did not reach Honduras' node: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Each node holds only its state's staff: Honduras' supervisor is not on Guatemala's node.
     let r = c
         .post(format!("http://127.0.0.1:{gt}/api/v1/auth/token"))

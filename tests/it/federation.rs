@@ -293,6 +293,9 @@ per_backend!(
 mod linkage;
 use linkage::missing_and_found_in_two_states_are_linked_without_names;
 per_backend!(missing_and_found_in_two_states_are_linked_without_names);
+mod workspace;
+use workspace::the_hub_keeps_the_workspace_and_the_nodes_hold_copies;
+per_backend!(the_hub_keeps_the_workspace_and_the_nodes_hold_copies);
 
 /// HN and GT on the in-process wire, with no directory installed and federation not started.
 async fn bare_network(backend: Backend) -> Option<Net> {

@@ -8,15 +8,26 @@
 //! - a liaison officer announces events in their state's name; the Secretariat in anyone's.
 //!
 //! Every change writes its audit event in its own transaction.
+//!
+//! In a network the hub keeps the workspace: each change made there is published, in its
+//! transaction, to every node (`workspace_record`, through the outbox), and a node joining
+//! asks for all of it once (`workspace_sync`). A node's copy is read-only.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use enlace_domain::network::{AgreementData, EventData, FollowUp, FollowUpData, MeetingData, Party, Titles};
 use enlace_domain::role::Role;
+use enlace_fed::directory::NodeRole;
+use enlace_fed::envelope::MessageType;
+use enlace_fed::receive::VerifiedEnvelope;
+use enlace_store::Tx;
 use enlace_store::network::{AgreementRow, EventRow, MeetingRow};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::fed::linkage::{hub_of, to_hub};
+use crate::fed::refused;
 use crate::{Actor, App, AppError, access, audit, event};
 
 /// Who records meetings and agreements.
@@ -102,12 +113,165 @@ fn today() -> NaiveDate {
     enlace_store::now().date_naive()
 }
 
+/// A record as published to the nodes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireMeeting {
+    id: Uuid,
+    data: MeetingData,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireAgreement {
+    id: Uuid,
+    meeting_id: Uuid,
+    version: i64,
+    data: AgreementData,
+    notes: Vec<FollowUp>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireEvent {
+    id: Uuid,
+    data: EventData,
+    created_at: DateTime<Utc>,
+}
+
+/// What a `workspace_record` carries: a meeting; an agreement with its meeting (so that it
+/// can be kept whatever order messages arrive in); or an event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    meeting: Option<WireMeeting>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agreement: Option<WireAgreement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    event: Option<WireEvent>,
+}
+
+fn wire_meeting(m: &MeetingRow) -> WireMeeting {
+    WireMeeting { id: m.id, data: m.data.clone(), created_at: m.created_at, updated_at: m.updated_at }
+}
+
+fn wire_agreement(a: &AgreementRow) -> WireAgreement {
+    WireAgreement {
+        id: a.id,
+        meeting_id: a.meeting_id,
+        version: a.version,
+        data: a.data.clone(),
+        notes: a.notes.clone(),
+        created_at: a.created_at,
+        updated_at: a.updated_at,
+    }
+}
+
+fn payload(r: &Record) -> Map<String, Value> {
+    match serde_json::to_value(r) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+fn meeting_record(m: &MeetingRow) -> Record {
+    Record { kind: "meeting".into(), meeting: Some(wire_meeting(m)), agreement: None, event: None }
+}
+
+fn agreement_record(m: &MeetingRow, a: &AgreementRow) -> Record {
+    Record {
+        kind: "agreement".into(),
+        meeting: Some(wire_meeting(m)),
+        agreement: Some(wire_agreement(a)),
+        event: None,
+    }
+}
+
+fn event_record(e: &EventRow) -> Record {
+    Record {
+        kind: "event".into(),
+        meeting: None,
+        agreement: None,
+        event: Some(WireEvent { id: e.id, data: e.data.clone(), created_at: e.created_at }),
+    }
+}
+
+/// Queues `r` to each of `peers`, in the caller's transaction.
+async fn publish(tx: &mut Tx, peers: &[String], r: &Record, now: DateTime<Utc>) -> Result<(), AppError> {
+    let p = payload(r);
+    for peer in peers {
+        to_hub(tx, peer, MessageType::WorkspaceRecord, p.clone(), now).await?;
+    }
+    Ok(())
+}
+
+/// The job mark of a node that asked the hub for the whole workspace.
+const SYNC_MARK: &str = "workspace.sync";
+
 /// Every signed-in user reads the workspace; nothing in it is about a person.
 fn may_read(_: &Actor) -> Result<(), AppError> {
     Ok(())
 }
 
 impl App {
+    /// Where the workspace is kept. A node outside any network keeps its own (no peers); the
+    /// hub keeps the network's and publishes each change to the other nodes (returned); any
+    /// other node of a network holds a read-only copy: changes are refused.
+    async fn keeper(&self) -> Result<Vec<String>, AppError> {
+        if !self.federated() {
+            return Ok(Vec::new());
+        }
+        let (dir, me) = self.my_entry(enlace_store::now()).await?;
+        if !me.roles.contains(&NodeRole::Hub) {
+            return Err(AppError::Conflict(
+                "the network's workspace is kept at the hub: this node holds a read-only copy".into(),
+            ));
+        }
+        Ok(dir
+            .nodes
+            .iter()
+            .filter(|n| n.id != me.id && n.revoked_at.is_none())
+            .map(|n| n.id.to_string())
+            .collect())
+    }
+
+    /// Whether changes to the workspace are made on this node (outside a network, or the hub).
+    pub async fn keeps_workspace(&self) -> bool {
+        self.keeper().await.is_ok()
+    }
+
+    /// On a node of a network (not the hub): asks the hub, once, for the whole workspace.
+    /// Returns whether it asked now.
+    pub async fn request_workspace_sync(&self) -> Result<bool, AppError> {
+        if !self.federated() || enlace_store::matches::mark(self.db(), SYNC_MARK).await?.is_some() {
+            return Ok(false);
+        }
+        let now = enlace_store::now();
+        let (dir, me) = self.my_entry(now).await?;
+        if me.roles.contains(&NodeRole::Hub) {
+            return Ok(false);
+        }
+        let hub = hub_of(&dir)?;
+        self.db()
+            .write(move |tx| {
+                let hub = hub.clone();
+                Box::pin(async move {
+                    to_hub(tx, &hub, MessageType::WorkspaceSync, Map::new(), now).await?;
+                    enlace_store::matches::set_mark(tx, SYNC_MARK, now, None).await?;
+                    Ok::<_, AppError>(())
+                })
+            })
+            .await?;
+        self.kick_relay();
+        Ok(true)
+    }
+
     /// Every meeting, the latest first, with its count of agreements.
     pub async fn meetings(&self, actor: &Actor) -> Result<Vec<MeetingView>, AppError> {
         may_read(actor)?;
@@ -193,12 +357,13 @@ impl App {
         data: AgreementData,
     ) -> Result<AgreementView, AppError> {
         self.guard(actor, access::require_role(actor, RECORDERS)).await?;
+        let peers = self.keeper().await?;
         let now = enlace_store::now();
-        let actor_w = actor.clone();
+        let (actor_w, peers_w) = (actor.clone(), peers.clone());
         let (row, m) = self
             .db()
             .write(move |tx| {
-                let (actor, data) = (actor_w.clone(), data.clone());
+                let (actor, data, peers) = (actor_w.clone(), data.clone(), peers_w.clone());
                 Box::pin(async move {
                     let m = enlace_store::network::meeting_tx(tx, meeting)
                         .await?
@@ -219,6 +384,7 @@ impl App {
                             row.data.number
                         )));
                     }
+                    publish(tx, &peers, &agreement_record(&m, &row), now).await?;
                     let detail = serde_json::json!({"meeting": meeting, "number": row.data.number,
                         "status": row.data.status, "due_on": row.data.due_on});
                     audit(
@@ -236,6 +402,7 @@ impl App {
                 })
             })
             .await?;
+        self.published(&peers);
         Ok(agreement_view(row, meeting_ref(&m), today()))
     }
 
@@ -248,12 +415,13 @@ impl App {
         note: FollowUpData,
     ) -> Result<AgreementView, AppError> {
         self.guard(actor, access::require_role(actor, RECORDERS)).await?;
+        let peers = self.keeper().await?;
         let now = enlace_store::now();
-        let actor_w = actor.clone();
+        let (actor_w, peers_w) = (actor.clone(), peers.clone());
         let r = self
             .db()
             .write(move |tx| {
-                let (actor, note) = (actor_w.clone(), note.clone());
+                let (actor, note, peers) = (actor_w.clone(), note.clone(), peers_w.clone());
                 Box::pin(async move {
                     let Some(mut a) = enlace_store::network::agreement_tx(tx, id).await? else {
                         return Err(AppError::NotFound("agreement"));
@@ -285,6 +453,7 @@ impl App {
                         return Err(AppError::Conflict("the agreement changed meanwhile; try again".into()));
                     }
                     a.version = version + 1;
+                    publish(tx, &peers, &agreement_record(&m, &a), now).await?;
                     let detail = serde_json::json!({"number": a.data.number, "from": from, "to": a.data.status});
                     audit(tx, event(Some(&actor), "network.follow_up", "agreement", Some(id.to_string()), detail))
                         .await?;
@@ -293,6 +462,7 @@ impl App {
             })
             .await;
         let (a, m) = self.guard(actor, r).await?;
+        self.published(&peers);
         Ok(agreement_view(a, meeting_ref(&m), today()))
     }
 
@@ -348,14 +518,17 @@ impl App {
                 ),
             ));
         }
+        let peers = self.keeper().await?;
         data.validate().into_result()?;
-        let row = EventRow { id: Uuid::now_v7(), data, created_at: enlace_store::now() };
-        let (actor_w, r) = (actor.clone(), row.clone());
+        let now = enlace_store::now();
+        let row = EventRow { id: Uuid::now_v7(), data, created_at: now };
+        let (actor_w, r, peers_w) = (actor.clone(), row.clone(), peers.clone());
         self.db()
             .write(move |tx| {
-                let (actor, r) = (actor_w.clone(), r.clone());
+                let (actor, r, peers) = (actor_w.clone(), r.clone(), peers_w.clone());
                 Box::pin(async move {
                     enlace_store::network::insert_event(tx, &r).await?;
+                    publish(tx, &peers, &event_record(&r), now).await?;
                     let detail =
                         serde_json::json!({"starts_on": r.data.starts_on, "ends_on": r.data.ends_on});
                     audit(tx, event(Some(&actor), "network.event", "event", Some(r.id.to_string()), detail))
@@ -363,6 +536,104 @@ impl App {
                 })
             })
             .await?;
+        self.published(&peers);
         Ok(EventView { id: row.id, data: row.data, created_at: row.created_at })
     }
+}
+
+impl App {
+    /// Wakes the relay after a change was published to `peers`.
+    fn published(&self, peers: &[String]) {
+        if !peers.is_empty() {
+            self.kick_relay();
+        }
+    }
+}
+
+/// A node receives a record of the hub's workspace (in the inbox's transaction) and keeps it
+/// when it is new or newer than its copy.
+pub(crate) async fn receive_record(
+    tx: &mut Tx,
+    v: &VerifiedEnvelope,
+    from_hub: bool,
+) -> Result<&'static str, AppError> {
+    if !from_hub {
+        return Err(refused("not-from-the-hub", "the network's workspace comes from its hub only"));
+    }
+    let r: Record = serde_json::from_value(Value::Object(v.payload.clone()))
+        .map_err(|e| refused("bad-record", format!("the workspace record: {e}")))?;
+    let bad = |m: String| refused("bad-record", m);
+    let meeting = |w: WireMeeting| MeetingRow {
+        id: w.id,
+        data: w.data,
+        created_at: w.created_at,
+        updated_at: w.updated_at,
+    };
+    let kept = match (r.kind.as_str(), r.meeting, r.agreement, r.event) {
+        ("meeting", Some(m), None, None) => {
+            m.data.validate().into_result().map_err(|e| bad(format!("meeting: {e}")))?;
+            enlace_store::network::put_meeting(tx, &meeting(m)).await?
+        }
+        ("agreement", Some(m), Some(a), None) => {
+            if a.meeting_id != m.id {
+                return Err(bad("the agreement's meeting is not the one sent with it".into()));
+            }
+            a.data.validate(&m.data).into_result().map_err(|e| bad(format!("agreement: {e}")))?;
+            enlace_store::network::put_meeting(tx, &meeting(m)).await?;
+            let row = AgreementRow {
+                id: a.id,
+                meeting_id: a.meeting_id,
+                version: a.version,
+                data: a.data,
+                notes: a.notes,
+                created_at: a.created_at,
+                updated_at: a.updated_at,
+            };
+            enlace_store::network::put_agreement(tx, &row).await?
+        }
+        ("event", None, None, Some(e)) => {
+            e.data.validate().into_result().map_err(|x| bad(format!("event: {x}")))?;
+            let row = EventRow { id: e.id, data: e.data, created_at: e.created_at };
+            enlace_store::network::put_event(tx, &row).await?
+        }
+        (kind, ..) => {
+            return Err(bad(format!(
+                "\"{kind}\" with the wrong parts: a meeting; an agreement and its meeting; an event"
+            )));
+        }
+    };
+    Ok(if kept { "applied" } else { "void" })
+}
+
+/// The hub answers a node's request for the whole workspace (in the inbox's transaction):
+/// every record is queued to it. Returns whether anything was queued.
+pub(crate) async fn receive_sync(
+    tx: &mut Tx,
+    v: &VerifiedEnvelope,
+    hub: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    if !hub {
+        return Err(refused("not-the-hub", "the network's workspace is kept at its hub"));
+    }
+    if !v.payload.is_empty() && v.payload.keys().any(|k| k != "since") {
+        return Err(refused("bad-sync", "a request for the workspace carries nothing"));
+    }
+    let to = vec![v.header.from.as_str().to_string()];
+    let (meetings, agreements, events) = enlace_store::network::everything_tx(tx).await?;
+    for m in &meetings {
+        publish(tx, &to, &meeting_record(m), now).await?;
+    }
+    for a in &agreements {
+        let Some(m) = meetings.iter().find(|m| m.id == a.meeting_id) else { continue };
+        publish(tx, &to, &agreement_record(m, a), now).await?;
+    }
+    for e in &events {
+        publish(tx, &to, &event_record(e), now).await?;
+    }
+    let detail = json!({"node": v.header.from, "meetings": meetings.len(), "agreements": agreements.len(),
+        "events": events.len()});
+    audit(tx, event(None, "network.sync", "workspace", Some(v.header.from.as_str().to_string()), detail))
+        .await?;
+    Ok(!(meetings.is_empty() && agreements.is_empty() && events.is_empty()))
 }

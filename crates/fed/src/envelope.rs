@@ -75,10 +75,15 @@ pub enum MessageType {
     /// The hub tells a node that the other encoding of one of its candidates left the
     /// service (withdrawn by its state): the candidate takes no decision any more.
     LinkageWithdrawn,
+    /// The hub publishes a record of the network's workspace (a meeting, an agreement with its
+    /// meeting, an event) to every node. No personal data.
+    WorkspaceRecord,
+    /// A node asks the hub for every record of the workspace (on joining the network).
+    WorkspaceSync,
 }
 
 impl MessageType {
-    pub const ALL: [MessageType; 19] = [
+    pub const ALL: [MessageType; 21] = [
         MessageType::ReferralOffer,
         MessageType::ReferralAccept,
         MessageType::ReferralReject,
@@ -98,6 +103,8 @@ impl MessageType {
         MessageType::LinkageCandidate,
         MessageType::LinkageDecision,
         MessageType::LinkageWithdrawn,
+        MessageType::WorkspaceRecord,
+        MessageType::WorkspaceSync,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +128,8 @@ impl MessageType {
             MessageType::LinkageCandidate => "linkage_candidate",
             MessageType::LinkageDecision => "linkage_decision",
             MessageType::LinkageWithdrawn => "linkage_withdrawn",
+            MessageType::WorkspaceRecord => "workspace_record",
+            MessageType::WorkspaceSync => "workspace_sync",
         }
     }
 
@@ -139,6 +148,8 @@ impl MessageType {
                 | MessageType::LinkageCandidate
                 | MessageType::LinkageDecision
                 | MessageType::LinkageWithdrawn
+                | MessageType::WorkspaceRecord
+                | MessageType::WorkspaceSync
         )
     }
 

@@ -193,3 +193,67 @@ pub async fn has_meetings(db: &Db) -> Result<bool, StoreError> {
         Ok(row.is_some())
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// A node's copy of the hub's workspace
+
+/// Keeps a meeting the hub published, unless it is already here.
+pub async fn put_meeting(tx: &mut Tx, m: &MeetingRow) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "INSERT INTO net_meetings (id, starts_on, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO NOTHING")
+        .bind(m.id).bind(m.data.starts_on.to_string()).bind(to_json(&m.data)).bind(m.created_at)
+        .bind(m.updated_at).execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
+
+/// Keeps an agreement the hub published when it is new here or newer than the copy held.
+pub async fn put_agreement(tx: &mut Tx, a: &AgreementRow) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "INSERT INTO net_agreements (id, meeting_id, number, status, due_on, version, data, notes, created_at,
+             updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, due_on = excluded.due_on,
+             version = excluded.version, data = excluded.data, notes = excluded.notes,
+             updated_at = excluded.updated_at
+         WHERE net_agreements.version < excluded.version")
+        .bind(a.id).bind(a.meeting_id).bind(i64::from(a.data.number)).bind(a.data.status.as_str())
+        .bind(a.data.due_on.map(|d| d.to_string())).bind(a.version).bind(to_json(&a.data))
+        .bind(to_json(&a.notes)).bind(a.created_at).bind(a.updated_at)
+        .execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
+
+/// Keeps an event the hub published, unless it is already here.
+pub async fn put_event(tx: &mut Tx, e: &EventRow) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "INSERT INTO net_events (id, starts_on, data, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
+        .bind(e.id).bind(e.data.starts_on.to_string()).bind(to_json(&e.data)).bind(e.created_at)
+        .execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
+
+/// Everything the workspace holds, in the caller's transaction (the hub answering a node's
+/// request for all of it).
+pub async fn everything_tx(
+    tx: &mut Tx,
+) -> Result<(Vec<MeetingRow>, Vec<AgreementRow>, Vec<EventRow>), StoreError> {
+    let meetings = on_tx!(tx, c => {
+        let sql = format!("SELECT {MEETING_COLS} FROM net_meetings ORDER BY starts_on, id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *c).await?;
+        rows.iter().map(meeting_from_row).collect::<Result<Vec<_>, _>>()
+    })?;
+    let agreements = on_tx!(tx, c => {
+        let sql = format!("SELECT {AGREEMENT_COLS} FROM net_agreements ORDER BY meeting_id, number");
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *c).await?;
+        rows.iter().map(agreement_from_row).collect::<Result<Vec<_>, _>>()
+    })?;
+    let events = on_tx!(tx, c => {
+        let rows = sqlx::query("SELECT id, data, created_at FROM net_events ORDER BY starts_on, id")
+            .fetch_all(&mut *c).await?;
+        rows.iter()
+            .map(|r| Ok(EventRow { id: r.uuid("id")?, data: json("data", &r.text("data")?)?, created_at: r.ts("created_at")? }))
+            .collect::<Result<Vec<_>, StoreError>>()
+    })?;
+    Ok((meetings, agreements, events))
+}

@@ -803,3 +803,4 @@ agreement-status-open = Open
 agreement-status-in_progress = In progress
 agreement-status-done = Done
 agreement-status-withdrawn = Withdrawn
+net-mirror = This node holds a copy of the network's workspace, kept at the regional hub: changes are made there.

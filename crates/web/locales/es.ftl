@@ -803,3 +803,4 @@ agreement-status-open = Abierto
 agreement-status-in_progress = En curso
 agreement-status-done = Cumplido
 agreement-status-withdrawn = Retirado
+net-mirror = Este nodo tiene una copia del espacio de trabajo de la Red, que se lleva en el nodo regional: los cambios se hacen allí.

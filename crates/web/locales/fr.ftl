@@ -803,3 +803,4 @@ agreement-status-open = Ouvert
 agreement-status-in_progress = En cours
 agreement-status-done = Réalisé
 agreement-status-withdrawn = Retiré
+net-mirror = Ce nœud détient une copie de l'espace de travail du Réseau, tenu au nœud régional : les modifications s'y font.

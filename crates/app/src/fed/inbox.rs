@@ -201,6 +201,10 @@ async fn apply(
         queued = super::linkage::receive_submission(tx, &v, &states.sender, states.hub, now).await?;
     } else if h.message_type == MessageType::LinkageCandidate {
         outcome = super::linkage::receive_candidate(tx, &v, states.sender_hub, now).await?;
+    } else if h.message_type == MessageType::WorkspaceRecord {
+        outcome = crate::network::receive_record(tx, &v, states.sender_hub).await?;
+    } else if h.message_type == MessageType::WorkspaceSync {
+        queued = crate::network::receive_sync(tx, &v, states.hub, now).await?;
     } else if h.message_type == MessageType::LinkageWithdrawn {
         outcome = super::linkage::receive_withdrawn(tx, &v, states.sender_hub, now).await?;
     } else if h.message_type == MessageType::LinkageDecision {

@@ -235,6 +235,8 @@ pub fn agreed_field_subsets() -> std::collections::BTreeMap<MessageType, std::co
         ),
         (MessageType::LinkageDecision, set(&[&["candidate", "encoding", "decision"]])),
         (MessageType::LinkageWithdrawn, set(&[&["candidate", "encoding"]])),
+        (MessageType::WorkspaceRecord, set(&[&["kind", "meeting", "agreement", "event"]])),
+        (MessageType::WorkspaceSync, set(&[&["since"]])),
         (MessageType::Receipt, set(&[&["status"]])),
     ]
     .into_iter()
@@ -424,6 +426,20 @@ impl App {
             loop {
                 tick.tick().await;
                 app.sweep_notices().await;
+            }
+        });
+        // A node joining the network asks the hub for its workspace, once (retried until
+        // it could ask: the directory may come later).
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                match app.request_workspace_sync().await {
+                    // Asked, asked before, or this is the hub.
+                    Ok(_) => break,
+                    Err(e) => tracing::debug!(error = %e, "cannot ask the hub for the workspace yet"),
+                }
             }
         });
         if fed.settings.hub_endpoint.is_some() {

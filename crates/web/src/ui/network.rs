@@ -47,9 +47,10 @@ fn role(page: &Page) -> Role {
     page.actor().user.role
 }
 
-/// Records meetings and agreements, announces events.
-fn keeps(page: &Page) -> bool {
-    matches!(role(page), Role::RegionalAnalyst | Role::LiaisonOfficer)
+/// Records meetings and agreements, announces events: the Secretariat and liaison officers,
+/// where the workspace is kept (not on a node holding the hub's copy).
+fn keeps(page: &Page, here: bool) -> bool {
+    here && matches!(role(page), Role::RegionalAnalyst | Role::LiaisonOfficer)
 }
 
 /// The member states as checkboxes or options, `chosen` checked.
@@ -162,6 +163,8 @@ fn meeting_line(tr: Tr, m: &MeetingView) -> MeetingLine {
 struct MeetingsPage {
     c: Ctx,
     rows: Vec<MeetingLine>,
+    /// This node holds a read-only copy of the hub's workspace.
+    mirror: bool,
     keeps: bool,
     states: Vec<Opt>,
     form: FormData,
@@ -174,13 +177,15 @@ async fn render_meetings(page: &Page, form: FormData, errors: FieldErrors) -> Re
         Ok(l) => l,
         Err(e) => return page.fail(e),
     };
+    let here = page.app.keeps_workspace().await;
     let chosen = form.all("states");
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     html_status(
         status,
         &MeetingsPage {
             rows: list.iter().map(|m| meeting_line(tr, m)).collect(),
-            keeps: keeps(page),
+            mirror: !here,
+            keeps: keeps(page, here),
             states: states(tr, &chosen),
             c: page.ctx.clone(),
             form,
@@ -246,13 +251,14 @@ pub struct AgreementLine {
     meeting: String,
 }
 
-fn agreement_line(tr: Tr, a: &AgreementView, page: &Page) -> AgreementLine {
+fn agreement_line(tr: Tr, a: &AgreementView, page: &Page, here: bool) -> AgreementLine {
     let user = &page.actor().user;
-    let may_note = match user.role {
-        Role::RegionalAnalyst => true,
-        Role::LiaisonOfficer => a.data.names(user.state),
-        _ => false,
-    };
+    let may_note = here
+        && match user.role {
+            Role::RegionalAnalyst => true,
+            Role::LiaisonOfficer => a.data.names(user.state),
+            _ => false,
+        };
     AgreementLine {
         id: a.id.to_string(),
         number: a.data.number,
@@ -297,6 +303,7 @@ fn statuses(tr: Tr, chosen: &str) -> Vec<Opt> {
 #[template(path = "network_meeting.html")]
 struct MeetingPage {
     c: Ctx,
+    mirror: bool,
     m: MeetingLine,
     summary: String,
     agreements: Vec<AgreementLine>,
@@ -323,15 +330,17 @@ async fn render_meeting(
         Ok(d) => d,
         Err(e) => return page.fail(e),
     };
+    let here = page.app.keeps_workspace().await;
     let chosen = form.all("responsible");
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     html_status(
         status,
         &MeetingPage {
+            mirror: !here,
             m: meeting_line(tr, &d.meeting),
             summary: d.meeting.data.summary.as_ref().map(|s| s.to_string()).unwrap_or_default(),
-            agreements: d.agreements.iter().map(|a| agreement_line(tr, a, page)).collect(),
-            keeps: keeps(page),
+            agreements: d.agreements.iter().map(|a| agreement_line(tr, a, page, here)).collect(),
+            keeps: keeps(page, here),
             states: states(tr, &chosen),
             statuses: statuses(tr, form.get("status").unwrap_or("open")),
             note_statuses: statuses(tr, ""),
@@ -428,6 +437,7 @@ struct PartyGroup {
 #[template(path = "network_agreements.html")]
 struct AgreementsPage {
     c: Ctx,
+    mirror: bool,
     groups: Vec<PartyGroup>,
 }
 
@@ -439,14 +449,15 @@ pub async fn pending(page: Page) -> Response {
         Ok(g) => g,
         Err(e) => return page.fail(e),
     };
+    let here = page.app.keeps_workspace().await;
     let groups = groups
         .iter()
         .map(|g| PartyGroup {
             name: party(tr, &g.party),
-            agreements: g.agreements.iter().map(|a| agreement_line(tr, a, &page)).collect(),
+            agreements: g.agreements.iter().map(|a| agreement_line(tr, a, &page, here)).collect(),
         })
         .collect();
-    html_status(StatusCode::OK, &AgreementsPage { c: page.ctx.clone(), groups })
+    html_status(StatusCode::OK, &AgreementsPage { c: page.ctx.clone(), mirror: !here, groups })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -474,6 +485,7 @@ fn event_line(tr: Tr, e: &EventView) -> EventLine {
 #[template(path = "network_events.html")]
 struct EventsPage {
     c: Ctx,
+    mirror: bool,
     rows: Vec<EventLine>,
     keeps: bool,
     /// Whom the user may announce for: their state (liaison officers), or any state and the
@@ -489,6 +501,7 @@ async fn render_events(page: &Page, form: FormData, errors: FieldErrors) -> Resp
         Ok(l) => l,
         Err(e) => return page.fail(e),
     };
+    let here = page.app.keeps_workspace().await;
     let user = &page.actor().user;
     let chosen = form.get("announced_by").unwrap_or("");
     let announcers = if user.role == Role::LiaisonOfficer {
@@ -507,7 +520,8 @@ async fn render_events(page: &Page, form: FormData, errors: FieldErrors) -> Resp
         status,
         &EventsPage {
             rows: list.iter().map(|e| event_line(tr, e)).collect(),
-            keeps: keeps(page),
+            mirror: !here,
+            keeps: keeps(page, here),
             announcers,
             c: page.ctx.clone(),
             form,
