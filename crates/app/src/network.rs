@@ -317,155 +317,6 @@ impl App {
         })
     }
 
-    /// Records a meeting (Technical Secretariat, liaison officers).
-    pub async fn create_meeting(&self, actor: &Actor, data: MeetingData) -> Result<MeetingView, AppError> {
-        self.guard(actor, access::require_role(actor, RECORDERS)).await?;
-        data.validate().into_result()?;
-        let now = enlace_store::now();
-        let row = MeetingRow { id: Uuid::now_v7(), data, created_at: now, updated_at: now };
-        let (actor_w, r) = (actor.clone(), row.clone());
-        self.db()
-            .write(move |tx| {
-                let (actor, r) = (actor_w.clone(), r.clone());
-                Box::pin(async move {
-                    enlace_store::network::insert_meeting(tx, &r).await?;
-                    let detail = serde_json::json!({"starts_on": r.data.starts_on, "place": r.data.place});
-                    audit(
-                        tx,
-                        event(Some(&actor), "network.meeting", "meeting", Some(r.id.to_string()), detail),
-                    )
-                    .await
-                })
-            })
-            .await?;
-        Ok(MeetingView {
-            id: row.id,
-            data: row.data,
-            agreements: 0,
-            pending: 0,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-
-    /// Records an agreement of a meeting, numbered as in its report (Technical Secretariat,
-    /// liaison officers). A number the meeting already has is refused.
-    pub async fn create_agreement(
-        &self,
-        actor: &Actor,
-        meeting: Uuid,
-        data: AgreementData,
-    ) -> Result<AgreementView, AppError> {
-        self.guard(actor, access::require_role(actor, RECORDERS)).await?;
-        let peers = self.keeper().await?;
-        let now = enlace_store::now();
-        let (actor_w, peers_w) = (actor.clone(), peers.clone());
-        let (row, m) = self
-            .db()
-            .write(move |tx| {
-                let (actor, data, peers) = (actor_w.clone(), data.clone(), peers_w.clone());
-                Box::pin(async move {
-                    let m = enlace_store::network::meeting_tx(tx, meeting)
-                        .await?
-                        .ok_or(AppError::NotFound("meeting"))?;
-                    data.validate(&m.data).into_result()?;
-                    let row = AgreementRow {
-                        id: Uuid::now_v7(),
-                        meeting_id: meeting,
-                        version: 1,
-                        data,
-                        notes: Vec::new(),
-                        created_at: now,
-                        updated_at: now,
-                    };
-                    if !enlace_store::network::insert_agreement(tx, &row).await? {
-                        return Err(AppError::Conflict(format!(
-                            "this meeting already has an agreement number {}",
-                            row.data.number
-                        )));
-                    }
-                    publish(tx, &peers, &agreement_record(&m, &row), now).await?;
-                    let detail = serde_json::json!({"meeting": meeting, "number": row.data.number,
-                        "status": row.data.status, "due_on": row.data.due_on});
-                    audit(
-                        tx,
-                        event(
-                            Some(&actor),
-                            "network.agreement",
-                            "agreement",
-                            Some(row.id.to_string()),
-                            detail,
-                        ),
-                    )
-                    .await?;
-                    Ok((row, m))
-                })
-            })
-            .await?;
-        self.published(&peers);
-        Ok(agreement_view(row, meeting_ref(&m), today()))
-    }
-
-    /// Adds a follow-up note to an agreement, moving its status when the note says so (the
-    /// Technical Secretariat, or a liaison officer of a state the agreement names).
-    pub async fn add_follow_up(
-        &self,
-        actor: &Actor,
-        id: Uuid,
-        note: FollowUpData,
-    ) -> Result<AgreementView, AppError> {
-        self.guard(actor, access::require_role(actor, RECORDERS)).await?;
-        let peers = self.keeper().await?;
-        let now = enlace_store::now();
-        let (actor_w, peers_w) = (actor.clone(), peers.clone());
-        let r = self
-            .db()
-            .write(move |tx| {
-                let (actor, note, peers) = (actor_w.clone(), note.clone(), peers_w.clone());
-                Box::pin(async move {
-                    let Some(mut a) = enlace_store::network::agreement_tx(tx, id).await? else {
-                        return Err(AppError::NotFound("agreement"));
-                    };
-                    let state = actor.user.state;
-                    if actor.user.role == Role::LiaisonOfficer && !a.data.names(state) {
-                        return Err(AppError::Forbidden(format!(
-                            "agreement {} does not name {state} as responsible: its notes come from the states \
-                             it names and the Technical Secretariat",
-                            a.data.number
-                        )));
-                    }
-                    let m = enlace_store::network::meeting_tx(tx, a.meeting_id)
-                        .await?
-                        .ok_or(AppError::NotFound("meeting"))?;
-                    let from = a.data.status;
-                    if let Some(s) = note.status {
-                        a.data.status = s;
-                    }
-                    a.notes.push(FollowUp {
-                        at: now,
-                        author: actor.user.display_name.clone(),
-                        state: (actor.user.role == Role::LiaisonOfficer).then_some(state),
-                        data: note,
-                    });
-                    a.updated_at = now;
-                    let version = a.version;
-                    if !enlace_store::network::update_agreement(tx, &a, version).await? {
-                        return Err(AppError::Conflict("the agreement changed meanwhile; try again".into()));
-                    }
-                    a.version = version + 1;
-                    publish(tx, &peers, &agreement_record(&m, &a), now).await?;
-                    let detail = serde_json::json!({"number": a.data.number, "from": from, "to": a.data.status});
-                    audit(tx, event(Some(&actor), "network.follow_up", "agreement", Some(id.to_string()), detail))
-                        .await?;
-                    Ok((a, m))
-                })
-            })
-            .await;
-        let (a, m) = self.guard(actor, r).await?;
-        self.published(&peers);
-        Ok(agreement_view(a, meeting_ref(&m), today()))
-    }
-
     /// Every agreement still to be acted on, under each party it names (a state, or a body),
     /// overdue ones first, then by due date. States come first, by code; then bodies.
     pub async fn pending_agreements(&self, actor: &Actor) -> Result<Vec<PartyAgreements>, AppError> {
@@ -505,40 +356,333 @@ impl App {
         Ok(rows.into_iter().map(|e| EventView { id: e.id, data: e.data, created_at: e.created_at }).collect())
     }
 
-    /// Announces an event: a liaison officer in their state's name, the Technical Secretariat
-    /// in anyone's.
-    pub async fn create_event(&self, actor: &Actor, data: EventData) -> Result<EventView, AppError> {
+    /// Makes a change to the workspace. Where the workspace is kept (a node outside any
+    /// network, or the hub) it is recorded at once and published to the other nodes; on
+    /// another node of a network it is checked against the copy held here, then sent to the
+    /// hub (`workspace_edit`), which records and publishes it back.
+    pub async fn edit_workspace(&self, actor: &Actor, edit: Edit) -> Result<Recorded, AppError> {
         self.guard(actor, access::require_role(actor, RECORDERS)).await?;
-        if actor.user.role == Role::LiaisonOfficer && data.announced_by != Party::State(actor.user.state) {
-            return Err(AppError::invalid(
-                "announced_by",
-                format!(
-                    "a liaison officer announces events in the name of their state ({})",
-                    actor.user.state
-                ),
-            ));
-        }
-        let peers = self.keeper().await?;
-        data.validate().into_result()?;
         let now = enlace_store::now();
-        let row = EventRow { id: Uuid::now_v7(), data, created_at: now };
-        let (actor_w, r, peers_w) = (actor.clone(), row.clone(), peers.clone());
-        self.db()
+        match self.keeper().await {
+            Ok(peers) => {
+                let (actor_w, peers_w) = (actor.clone(), peers.clone());
+                let r = self
+                    .db()
+                    .write(move |tx| {
+                        let (actor, peers, edit) = (actor_w.clone(), peers_w.clone(), edit.clone());
+                        Box::pin(async move { apply_edit(tx, &actor, &peers, edit, now).await })
+                    })
+                    .await;
+                let r = self.guard(actor, r).await?;
+                self.published(&peers);
+                Ok(r)
+            }
+            Err(AppError::Conflict(_)) => self.send_edit(actor, edit, now).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Checks an edit against this node's copy and sends it to the hub.
+    async fn send_edit(&self, actor: &Actor, edit: Edit, now: DateTime<Utc>) -> Result<Recorded, AppError> {
+        let (dir, _) = self.my_entry(now).await?;
+        let hub = hub_of(&dir)?;
+        let actor_w = actor.clone();
+        let r = self
+            .db()
             .write(move |tx| {
-                let (actor, r, peers) = (actor_w.clone(), r.clone(), peers_w.clone());
+                let (actor, edit, hub) = (actor_w.clone(), edit.clone(), hub.clone());
                 Box::pin(async move {
-                    enlace_store::network::insert_event(tx, &r).await?;
-                    publish(tx, &peers, &event_record(&r), now).await?;
-                    let detail =
-                        serde_json::json!({"starts_on": r.data.starts_on, "ends_on": r.data.ends_on});
-                    audit(tx, event(Some(&actor), "network.event", "event", Some(r.id.to_string()), detail))
-                        .await
+                    // The same checks the hub makes, on the copy held here, so that what is
+                    // sent is what the hub will take.
+                    check_edit(tx, &actor, &edit).await?;
+                    let author = json!({"name": actor.user.display_name, "role": actor.user.role,
+                        "state": actor.user.state});
+                    let mut p = match serde_json::to_value(&edit) {
+                        Ok(Value::Object(m)) => m,
+                        _ => Map::new(),
+                    };
+                    p.insert("author".into(), author);
+                    let id = to_hub(tx, &hub, MessageType::WorkspaceEdit, p, now).await?;
+                    let detail = json!({"op": edit.op(), "hub": hub, "message": id});
+                    audit(tx, event(Some(&actor), "network.edit_sent", "workspace", None, detail)).await?;
+                    Ok(Recorded::SentToHub { message: id })
                 })
             })
-            .await?;
-        self.published(&peers);
-        Ok(EventView { id: row.id, data: row.data, created_at: row.created_at })
+            .await;
+        let r = self.guard(actor, r).await?;
+        self.kick_relay();
+        Ok(r)
     }
+
+    /// Records a meeting where the workspace is kept (the demo data).
+    pub async fn create_meeting(&self, actor: &Actor, data: MeetingData) -> Result<MeetingView, AppError> {
+        match self.edit_workspace(actor, Edit::Meeting { data }).await? {
+            Recorded::Meeting(m) => Ok(m),
+            _ => Err(AppError::Conflict("the network's workspace is kept at the hub".into())),
+        }
+    }
+
+    /// Records an agreement of a meeting where the workspace is kept (the demo data).
+    pub async fn create_agreement(
+        &self,
+        actor: &Actor,
+        meeting: Uuid,
+        data: AgreementData,
+    ) -> Result<AgreementView, AppError> {
+        match self.edit_workspace(actor, Edit::Agreement { meeting, data }).await? {
+            Recorded::Agreement(a) => Ok(a),
+            _ => Err(AppError::Conflict("the network's workspace is kept at the hub".into())),
+        }
+    }
+
+    /// Announces an event where the workspace is kept (the demo data).
+    pub async fn create_event(&self, actor: &Actor, data: EventData) -> Result<EventView, AppError> {
+        match self.edit_workspace(actor, Edit::Event { data }).await? {
+            Recorded::Event(e) => Ok(e),
+            _ => Err(AppError::Conflict("the network's workspace is kept at the hub".into())),
+        }
+    }
+}
+
+/// A change to the workspace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Edit {
+    Meeting { data: MeetingData },
+    Agreement { meeting: Uuid, data: AgreementData },
+    Note { agreement: Uuid, data: FollowUpData },
+    Event { data: EventData },
+}
+
+impl Edit {
+    fn op(&self) -> &'static str {
+        match self {
+            Edit::Meeting { .. } => "meeting",
+            Edit::Agreement { .. } => "agreement",
+            Edit::Note { .. } => "note",
+            Edit::Event { .. } => "event",
+        }
+    }
+}
+
+/// What became of a change: recorded here, or sent to the hub (it comes back with the hub's
+/// next publication).
+#[derive(Debug, Clone)]
+pub enum Recorded {
+    Meeting(MeetingView),
+    Agreement(AgreementView),
+    Event(EventView),
+    SentToHub { message: Uuid },
+}
+
+/// Who may make `edit`, and whether it holds, against the workspace as held in `tx`: a note
+/// from a liaison officer only on an agreement naming their state; an event from a liaison
+/// officer only in their state's name; the data's own rules; an agreement's meeting must exist.
+/// Returns the meeting (and agreement) the edit is about.
+async fn check_edit(
+    tx: &mut Tx,
+    actor: &Actor,
+    edit: &Edit,
+) -> Result<(Option<MeetingRow>, Option<AgreementRow>), AppError> {
+    access::require_role(actor, RECORDERS)?;
+    let liaison = actor.user.role == Role::LiaisonOfficer;
+    let state = actor.user.state;
+    match edit {
+        Edit::Meeting { data } => {
+            data.validate().into_result()?;
+            Ok((None, None))
+        }
+        Edit::Agreement { meeting, data } => {
+            let m = enlace_store::network::meeting_tx(tx, *meeting)
+                .await?
+                .ok_or(AppError::NotFound("meeting"))?;
+            data.validate(&m.data).into_result()?;
+            Ok((Some(m), None))
+        }
+        Edit::Note { agreement, .. } => {
+            let a = enlace_store::network::agreement_tx(tx, *agreement)
+                .await?
+                .ok_or(AppError::NotFound("agreement"))?;
+            if liaison && !a.data.names(state) {
+                return Err(AppError::Forbidden(format!(
+                    "agreement {} does not name {state} as responsible: its notes come from the states it names \
+                     and the Technical Secretariat",
+                    a.data.number
+                )));
+            }
+            let m = enlace_store::network::meeting_tx(tx, a.meeting_id)
+                .await?
+                .ok_or(AppError::NotFound("meeting"))?;
+            Ok((Some(m), Some(a)))
+        }
+        Edit::Event { data } => {
+            if liaison && data.announced_by != Party::State(state) {
+                return Err(AppError::invalid(
+                    "announced_by",
+                    format!("a liaison officer announces events in the name of their state ({state})"),
+                ));
+            }
+            data.validate().into_result()?;
+            Ok((None, None))
+        }
+    }
+}
+
+/// Records `edit` where the workspace is kept, publishes it to `peers` and audits it, all in
+/// the caller's transaction.
+async fn apply_edit(
+    tx: &mut Tx,
+    actor: &Actor,
+    peers: &[String],
+    edit: Edit,
+    now: DateTime<Utc>,
+) -> Result<Recorded, AppError> {
+    let (meeting, agreement) = check_edit(tx, actor, &edit).await?;
+    let today = now.date_naive();
+    match edit {
+        Edit::Meeting { data } => {
+            let r = MeetingRow { id: Uuid::now_v7(), data, created_at: now, updated_at: now };
+            enlace_store::network::insert_meeting(tx, &r).await?;
+            publish(tx, peers, &meeting_record(&r), now).await?;
+            let detail = json!({"starts_on": r.data.starts_on, "place": r.data.place});
+            audit(tx, event(Some(actor), "network.meeting", "meeting", Some(r.id.to_string()), detail))
+                .await?;
+            Ok(Recorded::Meeting(MeetingView {
+                id: r.id,
+                data: r.data,
+                agreements: 0,
+                pending: 0,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            }))
+        }
+        Edit::Agreement { meeting: id, data } => {
+            let m = meeting.ok_or(AppError::NotFound("meeting"))?;
+            let row = AgreementRow {
+                id: Uuid::now_v7(),
+                meeting_id: id,
+                version: 1,
+                data,
+                notes: Vec::new(),
+                created_at: now,
+                updated_at: now,
+            };
+            if !enlace_store::network::insert_agreement(tx, &row).await? {
+                return Err(AppError::Conflict(format!(
+                    "this meeting already has an agreement number {}",
+                    row.data.number
+                )));
+            }
+            publish(tx, peers, &agreement_record(&m, &row), now).await?;
+            let detail = json!({"meeting": id, "number": row.data.number, "status": row.data.status,
+                "due_on": row.data.due_on});
+            audit(tx, event(Some(actor), "network.agreement", "agreement", Some(row.id.to_string()), detail))
+                .await?;
+            Ok(Recorded::Agreement(agreement_view(row, meeting_ref(&m), today)))
+        }
+        Edit::Note { agreement: id, data: note } => {
+            let (m, mut a) = match (meeting, agreement) {
+                (Some(m), Some(a)) => (m, a),
+                _ => return Err(AppError::NotFound("agreement")),
+            };
+            let from = a.data.status;
+            if let Some(s) = note.status {
+                a.data.status = s;
+            }
+            a.notes.push(FollowUp {
+                at: now,
+                author: actor.user.display_name.clone(),
+                state: (actor.user.role == Role::LiaisonOfficer).then_some(actor.user.state),
+                data: note,
+            });
+            a.updated_at = now;
+            let version = a.version;
+            if !enlace_store::network::update_agreement(tx, &a, version).await? {
+                return Err(AppError::Conflict("the agreement changed meanwhile; try again".into()));
+            }
+            a.version = version + 1;
+            publish(tx, peers, &agreement_record(&m, &a), now).await?;
+            let detail = json!({"number": a.data.number, "from": from, "to": a.data.status});
+            audit(tx, event(Some(actor), "network.follow_up", "agreement", Some(id.to_string()), detail))
+                .await?;
+            Ok(Recorded::Agreement(agreement_view(a, meeting_ref(&m), today)))
+        }
+        Edit::Event { data } => {
+            let r = EventRow { id: Uuid::now_v7(), data, created_at: now };
+            enlace_store::network::insert_event(tx, &r).await?;
+            publish(tx, peers, &event_record(&r), now).await?;
+            let detail = json!({"starts_on": r.data.starts_on, "ends_on": r.data.ends_on});
+            audit(tx, event(Some(actor), "network.event", "event", Some(r.id.to_string()), detail)).await?;
+            Ok(Recorded::Event(EventView { id: r.id, data: r.data, created_at: r.created_at }))
+        }
+    }
+}
+
+/// The hub receives a change a node's user made (in the inbox's transaction): the author is
+/// one of the sender's users, of a state the sender serves; the same rules as at the hub
+/// apply; the change is recorded and published to every node (the sender included).
+pub(crate) async fn receive_edit(
+    tx: &mut Tx,
+    v: &VerifiedEnvelope,
+    sender_states: &[String],
+    hub: bool,
+    peers: &[String],
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    if !hub {
+        return Err(refused("not-the-hub", "the network's workspace is kept at its hub"));
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Author {
+        name: String,
+        role: Role,
+        #[serde(deserialize_with = "country")]
+        state: enlace_domain::country::CountryCode,
+    }
+    fn country<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<enlace_domain::country::CountryCode, D::Error> {
+        let s = String::deserialize(d)?;
+        enlace_domain::country::CountryCode::parse(&s).map_err(serde::de::Error::custom)
+    }
+    let mut p = v.payload.clone();
+    let author: Author = serde_json::from_value(p.remove("author").unwrap_or(Value::Null))
+        .map_err(|e| refused("bad-edit", format!("author: {e}")))?;
+    let edit: Edit = serde_json::from_value(Value::Object(p))
+        .map_err(|e| refused("bad-edit", format!("the edit: {e}")))?;
+    if !sender_states.iter().any(|s| s == author.state.as_str()) {
+        return Err(refused(
+            "not-your-state",
+            format!("{} does not serve {}: its users speak for its own states", v.header.from, author.state),
+        ));
+    }
+    let node = v.header.from.as_str();
+    let username = enlace_domain::user::Username::parse(&format!("{node}.{}", author.role.as_str()))
+        .map_err(|e| refused("bad-edit", e))?;
+    let actor = Actor {
+        user: enlace_domain::user::User {
+            id: enlace_domain::ids::UserId(Uuid::nil()),
+            username,
+            display_name: author.name.chars().take(120).collect(),
+            role: author.role,
+            state: author.state,
+            post: None,
+            disabled: false,
+            sensitive_access: false,
+            kind: enlace_domain::user::UserKind::Person,
+            mfa_enabled: false,
+            locale: None,
+            created_at: now,
+        },
+        source: Some(format!("node {node}")),
+    };
+    let to_refusal = |e: AppError| match e {
+        AppError::Federation { .. } | AppError::Store(_) | AppError::Unavailable(_) => e,
+        other => refused("edit-refused", other.to_string()),
+    };
+    apply_edit(tx, &actor, peers, edit, now).await.map_err(to_refusal)?;
+    Ok(!peers.is_empty())
 }
 
 impl App {

@@ -80,10 +80,12 @@ pub enum MessageType {
     WorkspaceRecord,
     /// A node asks the hub for every record of the workspace (on joining the network).
     WorkspaceSync,
+    /// A node sends the hub a change one of its users made to the workspace.
+    WorkspaceEdit,
 }
 
 impl MessageType {
-    pub const ALL: [MessageType; 21] = [
+    pub const ALL: [MessageType; 22] = [
         MessageType::ReferralOffer,
         MessageType::ReferralAccept,
         MessageType::ReferralReject,
@@ -105,6 +107,7 @@ impl MessageType {
         MessageType::LinkageWithdrawn,
         MessageType::WorkspaceRecord,
         MessageType::WorkspaceSync,
+        MessageType::WorkspaceEdit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -130,6 +133,7 @@ impl MessageType {
             MessageType::LinkageWithdrawn => "linkage_withdrawn",
             MessageType::WorkspaceRecord => "workspace_record",
             MessageType::WorkspaceSync => "workspace_sync",
+            MessageType::WorkspaceEdit => "workspace_edit",
         }
     }
 
@@ -150,6 +154,7 @@ impl MessageType {
                 | MessageType::LinkageWithdrawn
                 | MessageType::WorkspaceRecord
                 | MessageType::WorkspaceSync
+                | MessageType::WorkspaceEdit
         )
     }
 

@@ -803,4 +803,5 @@ agreement-status-open = Open
 agreement-status-in_progress = In progress
 agreement-status-done = Done
 agreement-status-withdrawn = Withdrawn
-net-mirror = This node holds a copy of the network's workspace, kept at the regional hub: changes are made there.
+net-mirror = This node holds a copy of the network's workspace, kept at the regional hub: changes made here are sent there, and appear once the hub has recorded them.
+net-sent = Sent to the regional hub: it appears here once the hub has recorded it.

@@ -803,4 +803,5 @@ agreement-status-open = Abierto
 agreement-status-in_progress = En curso
 agreement-status-done = Cumplido
 agreement-status-withdrawn = Retirado
-net-mirror = Este nodo tiene una copia del espacio de trabajo de la Red, que se lleva en el nodo regional: los cambios se hacen allí.
+net-mirror = Este nodo tiene una copia del espacio de trabajo de la Red, que se lleva en el nodo regional: los cambios hechos aquí se envían allí y aparecen cuando el nodo regional los registra.
+net-sent = Enviado al nodo regional: aparecerá aquí cuando el nodo regional lo registre.

@@ -803,4 +803,5 @@ agreement-status-open = Ouvert
 agreement-status-in_progress = En cours
 agreement-status-done = Réalisé
 agreement-status-withdrawn = Retiré
-net-mirror = Ce nœud détient une copie de l'espace de travail du Réseau, tenu au nœud régional : les modifications s'y font.
+net-mirror = Ce nœud détient une copie de l'espace de travail du Réseau, tenu au nœud régional : les modifications faites ici y sont envoyées et apparaissent une fois enregistrées par le nœud régional.
+net-sent = Envoyé au nœud régional : cela apparaîtra ici une fois enregistré par le nœud régional.

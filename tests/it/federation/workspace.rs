@@ -15,16 +15,20 @@ async fn meetings(t: &TestApp) -> Value {
     t.get(&tok, "/api/v1/meetings").await.1
 }
 
-/// The first meeting a node holds and its first agreement, once that agreement has its note
-/// (version 2) and the event is there too.
-async fn copy(t: &TestApp) -> Option<(Value, Value)> {
+/// The first meeting a node holds and its first agreement, once that agreement is at
+/// `version` and the event is there too.
+async fn copy_at(t: &TestApp, version: i64) -> Option<(Value, Value)> {
     let tok = t.token("officer.hn").await;
     let ms = meetings(t).await;
     let m = ms.as_array()?.first()?.clone();
     let (_, a) = t.get(&tok, &format!("/api/v1/meetings/{}/agreements", m["id"].as_str()?)).await;
     let (_, ev) = t.get(&tok, "/api/v1/events").await;
     let a = a.as_array()?.first()?.clone();
-    (a["version"] == 2 && ev.as_array()?.len() == 1).then_some((m, a))
+    (a["version"] == version && ev.as_array()?.len() == 1).then_some((m, a))
+}
+
+async fn copy(t: &TestApp) -> Option<(Value, Value)> {
+    copy_at(t, 2).await
 }
 
 pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backend: Backend) {
@@ -90,26 +94,56 @@ pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backen
     assert_eq!(hm["id"], m["id"]);
     assert_eq!(ha["notes"][0]["text"], "Honduras la presentará.");
     assert_eq!(ha["status"], "in_progress");
-    // It is read-only there: changes are made at the hub.
+    // A liaison officer on Honduras' node adds a note: checked there, sent to the hub, which
+    // records it and publishes it back to every node.
     let liaison = hn.token("liaison.hn").await;
     let (s, v) = hn
-        .post(&liaison, &format!("/api/v1/agreements/{aid}/notes"), &json!({"text": "Desde el nodo."}))
+        .post(
+            &liaison,
+            &format!("/api/v1/agreements/{aid}/notes"),
+            &json!({"text": "Desde el nodo de Honduras."}),
+        )
         .await;
-    assert_eq!(s, 409, "{v}");
-    assert!(v["detail"].as_str().unwrap().contains("kept at the hub"), "{v}");
+    assert_eq!(s, 202, "{v}");
+    assert!(v["sent_to_hub"].is_string(), "{v}");
+    let (_, at_hub) = eventually("the note at the hub", || copy_at(h, 3)).await;
+    assert_eq!(at_hub["notes"][1]["text"], "Desde el nodo de Honduras.");
+    assert_eq!(at_hub["notes"][1]["state"], "HN");
+    eventually("the note back at HN", || copy_at(hn, 3)).await;
+    // What the hub would refuse is refused on the node already, and nothing is sent.
+    let (s, v) = hn
+        .post(
+            &liaison,
+            "/api/v1/events",
+            &json!({"title": {"es": "Taller"}, "starts_on": "2016-10-25",
+            "ends_on": "2016-10-27", "place": "Tegucigalpa", "announced_by": {"state": "GT"}}),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let officer = hn.token("officer.hn").await;
+    assert_eq!(
+        hn.post(&officer, &format!("/api/v1/agreements/{aid}/notes"), &json!({"text": "x"})).await.0,
+        403
+    );
     let mut w = crate::ui::Web::new(hn).accept_language("en");
     w.sign_in("liaison.hn").await;
-    w.get(&format!("/meetings/{mid}"))
-        .await
-        .has("kept at the regional hub")
-        .has("Honduras la presentará.")
-        .lacks("Add a follow-up note")
-        .lacks("Record an agreement");
+    let p = w.get(&format!("/meetings/{mid}")).await;
+    p.has("kept at the regional hub").has("Desde el nodo de Honduras.").has("Add a follow-up note");
+    let r = w
+        .post(
+            &format!("/agreements/{aid}/notes"),
+            &[("meeting", mid), ("text", "Por el formulario."), ("status", "")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), format!("/meetings/{mid}?sent=1"));
+    w.get(&r.location()).await.has("Sent to the regional hub");
+    eventually("the form's note at HN", || copy_at(hn, 4)).await;
 
     // Guatemala joins: it asks the hub for the workspace and gets all of it.
     gt.app.install_directory(signed.as_str()).await.unwrap();
     gt.app.start_federation().unwrap();
-    let (gm, ga) = eventually("GT's copy", || copy(gt)).await;
+    let (gm, ga) = eventually("GT's copy", || copy_at(gt, 4)).await;
     assert_eq!((gm["id"].clone(), ga["id"].clone()), (m["id"].clone(), a["id"].clone()));
     assert!(h.audit_actions().await.iter().any(|x| x == "network.sync"));
 
@@ -128,7 +162,7 @@ pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backen
     assert_eq!(code(gt.app.receive_envelope(&forged, Some(&hn_node)).await), "not-from-the-hub");
     let stale = unshared(&hub.key, "hub", "gt", MessageType::WorkspaceRecord, old.clone());
     gt.app.receive_envelope(&stale, Some(&hub_node)).await.unwrap();
-    let (_, again) = copy(gt).await.expect("still the newer copy");
+    let (_, again) = copy_at(gt, 4).await.expect("still the newer copy");
     assert_eq!(again["status"], "in_progress");
     let mut wrong = old.clone();
     wrong["kind"] = json!("event");
@@ -139,6 +173,17 @@ pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backen
     bad_dates["agreement"]["version"] = json!(9);
     let m3 = unshared(&hub.key, "hub", "gt", MessageType::WorkspaceRecord, bad_dates);
     assert_eq!(code(gt.app.receive_envelope(&m3, Some(&hub_node)).await), "bad-record");
+    // A node speaks for its own states only; edits and requests go to the hub only.
+    let edit = json!({"op": "note", "agreement": aid, "data": {"text": "Suplantando a Guatemala."},
+        "author": {"name": "x", "role": "liaison_officer", "state": "GT"}});
+    let m4 = unshared(&net.hn.key, "hn", "hub", MessageType::WorkspaceEdit, edit.clone());
+    assert_eq!(code(h.app.receive_envelope(&m4, Some(&hn_node)).await), "not-your-state");
+    let m5 = unshared(&net.hn.key, "hn", "gt", MessageType::WorkspaceEdit, edit);
+    assert_eq!(code(gt.app.receive_envelope(&m5, Some(&hn_node)).await), "not-the-hub");
+    let other = json!({"op": "note", "agreement": aid, "data": {"text": "x"},
+        "author": {"name": "x", "role": "consular_officer", "state": "HN"}});
+    let m6 = unshared(&net.hn.key, "hn", "hub", MessageType::WorkspaceEdit, other);
+    assert_eq!(code(h.app.receive_envelope(&m6, Some(&hn_node)).await), "edit-refused");
     // A node asking a node that is not the hub for the workspace is refused.
     let ask = unshared(&net.gt.key, "gt", "hn", MessageType::WorkspaceSync, json!({}));
     assert_eq!(code(hn.app.receive_envelope(&ask, Some(&NodeId::parse("gt").unwrap())).await), "not-the-hub");

@@ -82,7 +82,14 @@ impl App {
         };
         let is_hub =
             |n: &NodeId| dir.node(n).is_some_and(|n| n.roles.contains(&enlace_fed::directory::NodeRole::Hub));
+        let peers: Vec<String> = dir
+            .nodes
+            .iter()
+            .filter(|n| n.id != me && n.revoked_at.is_none())
+            .map(|n| n.id.to_string())
+            .collect();
         let states = States {
+            peers,
             mine: states_of(&me),
             sender: states_of(&h.from),
             me: me.clone(),
@@ -110,6 +117,8 @@ impl App {
 /// The states served by this node and by the sender, from the directory.
 #[derive(Debug, Clone)]
 struct States {
+    /// Every other node of the directory (what the hub publishes the workspace to).
+    peers: Vec<String>,
     mine: Vec<String>,
     sender: Vec<String>,
     me: NodeId,
@@ -203,6 +212,8 @@ async fn apply(
         outcome = super::linkage::receive_candidate(tx, &v, states.sender_hub, now).await?;
     } else if h.message_type == MessageType::WorkspaceRecord {
         outcome = crate::network::receive_record(tx, &v, states.sender_hub).await?;
+    } else if h.message_type == MessageType::WorkspaceEdit {
+        queued = crate::network::receive_edit(tx, &v, &states.sender, states.hub, &states.peers, now).await?;
     } else if h.message_type == MessageType::WorkspaceSync {
         queued = crate::network::receive_sync(tx, &v, states.hub, now).await?;
     } else if h.message_type == MessageType::LinkageWithdrawn {

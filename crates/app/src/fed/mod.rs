@@ -237,6 +237,7 @@ pub fn agreed_field_subsets() -> std::collections::BTreeMap<MessageType, std::co
         (MessageType::LinkageWithdrawn, set(&[&["candidate", "encoding"]])),
         (MessageType::WorkspaceRecord, set(&[&["kind", "meeting", "agreement", "event"]])),
         (MessageType::WorkspaceSync, set(&[&["since"]])),
+        (MessageType::WorkspaceEdit, set(&[&["op", "meeting", "agreement", "data", "author"]])),
         (MessageType::Receipt, set(&[&["status"]])),
     ]
     .into_iter()

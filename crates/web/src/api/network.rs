@@ -6,10 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use enlace_app::App;
-use enlace_app::network::{AgreementView, EventView, MeetingDetail, MeetingView, PartyAgreements};
+use enlace_app::network::{
+    AgreementView, Edit, EventView, MeetingDetail, MeetingView, PartyAgreements, Recorded,
+};
 use enlace_domain::network::{AgreementData, EventData, FollowUpData, Lang, MeetingData};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::{ApiError, Problem};
@@ -17,6 +19,27 @@ use crate::extract::{ApiJson, ApiQuery, Auth};
 
 fn id_of(s: &str, what: &'static str) -> Result<Uuid, ApiError> {
     s.parse().map_err(|_| ApiError::from(enlace_app::AppError::NotFound(what)))
+}
+
+/// On a node of a network (not the hub): the change was checked here and sent to the hub,
+/// which records it and publishes it to every node, this one included.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SentToHub {
+    /// The message that carries it (see the outbox if it does not arrive).
+    pub sent_to_hub: Uuid,
+}
+
+/// A change's answer: 201 with the record where the workspace is kept, 202 when sent to the
+/// hub; `ok` is the status of a change recorded here.
+fn answer(r: Recorded, ok: StatusCode) -> Response {
+    match r {
+        Recorded::Meeting(m) => (ok, Json(m)).into_response(),
+        Recorded::Agreement(a) => (ok, Json(a)).into_response(),
+        Recorded::Event(e) => (ok, Json(e)).into_response(),
+        Recorded::SentToHub { message } => {
+            (StatusCode::ACCEPTED, Json(SentToHub { sent_to_hub: message })).into_response()
+        }
+    }
 }
 
 /// The network's meetings, the latest first, with how many agreements each took and how many
@@ -30,14 +53,14 @@ pub async fn meetings(State(app): State<App>, Auth(actor): Auth) -> Result<Json<
 /// Records a meeting (the Technical Secretariat, liaison officers).
 #[utoipa::path(post, path = "/api/v1/meetings", tag = "network", request_body = MeetingData,
     security(("bearer" = []), ("session" = [])),
-    responses((status = 201, body = MeetingView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 422, body = Problem)))]
+    responses((status = 201, body = MeetingView), (status = 202, body = SentToHub), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_meeting(
     State(app): State<App>,
     Auth(actor): Auth,
-    ApiJson(m): ApiJson<MeetingData>,
-) -> Result<(StatusCode, Json<MeetingView>), ApiError> {
-    Ok((StatusCode::CREATED, Json(app.create_meeting(&actor, m).await?)))
+    ApiJson(data): ApiJson<MeetingData>,
+) -> Result<Response, ApiError> {
+    Ok(answer(app.edit_workspace(&actor, Edit::Meeting { data }).await?, StatusCode::CREATED))
 }
 
 /// A meeting with its agreements.
@@ -68,16 +91,17 @@ pub async fn agreements(
 /// liaison officers). A number the meeting already has: 409.
 #[utoipa::path(post, path = "/api/v1/meetings/{id}/agreements", tag = "network", request_body = AgreementData,
     params(("id" = String, Path, description = "Meeting id")), security(("bearer" = []), ("session" = [])),
-    responses((status = 201, body = AgreementView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = AgreementView), (status = 202, body = SentToHub), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn create_agreement(
     State(app): State<App>,
     Auth(actor): Auth,
     Path(id): Path<String>,
-    ApiJson(a): ApiJson<AgreementData>,
-) -> Result<(StatusCode, Json<AgreementView>), ApiError> {
-    let v = app.create_agreement(&actor, id_of(&id, "meeting")?, a).await?;
-    Ok((StatusCode::CREATED, Json(v)))
+    ApiJson(data): ApiJson<AgreementData>,
+) -> Result<Response, ApiError> {
+    let edit = Edit::Agreement { meeting: id_of(&id, "meeting")?, data };
+    Ok(answer(app.edit_workspace(&actor, edit).await?, StatusCode::CREATED))
 }
 
 /// Every agreement still to be acted on, under each party it names as responsible, overdue
@@ -95,15 +119,16 @@ pub async fn pending(
 /// Technical Secretariat, or a liaison officer of a state the agreement names).
 #[utoipa::path(post, path = "/api/v1/agreements/{id}/notes", tag = "network", request_body = FollowUpData,
     params(("id" = String, Path, description = "Agreement id")), security(("bearer" = []), ("session" = [])),
-    responses((status = 200, body = AgreementView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = AgreementView), (status = 202, body = SentToHub), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn add_note(
     State(app): State<App>,
     Auth(actor): Auth,
     Path(id): Path<String>,
-    ApiJson(n): ApiJson<FollowUpData>,
-) -> Result<Json<AgreementView>, ApiError> {
-    Ok(Json(app.add_follow_up(&actor, id_of(&id, "agreement")?, n).await?))
+    ApiJson(data): ApiJson<FollowUpData>,
+) -> Result<Response, ApiError> {
+    let edit = Edit::Note { agreement: id_of(&id, "agreement")?, data };
+    Ok(answer(app.edit_workspace(&actor, edit).await?, StatusCode::OK))
 }
 
 /// The events the network's members announced, in date order.
@@ -117,14 +142,14 @@ pub async fn events(State(app): State<App>, Auth(actor): Auth) -> Result<Json<Ve
 /// anyone's).
 #[utoipa::path(post, path = "/api/v1/events", tag = "network", request_body = EventData,
     security(("bearer" = []), ("session" = [])),
-    responses((status = 201, body = EventView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 422, body = Problem)))]
+    responses((status = 201, body = EventView), (status = 202, body = SentToHub), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_event(
     State(app): State<App>,
     Auth(actor): Auth,
-    ApiJson(e): ApiJson<EventData>,
-) -> Result<(StatusCode, Json<EventView>), ApiError> {
-    Ok((StatusCode::CREATED, Json(app.create_event(&actor, e).await?)))
+    ApiJson(data): ApiJson<EventData>,
+) -> Result<Response, ApiError> {
+    Ok(answer(app.edit_workspace(&actor, Edit::Event { data }).await?, StatusCode::CREATED))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

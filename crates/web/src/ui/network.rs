@@ -9,7 +9,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use enlace_app::AppError;
-use enlace_app::network::{AgreementView, EventView, MeetingView};
+use enlace_app::network::{AgreementView, Edit, EventView, MeetingView, Recorded};
 use enlace_domain::country::{CountryCode, crm_members};
 use enlace_domain::network::{AgreementStatus, Lang, Party, Titles};
 use enlace_domain::role::Role;
@@ -47,10 +47,28 @@ fn role(page: &Page) -> Role {
     page.actor().user.role
 }
 
-/// Records meetings and agreements, announces events: the Secretariat and liaison officers,
-/// where the workspace is kept (not on a node holding the hub's copy).
-fn keeps(page: &Page, here: bool) -> bool {
-    here && matches!(role(page), Role::RegionalAnalyst | Role::LiaisonOfficer)
+/// Records meetings and agreements, announces events: the Secretariat and liaison officers
+/// (on a node holding the hub's copy, their changes go to the hub).
+fn keeps(page: &Page) -> bool {
+    matches!(role(page), Role::RegionalAnalyst | Role::LiaisonOfficer)
+}
+
+/// The notice a page shows after a change was sent to the hub (`?sent=1`).
+fn notice(tr: Tr, uri: &axum::http::Uri) -> String {
+    let sent = uri.query().is_some_and(|q| q.split('&').any(|p| p == "sent=1"));
+    if sent { tr.t("net-sent") } else { String::new() }
+}
+
+/// Where to go after a change: the record's page, or (sent to the hub) `back` with a notice.
+fn after(r: Recorded, back: &str) -> Response {
+    match r {
+        Recorded::Meeting(m) => see_other(&format!("/meetings/{}", m.id)),
+        Recorded::Agreement(a) => {
+            see_other(&format!("/meetings/{}#agreement-{}", a.meeting.id, a.data.number))
+        }
+        Recorded::Event(_) => see_other("/events"),
+        Recorded::SentToHub { .. } => see_other(&format!("{back}?sent=1")),
+    }
 }
 
 /// The member states as checkboxes or options, `chosen` checked.
@@ -165,13 +183,14 @@ struct MeetingsPage {
     rows: Vec<MeetingLine>,
     /// This node holds a read-only copy of the hub's workspace.
     mirror: bool,
+    notice: String,
     keeps: bool,
     states: Vec<Opt>,
     form: FormData,
     errors: FieldErrors,
 }
 
-async fn render_meetings(page: &Page, form: FormData, errors: FieldErrors) -> Response {
+async fn render_meetings(page: &Page, form: FormData, errors: FieldErrors, notice: String) -> Response {
     let tr = page.tr();
     let list = match page.app.meetings(page.actor()).await {
         Ok(l) => l,
@@ -185,7 +204,8 @@ async fn render_meetings(page: &Page, form: FormData, errors: FieldErrors) -> Re
         &MeetingsPage {
             rows: list.iter().map(|m| meeting_line(tr, m)).collect(),
             mirror: !here,
-            keeps: keeps(page, here),
+            notice,
+            keeps: keeps(page),
             states: states(tr, &chosen),
             c: page.ctx.clone(),
             form,
@@ -195,8 +215,9 @@ async fn render_meetings(page: &Page, form: FormData, errors: FieldErrors) -> Re
 }
 
 /// `GET /meetings`.
-pub async fn meetings(page: Page) -> Response {
-    render_meetings(&page, FormData::default(), FieldErrors::default()).await
+pub async fn meetings(page: Page, uri: axum::http::Uri) -> Response {
+    let n = notice(page.tr(), &uri);
+    render_meetings(&page, FormData::default(), FieldErrors::default(), n).await
 }
 
 /// `POST /meetings`: records a meeting, then its page.
@@ -209,16 +230,16 @@ pub async fn create_meeting(p: PagePost) -> Response {
     m.insert("title".into(), titles_json(&f));
     m.insert("states".into(), json!(f.all("states")));
     if !errs.is_empty() {
-        return render_meetings(&page, f, errs).await;
+        return render_meetings(&page, f, errs, String::new()).await;
     }
     let Some(data) = read(tr, Value::Object(m), &mut errs) else {
-        return render_meetings(&page, f, errs).await;
+        return render_meetings(&page, f, errs, String::new()).await;
     };
-    match page.app.create_meeting(page.actor(), data).await {
-        Ok(m) => see_other(&format!("/meetings/{}", m.id)),
+    match page.app.edit_workspace(page.actor(), Edit::Meeting { data }).await {
+        Ok(r) => after(r, "/meetings"),
         Err(AppError::Validation(v)) => {
             validation(tr, &v, &mut errs);
-            render_meetings(&page, f, errs).await
+            render_meetings(&page, f, errs, String::new()).await
         }
         Err(e) => page.fail(e),
     }
@@ -251,14 +272,13 @@ pub struct AgreementLine {
     meeting: String,
 }
 
-fn agreement_line(tr: Tr, a: &AgreementView, page: &Page, here: bool) -> AgreementLine {
+fn agreement_line(tr: Tr, a: &AgreementView, page: &Page) -> AgreementLine {
     let user = &page.actor().user;
-    let may_note = here
-        && match user.role {
-            Role::RegionalAnalyst => true,
-            Role::LiaisonOfficer => a.data.names(user.state),
-            _ => false,
-        };
+    let may_note = match user.role {
+        Role::RegionalAnalyst => true,
+        Role::LiaisonOfficer => a.data.names(user.state),
+        _ => false,
+    };
     AgreementLine {
         id: a.id.to_string(),
         number: a.data.number,
@@ -304,6 +324,7 @@ fn statuses(tr: Tr, chosen: &str) -> Vec<Opt> {
 struct MeetingPage {
     c: Ctx,
     mirror: bool,
+    notice: String,
     m: MeetingLine,
     summary: String,
     agreements: Vec<AgreementLine>,
@@ -323,6 +344,7 @@ async fn render_meeting(
     form: FormData,
     errors: FieldErrors,
     noting: String,
+    notice: String,
 ) -> Response {
     let tr = page.tr();
     let Ok(uuid) = id.parse() else { return page.fail(AppError::NotFound("meeting")) };
@@ -337,10 +359,11 @@ async fn render_meeting(
         status,
         &MeetingPage {
             mirror: !here,
+            notice,
             m: meeting_line(tr, &d.meeting),
             summary: d.meeting.data.summary.as_ref().map(|s| s.to_string()).unwrap_or_default(),
-            agreements: d.agreements.iter().map(|a| agreement_line(tr, a, page, here)).collect(),
-            keeps: keeps(page, here),
+            agreements: d.agreements.iter().map(|a| agreement_line(tr, a, page)).collect(),
+            keeps: keeps(page),
             states: states(tr, &chosen),
             statuses: statuses(tr, form.get("status").unwrap_or("open")),
             note_statuses: statuses(tr, ""),
@@ -353,8 +376,9 @@ async fn render_meeting(
 }
 
 /// `GET /meetings/{id}`.
-pub async fn meeting(page: Page, Path(id): Path<String>) -> Response {
-    render_meeting(&page, &id, FormData::default(), FieldErrors::default(), String::new()).await
+pub async fn meeting(page: Page, Path(id): Path<String>, uri: axum::http::Uri) -> Response {
+    let n = notice(page.tr(), &uri);
+    render_meeting(&page, &id, FormData::default(), FieldErrors::default(), String::new(), n).await
 }
 
 /// The parties a form names: the checked member states, then the bodies typed one per line.
@@ -382,21 +406,21 @@ pub async fn create_agreement(Path(id): Path<String>, p: PagePost) -> Response {
         Err(_) => errs.push("number", tr.t("v-not-a-number")),
     }
     if !errs.is_empty() {
-        return render_meeting(&page, &id, f, errs, String::new()).await;
+        return render_meeting(&page, &id, f, errs, String::new(), String::new()).await;
     }
     let Some(data) = read(tr, Value::Object(m), &mut errs) else {
-        return render_meeting(&page, &id, f, errs, String::new()).await;
+        return render_meeting(&page, &id, f, errs, String::new(), String::new()).await;
     };
     let Ok(meeting) = id.parse() else { return page.fail(AppError::NotFound("meeting")) };
-    match page.app.create_agreement(page.actor(), meeting, data).await {
-        Ok(a) => see_other(&format!("/meetings/{id}#agreement-{}", a.data.number)),
+    match page.app.edit_workspace(page.actor(), Edit::Agreement { meeting, data }).await {
+        Ok(r) => after(r, &format!("/meetings/{id}")),
         Err(AppError::Validation(v)) => {
             validation(tr, &v, &mut errs);
-            render_meeting(&page, &id, f, errs, String::new()).await
+            render_meeting(&page, &id, f, errs, String::new(), String::new()).await
         }
         Err(AppError::Conflict(m)) => {
             errs.push("number", localize(tr, &m));
-            render_meeting(&page, &id, f, errs, String::new()).await
+            render_meeting(&page, &id, f, errs, String::new(), String::new()).await
         }
         Err(e) => page.fail(e),
     }
@@ -412,14 +436,14 @@ pub async fn add_note(Path(id): Path<String>, p: PagePost) -> Response {
     let m = texts(&f, &["text", "status"]);
     let Some(note) = read(tr, Value::Object(m), &mut errs) else {
         let errs = errs.renamed("note.");
-        return render_meeting(&page, &meeting, f, errs, id).await;
+        return render_meeting(&page, &meeting, f, errs, id, String::new()).await;
     };
     let Ok(uuid) = id.parse() else { return page.fail(AppError::NotFound("agreement")) };
-    match page.app.add_follow_up(page.actor(), uuid, note).await {
-        Ok(a) => see_other(&format!("/meetings/{}#agreement-{}", a.meeting.id, a.data.number)),
+    match page.app.edit_workspace(page.actor(), Edit::Note { agreement: uuid, data: note }).await {
+        Ok(r) => after(r, &format!("/meetings/{}", super::enc(&meeting))),
         Err(AppError::Validation(v)) => {
             validation(tr, &v, &mut errs);
-            render_meeting(&page, &meeting, f, errs.renamed("note."), id).await
+            render_meeting(&page, &meeting, f, errs.renamed("note."), id, String::new()).await
         }
         Err(e) => page.fail(e),
     }
@@ -438,6 +462,7 @@ struct PartyGroup {
 struct AgreementsPage {
     c: Ctx,
     mirror: bool,
+    notice: String,
     groups: Vec<PartyGroup>,
 }
 
@@ -454,10 +479,13 @@ pub async fn pending(page: Page) -> Response {
         .iter()
         .map(|g| PartyGroup {
             name: party(tr, &g.party),
-            agreements: g.agreements.iter().map(|a| agreement_line(tr, a, &page, here)).collect(),
+            agreements: g.agreements.iter().map(|a| agreement_line(tr, a, &page)).collect(),
         })
         .collect();
-    html_status(StatusCode::OK, &AgreementsPage { c: page.ctx.clone(), mirror: !here, groups })
+    html_status(
+        StatusCode::OK,
+        &AgreementsPage { c: page.ctx.clone(), mirror: !here, notice: String::new(), groups },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -486,6 +514,7 @@ fn event_line(tr: Tr, e: &EventView) -> EventLine {
 struct EventsPage {
     c: Ctx,
     mirror: bool,
+    notice: String,
     rows: Vec<EventLine>,
     keeps: bool,
     /// Whom the user may announce for: their state (liaison officers), or any state and the
@@ -495,7 +524,7 @@ struct EventsPage {
     errors: FieldErrors,
 }
 
-async fn render_events(page: &Page, form: FormData, errors: FieldErrors) -> Response {
+async fn render_events(page: &Page, form: FormData, errors: FieldErrors, notice: String) -> Response {
     let tr = page.tr();
     let list = match page.app.events(page.actor()).await {
         Ok(l) => l,
@@ -521,7 +550,8 @@ async fn render_events(page: &Page, form: FormData, errors: FieldErrors) -> Resp
         &EventsPage {
             rows: list.iter().map(|e| event_line(tr, e)).collect(),
             mirror: !here,
-            keeps: keeps(page, here),
+            notice,
+            keeps: keeps(page),
             announcers,
             c: page.ctx.clone(),
             form,
@@ -531,8 +561,9 @@ async fn render_events(page: &Page, form: FormData, errors: FieldErrors) -> Resp
 }
 
 /// `GET /events`.
-pub async fn events(page: Page) -> Response {
-    render_events(&page, FormData::default(), FieldErrors::default()).await
+pub async fn events(page: Page, uri: axum::http::Uri) -> Response {
+    let n = notice(page.tr(), &uri);
+    render_events(&page, FormData::default(), FieldErrors::default(), n).await
 }
 
 /// `GET /events.ics`: the calendar file, titles in the user's language.
@@ -555,16 +586,16 @@ pub async fn create_event(p: PagePost) -> Response {
     let announced = if CountryCode::parse(by).is_ok() { json!({"state": by}) } else { json!({"body": by}) };
     m.insert("announced_by".into(), announced);
     if !errs.is_empty() {
-        return render_events(&page, f, errs).await;
+        return render_events(&page, f, errs, String::new()).await;
     }
     let Some(data) = read(tr, Value::Object(m), &mut errs) else {
-        return render_events(&page, f, errs).await;
+        return render_events(&page, f, errs, String::new()).await;
     };
-    match page.app.create_event(page.actor(), data).await {
-        Ok(_) => see_other("/events"),
+    match page.app.edit_workspace(page.actor(), Edit::Event { data }).await {
+        Ok(r) => after(r, "/events"),
         Err(AppError::Validation(v)) => {
             validation(tr, &v, &mut errs);
-            render_events(&page, f, errs).await
+            render_events(&page, f, errs, String::new()).await
         }
         Err(e) => page.fail(e),
     }
