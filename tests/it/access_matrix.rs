@@ -277,6 +277,11 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/events", Rule::Anyone),
     ("post", "/api/v1/events", Rule::OnlyThese(&["liaison.hn", "analyst"])),
     ("get", "/api/v1/events.ics", Rule::Anyone),
+    // The directory: each state's liaison officers and administrators keep its entries.
+    ("get", "/api/v1/directory", Rule::Anyone),
+    ("post", "/api/v1/directory", Rule::OnlyThese(&["liaison.hn", "admin.hn"])),
+    ("put", "/api/v1/directory/{id}", Rule::TheseGet(&["liaison.hn", "admin.hn"], "404")),
+    ("delete", "/api/v1/directory/{id}", Rule::TheseGet(&["liaison.hn", "admin.hn"], "404")),
     ("get", "/api/v1/cases/{id}/linkage", Rule::ReadCase),
     // A node outside any network takes no part in the linkage service.
     ("post", "/api/v1/cases/{id}/linkage", Rule::ShareUnfederated),
@@ -406,6 +411,9 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                 }
                 ("post", "/api/v1/agreements/{id}/notes") => {
                     json!({"text": "Avance.", "status": "in_progress"})
+                }
+                ("post", "/api/v1/directory") | ("put", "/api/v1/directory/{id}") => {
+                    json!({"state": "HN", "function": "liaison", "name": "Punto focal"})
                 }
                 ("post", "/api/v1/events") => json!({"title": {"es": "Taller"}, "starts_on": "2026-10-25",
                     "ends_on": "2026-10-27", "place": "Tegucigalpa", "announced_by": {"state": "HN"}}),

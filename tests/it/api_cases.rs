@@ -520,10 +520,14 @@ async fn every_request_body_example_in_openapi_is_accepted(app: TestApp) {
                 let url = app.url(&path.replace("{id}", id.as_str().unwrap()));
                 let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 // The network's workspace is kept by the Technical Secretariat.
-                let workspace = ["/api/v1/meetings", "/api/v1/agreements", "/api/v1/events"]
-                    .iter()
-                    .any(|p| path.starts_with(p));
-                let secretariat = app.token("analyst").await;
+                let workspace =
+                    ["/api/v1/meetings", "/api/v1/agreements", "/api/v1/events", "/api/v1/directory"]
+                        .iter()
+                        .any(|p| path.starts_with(p));
+                // The directory is kept by each state's liaison officers.
+                let secretariat = app
+                    .token(if path.starts_with("/api/v1/directory") { "liaison.hn" } else { "analyst" })
+                    .await;
                 let who = if path.starts_with("/api/v1/admin/") {
                     &admin
                 } else if workspace {
@@ -572,7 +576,10 @@ async fn every_request_body_example_in_openapi_is_accepted(app: TestApp) {
                 } else if share_step {
                     status == 404 && body.contains("share")
                 } else if workspace_child {
-                    status == 404 && (body.contains("meeting") || body.contains("agreement"))
+                    status == 404
+                        && (body.contains("meeting")
+                            || body.contains("agreement")
+                            || body.contains("directory"))
                 } else if confirm {
                     status == 422 && body.contains("\"code\"")
                 } else {

@@ -299,5 +299,9 @@ async fn the_network_workspace_is_accessible_and_kept_in_the_browser() {
     b.wait_for_text("Tercer Foro Global Consular").await;
     accessible(&b, "events").await;
     shot(&b, "14-events").await;
+    b.goto(&url("/directory")).await;
+    b.wait_for_text("Agregar una entrada de su Estado").await;
+    accessible(&b, "directory").await;
+    shot(&b, "15-directory").await;
     b.quit().await;
 }

@@ -177,7 +177,11 @@ async fn the_demo_network_shares_cases_between_nodes_and_restarts_on_its_data() 
     // Every node holds the hub's copy: Honduras' officers see the meeting too.
     loop {
         let r = get_json(&c, hn, &hn_tok, "/api/v1/meetings").await;
-        if r.as_array().is_some_and(|a| a.len() == 1 && a[0]["agreements"] == 11) {
+        let d = get_json(&c, hn, &hn_tok, "/api/v1/directory").await;
+        // And the directory: each demo state's liaison entry.
+        if r.as_array().is_some_and(|a| a.len() == 1 && a[0]["agreements"] == 11)
+            && d.as_array().is_some_and(|a| a.len() == 5)
+        {
             break;
         }
         assert!(Instant::now() < deadline, "the workspace did not reach Honduras' node: {r}");

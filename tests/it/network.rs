@@ -10,6 +10,7 @@ use crate::harness::TestApp;
 both_backends!(meetings_agreements_and_follow_up);
 both_backends!(events_and_their_calendar);
 both_backends!(the_2016_meeting_as_demo_data);
+both_backends!(each_state_keeps_its_own_directory_entries);
 
 fn meeting_body() -> Value {
     json!({"title": {"es": "Reunión de la Red", "en": "Network meeting"}, "starts_on": "2016-06-08",
@@ -388,4 +389,117 @@ async fn the_workspace_in_the_pages(app: TestApp) {
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
     l.get("/events").await.has("Taller de la Red");
+}
+
+async fn each_state_keeps_its_own_directory_entries(app: TestApp) {
+    let liaison = app.token("liaison.hn").await;
+    let admin = app.token("admin.hn").await;
+    let officer = app.token("officer.hn").await;
+    let gt = app.token("supervisor.gt").await;
+    let entry = |state: &str, function: &str| {
+        json!({"state": state, "function": function, "name": "Punto focal",
+        "email": "enlace@example.org", "languages": ["es", "en"]})
+    };
+    let (s, hn) = app.post(&liaison, "/api/v1/directory", &entry("HN", "liaison")).await;
+    assert_eq!(s, 201, "{hn}");
+    let (s, v) = app.post(&liaison, "/api/v1/directory", &entry("GT", "liaison")).await;
+    assert_eq!(s, 403, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("own entries"), "{v}");
+    assert_eq!(app.post(&officer, "/api/v1/directory", &entry("HN", "liaison")).await.0, 403);
+    let mut post = entry("HN", "post");
+    let (s, v) = app.post(&admin, "/api/v1/directory", &post).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("names its post"), "{v}");
+    post["post"] = json!("GT-TAPACHULA");
+    let (s, v) = app.post(&admin, "/api/v1/directory", &post).await;
+    assert_eq!(s, 422, "{v}");
+    post["post"] = json!("HN-TAPACHULA");
+    post["email"] = json!("consulado at tapachula");
+    let (s, v) = app.post(&admin, "/api/v1/directory", &post).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("e-mail"), "{v}");
+    post["email"] = json!("tapachula@example.org");
+    let (s, p) = app.post(&admin, "/api/v1/directory", &post).await;
+    assert_eq!(s, 201, "{p}");
+    // Everyone reads it, by state.
+    let (_, all) = app.get(&gt, "/api/v1/directory").await;
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    let (_, only) = app.get(&gt, "/api/v1/directory?state=GT").await;
+    assert_eq!(only, json!([]));
+    assert_eq!(app.get(&gt, "/api/v1/directory?state=Atlantis").await.0, 400);
+    // A new version of one's own entry; another state's: no.
+    let id = hn["id"].as_str().unwrap();
+    let mut changed = entry("HN", "liaison");
+    changed["phone"] = json!("+504 2234-0000");
+    let (s, v) = app.send("PUT", &liaison, &format!("/api/v1/directory/{id}"), &changed).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((v["version"].as_i64(), v["phone"].as_str()), (Some(2), Some("+504 2234-0000")));
+    let gt_liaison = {
+        app.app
+            .create_user(
+                None,
+                enlace_app::auth::NewUser {
+                    username: "liaison.gt".into(),
+                    display_name: None,
+                    role: enlace_domain::role::Role::LiaisonOfficer,
+                    state: enlace_domain::country::CountryCode::parse("GT").unwrap(),
+                    post: None,
+                    password: crate::harness::PASSWORD.into(),
+                    sensitive_access: false,
+                },
+            )
+            .await
+            .unwrap();
+        app.token("liaison.gt").await
+    };
+    let (s, v) =
+        app.send("PUT", &gt_liaison, &format!("/api/v1/directory/{id}"), &entry("GT", "liaison")).await;
+    assert_eq!(s, 403, "{v}");
+    let (s, v) = app.send("DELETE", &gt_liaison, &format!("/api/v1/directory/{id}"), &json!({})).await;
+    assert_eq!(s, 403, "{v}");
+    // Removed: gone from the directory; a second removal finds nothing.
+    let (s, _) = app.send("DELETE", &liaison, &format!("/api/v1/directory/{id}"), &json!({})).await;
+    assert_eq!(s, 204);
+    let (_, all) = app.get(&gt, "/api/v1/directory").await;
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    assert_eq!(app.send("DELETE", &liaison, &format!("/api/v1/directory/{id}"), &json!({})).await.0, 404);
+    let actions = app.audit_actions().await;
+    assert!(
+        actions.iter().any(|a| a == "network.contact")
+            && actions.iter().any(|a| a == "network.contact_removed")
+    );
+
+    // In the pages, in Spanish: the form, an error beside its field, a removal confirmed.
+    let mut w = crate::ui::Web::new(&app).accept_language("es");
+    w.sign_in("liaison.hn").await;
+    let p = w.get("/directory").await;
+    p.has("Directorio")
+        .has("Contacto de la representación")
+        .has("Agregar una entrada de su Estado (Honduras)");
+    crate::ui::every_input_is_labelled(&p);
+    let p = w
+        .post("/directory", &[("function", "alternate"), ("name", "Suplente"), ("email", "no es correo")])
+        .await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    p.has("id=\"email-error\"");
+    let r = w
+        .post("/directory", &[("function", "alternate"), ("name", "Suplente de enlace"), ("languages", "es")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let p = w.get("/directory").await;
+    p.has("Suplente de enlace");
+    let post_id = p
+        .body
+        .split("id=\"contact-")
+        .skip(1)
+        .filter_map(|x| x.split('"').next())
+        .find(|i| !i.ends_with("-h"))
+        .unwrap()
+        .to_string();
+    let r = w.post(&format!("/directory/{post_id}/remove"), &[]).await;
+    assert_eq!(r.status, 400, "no confirmation: {}", r.body);
+    let r = w.post(&format!("/directory/{post_id}/remove"), &[("confirm", "yes")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let (_, all) = app.get(&gt, "/api/v1/directory").await;
+    assert_eq!(all.as_array().unwrap().len(), 1);
 }

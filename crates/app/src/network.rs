@@ -14,13 +14,15 @@
 //! asks for all of it once (`workspace_sync`). A node's copy is read-only.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use enlace_domain::network::{AgreementData, EventData, FollowUp, FollowUpData, MeetingData, Party, Titles};
+use enlace_domain::network::{
+    AgreementData, ContactData, EventData, FollowUp, FollowUpData, MeetingData, Party, Titles,
+};
 use enlace_domain::role::Role;
 use enlace_fed::directory::NodeRole;
 use enlace_fed::envelope::MessageType;
 use enlace_fed::receive::VerifiedEnvelope;
 use enlace_store::Tx;
-use enlace_store::network::{AgreementRow, EventRow, MeetingRow};
+use enlace_store::network::{AgreementRow, ContactRow, EventRow, MeetingRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -32,6 +34,10 @@ use crate::{Actor, App, AppError, access, audit, event};
 
 /// Who records meetings and agreements.
 const RECORDERS: &[Role] = &[Role::RegionalAnalyst, Role::LiaisonOfficer];
+/// Who keeps a state's entries of the directory (their own state's only).
+const DIRECTORY_KEEPERS: &[Role] = &[Role::LiaisonOfficer, Role::CountryAdministrator];
+/// Everyone who changes anything in the workspace.
+const EDITORS: &[Role] = &[Role::RegionalAnalyst, Role::LiaisonOfficer, Role::CountryAdministrator];
 
 /// A meeting as listed.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -82,6 +88,20 @@ pub struct MeetingDetail {
 pub struct PartyAgreements {
     pub party: Party,
     pub agreements: Vec<AgreementView>,
+}
+
+/// An entry of the directory.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ContactView {
+    pub id: Uuid,
+    pub version: i64,
+    #[serde(flatten)]
+    pub data: ContactData,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn contact_view(c: ContactRow) -> ContactView {
+    ContactView { id: c.id, version: c.version, data: c.data, updated_at: c.updated_at }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -143,8 +163,18 @@ struct WireEvent {
     created_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireContact {
+    id: Uuid,
+    version: i64,
+    removed: bool,
+    data: ContactData,
+    updated_at: DateTime<Utc>,
+}
+
 /// What a `workspace_record` carries: a meeting; an agreement with its meeting (so that it
-/// can be kept whatever order messages arrive in); or an event.
+/// can be kept whatever order messages arrive in); an event; or a directory entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Record {
@@ -155,6 +185,8 @@ struct Record {
     agreement: Option<WireAgreement>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     event: Option<WireEvent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    contact: Option<WireContact>,
 }
 
 fn wire_meeting(m: &MeetingRow) -> WireMeeting {
@@ -181,7 +213,13 @@ fn payload(r: &Record) -> Map<String, Value> {
 }
 
 fn meeting_record(m: &MeetingRow) -> Record {
-    Record { kind: "meeting".into(), meeting: Some(wire_meeting(m)), agreement: None, event: None }
+    Record {
+        kind: "meeting".into(),
+        meeting: Some(wire_meeting(m)),
+        agreement: None,
+        event: None,
+        contact: None,
+    }
 }
 
 fn agreement_record(m: &MeetingRow, a: &AgreementRow) -> Record {
@@ -190,6 +228,7 @@ fn agreement_record(m: &MeetingRow, a: &AgreementRow) -> Record {
         meeting: Some(wire_meeting(m)),
         agreement: Some(wire_agreement(a)),
         event: None,
+        contact: None,
     }
 }
 
@@ -199,6 +238,23 @@ fn event_record(e: &EventRow) -> Record {
         meeting: None,
         agreement: None,
         event: Some(WireEvent { id: e.id, data: e.data.clone(), created_at: e.created_at }),
+        contact: None,
+    }
+}
+
+fn contact_record(c: &ContactRow) -> Record {
+    Record {
+        kind: "contact".into(),
+        meeting: None,
+        agreement: None,
+        event: None,
+        contact: Some(WireContact {
+            id: c.id,
+            version: c.version,
+            removed: c.removed,
+            data: c.data.clone(),
+            updated_at: c.updated_at,
+        }),
     }
 }
 
@@ -356,12 +412,24 @@ impl App {
         Ok(rows.into_iter().map(|e| EventView { id: e.id, data: e.data, created_at: e.created_at }).collect())
     }
 
+    /// The network directory's entries (people, not the federation's node directory), by
+    /// state; of one state when given.
+    pub async fn contacts(
+        &self,
+        actor: &Actor,
+        state: Option<enlace_domain::country::CountryCode>,
+    ) -> Result<Vec<ContactView>, AppError> {
+        may_read(actor)?;
+        let rows = enlace_store::network::contacts(self.db(), state.as_ref().map(|s| s.as_str())).await?;
+        Ok(rows.into_iter().map(contact_view).collect())
+    }
+
     /// Makes a change to the workspace. Where the workspace is kept (a node outside any
     /// network, or the hub) it is recorded at once and published to the other nodes; on
     /// another node of a network it is checked against the copy held here, then sent to the
     /// hub (`workspace_edit`), which records and publishes it back.
     pub async fn edit_workspace(&self, actor: &Actor, edit: Edit) -> Result<Recorded, AppError> {
-        self.guard(actor, access::require_role(actor, RECORDERS)).await?;
+        self.guard(actor, access::require_role(actor, EDITORS)).await?;
         let now = enlace_store::now();
         match self.keeper().await {
             Ok(peers) => {
@@ -448,10 +516,29 @@ impl App {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Edit {
-    Meeting { data: MeetingData },
-    Agreement { meeting: Uuid, data: AgreementData },
-    Note { agreement: Uuid, data: FollowUpData },
-    Event { data: EventData },
+    Meeting {
+        data: MeetingData,
+    },
+    Agreement {
+        meeting: Uuid,
+        data: AgreementData,
+    },
+    Note {
+        agreement: Uuid,
+        data: FollowUpData,
+    },
+    Event {
+        data: EventData,
+    },
+    /// A new directory entry (`id` none) or a new version of one.
+    Contact {
+        #[serde(default)]
+        id: Option<Uuid>,
+        data: ContactData,
+    },
+    ContactRemove {
+        id: Uuid,
+    },
 }
 
 impl Edit {
@@ -461,6 +548,8 @@ impl Edit {
             Edit::Agreement { .. } => "agreement",
             Edit::Note { .. } => "note",
             Edit::Event { .. } => "event",
+            Edit::Contact { .. } => "contact",
+            Edit::ContactRemove { .. } => "contact_remove",
         }
     }
 }
@@ -472,32 +561,66 @@ pub enum Recorded {
     Meeting(MeetingView),
     Agreement(AgreementView),
     Event(EventView),
+    Contact(ContactView),
+    Removed,
     SentToHub { message: Uuid },
 }
 
 /// Who may make `edit`, and whether it holds, against the workspace as held in `tx`: a note
 /// from a liaison officer only on an agreement naming their state; an event from a liaison
 /// officer only in their state's name; the data's own rules; an agreement's meeting must exist.
-/// Returns the meeting (and agreement) the edit is about.
-async fn check_edit(
-    tx: &mut Tx,
-    actor: &Actor,
-    edit: &Edit,
-) -> Result<(Option<MeetingRow>, Option<AgreementRow>), AppError> {
-    access::require_role(actor, RECORDERS)?;
+/// Returns the meeting (and agreement), or the directory entry, the edit is about.
+async fn check_edit(tx: &mut Tx, actor: &Actor, edit: &Edit) -> Result<Subject, AppError> {
     let liaison = actor.user.role == Role::LiaisonOfficer;
     let state = actor.user.state;
     match edit {
+        Edit::Contact { .. } | Edit::ContactRemove { .. } => access::require_role(actor, DIRECTORY_KEEPERS)?,
+        _ => access::require_role(actor, RECORDERS)?,
+    }
+    let own = |s: enlace_domain::country::CountryCode| {
+        if s == state {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "each state keeps its own entries of the directory: this one is {s}'s"
+            )))
+        }
+    };
+    match edit {
+        Edit::Contact { id, data } => {
+            own(data.state)?;
+            data.validate().into_result()?;
+            let held = match id {
+                None => None,
+                Some(id) => {
+                    let c = enlace_store::network::contact_tx(tx, *id)
+                        .await?
+                        .filter(|c| !c.removed)
+                        .ok_or(AppError::NotFound("directory entry"))?;
+                    own(c.data.state)?;
+                    Some(c)
+                }
+            };
+            Ok((None, None, held))
+        }
+        Edit::ContactRemove { id } => {
+            let c = enlace_store::network::contact_tx(tx, *id)
+                .await?
+                .filter(|c| !c.removed)
+                .ok_or(AppError::NotFound("directory entry"))?;
+            own(c.data.state)?;
+            Ok((None, None, Some(c)))
+        }
         Edit::Meeting { data } => {
             data.validate().into_result()?;
-            Ok((None, None))
+            Ok((None, None, None))
         }
         Edit::Agreement { meeting, data } => {
             let m = enlace_store::network::meeting_tx(tx, *meeting)
                 .await?
                 .ok_or(AppError::NotFound("meeting"))?;
             data.validate(&m.data).into_result()?;
-            Ok((Some(m), None))
+            Ok((Some(m), None, None))
         }
         Edit::Note { agreement, .. } => {
             let a = enlace_store::network::agreement_tx(tx, *agreement)
@@ -513,7 +636,7 @@ async fn check_edit(
             let m = enlace_store::network::meeting_tx(tx, a.meeting_id)
                 .await?
                 .ok_or(AppError::NotFound("meeting"))?;
-            Ok((Some(m), Some(a)))
+            Ok((Some(m), Some(a), None))
         }
         Edit::Event { data } => {
             if liaison && data.announced_by != Party::State(state) {
@@ -523,10 +646,13 @@ async fn check_edit(
                 ));
             }
             data.validate().into_result()?;
-            Ok((None, None))
+            Ok((None, None, None))
         }
     }
 }
+
+/// What an edit is about, as held.
+type Subject = (Option<MeetingRow>, Option<AgreementRow>, Option<ContactRow>);
 
 /// Records `edit` where the workspace is kept, publishes it to `peers` and audits it, all in
 /// the caller's transaction.
@@ -537,7 +663,7 @@ async fn apply_edit(
     edit: Edit,
     now: DateTime<Utc>,
 ) -> Result<Recorded, AppError> {
-    let (meeting, agreement) = check_edit(tx, actor, &edit).await?;
+    let (meeting, agreement, contact) = check_edit(tx, actor, &edit).await?;
     let today = now.date_naive();
     match edit {
         Edit::Meeting { data } => {
@@ -614,6 +740,30 @@ async fn apply_edit(
             let detail = json!({"starts_on": r.data.starts_on, "ends_on": r.data.ends_on});
             audit(tx, event(Some(actor), "network.event", "event", Some(r.id.to_string()), detail)).await?;
             Ok(Recorded::Event(EventView { id: r.id, data: r.data, created_at: r.created_at }))
+        }
+        Edit::Contact { data, .. } => {
+            let (id, version) = contact.map(|c| (c.id, c.version + 1)).unwrap_or((Uuid::now_v7(), 1));
+            let r = ContactRow { id, version, removed: false, data, updated_at: now };
+            enlace_store::network::put_contact(tx, &r).await?;
+            publish(tx, peers, &contact_record(&r), now).await?;
+            let detail = json!({"state": r.data.state, "function": r.data.function, "version": version});
+            audit(tx, event(Some(actor), "network.contact", "contact", Some(id.to_string()), detail)).await?;
+            Ok(Recorded::Contact(contact_view(r)))
+        }
+        Edit::ContactRemove { .. } => {
+            let mut r = contact.ok_or(AppError::NotFound("directory entry"))?;
+            r.version += 1;
+            r.removed = true;
+            r.updated_at = now;
+            enlace_store::network::put_contact(tx, &r).await?;
+            publish(tx, peers, &contact_record(&r), now).await?;
+            let detail = json!({"state": r.data.state, "function": r.data.function});
+            audit(
+                tx,
+                event(Some(actor), "network.contact_removed", "contact", Some(r.id.to_string()), detail),
+            )
+            .await?;
+            Ok(Recorded::Removed)
         }
     }
 }
@@ -713,6 +863,25 @@ pub(crate) async fn receive_record(
         created_at: w.created_at,
         updated_at: w.updated_at,
     };
+    if r.kind == "contact" {
+        let c = match (r.contact, r.meeting, r.agreement, r.event) {
+            (Some(c), None, None, None) => c,
+            _ => return Err(bad("a directory entry comes alone".into())),
+        };
+        c.data.validate().into_result().map_err(|e| bad(format!("contact: {e}")))?;
+        let row = ContactRow {
+            id: c.id,
+            version: c.version,
+            removed: c.removed,
+            data: c.data,
+            updated_at: c.updated_at,
+        };
+        let kept = enlace_store::network::put_contact(tx, &row).await?;
+        return Ok(if kept { "applied" } else { "void" });
+    }
+    if r.contact.is_some() {
+        return Err(bad(format!("a {} carries no directory entry", r.kind)));
+    }
     let kept = match (r.kind.as_str(), r.meeting, r.agreement, r.event) {
         ("meeting", Some(m), None, None) => {
             m.data.validate().into_result().map_err(|e| bad(format!("meeting: {e}")))?;
@@ -775,9 +944,13 @@ pub(crate) async fn receive_sync(
     for e in &events {
         publish(tx, &to, &event_record(e), now).await?;
     }
+    let contacts = enlace_store::network::all_contacts_tx(tx).await?;
+    for c in &contacts {
+        publish(tx, &to, &contact_record(c), now).await?;
+    }
     let detail = json!({"node": v.header.from, "meetings": meetings.len(), "agreements": agreements.len(),
-        "events": events.len()});
+        "events": events.len(), "contacts": contacts.len()});
     audit(tx, event(None, "network.sync", "workspace", Some(v.header.from.as_str().to_string()), detail))
         .await?;
-    Ok(!(meetings.is_empty() && agreements.is_empty() && events.is_empty()))
+    Ok(!(meetings.is_empty() && agreements.is_empty() && events.is_empty() && contacts.is_empty()))
 }

@@ -226,6 +226,76 @@ impl EventData {
     }
 }
 
+crate::str_enum! {
+    /// What a directory entry is.
+    pub enum ContactFunction {
+        /// The state's liaison officer in the network.
+        Liaison = "liaison",
+        /// The liaison officer's alternate.
+        Alternate = "alternate",
+        /// The contact point of one of the state's consular posts.
+        Post = "post",
+    }
+}
+
+/// An entry of the network's directory: a state's liaison officer or alternate, or the
+/// contact point of one of its posts. Each state keeps its own entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"state": "HN", "function": "liaison", "name": "Punto focal de protección consular",
+    "position": "Dirección General de Protección al Hondureño Migrante", "email": "enlace@example.hn",
+    "phone": "+504 2234-0000", "languages": ["es", "en"]}))]
+pub struct ContactData {
+    #[schema(value_type = String)]
+    pub state: CountryCode,
+    pub function: ContactFunction,
+    pub name: ShortText,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<ShortText>,
+    /// The post, for a post's contact point (one of the state's posts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub post: Option<crate::post::PostCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<ShortText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<ShortText>,
+    #[serde(default)]
+    pub languages: Vec<Lang>,
+}
+
+impl ContactData {
+    pub fn validate(&self) -> ValidationErrors {
+        let mut e = ValidationErrors::new();
+        match (&self.function, &self.post) {
+            (ContactFunction::Post, None) => e.push("post", "a post's contact point names its post"),
+            (ContactFunction::Post, Some(p)) if p.state() != self.state => {
+                e.push("post", format!("{p} is not a post of {}", self.state))
+            }
+            (ContactFunction::Liaison | ContactFunction::Alternate, Some(_)) => {
+                e.push("post", "only a post's contact point names a post")
+            }
+            _ => {}
+        }
+        if let Some(m) = &self.email {
+            let m = m.as_str();
+            let ok = m.split_once('@').is_some_and(|(user, host)| {
+                !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.')
+            }) && !m.contains(char::is_whitespace)
+                && m.matches('@').count() == 1;
+            if !ok {
+                e.push("email", "is not an e-mail address");
+            }
+        }
+        if let Some(p) = &self.phone
+            && !p.as_str().chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        {
+            e.push("phone", "may hold digits, spaces and + - ( ) . only");
+        }
+        e
+    }
+}
+
 /// Events as an iCalendar file (RFC 5545): all-day events (the end date exclusive, as the
 /// format wants), titles in `lang`, lines folded at 75 octets. `stamp` is when it is made.
 pub fn ical<'a>(
@@ -343,6 +413,31 @@ mod tests {
         assert!(a.overdue(NaiveDate::from_ymd_opt(2016, 2, 1).unwrap()));
         let done = AgreementData { status: AgreementStatus::Done, ..a };
         assert!(!done.overdue(NaiveDate::from_ymd_opt(2016, 2, 1).unwrap()));
+    }
+
+    #[test]
+    fn contacts_are_checked() {
+        let hn = CountryCode::parse("HN").unwrap();
+        let mut c = ContactData {
+            state: hn,
+            function: ContactFunction::Liaison,
+            name: short("Punto focal"),
+            position: None,
+            post: None,
+            email: Some(short("enlace@example.hn")),
+            phone: Some(short("+504 2234-0000")),
+            languages: vec![Lang::Es],
+        };
+        assert!(c.validate().is_empty());
+        c.function = ContactFunction::Post;
+        assert_eq!(c.validate().0[0].field, "post");
+        c.post = Some(crate::post::PostCode::parse("GT-TAPACHULA").unwrap());
+        assert_eq!(c.validate().0[0].message, "GT-TAPACHULA is not a post of HN");
+        c.post = Some(crate::post::PostCode::parse("HN-TAPACHULA").unwrap());
+        c.email = Some(short("enlace at example"));
+        c.phone = Some(short("llamar al 2234"));
+        let fields: Vec<String> = c.validate().0.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["email", "phone"]);
     }
 
     #[test]

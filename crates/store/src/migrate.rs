@@ -116,6 +116,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0017_network.sql"),
         postgres: include_str!("../migrations/postgres/0017_network.sql"),
     },
+    Migration {
+        version: 18,
+        name: "directory",
+        sqlite: include_str!("../migrations/sqlite/0018_directory.sql"),
+        postgres: include_str!("../migrations/postgres/0018_directory.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

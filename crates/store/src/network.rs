@@ -2,7 +2,7 @@
 //! events, kept as JSON records beside the columns lists are ordered and filtered by.
 
 use chrono::{DateTime, Utc};
-use enlace_domain::network::{AgreementData, EventData, FollowUp, MeetingData};
+use enlace_domain::network::{AgreementData, ContactData, EventData, FollowUp, MeetingData};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
@@ -256,4 +256,68 @@ pub async fn everything_tx(
             .collect::<Result<Vec<_>, StoreError>>()
     })?;
     Ok((meetings, agreements, events))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The directory
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactRow {
+    pub id: Uuid,
+    pub version: i64,
+    /// Removed by its state: kept as a tombstone, shown nowhere.
+    pub removed: bool,
+    pub data: ContactData,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn contact_from_row(r: &impl RowExt) -> Result<ContactRow, StoreError> {
+    Ok(ContactRow {
+        id: r.uuid("id")?,
+        version: r.int("version")?,
+        removed: r.boolean("removed")?,
+        data: json("data", &r.text("data")?)?,
+        updated_at: r.ts("updated_at")?,
+    })
+}
+
+/// Keeps a contact when it is new or newer than the copy held (what the hub writes, and what
+/// a node takes from the hub). Returns whether it was written.
+pub async fn put_contact(tx: &mut Tx, c: &ContactRow) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, x => sqlx::query(
+        "INSERT INTO net_contacts (id, state, version, removed, data, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state, version = excluded.version,
+             removed = excluded.removed, data = excluded.data, updated_at = excluded.updated_at
+         WHERE net_contacts.version < excluded.version")
+        .bind(c.id).bind(c.data.state.as_str()).bind(c.version).bind(c.removed).bind(to_json(&c.data))
+        .bind(c.updated_at).execute(&mut *x).await?.rows_affected());
+    Ok(n > 0)
+}
+
+pub async fn contact_tx(tx: &mut Tx, id: Uuid) -> Result<Option<ContactRow>, StoreError> {
+    on_tx!(tx, c => {
+        let row = sqlx::query("SELECT id, version, removed, data, updated_at FROM net_contacts WHERE id = $1")
+            .bind(id).fetch_optional(&mut *c).await?;
+        row.as_ref().map(contact_from_row).transpose()
+    })
+}
+
+/// The directory's entries (not removed), by state; of one state when given.
+pub async fn contacts(db: &Db, state: Option<&str>) -> Result<Vec<ContactRow>, StoreError> {
+    on_read!(db, p => {
+        let rows = sqlx::query(
+            "SELECT id, version, removed, data, updated_at FROM net_contacts
+             WHERE removed = $1 AND ($2 IS NULL OR state = $2) ORDER BY state, id")
+            .bind(false).bind(state).fetch_all(p).await?;
+        rows.iter().map(contact_from_row).collect()
+    })
+}
+
+/// Every entry, tombstones included (the hub answering a node's request for all of it).
+pub async fn all_contacts_tx(tx: &mut Tx) -> Result<Vec<ContactRow>, StoreError> {
+    on_tx!(tx, c => {
+        let rows = sqlx::query("SELECT id, version, removed, data, updated_at FROM net_contacts ORDER BY state, id")
+            .fetch_all(&mut *c).await?;
+        rows.iter().map(contact_from_row).collect()
+    })
 }

@@ -58,7 +58,8 @@ impl Modify for Security {
         linkage::regional,
         network::meetings, network::create_meeting, network::meeting, network::agreements,
         network::create_agreement, network::pending, network::add_note, network::events,
-        network::create_event, network::calendar,
+        network::create_event, network::calendar, network::directory, network::add_contact,
+        network::change_contact, network::remove_contact,
     ),
     modifiers(&Security),
     tags(

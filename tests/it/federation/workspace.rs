@@ -27,6 +27,12 @@ async fn copy_at(t: &TestApp, version: i64) -> Option<(Value, Value)> {
     (a["version"] == version && ev.as_array()?.len() == 1).then_some((m, a))
 }
 
+async fn directory_has(t: &TestApp, name: &str) -> Option<()> {
+    let tok = t.token("officer.hn").await;
+    let (_, d) = t.get(&tok, "/api/v1/directory").await;
+    d.as_array()?.iter().any(|c| c["name"] == name).then_some(())
+}
+
 async fn copy(t: &TestApp) -> Option<(Value, Value)> {
     copy_at(t, 2).await
 }
@@ -140,12 +146,26 @@ pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backen
     w.get(&r.location()).await.has("Sent to the regional hub");
     eventually("the form's note at HN", || copy_at(hn, 4)).await;
 
+    // Honduras' liaison officer puts Honduras' entry in the directory from its node.
+    let (s, v) = hn
+        .post(
+            &liaison,
+            "/api/v1/directory",
+            &json!({"state": "HN", "function": "liaison",
+            "name": "Punto focal de Honduras", "email": "enlace.hn@example.org"}),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+    eventually("HN's entry at the hub", || directory_has(h, "Punto focal de Honduras")).await;
+    eventually("HN's entry back at HN", || directory_has(hn, "Punto focal de Honduras")).await;
+
     // Guatemala joins: it asks the hub for the workspace and gets all of it.
     gt.app.install_directory(signed.as_str()).await.unwrap();
     gt.app.start_federation().unwrap();
     let (gm, ga) = eventually("GT's copy", || copy_at(gt, 4)).await;
     assert_eq!((gm["id"].clone(), ga["id"].clone()), (m["id"].clone(), a["id"].clone()));
     assert!(h.audit_actions().await.iter().any(|x| x == "network.sync"));
+    eventually("HN's entry at GT", || directory_has(gt, "Punto focal de Honduras")).await;
 
     // Only the hub's records are kept; an older version never replaces a newer one.
     let hn_node = NodeId::parse("hn").unwrap();

@@ -84,7 +84,14 @@ impl App {
         }
         let logins = self.seed_accounts(accounts).await?;
         let secretariat = self.actor_for("secretariat.crm").await?;
-        self.seed_network_demo(&secretariat).await?;
+        if self.seed_network_demo(&secretariat).await? {
+            // Each state's liaison officer puts its state's entry in the directory.
+            for st in states {
+                let liaison = self.actor_for(&format!("liaison.{}", st.as_str().to_lowercase())).await?;
+                let data = network::demo_contact(*st);
+                self.edit_workspace(&liaison, crate::network::Edit::Contact { id: None, data }).await?;
+            }
+        }
         Ok(logins)
     }
 

@@ -6,7 +6,9 @@
 
 use chrono::NaiveDate;
 use enlace_domain::country::CountryCode;
-use enlace_domain::network::{AgreementData, AgreementStatus, EventData, MeetingData, Party, Titles};
+use enlace_domain::network::{
+    AgreementData, AgreementStatus, ContactData, ContactFunction, EventData, Lang, MeetingData, Party, Titles,
+};
 use enlace_domain::person::{LongText, ShortText};
 
 use crate::{Actor, App, AppError};
@@ -275,6 +277,21 @@ pub fn events_2016() -> Vec<EventData> {
             ),
         },
     ]
+}
+
+/// A state's demo directory entry: its liaison function, not a real person.
+pub fn demo_contact(state: CountryCode) -> ContactData {
+    let code = state.as_str().to_lowercase();
+    ContactData {
+        state,
+        function: ContactFunction::Liaison,
+        name: short(&format!("Punto focal de protección consular ({})", state.info().name_es)),
+        position: Some(short("Red de Funcionarios de Enlace de Protección Consular (demo)")),
+        post: None,
+        email: Some(short(&format!("enlace.{code}@example.org"))),
+        phone: None,
+        languages: if state.as_str() == "CA" { vec![Lang::En, Lang::Fr] } else { vec![Lang::Es, Lang::En] },
+    }
 }
 
 impl App {

@@ -54,6 +54,11 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/agreements/{id}/notes", post(network::add_note))
         .route("/api/v1/events", get(network::events).post(network::create_event))
         .route("/api/v1/events.ics", get(network::calendar))
+        .route("/api/v1/directory", get(network::directory).post(network::add_contact))
+        .route(
+            "/api/v1/directory/{id}",
+            axum::routing::put(network::change_contact).delete(network::remove_contact),
+        )
         .route("/api/v1/linkage/candidates", get(linkage::candidates))
         .route("/api/v1/linkage/candidates/{id}/decision", post(linkage::decide))
         .route(

@@ -1,5 +1,6 @@
-//! `/api/v1/meetings`, `/api/v1/agreements`, `/api/v1/events`: the network's workspace
-//! (meetings and their agreements, follow-up notes, events and their calendar file).
+//! `/api/v1/meetings`, `/api/v1/agreements`, `/api/v1/events`, `/api/v1/directory`: the
+//! network's workspace (meetings and their agreements, follow-up notes, events and their
+//! calendar file, the directory of liaison officers and post contact points).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -7,9 +8,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use enlace_app::App;
 use enlace_app::network::{
-    AgreementView, Edit, EventView, MeetingDetail, MeetingView, PartyAgreements, Recorded,
+    AgreementView, ContactView, Edit, EventView, MeetingDetail, MeetingView, PartyAgreements, Recorded,
 };
-use enlace_domain::network::{AgreementData, EventData, FollowUpData, Lang, MeetingData};
+use enlace_domain::country::CountryCode;
+use enlace_domain::network::{AgreementData, ContactData, EventData, FollowUpData, Lang, MeetingData};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -36,6 +38,8 @@ fn answer(r: Recorded, ok: StatusCode) -> Response {
         Recorded::Meeting(m) => (ok, Json(m)).into_response(),
         Recorded::Agreement(a) => (ok, Json(a)).into_response(),
         Recorded::Event(e) => (ok, Json(e)).into_response(),
+        Recorded::Contact(c) => (ok, Json(c)).into_response(),
+        Recorded::Removed => StatusCode::NO_CONTENT.into_response(),
         Recorded::SentToHub { message } => {
             (StatusCode::ACCEPTED, Json(SentToHub { sent_to_hub: message })).into_response()
         }
@@ -185,4 +189,67 @@ pub fn calendar_file(events: &[EventView], lang: Lang) -> Response {
         ics,
     )
         .into_response()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DirectoryParams {
+    /// Only this state's entries.
+    #[param(value_type = Option<String>)]
+    pub state: Option<CountryCode>,
+}
+
+/// The network's directory: each state's liaison officer, alternates and post contact points.
+#[utoipa::path(get, path = "/api/v1/directory", tag = "network", params(DirectoryParams),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = [ContactView]), (status = 400, body = Problem), (status = 401, body = Problem)))]
+pub async fn directory(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiQuery(p): ApiQuery<DirectoryParams>,
+) -> Result<Json<Vec<ContactView>>, ApiError> {
+    Ok(Json(app.contacts(&actor, p.state).await?))
+}
+
+/// Adds an entry for the user's state (its liaison officers and administrators).
+#[utoipa::path(post, path = "/api/v1/directory", tag = "network", request_body = ContactData,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 201, body = ContactView), (status = 202, body = SentToHub), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_contact(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(data): ApiJson<ContactData>,
+) -> Result<Response, ApiError> {
+    Ok(answer(app.edit_workspace(&actor, Edit::Contact { id: None, data }).await?, StatusCode::CREATED))
+}
+
+/// Replaces an entry of the user's state.
+#[utoipa::path(put, path = "/api/v1/directory/{id}", tag = "network", request_body = ContactData,
+    params(("id" = String, Path, description = "Entry id")), security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = ContactView), (status = 202, body = SentToHub), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn change_contact(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(data): ApiJson<ContactData>,
+) -> Result<Response, ApiError> {
+    let edit = Edit::Contact { id: Some(id_of(&id, "directory entry")?), data };
+    Ok(answer(app.edit_workspace(&actor, edit).await?, StatusCode::OK))
+}
+
+/// Removes an entry of the user's state.
+#[utoipa::path(delete, path = "/api/v1/directory/{id}", tag = "network",
+    params(("id" = String, Path, description = "Entry id")), security(("bearer" = []), ("session" = [])),
+    responses((status = 204, description = "Removed"), (status = 202, body = SentToHub), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn remove_contact(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let edit = Edit::ContactRemove { id: id_of(&id, "directory entry")? };
+    Ok(answer(app.edit_workspace(&actor, edit).await?, StatusCode::NO_CONTENT))
 }

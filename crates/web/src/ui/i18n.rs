@@ -291,6 +291,7 @@ mod tests {
         "reset-mfa",
         "match-status",
         "agreement-status",
+        "contact-function",
         "link-side",
         "link-basis",
         "link-decision",

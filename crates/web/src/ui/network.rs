@@ -9,9 +9,9 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use enlace_app::AppError;
-use enlace_app::network::{AgreementView, Edit, EventView, MeetingView, Recorded};
+use enlace_app::network::{AgreementView, ContactView, Edit, EventView, MeetingView, Recorded};
 use enlace_domain::country::{CountryCode, crm_members};
-use enlace_domain::network::{AgreementStatus, Lang, Party, Titles};
+use enlace_domain::network::{AgreementStatus, ContactFunction, Lang, Party, Titles};
 use enlace_domain::role::Role;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -67,6 +67,8 @@ fn after(r: Recorded, back: &str) -> Response {
             see_other(&format!("/meetings/{}#agreement-{}", a.meeting.id, a.data.number))
         }
         Recorded::Event(_) => see_other("/events"),
+        Recorded::Contact(c) => see_other(&format!("/directory#contact-{}", c.id)),
+        Recorded::Removed => see_other("/directory"),
         Recorded::SentToHub { .. } => see_other(&format!("{back}?sent=1")),
     }
 }
@@ -597,6 +599,234 @@ pub async fn create_event(p: PagePost) -> Response {
             validation(tr, &v, &mut errs);
             render_events(&page, f, errs, String::new()).await
         }
+        Err(e) => page.fail(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The directory
+
+struct ContactLine {
+    id: String,
+    function: String,
+    name: String,
+    position: String,
+    post: String,
+    email: String,
+    phone: String,
+    languages: String,
+    /// The user's state keeps this entry: edit and remove forms.
+    mine: bool,
+    /// The entry's values, for its edit form.
+    values: FormData,
+    functions: Vec<Opt>,
+    posts: Vec<Opt>,
+    langs: Vec<Opt>,
+}
+
+struct StateGroup {
+    name: String,
+    contacts: Vec<ContactLine>,
+}
+
+#[derive(Template)]
+#[template(path = "network_directory.html")]
+struct DirectoryPage {
+    c: Ctx,
+    mirror: bool,
+    notice: String,
+    groups: Vec<StateGroup>,
+    /// The user keeps their state's entries: the add form.
+    keeps: bool,
+    state_name: String,
+    functions: Vec<Opt>,
+    posts: Vec<Opt>,
+    langs: Vec<Opt>,
+    form: FormData,
+    errors: FieldErrors,
+    /// The entry whose edit form has the errors.
+    editing: String,
+}
+
+fn functions(tr: Tr, chosen: &str) -> Vec<Opt> {
+    ContactFunction::ALL
+        .iter()
+        .map(|f| Opt {
+            value: f.as_str().into(),
+            label: tr.label("contact-function", f),
+            selected: f.as_str() == chosen,
+        })
+        .collect()
+}
+
+/// The posts of `state`, for the contact forms.
+fn posts_of(state: CountryCode, chosen: &str) -> Vec<Opt> {
+    enlace_domain::post::POSTS
+        .iter()
+        .filter(|p| p.state == state.as_str())
+        .map(|p| Opt {
+            value: p.code.into(),
+            label: format!("{} — {}", p.code, p.city),
+            selected: p.code == chosen,
+        })
+        .collect()
+}
+
+fn langs(tr: Tr, chosen: &[&str]) -> Vec<Opt> {
+    Lang::ALL
+        .iter()
+        .map(|l| Opt {
+            value: l.as_str().into(),
+            label: tr.t(&format!("net-title-{l}")),
+            selected: chosen.contains(&l.as_str()),
+        })
+        .collect()
+}
+
+fn contact_values(c: &ContactView) -> FormData {
+    let mut f = vec![
+        ("function".to_string(), c.data.function.as_str().to_string()),
+        ("name".into(), c.data.name.to_string()),
+    ];
+    let opt =
+        |v: &Option<enlace_domain::person::ShortText>| v.as_ref().map(|t| t.to_string()).unwrap_or_default();
+    f.push(("position".into(), opt(&c.data.position)));
+    f.push(("post".into(), c.data.post.as_ref().map(|p| p.to_string()).unwrap_or_default()));
+    f.push(("email".into(), opt(&c.data.email)));
+    f.push(("phone".into(), opt(&c.data.phone)));
+    f.extend(c.data.languages.iter().map(|l| ("languages".to_string(), l.as_str().to_string())));
+    FormData(f)
+}
+
+async fn render_directory(
+    page: &Page,
+    form: FormData,
+    errors: FieldErrors,
+    editing: String,
+    notice: String,
+) -> Response {
+    let tr = page.tr();
+    let list = match page.app.contacts(page.actor(), None).await {
+        Ok(l) => l,
+        Err(e) => return page.fail(e),
+    };
+    let here = page.app.keeps_workspace().await;
+    let user = &page.actor().user;
+    let keeps = matches!(user.role, Role::LiaisonOfficer | Role::CountryAdministrator);
+    let mut groups: Vec<(String, StateGroup)> = Vec::new();
+    for c in &list {
+        let name = tr.country(&c.data.state);
+        let mine = keeps && c.data.state == user.state;
+        let id = c.id.to_string();
+        // The edit form shows what was typed when it has the errors, else the entry.
+        let values = if editing == id { form.clone() } else { contact_values(c) };
+        let line = ContactLine {
+            function: tr.label("contact-function", c.data.function),
+            name: c.data.name.to_string(),
+            position: c.data.position.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+            post: c.data.post.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+            email: c.data.email.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+            phone: c.data.phone.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+            languages: c
+                .data
+                .languages
+                .iter()
+                .map(|l| tr.t(&format!("net-title-{l}")))
+                .collect::<Vec<_>>()
+                .join(", "),
+            mine,
+            functions: functions(tr, &values.value("function")),
+            posts: posts_of(c.data.state, &values.value("post")),
+            langs: langs(tr, &values.all("languages")),
+            values,
+            id,
+        };
+        match groups.iter_mut().find(|(code, _)| code == c.data.state.as_str()) {
+            Some((_, g)) => g.contacts.push(line),
+            None => groups.push((c.data.state.to_string(), StateGroup { name, contacts: vec![line] })),
+        }
+    }
+    let mut groups: Vec<StateGroup> = groups.into_iter().map(|(_, g)| g).collect();
+    groups.sort_by(|a, b| enlace_domain::text::fold(&a.name).cmp(&enlace_domain::text::fold(&b.name)));
+    let adding = editing.is_empty();
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    html_status(
+        status,
+        &DirectoryPage {
+            mirror: !here,
+            notice,
+            groups,
+            keeps,
+            state_name: tr.country(&user.state),
+            functions: functions(
+                tr,
+                if adding { form.get("function").unwrap_or("liaison") } else { "liaison" },
+            ),
+            posts: posts_of(user.state, if adding { form.get("post").unwrap_or("") } else { "" }),
+            langs: langs(tr, &if adding { form.all("languages") } else { vec!["es"] }),
+            form: if adding { form } else { FormData::default() },
+            errors,
+            editing,
+            c: page.ctx.clone(),
+        },
+    )
+}
+
+/// `GET /directory`.
+pub async fn directory(page: Page, uri: axum::http::Uri) -> Response {
+    let n = notice(page.tr(), &uri);
+    render_directory(&page, FormData::default(), FieldErrors::default(), String::new(), n).await
+}
+
+/// The contact form into the API's JSON, the state being the user's.
+fn contact_json(page: &Page, f: &FormData) -> Value {
+    let mut m = texts(f, &["function", "name", "position", "post", "email", "phone"]);
+    m.insert("state".into(), json!(page.actor().user.state));
+    m.insert("languages".into(), json!(f.all("languages")));
+    Value::Object(m)
+}
+
+async fn save_contact(page: Page, f: FormData, id: Option<String>) -> Response {
+    let tr = page.tr();
+    let mut errs = FieldErrors::default();
+    let editing = id.clone().unwrap_or_default();
+    let Some(data) = read(tr, contact_json(&page, &f), &mut errs) else {
+        return render_directory(&page, f, errs, editing, String::new()).await;
+    };
+    let id = match id.map(|i| i.parse()) {
+        None => None,
+        Some(Ok(u)) => Some(u),
+        Some(Err(_)) => return page.fail(AppError::NotFound("directory entry")),
+    };
+    match page.app.edit_workspace(page.actor(), Edit::Contact { id, data }).await {
+        Ok(r) => after(r, "/directory"),
+        Err(AppError::Validation(v)) => {
+            validation(tr, &v, &mut errs);
+            render_directory(&page, f, errs, editing, String::new()).await
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+/// `POST /directory`: adds an entry for the user's state.
+pub async fn add_contact(p: PagePost) -> Response {
+    save_contact(p.page, p.form, None).await
+}
+
+/// `POST /directory/{id}`: a new version of an entry of the user's state.
+pub async fn change_contact(Path(id): Path<String>, p: PagePost) -> Response {
+    save_contact(p.page, p.form, Some(id)).await
+}
+
+/// `POST /directory/{id}/remove`: removes an entry, once the user confirmed.
+pub async fn remove_contact(Path(id): Path<String>, p: PagePost) -> Response {
+    let (page, f) = (p.page, p.form);
+    if f.get("confirm") != Some("yes") {
+        return page.bad_form(page.tr().t("net-contact-confirm-needed"));
+    }
+    let Ok(uuid) = id.parse() else { return page.fail(AppError::NotFound("directory entry")) };
+    match page.app.edit_workspace(page.actor(), Edit::ContactRemove { id: uuid }).await {
+        Ok(r) => after(r, "/directory"),
         Err(e) => page.fail(e),
     }
 }
