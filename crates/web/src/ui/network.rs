@@ -747,7 +747,7 @@ async fn render_directory(
         }
     }
     let mut groups: Vec<StateGroup> = groups.into_iter().map(|(_, g)| g).collect();
-    groups.sort_by(|a, b| enlace_domain::text::fold(&a.name).cmp(&enlace_domain::text::fold(&b.name)));
+    groups.sort_by_cached_key(|g| enlace_domain::text::fold(&g.name));
     let adding = editing.is_empty();
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     html_status(
