@@ -282,6 +282,12 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/directory", Rule::OnlyThese(&["liaison.hn", "admin.hn"])),
     ("put", "/api/v1/directory/{id}", Rule::TheseGet(&["liaison.hn", "admin.hn"], "404")),
     ("delete", "/api/v1/directory/{id}", Rule::TheseGet(&["liaison.hn", "admin.hn"], "404")),
+    ("get", "/api/v1/groups", Rule::Anyone),
+    ("post", "/api/v1/groups", Rule::OnlyThese(&["liaison.hn", "analyst"])),
+    ("get", "/api/v1/groups/{id}", Rule::Everyone("404")),
+    ("put", "/api/v1/groups/{id}", Rule::TheseGet(&["liaison.hn", "analyst"], "404")),
+    ("post", "/api/v1/groups/{id}/tasks", Rule::TheseGet(&["liaison.hn", "analyst"], "404")),
+    ("put", "/api/v1/groups/{id}/tasks/{task}", Rule::TheseGet(&["liaison.hn", "analyst"], "404")),
     ("get", "/api/v1/cases/{id}/linkage", Rule::ReadCase),
     // A node outside any network takes no part in the linkage service.
     ("post", "/api/v1/cases/{id}/linkage", Rule::ShareUnfederated),
@@ -377,7 +383,8 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                 .replace("{id}", subject)
                 .replace("{number}", case["number"].as_str().unwrap())
                 .replace("{consent}", &consent)
-                .replace("{attachment}", &attachment);
+                .replace("{attachment}", &attachment)
+                .replace("{task}", &uuid::Uuid::now_v7().to_string());
             if *path == "/api/v1/admin/users/{id}" {
                 let partner = app.get(&admin, "/api/v1/admin/users").await.1;
                 let id =
@@ -411,6 +418,12 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                 }
                 ("post", "/api/v1/agreements/{id}/notes") => {
                     json!({"text": "Avance.", "status": "in_progress"})
+                }
+                ("post", "/api/v1/groups") | ("put", "/api/v1/groups/{id}") => {
+                    json!({"title": {"es": "Grupo"}, "members": [{"state": "HN"}]})
+                }
+                ("post", "/api/v1/groups/{id}/tasks") | ("put", "/api/v1/groups/{id}/tasks/{task}") => {
+                    json!({"title": {"es": "Tarea"}, "responsible": [], "status": "open"})
                 }
                 ("post", "/api/v1/directory") | ("put", "/api/v1/directory/{id}") => {
                     json!({"state": "HN", "function": "liaison", "name": "Punto focal"})

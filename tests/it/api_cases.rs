@@ -520,10 +520,15 @@ async fn every_request_body_example_in_openapi_is_accepted(app: TestApp) {
                 let url = app.url(&path.replace("{id}", id.as_str().unwrap()));
                 let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 // The network's workspace is kept by the Technical Secretariat.
-                let workspace =
-                    ["/api/v1/meetings", "/api/v1/agreements", "/api/v1/events", "/api/v1/directory"]
-                        .iter()
-                        .any(|p| path.starts_with(p));
+                let workspace = [
+                    "/api/v1/meetings",
+                    "/api/v1/agreements",
+                    "/api/v1/events",
+                    "/api/v1/directory",
+                    "/api/v1/groups",
+                ]
+                .iter()
+                .any(|p| path.starts_with(p));
                 // The directory is kept by each state's liaison officers.
                 let secretariat = app
                     .token(if path.starts_with("/api/v1/directory") { "liaison.hn" } else { "analyst" })
@@ -577,9 +582,9 @@ async fn every_request_body_example_in_openapi_is_accepted(app: TestApp) {
                     status == 404 && body.contains("share")
                 } else if workspace_child {
                     status == 404
-                        && (body.contains("meeting")
-                            || body.contains("agreement")
-                            || body.contains("directory"))
+                        && ["meeting", "agreement", "directory", "group", "task"]
+                            .iter()
+                            .any(|w| body.contains(w))
                 } else if confirm {
                     status == 422 && body.contains("\"code\"")
                 } else {

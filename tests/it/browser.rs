@@ -303,5 +303,12 @@ async fn the_network_workspace_is_accessible_and_kept_in_the_browser() {
     b.wait_for_text("Agregar una entrada de su Estado").await;
     accessible(&b, "directory").await;
     shot(&b, "15-directory").await;
+    b.goto(&url("/groups")).await;
+    b.wait_for_text("Grupo de la campaña regional").await;
+    accessible(&b, "groups").await;
+    b.click("main td a").await;
+    b.wait_for_text("Compartir las campañas informativas existentes").await;
+    accessible(&b, "group").await;
+    shot(&b, "16-group").await;
     b.quit().await;
 }

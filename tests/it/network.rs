@@ -11,6 +11,7 @@ both_backends!(meetings_agreements_and_follow_up);
 both_backends!(events_and_their_calendar);
 both_backends!(the_2016_meeting_as_demo_data);
 both_backends!(each_state_keeps_its_own_directory_entries);
+both_backends!(working_groups_and_their_tasks);
 
 fn meeting_body() -> Value {
     json!({"title": {"es": "Reunión de la Red", "en": "Network meeting"}, "starts_on": "2016-06-08",
@@ -502,4 +503,87 @@ async fn each_state_keeps_its_own_directory_entries(app: TestApp) {
     assert_eq!(r.status, 303, "{}", r.body);
     let (_, all) = app.get(&gt, "/api/v1/directory").await;
     assert_eq!(all.as_array().unwrap().len(), 1);
+}
+
+async fn working_groups_and_their_tasks(app: TestApp) {
+    let ts = app.token("analyst").await;
+    let liaison = app.token("liaison.hn").await;
+    let officer = app.token("officer.hn").await;
+    let group = |members: Value| {
+        json!({"title": {"es": "Campaña regional", "fr": "Campagne régionale"},
+        "purpose": "Preparar la campaña.", "members": members})
+    };
+    let (s, v) = app.post(&ts, "/api/v1/groups", &group(json!([{"state": "HN"}, {"state": "HN"}]))).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("listed twice"), "{v}");
+    assert_eq!(app.post(&officer, "/api/v1/groups", &group(json!([{"state": "HN"}]))).await.0, 403);
+    let (s, g) = app.post(&ts, "/api/v1/groups", &group(json!([{"state": "HN"}, {"body": "OIM"}]))).await;
+    assert_eq!(s, 201, "{g}");
+    let (s, other) = app.post(&ts, "/api/v1/groups", &group(json!([{"state": "MX"}]))).await;
+    assert_eq!(s, 201, "{other}");
+    let tasks = |g: &Value| format!("/api/v1/groups/{}/tasks", g["id"].as_str().unwrap());
+    let task = json!({"title": {"es": "Compartir campañas"}, "responsible": [{"state": "HN"}, {"body": "RROCM"}],
+        "due_on": "2016-11-30", "status": "open"});
+    // A member state's liaison officer works the group's tasks; others may not.
+    let (s, v) = app.post(&liaison, &tasks(&g), &task).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!((v["version"].as_i64(), v["tasks"][0]["overdue"].as_bool()), (Some(2), Some(true)));
+    let (s, v) = app.post(&liaison, &tasks(&other), &task).await;
+    assert_eq!(s, 403, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("not a member"), "{v}");
+    assert_eq!(app.post(&officer, &tasks(&g), &task).await.0, 403);
+    let mut done = task.clone();
+    done["status"] = json!("done");
+    let tid = v_task_id(&app, &ts, &g).await;
+    let (s, v) = app.send("PUT", &liaison, &format!("{}/{tid}", tasks(&g)), &done).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["tasks"][0]["status"].as_str(), v["tasks"][0]["overdue"].as_bool()),
+        (Some("done"), Some(false))
+    );
+    let (s, _) = app.send("PUT", &liaison, &format!("{}/{}", tasks(&g), uuid::Uuid::now_v7()), &done).await;
+    assert_eq!(s, 404);
+    let (_, list) = app.get(&officer, "/api/v1/groups").await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(app.get(&officer, &format!("/api/v1/groups/{}", uuid::Uuid::now_v7())).await.0, 404);
+
+    // In the pages, in French: the group, its task; the status form keeps the rest of it.
+    let mut w = crate::ui::Web::new(&app).accept_language("fr");
+    w.sign_in("liaison.hn").await;
+    w.get("/groups")
+        .await
+        .has("Groupes de travail")
+        .has("Campagne régionale")
+        .has("Constituer un groupe de travail");
+    let page = format!("/groups/{}", g["id"].as_str().unwrap());
+    let p = w.get(&page).await;
+    p.has("Compartir campañas").has("Réalisé").has("Ajouter une tâche");
+    crate::ui::every_input_is_labelled(&p);
+    let r = w.post(&format!("{page}/tasks/{tid}"), &[("status_only", "1"), ("status", "in_progress")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let (_, v) = app.get(&officer, &format!("/api/v1/groups/{}", g["id"].as_str().unwrap())).await;
+    assert_eq!(v["tasks"][0]["status"], "in_progress");
+    assert_eq!(v["tasks"][0]["responsible"], json!([{"state": "HN"}, {"body": "RROCM"}]), "the rest is kept");
+    assert_eq!(v["tasks"][0]["due_on"], "2016-11-30");
+    let r = w.post(&format!("{page}/tasks"), &[("title.es", ""), ("status", "open")]).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = w
+        .post(
+            "/groups",
+            &[
+                ("title.fr", "Groupe sur les travailleurs migrants"),
+                ("members", "HN"),
+                ("bodies", "OIM\nRROCM"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    w.get(&r.location()).await.has("Groupe sur les travailleurs migrants").has("OIM, RROCM");
+    let actions = app.audit_actions().await;
+    assert!(actions.iter().any(|a| a == "network.group") && actions.iter().any(|a| a == "network.task"));
+}
+
+async fn v_task_id(app: &TestApp, t: &str, g: &Value) -> String {
+    let (_, v) = app.get(t, &format!("/api/v1/groups/{}", g["id"].as_str().unwrap())).await;
+    v["tasks"][0]["id"].as_str().unwrap().to_string()
 }

@@ -15,14 +15,15 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use enlace_domain::network::{
-    AgreementData, ContactData, EventData, FollowUp, FollowUpData, MeetingData, Party, Titles,
+    AgreementData, ContactData, EventData, FollowUp, FollowUpData, GroupData, MeetingData, Party, Task,
+    TaskData, Titles,
 };
 use enlace_domain::role::Role;
 use enlace_fed::directory::NodeRole;
 use enlace_fed::envelope::MessageType;
 use enlace_fed::receive::VerifiedEnvelope;
 use enlace_store::Tx;
-use enlace_store::network::{AgreementRow, ContactRow, EventRow, MeetingRow};
+use enlace_store::network::{AgreementRow, ContactRow, EventRow, GroupRow, MeetingRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -88,6 +89,48 @@ pub struct MeetingDetail {
 pub struct PartyAgreements {
     pub party: Party,
     pub agreements: Vec<AgreementView>,
+}
+
+/// A task of a working group.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TaskView {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub data: TaskData,
+    pub overdue: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A working group with its tasks.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupView {
+    pub id: Uuid,
+    pub version: i64,
+    #[serde(flatten)]
+    pub data: GroupData,
+    pub tasks: Vec<TaskView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn group_view(g: GroupRow, today: NaiveDate) -> GroupView {
+    GroupView {
+        id: g.id,
+        version: g.version,
+        data: g.data,
+        tasks: g
+            .tasks
+            .into_iter()
+            .map(|t| TaskView {
+                id: t.id,
+                overdue: t.data.overdue(today),
+                data: t.data,
+                updated_at: t.updated_at,
+            })
+            .collect(),
+        created_at: g.created_at,
+        updated_at: g.updated_at,
+    }
 }
 
 /// An entry of the directory.
@@ -173,8 +216,20 @@ struct WireContact {
     updated_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireGroup {
+    id: Uuid,
+    version: i64,
+    data: GroupData,
+    tasks: Vec<Task>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
 /// What a `workspace_record` carries: a meeting; an agreement with its meeting (so that it
-/// can be kept whatever order messages arrive in); an event; or a directory entry.
+/// can be kept whatever order messages arrive in); an event; a directory entry; or a working
+/// group with its tasks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Record {
@@ -187,6 +242,8 @@ struct Record {
     event: Option<WireEvent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     contact: Option<WireContact>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group: Option<WireGroup>,
 }
 
 fn wire_meeting(m: &MeetingRow) -> WireMeeting {
@@ -219,6 +276,7 @@ fn meeting_record(m: &MeetingRow) -> Record {
         agreement: None,
         event: None,
         contact: None,
+        group: None,
     }
 }
 
@@ -229,6 +287,7 @@ fn agreement_record(m: &MeetingRow, a: &AgreementRow) -> Record {
         agreement: Some(wire_agreement(a)),
         event: None,
         contact: None,
+        group: None,
     }
 }
 
@@ -239,6 +298,7 @@ fn event_record(e: &EventRow) -> Record {
         agreement: None,
         event: Some(WireEvent { id: e.id, data: e.data.clone(), created_at: e.created_at }),
         contact: None,
+        group: None,
     }
 }
 
@@ -254,6 +314,25 @@ fn contact_record(c: &ContactRow) -> Record {
             removed: c.removed,
             data: c.data.clone(),
             updated_at: c.updated_at,
+        }),
+        group: None,
+    }
+}
+
+fn group_record(g: &GroupRow) -> Record {
+    Record {
+        kind: "group".into(),
+        meeting: None,
+        agreement: None,
+        event: None,
+        contact: None,
+        group: Some(WireGroup {
+            id: g.id,
+            version: g.version,
+            data: g.data.clone(),
+            tasks: g.tasks.clone(),
+            created_at: g.created_at,
+            updated_at: g.updated_at,
         }),
     }
 }
@@ -424,6 +503,25 @@ impl App {
         Ok(rows.into_iter().map(contact_view).collect())
     }
 
+    /// The working groups, the newest first.
+    pub async fn groups(&self, actor: &Actor) -> Result<Vec<GroupView>, AppError> {
+        may_read(actor)?;
+        let today = today();
+        Ok(enlace_store::network::groups(self.db())
+            .await?
+            .into_iter()
+            .map(|g| group_view(g, today))
+            .collect())
+    }
+
+    /// One working group and its tasks.
+    pub async fn group(&self, actor: &Actor, id: Uuid) -> Result<GroupView, AppError> {
+        may_read(actor)?;
+        let g =
+            enlace_store::network::group(self.db(), id).await?.ok_or(AppError::NotFound("working group"))?;
+        Ok(group_view(g, today()))
+    }
+
     /// Makes a change to the workspace. Where the workspace is kept (a node outside any
     /// network, or the hub) it is recorded at once and published to the other nodes; on
     /// another node of a network it is checked against the copy held here, then sent to the
@@ -539,6 +637,19 @@ pub enum Edit {
     ContactRemove {
         id: Uuid,
     },
+    /// A new working group (`id` none) or a new version of one.
+    Group {
+        #[serde(default)]
+        id: Option<Uuid>,
+        data: GroupData,
+    },
+    /// A new task of a group (`id` none) or a new version of one.
+    Task {
+        group: Uuid,
+        #[serde(default)]
+        id: Option<Uuid>,
+        data: TaskData,
+    },
 }
 
 impl Edit {
@@ -550,6 +661,8 @@ impl Edit {
             Edit::Event { .. } => "event",
             Edit::Contact { .. } => "contact",
             Edit::ContactRemove { .. } => "contact_remove",
+            Edit::Group { .. } => "group",
+            Edit::Task { .. } => "task",
         }
     }
 }
@@ -562,6 +675,7 @@ pub enum Recorded {
     Agreement(AgreementView),
     Event(EventView),
     Contact(ContactView),
+    Group(GroupView),
     Removed,
     SentToHub { message: Uuid },
 }
@@ -577,6 +691,14 @@ async fn check_edit(tx: &mut Tx, actor: &Actor, edit: &Edit) -> Result<Subject, 
         Edit::Contact { .. } | Edit::ContactRemove { .. } => access::require_role(actor, DIRECTORY_KEEPERS)?,
         _ => access::require_role(actor, RECORDERS)?,
     }
+    // A liaison officer changes a group, or its tasks, only as a member state.
+    let member = |g: &GroupRow| {
+        if liaison && !g.data.has_member(state) {
+            Err(AppError::Forbidden(format!("{state} is not a member of this working group")))
+        } else {
+            Ok(())
+        }
+    };
     let own = |s: enlace_domain::country::CountryCode| {
         if s == state {
             Ok(())
@@ -601,7 +723,7 @@ async fn check_edit(tx: &mut Tx, actor: &Actor, edit: &Edit) -> Result<Subject, 
                     Some(c)
                 }
             };
-            Ok((None, None, held))
+            Ok((None, None, held, None))
         }
         Edit::ContactRemove { id } => {
             let c = enlace_store::network::contact_tx(tx, *id)
@@ -609,18 +731,45 @@ async fn check_edit(tx: &mut Tx, actor: &Actor, edit: &Edit) -> Result<Subject, 
                 .filter(|c| !c.removed)
                 .ok_or(AppError::NotFound("directory entry"))?;
             own(c.data.state)?;
-            Ok((None, None, Some(c)))
+            Ok((None, None, Some(c), None))
         }
         Edit::Meeting { data } => {
             data.validate().into_result()?;
-            Ok((None, None, None))
+            Ok((None, None, None, None))
+        }
+        Edit::Group { id, data } => {
+            data.validate().into_result()?;
+            let held = match id {
+                None => None,
+                Some(id) => {
+                    let g = enlace_store::network::group_tx(tx, *id)
+                        .await?
+                        .ok_or(AppError::NotFound("working group"))?;
+                    member(&g)?;
+                    Some(g)
+                }
+            };
+            Ok((None, None, None, held))
+        }
+        Edit::Task { group, data, id } => {
+            data.validate().into_result()?;
+            let g = enlace_store::network::group_tx(tx, *group)
+                .await?
+                .ok_or(AppError::NotFound("working group"))?;
+            member(&g)?;
+            if let Some(id) = id
+                && !g.tasks.iter().any(|t| t.id == *id)
+            {
+                return Err(AppError::NotFound("task"));
+            }
+            Ok((None, None, None, Some(g)))
         }
         Edit::Agreement { meeting, data } => {
             let m = enlace_store::network::meeting_tx(tx, *meeting)
                 .await?
                 .ok_or(AppError::NotFound("meeting"))?;
             data.validate(&m.data).into_result()?;
-            Ok((Some(m), None, None))
+            Ok((Some(m), None, None, None))
         }
         Edit::Note { agreement, .. } => {
             let a = enlace_store::network::agreement_tx(tx, *agreement)
@@ -636,7 +785,7 @@ async fn check_edit(tx: &mut Tx, actor: &Actor, edit: &Edit) -> Result<Subject, 
             let m = enlace_store::network::meeting_tx(tx, a.meeting_id)
                 .await?
                 .ok_or(AppError::NotFound("meeting"))?;
-            Ok((Some(m), Some(a), None))
+            Ok((Some(m), Some(a), None, None))
         }
         Edit::Event { data } => {
             if liaison && data.announced_by != Party::State(state) {
@@ -646,13 +795,13 @@ async fn check_edit(tx: &mut Tx, actor: &Actor, edit: &Edit) -> Result<Subject, 
                 ));
             }
             data.validate().into_result()?;
-            Ok((None, None, None))
+            Ok((None, None, None, None))
         }
     }
 }
 
 /// What an edit is about, as held.
-type Subject = (Option<MeetingRow>, Option<AgreementRow>, Option<ContactRow>);
+type Subject = (Option<MeetingRow>, Option<AgreementRow>, Option<ContactRow>, Option<GroupRow>);
 
 /// Records `edit` where the workspace is kept, publishes it to `peers` and audits it, all in
 /// the caller's transaction.
@@ -663,7 +812,7 @@ async fn apply_edit(
     edit: Edit,
     now: DateTime<Utc>,
 ) -> Result<Recorded, AppError> {
-    let (meeting, agreement, contact) = check_edit(tx, actor, &edit).await?;
+    let (meeting, agreement, contact, group) = check_edit(tx, actor, &edit).await?;
     let today = now.date_naive();
     match edit {
         Edit::Meeting { data } => {
@@ -749,6 +898,53 @@ async fn apply_edit(
             let detail = json!({"state": r.data.state, "function": r.data.function, "version": version});
             audit(tx, event(Some(actor), "network.contact", "contact", Some(id.to_string()), detail)).await?;
             Ok(Recorded::Contact(contact_view(r)))
+        }
+        Edit::Group { data, .. } => {
+            let r = match group {
+                Some(mut g) => {
+                    g.version += 1;
+                    g.data = data;
+                    g.updated_at = now;
+                    g
+                }
+                None => GroupRow {
+                    id: Uuid::now_v7(),
+                    version: 1,
+                    data,
+                    tasks: Vec::new(),
+                    created_at: now,
+                    updated_at: now,
+                },
+            };
+            enlace_store::network::put_group(tx, &r).await?;
+            publish(tx, peers, &group_record(&r), now).await?;
+            let detail = json!({"version": r.version, "members": r.data.members.len()});
+            audit(tx, event(Some(actor), "network.group", "group", Some(r.id.to_string()), detail)).await?;
+            Ok(Recorded::Group(group_view(r, today)))
+        }
+        Edit::Task { id, data, .. } => {
+            let mut g = group.ok_or(AppError::NotFound("working group"))?;
+            let task_id = match id {
+                Some(id) => {
+                    if let Some(t) = g.tasks.iter_mut().find(|t| t.id == id) {
+                        t.data = data;
+                        t.updated_at = now;
+                    }
+                    id
+                }
+                None => {
+                    let id = Uuid::now_v7();
+                    g.tasks.push(Task { id, data, updated_at: now });
+                    id
+                }
+            };
+            g.version += 1;
+            g.updated_at = now;
+            enlace_store::network::put_group(tx, &g).await?;
+            publish(tx, peers, &group_record(&g), now).await?;
+            let detail = json!({"group": g.id, "task": task_id, "version": g.version});
+            audit(tx, event(Some(actor), "network.task", "group", Some(g.id.to_string()), detail)).await?;
+            Ok(Recorded::Group(group_view(g, today)))
         }
         Edit::ContactRemove { .. } => {
             let mut r = contact.ok_or(AppError::NotFound("directory entry"))?;
@@ -864,8 +1060,8 @@ pub(crate) async fn receive_record(
         updated_at: w.updated_at,
     };
     if r.kind == "contact" {
-        let c = match (r.contact, r.meeting, r.agreement, r.event) {
-            (Some(c), None, None, None) => c,
+        let c = match (r.contact, r.meeting, r.agreement, r.event, r.group) {
+            (Some(c), None, None, None, None) => c,
             _ => return Err(bad("a directory entry comes alone".into())),
         };
         c.data.validate().into_result().map_err(|e| bad(format!("contact: {e}")))?;
@@ -879,8 +1075,25 @@ pub(crate) async fn receive_record(
         let kept = enlace_store::network::put_contact(tx, &row).await?;
         return Ok(if kept { "applied" } else { "void" });
     }
-    if r.contact.is_some() {
-        return Err(bad(format!("a {} carries no directory entry", r.kind)));
+    if r.kind == "group" {
+        let g = match (r.group, r.contact, r.meeting, r.agreement, r.event) {
+            (Some(g), None, None, None, None) => g,
+            _ => return Err(bad("a working group comes alone".into())),
+        };
+        g.data.validate().into_result().map_err(|e| bad(format!("group: {e}")))?;
+        let row = GroupRow {
+            id: g.id,
+            version: g.version,
+            data: g.data,
+            tasks: g.tasks,
+            created_at: g.created_at,
+            updated_at: g.updated_at,
+        };
+        let kept = enlace_store::network::put_group(tx, &row).await?;
+        return Ok(if kept { "applied" } else { "void" });
+    }
+    if r.contact.is_some() || r.group.is_some() {
+        return Err(bad(format!("a {} carries no directory entry or group", r.kind)));
     }
     let kept = match (r.kind.as_str(), r.meeting, r.agreement, r.event) {
         ("meeting", Some(m), None, None) => {
@@ -948,9 +1161,17 @@ pub(crate) async fn receive_sync(
     for c in &contacts {
         publish(tx, &to, &contact_record(c), now).await?;
     }
+    let groups = enlace_store::network::all_groups_tx(tx).await?;
+    for g in &groups {
+        publish(tx, &to, &group_record(g), now).await?;
+    }
     let detail = json!({"node": v.header.from, "meetings": meetings.len(), "agreements": agreements.len(),
-        "events": events.len(), "contacts": contacts.len()});
+        "events": events.len(), "contacts": contacts.len(), "groups": groups.len()});
     audit(tx, event(None, "network.sync", "workspace", Some(v.header.from.as_str().to_string()), detail))
         .await?;
-    Ok(!(meetings.is_empty() && agreements.is_empty() && events.is_empty() && contacts.is_empty()))
+    Ok(!(meetings.is_empty()
+        && agreements.is_empty()
+        && events.is_empty()
+        && contacts.is_empty()
+        && groups.is_empty()))
 }

@@ -296,6 +296,76 @@ impl ContactData {
     }
 }
 
+/// A working group of the network (the regional campaign on migrant children of item 8, with
+/// IOM, the Technical Secretariat, the states' contact points and civil society).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": {"es": "Campaña regional sobre migración de niñez"},
+    "purpose": "Preparar la campaña regional de comunicación.",
+    "members": [{"body": "OIM"}, {"body": "Secretaría Técnica de la CRM"}, {"state": "HN"}]}))]
+pub struct GroupData {
+    pub title: Titles,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<LongText>,
+    /// Member states and organisations.
+    pub members: Vec<Party>,
+    /// The agreement the group comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<uuid::Uuid>,
+}
+
+impl GroupData {
+    pub fn validate(&self) -> ValidationErrors {
+        let mut e = ValidationErrors::new();
+        self.title.check("title", &mut e);
+        if self.members.is_empty() {
+            e.push("members", "name at least one member");
+        }
+        if self.members.iter().enumerate().any(|(i, m)| self.members[..i].contains(m)) {
+            e.push("members", "a member is listed twice");
+        }
+        e
+    }
+
+    pub fn has_member(&self, state: CountryCode) -> bool {
+        self.members.iter().any(|p| p.state() == Some(state))
+    }
+}
+
+/// A task of a working group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": {"es": "Compartir las campañas informativas existentes"},
+    "responsible": [{"body": "RROCM"}, {"state": "MX"}], "due_on": "2016-11-30", "status": "open"}))]
+pub struct TaskData {
+    pub title: Titles,
+    pub responsible: Vec<Party>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_on: Option<NaiveDate>,
+    pub status: AgreementStatus,
+}
+
+impl TaskData {
+    pub fn validate(&self) -> ValidationErrors {
+        let mut e = ValidationErrors::new();
+        self.title.check("title", &mut e);
+        e
+    }
+
+    pub fn overdue(&self, today: NaiveDate) -> bool {
+        self.status.is_pending() && self.due_on.is_some_and(|d| d < today)
+    }
+}
+
+/// A task as kept, with its id within the group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Task {
+    pub id: uuid::Uuid,
+    #[serde(flatten)]
+    pub data: TaskData,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// Events as an iCalendar file (RFC 5545): all-day events (the end date exclusive, as the
 /// format wants), titles in `lang`, lines folded at 75 octets. `stamp` is when it is made.
 pub fn ical<'a>(

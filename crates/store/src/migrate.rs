@@ -122,6 +122,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0018_directory.sql"),
         postgres: include_str!("../migrations/postgres/0018_directory.sql"),
     },
+    Migration {
+        version: 19,
+        name: "groups",
+        sqlite: include_str!("../migrations/sqlite/0019_groups.sql"),
+        postgres: include_str!("../migrations/postgres/0019_groups.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

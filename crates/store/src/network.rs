@@ -2,7 +2,7 @@
 //! events, kept as JSON records beside the columns lists are ordered and filtered by.
 
 use chrono::{DateTime, Utc};
-use enlace_domain::network::{AgreementData, ContactData, EventData, FollowUp, MeetingData};
+use enlace_domain::network::{AgreementData, ContactData, EventData, FollowUp, GroupData, MeetingData, Task};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
@@ -319,5 +319,75 @@ pub async fn all_contacts_tx(tx: &mut Tx) -> Result<Vec<ContactRow>, StoreError>
         let rows = sqlx::query("SELECT id, version, removed, data, updated_at FROM net_contacts ORDER BY state, id")
             .fetch_all(&mut *c).await?;
         rows.iter().map(contact_from_row).collect()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Working groups
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRow {
+    pub id: Uuid,
+    pub version: i64,
+    pub data: GroupData,
+    pub tasks: Vec<Task>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn group_from_row(r: &impl RowExt) -> Result<GroupRow, StoreError> {
+    Ok(GroupRow {
+        id: r.uuid("id")?,
+        version: r.int("version")?,
+        data: json("data", &r.text("data")?)?,
+        tasks: json("tasks", &r.text("tasks")?)?,
+        created_at: r.ts("created_at")?,
+        updated_at: r.ts("updated_at")?,
+    })
+}
+
+/// Keeps a group when it is new or newer than the copy held. Returns whether it was written.
+pub async fn put_group(tx: &mut Tx, g: &GroupRow) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "INSERT INTO net_groups (id, version, data, tasks, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version, data = excluded.data, tasks = excluded.tasks,
+             updated_at = excluded.updated_at
+         WHERE net_groups.version < excluded.version")
+        .bind(g.id).bind(g.version).bind(to_json(&g.data)).bind(to_json(&g.tasks)).bind(g.created_at)
+        .bind(g.updated_at).execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
+
+pub async fn group_tx(tx: &mut Tx, id: Uuid) -> Result<Option<GroupRow>, StoreError> {
+    on_tx!(tx, c => {
+        let row = sqlx::query("SELECT id, version, data, tasks, created_at, updated_at FROM net_groups WHERE id = $1")
+            .bind(id).fetch_optional(&mut *c).await?;
+        row.as_ref().map(group_from_row).transpose()
+    })
+}
+
+pub async fn group(db: &Db, id: Uuid) -> Result<Option<GroupRow>, StoreError> {
+    on_read!(db, p => {
+        let row = sqlx::query("SELECT id, version, data, tasks, created_at, updated_at FROM net_groups WHERE id = $1")
+            .bind(id).fetch_optional(p).await?;
+        row.as_ref().map(group_from_row).transpose()
+    })
+}
+
+/// Every group, the newest first.
+pub async fn groups(db: &Db) -> Result<Vec<GroupRow>, StoreError> {
+    on_read!(db, p => {
+        let rows = sqlx::query("SELECT id, version, data, tasks, created_at, updated_at FROM net_groups
+             ORDER BY created_at DESC, id")
+            .fetch_all(p).await?;
+        rows.iter().map(group_from_row).collect()
+    })
+}
+
+pub async fn all_groups_tx(tx: &mut Tx) -> Result<Vec<GroupRow>, StoreError> {
+    on_tx!(tx, c => {
+        let rows = sqlx::query("SELECT id, version, data, tasks, created_at, updated_at FROM net_groups ORDER BY id")
+            .fetch_all(&mut *c).await?;
+        rows.iter().map(group_from_row).collect()
     })
 }

@@ -59,7 +59,8 @@ impl Modify for Security {
         network::meetings, network::create_meeting, network::meeting, network::agreements,
         network::create_agreement, network::pending, network::add_note, network::events,
         network::create_event, network::calendar, network::directory, network::add_contact,
-        network::change_contact, network::remove_contact,
+        network::change_contact, network::remove_contact, network::groups, network::group,
+        network::create_group, network::change_group, network::add_task, network::change_task,
     ),
     modifiers(&Security),
     tags(

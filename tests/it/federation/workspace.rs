@@ -27,6 +27,12 @@ async fn copy_at(t: &TestApp, version: i64) -> Option<(Value, Value)> {
     (a["version"] == version && ev.as_array()?.len() == 1).then_some((m, a))
 }
 
+async fn group_version(t: &TestApp, id: &str, version: i64) -> Option<()> {
+    let tok = t.token("officer.hn").await;
+    let (_, g) = t.get(&tok, &format!("/api/v1/groups/{id}")).await;
+    (g["version"] == version).then_some(())
+}
+
 async fn directory_has(t: &TestApp, name: &str) -> Option<()> {
     let tok = t.token("officer.hn").await;
     let (_, d) = t.get(&tok, "/api/v1/directory").await;
@@ -157,6 +163,27 @@ pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backen
         .await;
     assert_eq!(s, 202, "{v}");
     eventually("HN's entry at the hub", || directory_has(h, "Punto focal de Honduras")).await;
+    // A working group set up at the hub; Honduras, a member, adds a task from its node.
+    let (s, g) = h
+        .post(
+            &ts,
+            "/api/v1/groups",
+            &json!({"title": {"es": "Campaña regional"}, "members": [{"state": "HN"}, {"body": "OIM"}]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{g}");
+    let gid = g["id"].as_str().unwrap().to_string();
+    eventually("the group at HN", || group_version(hn, &gid, 1)).await;
+    let (s, v) = hn
+        .post(
+            &liaison,
+            &format!("/api/v1/groups/{gid}/tasks"),
+            &json!({"title": {"es": "Compartir campañas"},
+            "responsible": [{"state": "HN"}], "status": "open"}),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+    eventually("the task back at HN", || group_version(hn, &gid, 2)).await;
     eventually("HN's entry back at HN", || directory_has(hn, "Punto focal de Honduras")).await;
 
     // Guatemala joins: it asks the hub for the workspace and gets all of it.
@@ -166,6 +193,7 @@ pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backen
     assert_eq!((gm["id"].clone(), ga["id"].clone()), (m["id"].clone(), a["id"].clone()));
     assert!(h.audit_actions().await.iter().any(|x| x == "network.sync"));
     eventually("HN's entry at GT", || directory_has(gt, "Punto focal de Honduras")).await;
+    eventually("the group at GT", || group_version(gt, &gid, 2)).await;
 
     // Only the hub's records are kept; an older version never replaces a newer one.
     let hn_node = NodeId::parse("hn").unwrap();

@@ -7,7 +7,8 @@
 use chrono::NaiveDate;
 use enlace_domain::country::CountryCode;
 use enlace_domain::network::{
-    AgreementData, AgreementStatus, ContactData, ContactFunction, EventData, Lang, MeetingData, Party, Titles,
+    AgreementData, AgreementStatus, ContactData, ContactFunction, EventData, GroupData, Lang, MeetingData,
+    Party, TaskData, Titles,
 };
 use enlace_domain::person::{LongText, ShortText};
 
@@ -279,6 +280,42 @@ pub fn events_2016() -> Vec<EventData> {
     ]
 }
 
+/// The working group of item 8: IOM with the Technical Secretariat, the contact points the
+/// governments delegate and civil society through the RROCM.
+pub fn campaign_group(agreement: Option<uuid::Uuid>) -> GroupData {
+    GroupData {
+        title: titles(
+            "Grupo de la campaña regional sobre migración de niñas, niños y adolescentes",
+            "Working group on the regional campaign on child migration",
+            "Groupe de travail sur la campagne régionale relative à la migration des enfants",
+        ),
+        purpose: Some(
+            LongText::parse(
+                "Realizar la campaña regional de comunicación sobre migración de niñas, niños y adolescentes \
+                 (punto 8 del informe de la Red): la OIM, en coordinación con la ST y los puntos de enlace a \
+                 delegar por los gobiernos y otros sectores interesados.",
+            )
+            .expect("demo text"),
+        ),
+        members: vec![body("OIM"), body(ST), body("RROCM")],
+        agreement,
+    }
+}
+
+/// The task item 8 sets: sharing the campaigns that exist before the GRCM of November 2016.
+pub fn campaign_task() -> TaskData {
+    TaskData {
+        title: titles(
+            "Compartir las campañas informativas existentes antes de la reunión del GRCM",
+            "Share the existing information campaigns before the GRCM meeting",
+            "Partager les campagnes d'information existantes avant la réunion du GRCM",
+        ),
+        responsible: vec![body("RROCM")],
+        due_on: Some(day(2016, 11, 30)),
+        status: AgreementStatus::Open,
+    }
+}
+
 /// A state's demo directory entry: its liaison function, not a real person.
 pub fn demo_contact(state: CountryCode) -> ContactData {
     let code = state.as_str().to_lowercase();
@@ -302,8 +339,18 @@ impl App {
             return Ok(false);
         }
         let m = self.create_meeting(actor, meeting_2016()).await?;
+        let mut campaign = None;
         for a in agreements_2016() {
-            self.create_agreement(actor, m.id, a).await?;
+            let v = self.create_agreement(actor, m.id, a).await?;
+            if v.data.number == 8 {
+                campaign = Some(v.id);
+            }
+        }
+        // Item 8: the group for the regional campaign, with the task the report gives it.
+        let group = crate::network::Edit::Group { id: None, data: campaign_group(campaign) };
+        if let crate::network::Recorded::Group(g) = self.edit_workspace(actor, group).await? {
+            let task = crate::network::Edit::Task { group: g.id, id: None, data: campaign_task() };
+            self.edit_workspace(actor, task).await?;
         }
         for e in events_2016() {
             self.create_event(actor, e).await?;

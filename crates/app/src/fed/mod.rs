@@ -235,9 +235,15 @@ pub fn agreed_field_subsets() -> std::collections::BTreeMap<MessageType, std::co
         ),
         (MessageType::LinkageDecision, set(&[&["candidate", "encoding", "decision"]])),
         (MessageType::LinkageWithdrawn, set(&[&["candidate", "encoding"]])),
-        (MessageType::WorkspaceRecord, set(&[&["kind", "meeting", "agreement", "event", "contact"]])),
+        (
+            MessageType::WorkspaceRecord,
+            set(&[&["kind", "meeting", "agreement", "event", "contact", "group"]]),
+        ),
         (MessageType::WorkspaceSync, set(&[&["since"]])),
-        (MessageType::WorkspaceEdit, set(&[&["op", "meeting", "agreement", "data", "author", "id"]])),
+        (
+            MessageType::WorkspaceEdit,
+            set(&[&["op", "meeting", "agreement", "data", "author", "id", "group"]]),
+        ),
         (MessageType::Receipt, set(&[&["status"]])),
     ]
     .into_iter()

@@ -8,10 +8,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use enlace_app::App;
 use enlace_app::network::{
-    AgreementView, ContactView, Edit, EventView, MeetingDetail, MeetingView, PartyAgreements, Recorded,
+    AgreementView, ContactView, Edit, EventView, GroupView, MeetingDetail, MeetingView, PartyAgreements,
+    Recorded,
 };
 use enlace_domain::country::CountryCode;
-use enlace_domain::network::{AgreementData, ContactData, EventData, FollowUpData, Lang, MeetingData};
+use enlace_domain::network::{
+    AgreementData, ContactData, EventData, FollowUpData, GroupData, Lang, MeetingData, TaskData,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -39,6 +42,7 @@ fn answer(r: Recorded, ok: StatusCode) -> Response {
         Recorded::Agreement(a) => (ok, Json(a)).into_response(),
         Recorded::Event(e) => (ok, Json(e)).into_response(),
         Recorded::Contact(c) => (ok, Json(c)).into_response(),
+        Recorded::Group(g) => (ok, Json(g)).into_response(),
         Recorded::Removed => StatusCode::NO_CONTENT.into_response(),
         Recorded::SentToHub { message } => {
             (StatusCode::ACCEPTED, Json(SentToHub { sent_to_hub: message })).into_response()
@@ -252,4 +256,83 @@ pub async fn remove_contact(
 ) -> Result<Response, ApiError> {
     let edit = Edit::ContactRemove { id: id_of(&id, "directory entry")? };
     Ok(answer(app.edit_workspace(&actor, edit).await?, StatusCode::NO_CONTENT))
+}
+
+/// The network's working groups, the newest first, with their members and tasks.
+#[utoipa::path(get, path = "/api/v1/groups", tag = "network", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = [GroupView]), (status = 401, body = Problem)))]
+pub async fn groups(State(app): State<App>, Auth(actor): Auth) -> Result<Json<Vec<GroupView>>, ApiError> {
+    Ok(Json(app.groups(&actor).await?))
+}
+
+/// One working group.
+#[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "network", params(("id" = String, Path, description = "Group id")),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = GroupView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn group(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<GroupView>, ApiError> {
+    Ok(Json(app.group(&actor, id_of(&id, "working group")?).await?))
+}
+
+/// Sets up a working group (the Technical Secretariat, liaison officers).
+#[utoipa::path(post, path = "/api/v1/groups", tag = "network", request_body = GroupData,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 201, body = GroupView), (status = 202, body = SentToHub), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_group(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(data): ApiJson<GroupData>,
+) -> Result<Response, ApiError> {
+    Ok(answer(app.edit_workspace(&actor, Edit::Group { id: None, data }).await?, StatusCode::CREATED))
+}
+
+/// Changes a working group (its title, purpose, members): the Secretariat, or a liaison
+/// officer of a member state.
+#[utoipa::path(put, path = "/api/v1/groups/{id}", tag = "network", request_body = GroupData,
+    params(("id" = String, Path, description = "Group id")), security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = GroupView), (status = 202, body = SentToHub), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn change_group(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(data): ApiJson<GroupData>,
+) -> Result<Response, ApiError> {
+    let edit = Edit::Group { id: Some(id_of(&id, "working group")?), data };
+    Ok(answer(app.edit_workspace(&actor, edit).await?, StatusCode::OK))
+}
+
+/// Adds a task to a working group (the Secretariat, or a liaison officer of a member state).
+#[utoipa::path(post, path = "/api/v1/groups/{id}/tasks", tag = "network", request_body = TaskData,
+    params(("id" = String, Path, description = "Group id")), security(("bearer" = []), ("session" = [])),
+    responses((status = 201, body = GroupView), (status = 202, body = SentToHub), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_task(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(data): ApiJson<TaskData>,
+) -> Result<Response, ApiError> {
+    let edit = Edit::Task { group: id_of(&id, "working group")?, id: None, data };
+    Ok(answer(app.edit_workspace(&actor, edit).await?, StatusCode::CREATED))
+}
+
+/// Changes a task of a working group (its status, due date, who is responsible).
+#[utoipa::path(put, path = "/api/v1/groups/{id}/tasks/{task}", tag = "network", request_body = TaskData,
+    params(("id" = String, Path, description = "Group id"), ("task" = String, Path, description = "Task id")),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = GroupView), (status = 202, body = SentToHub), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn change_task(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path((id, task)): Path<(String, String)>,
+    ApiJson(data): ApiJson<TaskData>,
+) -> Result<Response, ApiError> {
+    let edit = Edit::Task { group: id_of(&id, "working group")?, id: Some(id_of(&task, "task")?), data };
+    Ok(answer(app.edit_workspace(&actor, edit).await?, StatusCode::OK))
 }

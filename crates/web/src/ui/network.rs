@@ -9,7 +9,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use enlace_app::AppError;
-use enlace_app::network::{AgreementView, ContactView, Edit, EventView, MeetingView, Recorded};
+use enlace_app::network::{AgreementView, ContactView, Edit, EventView, GroupView, MeetingView, Recorded};
 use enlace_domain::country::{CountryCode, crm_members};
 use enlace_domain::network::{AgreementStatus, ContactFunction, Lang, Party, Titles};
 use enlace_domain::role::Role;
@@ -68,6 +68,7 @@ fn after(r: Recorded, back: &str) -> Response {
         }
         Recorded::Event(_) => see_other("/events"),
         Recorded::Contact(c) => see_other(&format!("/directory#contact-{}", c.id)),
+        Recorded::Group(g) => see_other(&format!("/groups/{}", g.id)),
         Recorded::Removed => see_other("/directory"),
         Recorded::SentToHub { .. } => see_other(&format!("{back}?sent=1")),
     }
@@ -827,6 +828,248 @@ pub async fn remove_contact(Path(id): Path<String>, p: PagePost) -> Response {
     let Ok(uuid) = id.parse() else { return page.fail(AppError::NotFound("directory entry")) };
     match page.app.edit_workspace(page.actor(), Edit::ContactRemove { id: uuid }).await {
         Ok(r) => after(r, "/directory"),
+        Err(e) => page.fail(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Working groups
+
+struct TaskLine {
+    id: String,
+    title: String,
+    responsible: String,
+    due: String,
+    status: String,
+    status_label: String,
+    overdue: bool,
+    /// The task's values, for its status form.
+    statuses: Vec<Opt>,
+}
+
+struct GroupLine {
+    id: String,
+    title: String,
+    purpose: String,
+    members: String,
+    tasks: Vec<TaskLine>,
+    pending: usize,
+    /// The user may change the group's tasks (the Secretariat, a member state's liaison).
+    may_work: bool,
+}
+
+fn group_line(tr: Tr, g: &GroupView, page: &Page) -> GroupLine {
+    let user = &page.actor().user;
+    let may_work = match user.role {
+        Role::RegionalAnalyst => true,
+        Role::LiaisonOfficer => g.data.has_member(user.state),
+        _ => false,
+    };
+    GroupLine {
+        id: g.id.to_string(),
+        title: title(tr, &g.data.title),
+        purpose: g.data.purpose.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+        members: g.data.members.iter().map(|p| party(tr, p)).collect::<Vec<_>>().join(", "),
+        pending: g.tasks.iter().filter(|t| t.data.status.is_pending()).count(),
+        tasks: g
+            .tasks
+            .iter()
+            .map(|t| TaskLine {
+                id: t.id.to_string(),
+                title: title(tr, &t.data.title),
+                responsible: t.data.responsible.iter().map(|p| party(tr, p)).collect::<Vec<_>>().join(", "),
+                due: t.data.due_on.map(|d| tr.date(&d)).unwrap_or_default(),
+                status: t.data.status.as_str().into(),
+                status_label: tr.label("agreement-status", t.data.status),
+                overdue: t.overdue,
+                statuses: statuses(tr, t.data.status.as_str()),
+            })
+            .collect(),
+        may_work,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "network_groups.html")]
+struct GroupsPage {
+    c: Ctx,
+    mirror: bool,
+    notice: String,
+    rows: Vec<GroupLine>,
+    keeps: bool,
+    states: Vec<Opt>,
+    form: FormData,
+    errors: FieldErrors,
+}
+
+async fn render_groups(page: &Page, form: FormData, errors: FieldErrors, notice: String) -> Response {
+    let tr = page.tr();
+    let list = match page.app.groups(page.actor()).await {
+        Ok(l) => l,
+        Err(e) => return page.fail(e),
+    };
+    let here = page.app.keeps_workspace().await;
+    let chosen = form.all("members");
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    html_status(
+        status,
+        &GroupsPage {
+            mirror: !here,
+            notice,
+            rows: list.iter().map(|g| group_line(tr, g, page)).collect(),
+            keeps: keeps(page),
+            states: states(tr, &chosen),
+            c: page.ctx.clone(),
+            form,
+            errors,
+        },
+    )
+}
+
+/// `GET /groups`.
+pub async fn groups(page: Page, uri: axum::http::Uri) -> Response {
+    let n = notice(page.tr(), &uri);
+    render_groups(&page, FormData::default(), FieldErrors::default(), n).await
+}
+
+/// The members a form names: the checked states, then the organisations one per line.
+fn members(f: &FormData) -> Value {
+    let mut out: Vec<Value> = f.all("members").into_iter().map(|s| json!({"state": s})).collect();
+    for b in f.get("bodies").unwrap_or("").lines().map(str::trim).filter(|b| !b.is_empty()) {
+        out.push(json!({"body": b}));
+    }
+    Value::Array(out)
+}
+
+/// `POST /groups`: sets up a working group.
+pub async fn create_group(p: PagePost) -> Response {
+    let (page, f) = (p.page, p.form);
+    let tr = page.tr();
+    let mut errs = FieldErrors::default();
+    let mut m = texts(&f, &["purpose"]);
+    m.insert("title".into(), titles_json(&f));
+    m.insert("members".into(), members(&f));
+    let Some(data) = read(tr, Value::Object(m), &mut errs) else {
+        return render_groups(&page, f, errs, String::new()).await;
+    };
+    match page.app.edit_workspace(page.actor(), Edit::Group { id: None, data }).await {
+        Ok(r) => after(r, "/groups"),
+        Err(AppError::Validation(v)) => {
+            validation(tr, &v, &mut errs);
+            render_groups(&page, f, errs, String::new()).await
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "network_group.html")]
+struct GroupPage {
+    c: Ctx,
+    mirror: bool,
+    notice: String,
+    g: GroupLine,
+    states: Vec<Opt>,
+    statuses: Vec<Opt>,
+    form: FormData,
+    errors: FieldErrors,
+}
+
+async fn render_group(
+    page: &Page,
+    id: &str,
+    form: FormData,
+    errors: FieldErrors,
+    notice: String,
+) -> Response {
+    let tr = page.tr();
+    let Ok(uuid) = id.parse() else { return page.fail(AppError::NotFound("working group")) };
+    let g = match page.app.group(page.actor(), uuid).await {
+        Ok(g) => g,
+        Err(e) => return page.fail(e),
+    };
+    let here = page.app.keeps_workspace().await;
+    let chosen = form.all("responsible");
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    html_status(
+        status,
+        &GroupPage {
+            mirror: !here,
+            notice,
+            g: group_line(tr, &g, page),
+            states: states(tr, &chosen),
+            statuses: statuses(tr, form.get("status").unwrap_or("open")),
+            c: page.ctx.clone(),
+            form,
+            errors,
+        },
+    )
+}
+
+/// `GET /groups/{id}`.
+pub async fn group(page: Page, Path(id): Path<String>, uri: axum::http::Uri) -> Response {
+    let n = notice(page.tr(), &uri);
+    render_group(&page, &id, FormData::default(), FieldErrors::default(), n).await
+}
+
+/// `POST /groups/{id}/tasks`: adds a task; `POST /groups/{id}/tasks/{task}`: changes one.
+async fn save_task(page: Page, f: FormData, group: String, task: Option<String>) -> Response {
+    let tr = page.tr();
+    let mut errs = FieldErrors::default();
+    dates(tr, &f, &["due_on"], &mut errs);
+    let mut m = texts(&f, &["due_on", "status"]);
+    m.insert("title".into(), titles_json(&f));
+    m.insert("responsible".into(), parties(&f));
+    if !errs.is_empty() {
+        return render_group(&page, &group, f, errs, String::new()).await;
+    }
+    let Some(data) = read(tr, Value::Object(m), &mut errs) else {
+        return render_group(&page, &group, f, errs, String::new()).await;
+    };
+    let (Ok(gid), task) = (group.parse(), task.map(|t| t.parse())) else {
+        return page.fail(AppError::NotFound("working group"));
+    };
+    let id = match task {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => return page.fail(AppError::NotFound("task")),
+    };
+    match page.app.edit_workspace(page.actor(), Edit::Task { group: gid, id, data }).await {
+        Ok(r) => after(r, &format!("/groups/{}", super::enc(&group))),
+        Err(AppError::Validation(v)) => {
+            validation(tr, &v, &mut errs);
+            render_group(&page, &group, f, errs, String::new()).await
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+pub async fn add_task(Path(id): Path<String>, p: PagePost) -> Response {
+    save_task(p.page, p.form, id, None).await
+}
+
+/// `POST /groups/{id}/tasks/{task}`: with `status_only`, moves the task's status and keeps
+/// the rest as it is; else replaces the task with the form.
+pub async fn change_task(Path((id, task)): Path<(String, String)>, p: PagePost) -> Response {
+    let (page, f) = (p.page, p.form);
+    if f.get("status_only") != Some("1") {
+        return save_task(page, f, id, Some(task)).await;
+    }
+    let (Ok(gid), Ok(tid)) = (id.parse(), task.parse::<uuid::Uuid>()) else {
+        return page.fail(AppError::NotFound("task"));
+    };
+    let Some(status) = f.get("status").and_then(AgreementStatus::parse) else {
+        return page.bad_form(page.tr().t("v-choose-one"));
+    };
+    let g = match page.app.group(page.actor(), gid).await {
+        Ok(g) => g,
+        Err(e) => return page.fail(e),
+    };
+    let Some(t) = g.tasks.iter().find(|t| t.id == tid) else { return page.fail(AppError::NotFound("task")) };
+    let mut data = t.data.clone();
+    data.status = status;
+    match page.app.edit_workspace(page.actor(), Edit::Task { group: gid, id: Some(tid), data }).await {
+        Ok(r) => after(r, &format!("/groups/{}", super::enc(&id))),
         Err(e) => page.fail(e),
     }
 }
