@@ -199,6 +199,7 @@ async fn the_2016_meeting_as_demo_data(app: TestApp) {
     assert_eq!(m["title"]["es"], "Reunión de la Red de Funcionarios de Enlace de Protección Consular");
     let states: Vec<&str> = m["states"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
     assert_eq!(states, ["CA", "CR", "SV", "US", "GT", "HN", "MX", "PA", "DO"]);
+    assert_eq!(m["agenda"].as_array().unwrap().len(), 11, "the report's eleven points");
     assert_eq!((m["agreements"].as_i64(), m["pending"].as_i64()), (Some(11), Some(5)));
     let (_, a) = app.get(&t, &format!("/api/v1/meetings/{}/agreements", m["id"].as_str().unwrap())).await;
     let a = a.as_array().unwrap();
@@ -318,10 +319,11 @@ async fn the_workspace_in_the_pages(app: TestApp) {
     p.has("id=\"starts_on-error\"");
     let mut good = bad.to_vec();
     good[2] = ("ends_on", "2026-11-21");
+    good.push(("agenda", "Informes de los Estados\nCampaña regional\n"));
     let r = s.post("/meetings", &good).await;
     assert_eq!(r.status, 303, "{}", r.body);
     let new = r.location();
-    s.get(&new).await.has("Reunión extraordinaria").has("Costa Rica");
+    s.get(&new).await.has("Reunión extraordinaria").has("Costa Rica").has("<li>Campaña regional</li>");
     let r = s
         .post(
             &format!("{new}/agreements"),

@@ -105,6 +105,9 @@ pub struct MeetingData {
     /// The participating states.
     #[schema(value_type = Vec<String>)]
     pub states: Vec<CountryCode>,
+    /// The agenda, item by item.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agenda: Vec<ShortText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<LongText>,
 }
@@ -121,6 +124,9 @@ impl MeetingData {
         }
         if let Some(dup) = self.states.iter().enumerate().find(|(i, s)| self.states[..*i].contains(s)) {
             e.push("states", format!("{} is listed twice", dup.1));
+        }
+        if self.agenda.len() > 100 {
+            e.push("agenda", "at most 100 items");
         }
         e
     }
@@ -446,6 +452,7 @@ mod tests {
             ends_on: None,
             place: short("Tegucigalpa, Honduras"),
             states: vec![CountryCode::parse("HN").unwrap(), CountryCode::parse("MX").unwrap()],
+            agenda: Vec::new(),
             summary: None,
         }
     }

@@ -834,3 +834,5 @@ net-purpose = Purpose
 net-tasks = Tasks
 net-tasks-none = No task yet.
 net-task-new = Add a task
+net-agenda = Agenda
+net-agenda-help = One item per line.

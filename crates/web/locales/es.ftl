@@ -834,3 +834,5 @@ net-purpose = Objetivo
 net-tasks = Tareas
 net-tasks-none = Aún no hay tareas.
 net-task-new = Agregar una tarea
+net-agenda = Agenda
+net-agenda-help = Un punto por línea.

@@ -834,3 +834,5 @@ net-purpose = Objectif
 net-tasks = Tâches
 net-tasks-none = Aucune tâche pour l'instant.
 net-task-new = Ajouter une tâche
+net-agenda = Ordre du jour
+net-agenda-help = Un point par ligne.

@@ -51,6 +51,24 @@ pub fn meeting_2016() -> MeetingData {
             .iter()
             .map(|c| CountryCode::parse(c).expect("demo state"))
             .collect(),
+        // The subjects of the report's points, in its order.
+        agenda: [
+            "Informes sobre nuevos esfuerzos y buenas prácticas en protección y servicios consulares",
+            "Taller de Intercambio y Buenas Prácticas de Atención Consular para Niñas, Niños y Adolescentes \
+             Migrantes No Acompañados",
+            "Memorándum de Entendimiento de la Red de Protección Consular y Asistencia Humanitaria en México",
+            "Propuesta de Acuerdo de Cooperación Regional de Costa Rica",
+            "Diálogo sobre flujos migratorios de cubanos y extracontinentales",
+            "Nota conceptual sobre lineamientos de protección consular a personas trabajadoras migrantes",
+            "Presentación de la RROCM",
+            "Campaña regional de comunicación sobre migración de niñas, niños y adolescentes",
+            "Plataforma regional de registros de casos de protección consular",
+            "Presentación de la Secretaría General del SICA al GRCM",
+            "Tercer Foro Global Consular",
+        ]
+        .iter()
+        .map(|t| short(t))
+        .collect(),
         summary: Some(
             LongText::parse(
                 "Reunión ordinaria, previa a la reunión del Grupo Regional de Consulta sobre Migración (GRCM). \

@@ -232,6 +232,9 @@ pub async fn create_meeting(p: PagePost) -> Response {
     let mut m = texts(&f, &["starts_on", "ends_on", "place", "summary"]);
     m.insert("title".into(), titles_json(&f));
     m.insert("states".into(), json!(f.all("states")));
+    let agenda: Vec<&str> =
+        f.get("agenda").unwrap_or("").lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    m.insert("agenda".into(), json!(agenda));
     if !errs.is_empty() {
         return render_meetings(&page, f, errs, String::new()).await;
     }
@@ -329,6 +332,7 @@ struct MeetingPage {
     mirror: bool,
     notice: String,
     m: MeetingLine,
+    agenda: Vec<String>,
     summary: String,
     agreements: Vec<AgreementLine>,
     keeps: bool,
@@ -364,6 +368,7 @@ async fn render_meeting(
             mirror: !here,
             notice,
             m: meeting_line(tr, &d.meeting),
+            agenda: d.meeting.data.agenda.iter().map(|a| a.to_string()).collect(),
             summary: d.meeting.data.summary.as_ref().map(|s| s.to_string()).unwrap_or_default(),
             agreements: d.agreements.iter().map(|a| agreement_line(tr, a, page)).collect(),
             keeps: keeps(page),
