@@ -282,6 +282,9 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/directory", Rule::OnlyThese(&["liaison.hn", "admin.hn"])),
     ("put", "/api/v1/directory/{id}", Rule::TheseGet(&["liaison.hn", "admin.hn"], "404")),
     ("delete", "/api/v1/directory/{id}", Rule::TheseGet(&["liaison.hn", "admin.hn"], "404")),
+    ("get", "/api/v1/library", Rule::Anyone),
+    ("post", "/api/v1/library", Rule::OnlyThese(&["liaison.hn", "analyst"])),
+    ("put", "/api/v1/library/{id}", Rule::TheseGet(&["liaison.hn", "analyst"], "404")),
     ("get", "/api/v1/groups", Rule::Anyone),
     ("post", "/api/v1/groups", Rule::OnlyThese(&["liaison.hn", "analyst"])),
     ("get", "/api/v1/groups/{id}", Rule::Everyone("404")),
@@ -418,6 +421,10 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
                 }
                 ("post", "/api/v1/agreements/{id}/notes") => {
                     json!({"text": "Avance.", "status": "in_progress"})
+                }
+                ("post", "/api/v1/library") | ("put", "/api/v1/library/{id}") => {
+                    json!({"title": {"es": "Protocolo"}, "kind": "protocol", "state": "HN", "language": "es",
+                        "date": "2016-05-20"})
                 }
                 ("post", "/api/v1/groups") | ("put", "/api/v1/groups/{id}") => {
                     json!({"title": {"es": "Grupo"}, "members": [{"state": "HN"}]})

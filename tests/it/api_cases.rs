@@ -526,6 +526,7 @@ async fn every_request_body_example_in_openapi_is_accepted(app: TestApp) {
                     "/api/v1/events",
                     "/api/v1/directory",
                     "/api/v1/groups",
+                    "/api/v1/library",
                 ]
                 .iter()
                 .any(|p| path.starts_with(p));
@@ -582,7 +583,7 @@ async fn every_request_body_example_in_openapi_is_accepted(app: TestApp) {
                     status == 404 && body.contains("share")
                 } else if workspace_child {
                     status == 404
-                        && ["meeting", "agreement", "directory", "group", "task"]
+                        && ["meeting", "agreement", "directory", "group", "task", "library"]
                             .iter()
                             .any(|w| body.contains(w))
                 } else if confirm {

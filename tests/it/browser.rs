@@ -303,6 +303,10 @@ async fn the_network_workspace_is_accessible_and_kept_in_the_browser() {
     b.wait_for_text("Agregar una entrada de su Estado").await;
     accessible(&b, "directory").await;
     shot(&b, "15-directory").await;
+    b.goto(&url("/library?q=ninez")).await;
+    b.wait_for_text("Buenas prácticas de atención consular a niñas").await;
+    accessible(&b, "library").await;
+    shot(&b, "17-library").await;
     b.goto(&url("/groups")).await;
     b.wait_for_text("Grupo de la campaña regional").await;
     accessible(&b, "groups").await;

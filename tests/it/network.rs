@@ -12,6 +12,7 @@ both_backends!(events_and_their_calendar);
 both_backends!(the_2016_meeting_as_demo_data);
 both_backends!(each_state_keeps_its_own_directory_entries);
 both_backends!(working_groups_and_their_tasks);
+both_backends!(the_library_finds_with_or_without_accents);
 
 fn meeting_body() -> Value {
     json!({"title": {"es": "Reunión de la Red", "en": "Network meeting"}, "starts_on": "2016-06-08",
@@ -588,4 +589,86 @@ async fn working_groups_and_their_tasks(app: TestApp) {
 async fn v_task_id(app: &TestApp, t: &str, g: &Value) -> String {
     let (_, v) = app.get(t, &format!("/api/v1/groups/{}", g["id"].as_str().unwrap())).await;
     v["tasks"][0]["id"].as_str().unwrap().to_string()
+}
+
+async fn the_library_finds_with_or_without_accents(app: TestApp) {
+    let ts = app.token("analyst").await;
+    let liaison = app.token("liaison.hn").await;
+    let officer = app.token("officer.hn").await;
+    let item = |title: &str, visible: Value| {
+        json!({"title": {"es": title},
+        "summary": "Campañas informativas para la protección consular.", "kind": "campaign_material",
+        "topic": "niñez migrante", "language": "es", "date": "2016-06-08", "visible_to": visible})
+    };
+    let (s, v) =
+        app.post(&ts, "/api/v1/library", &item("Protección consular de la niñez migrante", json!([]))).await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = app.post(&ts, "/api/v1/library", &item("Guía de trabajo para México", json!(["MX"]))).await;
+    assert_eq!(s, 201, "{v}");
+    let mut future = item("Futuro", json!([]));
+    future["date"] = json!("2999-01-01");
+    let (s, v) = app.post(&ts, "/api/v1/library", &future).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("future"), "{v}");
+    // A liaison officer shares in the name of their own state only.
+    let mut theirs = item("Buenas prácticas de Honduras", json!([]));
+    theirs["state"] = json!("GT");
+    assert_eq!(app.post(&liaison, "/api/v1/library", &theirs).await.0, 422);
+    theirs["state"] = json!("HN");
+    assert_eq!(app.post(&liaison, "/api/v1/library", &theirs).await.0, 201);
+    assert_eq!(app.post(&officer, "/api/v1/library", &theirs).await.0, 403);
+
+    let titles = |v: &Value| -> Vec<String> {
+        v.as_array().unwrap().iter().map(|i| i["title"]["es"].as_str().unwrap().to_string()).collect()
+    };
+    let find = |q: &'static str| {
+        let officer = officer.clone();
+        let app = &app;
+        async move { app.get(&officer, &format!("/api/v1/library?q={q}")).await.1 }
+    };
+    assert_eq!(titles(&find("proteccion+consular").await).len(), 2, "every item's summary says it");
+    assert_eq!(titles(&find("ninez+migrante").await).len(), 2, "the topic, without its accent");
+    let hits = titles(&find("NIÑEZ").await);
+    assert!(hits.contains(&"Protección consular de la niñez migrante".to_string()), "{hits:?}");
+    assert!(!hits.contains(&"Guía de trabajo para México".to_string()), "visible to Mexico only: {hits:?}");
+    let hits = titles(&find("campana").await);
+    assert_eq!(hits.len(), 2, "the plural in the summary, found from the singular without accent: {hits:?}");
+    assert!(titles(&find("trabajadores").await).is_empty());
+    // The Secretariat sees every item, Mexico's too.
+    let (_, all) = app.get(&ts, "/api/v1/library?q=guia").await;
+    assert_eq!(titles(&all), ["Guía de trabajo para México"]);
+    assert_eq!(app.get(&officer, "/api/v1/library?foo=1").await.0, 400);
+
+    // In the pages, in English: the search, the form (the liaison officer's state is theirs).
+    let mut w = crate::ui::Web::new(&app).accept_language("en");
+    w.sign_in("liaison.hn").await;
+    let p = w.get("/library?q=proteccion+consular").await;
+    p.has("Library")
+        .has("Protección consular de la niñez migrante")
+        .has("Share an item")
+        .lacks("Guía de trabajo");
+    crate::ui::every_input_is_labelled(&p);
+    w.get("/library?q=zzzz").await.has("Nothing matches.");
+    let r = w
+        .post(
+            "/library",
+            &[
+                ("title.en", "Shelter referral protocol"),
+                ("kind", "protocol"),
+                ("language", "en"),
+                ("date", "2016-07-01"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let (_, v) = app.get(&officer, "/api/v1/library?q=shelter").await;
+    assert_eq!(v[0]["state"], "HN");
+    let p = w
+        .post(
+            "/library",
+            &[("title.en", "Bad"), ("kind", "protocol"), ("language", "en"), ("date", "mañana")],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    p.has("id=\"date-error\"");
 }

@@ -15,15 +15,15 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use enlace_domain::network::{
-    AgreementData, ContactData, EventData, FollowUp, FollowUpData, GroupData, MeetingData, Party, Task,
-    TaskData, Titles,
+    AgreementData, ContactData, EventData, FollowUp, FollowUpData, GroupData, LibraryItemData, MeetingData,
+    Party, Task, TaskData, Titles,
 };
 use enlace_domain::role::Role;
 use enlace_fed::directory::NodeRole;
 use enlace_fed::envelope::MessageType;
 use enlace_fed::receive::VerifiedEnvelope;
 use enlace_store::Tx;
-use enlace_store::network::{AgreementRow, ContactRow, EventRow, GroupRow, MeetingRow};
+use enlace_store::network::{AgreementRow, ContactRow, EventRow, GroupRow, LibraryRow, MeetingRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -130,6 +130,27 @@ fn group_view(g: GroupRow, today: NaiveDate) -> GroupView {
             .collect(),
         created_at: g.created_at,
         updated_at: g.updated_at,
+    }
+}
+
+/// An item of the library.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LibraryView {
+    pub id: Uuid,
+    pub version: i64,
+    #[serde(flatten)]
+    pub data: LibraryItemData,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn library_view(l: LibraryRow) -> LibraryView {
+    LibraryView {
+        id: l.id,
+        version: l.version,
+        data: l.data,
+        created_at: l.created_at,
+        updated_at: l.updated_at,
     }
 }
 
@@ -244,6 +265,31 @@ struct Record {
     contact: Option<WireContact>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     group: Option<WireGroup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    library: Option<WireLibrary>,
+}
+
+impl Record {
+    /// Whether a node serving `states` may hold this record.
+    fn for_states(&self, states: &[String]) -> bool {
+        match &self.library {
+            Some(l) if !l.data.visible_to.is_empty() => states.iter().any(|s| {
+                l.data.visible_to.iter().any(|v| v.as_str() == s)
+                    || l.data.state.is_some_and(|o| o.as_str() == s)
+            }),
+            _ => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireLibrary {
+    id: Uuid,
+    version: i64,
+    data: LibraryItemData,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
 fn wire_meeting(m: &MeetingRow) -> WireMeeting {
@@ -277,6 +323,7 @@ fn meeting_record(m: &MeetingRow) -> Record {
         event: None,
         contact: None,
         group: None,
+        library: None,
     }
 }
 
@@ -288,6 +335,7 @@ fn agreement_record(m: &MeetingRow, a: &AgreementRow) -> Record {
         event: None,
         contact: None,
         group: None,
+        library: None,
     }
 }
 
@@ -299,6 +347,7 @@ fn event_record(e: &EventRow) -> Record {
         event: Some(WireEvent { id: e.id, data: e.data.clone(), created_at: e.created_at }),
         contact: None,
         group: None,
+        library: None,
     }
 }
 
@@ -316,6 +365,7 @@ fn contact_record(c: &ContactRow) -> Record {
             updated_at: c.updated_at,
         }),
         group: None,
+        library: None,
     }
 }
 
@@ -334,13 +384,47 @@ fn group_record(g: &GroupRow) -> Record {
             created_at: g.created_at,
             updated_at: g.updated_at,
         }),
+        library: None,
     }
 }
 
-/// Queues `r` to each of `peers`, in the caller's transaction.
-async fn publish(tx: &mut Tx, peers: &[String], r: &Record, now: DateTime<Utc>) -> Result<(), AppError> {
+fn library_record(l: &LibraryRow) -> Record {
+    Record {
+        kind: "library".into(),
+        meeting: None,
+        agreement: None,
+        event: None,
+        contact: None,
+        group: None,
+        library: Some(WireLibrary {
+            id: l.id,
+            version: l.version,
+            data: l.data.clone(),
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+        }),
+    }
+}
+
+/// Keeps a library item with its search terms.
+async fn keep_library_item(tx: &mut Tx, l: &LibraryRow) -> Result<bool, AppError> {
+    let terms: Vec<String> =
+        enlace_domain::network::search_terms(&l.data.searchable_text()).into_iter().collect();
+    Ok(enlace_store::network::put_library_item(tx, l, &terms).await?)
+}
+
+/// Another node of the network: its id and the states it serves.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer {
+    pub id: String,
+    pub states: Vec<String>,
+}
+
+/// Queues `r` to each of `peers` that may hold it (a library item visible to some states goes
+/// only to the nodes serving them), in the caller's transaction.
+async fn publish(tx: &mut Tx, peers: &[Peer], r: &Record, now: DateTime<Utc>) -> Result<(), AppError> {
     let p = payload(r);
-    for peer in peers {
+    for peer in peers.iter().filter(|peer| r.for_states(&peer.states)).map(|peer| &peer.id) {
         to_hub(tx, peer, MessageType::WorkspaceRecord, p.clone(), now).await?;
     }
     Ok(())
@@ -358,7 +442,7 @@ impl App {
     /// Where the workspace is kept. A node outside any network keeps its own (no peers); the
     /// hub keeps the network's and publishes each change to the other nodes (returned); any
     /// other node of a network holds a read-only copy: changes are refused.
-    async fn keeper(&self) -> Result<Vec<String>, AppError> {
+    async fn keeper(&self) -> Result<Vec<Peer>, AppError> {
         if !self.federated() {
             return Ok(Vec::new());
         }
@@ -372,7 +456,10 @@ impl App {
             .nodes
             .iter()
             .filter(|n| n.id != me.id && n.revoked_at.is_none())
-            .map(|n| n.id.to_string())
+            .map(|n| Peer {
+                id: n.id.to_string(),
+                states: n.states.iter().map(|s| s.as_str().to_string()).collect(),
+            })
             .collect())
     }
 
@@ -501,6 +588,17 @@ impl App {
         may_read(actor)?;
         let rows = enlace_store::network::contacts(self.db(), state.as_ref().map(|s| s.as_str())).await?;
         Ok(rows.into_iter().map(contact_view).collect())
+    }
+
+    /// The library items the user's state sees (the Secretariat sees all), the most recent
+    /// first; with `q`, those whose titles, summary, topic and audience hold every word of it
+    /// (accents, capitals and word endings aside).
+    pub async fn library(&self, actor: &Actor, q: Option<&str>) -> Result<Vec<LibraryView>, AppError> {
+        may_read(actor)?;
+        let words = q.map(enlace_domain::network::query_terms).filter(|w| !w.is_empty());
+        let rows = enlace_store::network::library(self.db(), words.as_deref()).await?;
+        let all = actor.user.role == Role::RegionalAnalyst;
+        Ok(rows.into_iter().filter(|r| all || r.data.visible(actor.user.state)).map(library_view).collect())
     }
 
     /// The working groups, the newest first.
@@ -650,6 +748,12 @@ pub enum Edit {
         id: Option<Uuid>,
         data: TaskData,
     },
+    /// A new library item (`id` none) or a new version of one.
+    Library {
+        #[serde(default)]
+        id: Option<Uuid>,
+        data: LibraryItemData,
+    },
 }
 
 impl Edit {
@@ -663,6 +767,7 @@ impl Edit {
             Edit::ContactRemove { .. } => "contact_remove",
             Edit::Group { .. } => "group",
             Edit::Task { .. } => "task",
+            Edit::Library { .. } => "library",
         }
     }
 }
@@ -676,6 +781,7 @@ pub enum Recorded {
     Event(EventView),
     Contact(ContactView),
     Group(GroupView),
+    Library(LibraryView),
     Removed,
     SentToHub { message: Uuid },
 }
@@ -723,7 +829,7 @@ async fn check_edit(tx: &mut Tx, actor: &Actor, edit: &Edit) -> Result<Subject, 
                     Some(c)
                 }
             };
-            Ok((None, None, held, None))
+            Ok((None, None, held, None, None))
         }
         Edit::ContactRemove { id } => {
             let c = enlace_store::network::contact_tx(tx, *id)
@@ -731,11 +837,33 @@ async fn check_edit(tx: &mut Tx, actor: &Actor, edit: &Edit) -> Result<Subject, 
                 .filter(|c| !c.removed)
                 .ok_or(AppError::NotFound("directory entry"))?;
             own(c.data.state)?;
-            Ok((None, None, Some(c), None))
+            Ok((None, None, Some(c), None, None))
         }
         Edit::Meeting { data } => {
             data.validate().into_result()?;
-            Ok((None, None, None, None))
+            Ok((None, None, None, None, None))
+        }
+        Edit::Library { id, data } => {
+            if liaison && data.state != Some(state) {
+                return Err(AppError::invalid(
+                    "state",
+                    format!("a liaison officer shares library items in the name of their state ({state})"),
+                ));
+            }
+            data.validate(enlace_store::now().date_naive()).into_result()?;
+            let held = match id {
+                None => None,
+                Some(id) => {
+                    let l = enlace_store::network::library_item_tx(tx, *id)
+                        .await?
+                        .ok_or(AppError::NotFound("library item"))?;
+                    if liaison && l.data.state != Some(state) {
+                        return Err(AppError::Forbidden(format!("this item is not {state}'s to change")));
+                    }
+                    Some(l)
+                }
+            };
+            Ok((None, None, None, None, held))
         }
         Edit::Group { id, data } => {
             data.validate().into_result()?;
@@ -749,7 +877,7 @@ async fn check_edit(tx: &mut Tx, actor: &Actor, edit: &Edit) -> Result<Subject, 
                     Some(g)
                 }
             };
-            Ok((None, None, None, held))
+            Ok((None, None, None, held, None))
         }
         Edit::Task { group, data, id } => {
             data.validate().into_result()?;
@@ -762,14 +890,14 @@ async fn check_edit(tx: &mut Tx, actor: &Actor, edit: &Edit) -> Result<Subject, 
             {
                 return Err(AppError::NotFound("task"));
             }
-            Ok((None, None, None, Some(g)))
+            Ok((None, None, None, Some(g), None))
         }
         Edit::Agreement { meeting, data } => {
             let m = enlace_store::network::meeting_tx(tx, *meeting)
                 .await?
                 .ok_or(AppError::NotFound("meeting"))?;
             data.validate(&m.data).into_result()?;
-            Ok((Some(m), None, None, None))
+            Ok((Some(m), None, None, None, None))
         }
         Edit::Note { agreement, .. } => {
             let a = enlace_store::network::agreement_tx(tx, *agreement)
@@ -785,7 +913,7 @@ async fn check_edit(tx: &mut Tx, actor: &Actor, edit: &Edit) -> Result<Subject, 
             let m = enlace_store::network::meeting_tx(tx, a.meeting_id)
                 .await?
                 .ok_or(AppError::NotFound("meeting"))?;
-            Ok((Some(m), Some(a), None, None))
+            Ok((Some(m), Some(a), None, None, None))
         }
         Edit::Event { data } => {
             if liaison && data.announced_by != Party::State(state) {
@@ -795,24 +923,25 @@ async fn check_edit(tx: &mut Tx, actor: &Actor, edit: &Edit) -> Result<Subject, 
                 ));
             }
             data.validate().into_result()?;
-            Ok((None, None, None, None))
+            Ok((None, None, None, None, None))
         }
     }
 }
 
 /// What an edit is about, as held.
-type Subject = (Option<MeetingRow>, Option<AgreementRow>, Option<ContactRow>, Option<GroupRow>);
+type Subject =
+    (Option<MeetingRow>, Option<AgreementRow>, Option<ContactRow>, Option<GroupRow>, Option<LibraryRow>);
 
 /// Records `edit` where the workspace is kept, publishes it to `peers` and audits it, all in
 /// the caller's transaction.
 async fn apply_edit(
     tx: &mut Tx,
     actor: &Actor,
-    peers: &[String],
+    peers: &[Peer],
     edit: Edit,
     now: DateTime<Utc>,
 ) -> Result<Recorded, AppError> {
-    let (meeting, agreement, contact, group) = check_edit(tx, actor, &edit).await?;
+    let (meeting, agreement, contact, group, library) = check_edit(tx, actor, &edit).await?;
     let today = now.date_naive();
     match edit {
         Edit::Meeting { data } => {
@@ -946,6 +1075,23 @@ async fn apply_edit(
             audit(tx, event(Some(actor), "network.task", "group", Some(g.id.to_string()), detail)).await?;
             Ok(Recorded::Group(group_view(g, today)))
         }
+        Edit::Library { data, .. } => {
+            let r = match library {
+                Some(mut l) => {
+                    l.version += 1;
+                    l.data = data;
+                    l.updated_at = now;
+                    l
+                }
+                None => LibraryRow { id: Uuid::now_v7(), version: 1, data, created_at: now, updated_at: now },
+            };
+            keep_library_item(tx, &r).await?;
+            publish(tx, peers, &library_record(&r), now).await?;
+            let detail = json!({"version": r.version, "kind": r.data.kind, "visible_to": r.data.visible_to});
+            audit(tx, event(Some(actor), "network.library", "library", Some(r.id.to_string()), detail))
+                .await?;
+            Ok(Recorded::Library(library_view(r)))
+        }
         Edit::ContactRemove { .. } => {
             let mut r = contact.ok_or(AppError::NotFound("directory entry"))?;
             r.version += 1;
@@ -972,7 +1118,7 @@ pub(crate) async fn receive_edit(
     v: &VerifiedEnvelope,
     sender_states: &[String],
     hub: bool,
-    peers: &[String],
+    peers: &[Peer],
     now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
     if !hub {
@@ -1033,7 +1179,7 @@ pub(crate) async fn receive_edit(
 
 impl App {
     /// Wakes the relay after a change was published to `peers`.
-    fn published(&self, peers: &[String]) {
+    fn published(&self, peers: &[Peer]) {
         if !peers.is_empty() {
             self.kick_relay();
         }
@@ -1074,6 +1220,28 @@ pub(crate) async fn receive_record(
         };
         let kept = enlace_store::network::put_contact(tx, &row).await?;
         return Ok(if kept { "applied" } else { "void" });
+    }
+    if r.kind == "library" {
+        let l = match (r.library, r.group, r.contact, r.meeting, r.agreement, r.event) {
+            (Some(l), None, None, None, None, None) => l,
+            _ => return Err(bad("a library item comes alone".into())),
+        };
+        l.data
+            .validate(Utc::now().date_naive() + chrono::Days::new(1))
+            .into_result()
+            .map_err(|e| bad(format!("library: {e}")))?;
+        let row = LibraryRow {
+            id: l.id,
+            version: l.version,
+            data: l.data,
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+        };
+        let kept = keep_library_item(tx, &row).await?;
+        return Ok(if kept { "applied" } else { "void" });
+    }
+    if r.library.is_some() {
+        return Err(bad(format!("a {} carries no library item", r.kind)));
     }
     if r.kind == "group" {
         let g = match (r.group, r.contact, r.meeting, r.agreement, r.event) {
@@ -1136,6 +1304,7 @@ pub(crate) async fn receive_record(
 pub(crate) async fn receive_sync(
     tx: &mut Tx,
     v: &VerifiedEnvelope,
+    sender_states: &[String],
     hub: bool,
     now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
@@ -1145,7 +1314,7 @@ pub(crate) async fn receive_sync(
     if !v.payload.is_empty() && v.payload.keys().any(|k| k != "since") {
         return Err(refused("bad-sync", "a request for the workspace carries nothing"));
     }
-    let to = vec![v.header.from.as_str().to_string()];
+    let to = vec![Peer { id: v.header.from.as_str().to_string(), states: sender_states.to_vec() }];
     let (meetings, agreements, events) = enlace_store::network::everything_tx(tx).await?;
     for m in &meetings {
         publish(tx, &to, &meeting_record(m), now).await?;
@@ -1165,8 +1334,12 @@ pub(crate) async fn receive_sync(
     for g in &groups {
         publish(tx, &to, &group_record(g), now).await?;
     }
+    let library = enlace_store::network::all_library_tx(tx).await?;
+    for l in &library {
+        publish(tx, &to, &library_record(l), now).await?;
+    }
     let detail = json!({"node": v.header.from, "meetings": meetings.len(), "agreements": agreements.len(),
-        "events": events.len(), "contacts": contacts.len(), "groups": groups.len()});
+        "events": events.len(), "contacts": contacts.len(), "groups": groups.len(), "library": library.len()});
     audit(tx, event(None, "network.sync", "workspace", Some(v.header.from.as_str().to_string()), detail))
         .await?;
     Ok(!(meetings.is_empty()

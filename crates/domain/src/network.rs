@@ -372,6 +372,116 @@ pub struct Task {
     pub updated_at: DateTime<Utc>,
 }
 
+crate::str_enum! {
+    /// What a library item is.
+    pub enum LibraryKind {
+        GoodPractice = "good_practice",
+        Protocol = "protocol",
+        Guideline = "guideline",
+        ConceptNote = "concept_note",
+        CampaignMaterial = "campaign_material",
+        Report = "report",
+    }
+}
+
+/// An item of the network's library: a good practice, a protocol, a guideline, a concept note,
+/// campaign material, a report. Network-wide, or visible to some states only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": {"es": "Protocolo de atención consular a niñez migrante no acompañada"},
+    "summary": "Pasos para la protección consular de niñas, niños y adolescentes no acompañados.",
+    "kind": "protocol", "state": "MX", "topic": "niñez migrante", "audience": "personal consular",
+    "language": "es", "date": "2016-05-20", "visible_to": []}))]
+pub struct LibraryItemData {
+    pub title: Titles,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<LongText>,
+    pub kind: LibraryKind,
+    /// The state that shares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub state: Option<CountryCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<ShortText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<ShortText>,
+    /// The language it is written in.
+    pub language: Lang,
+    pub date: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting: Option<uuid::Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<uuid::Uuid>,
+    /// The states that see it; empty: the whole network.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub visible_to: Vec<CountryCode>,
+}
+
+impl LibraryItemData {
+    pub fn validate(&self, today: NaiveDate) -> ValidationErrors {
+        let mut e = ValidationErrors::new();
+        self.title.check("title", &mut e);
+        if self.date > today {
+            e.push("date", "is in the future");
+        }
+        if self.visible_to.iter().enumerate().any(|(i, s)| self.visible_to[..i].contains(s)) {
+            e.push("visible_to", "a state is listed twice");
+        }
+        e
+    }
+
+    /// Whether users of `state` see it (the state that shares it always does).
+    pub fn visible(&self, state: CountryCode) -> bool {
+        self.visible_to.is_empty() || self.visible_to.contains(&state) || self.state == Some(state)
+    }
+
+    /// The text the search reads: titles, summary, topic and audience.
+    pub fn searchable_text(&self) -> String {
+        let t = &self.title;
+        [&t.es, &t.en, &t.fr, &self.topic, &self.audience]
+            .into_iter()
+            .flatten()
+            .map(|x| x.as_str())
+            .chain(self.summary.as_ref().map(|s| s.as_str()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// The words of `text` as the library's search keeps them: each folded (no accents, lower
+/// case) and, beside it, its Spanish, English and French stems, so that "campañas" finds
+/// "campaña" and "niñez" finds "ninez". Pure.
+pub fn search_terms(text: &str) -> std::collections::BTreeSet<String> {
+    use rust_stemmers::{Algorithm, Stemmer};
+    let stemmers = [
+        Stemmer::create(Algorithm::Spanish),
+        Stemmer::create(Algorithm::English),
+        Stemmer::create(Algorithm::French),
+    ];
+    let mut out = std::collections::BTreeSet::new();
+    for w in crate::text::fold(text).split(' ').filter(|w| w.chars().count() >= 2) {
+        out.insert(w.to_string());
+        for s in &stemmers {
+            let st = s.stem(w);
+            if st.chars().count() >= 2 {
+                out.insert(st.into_owned());
+            }
+        }
+    }
+    out
+}
+
+/// A query as the search reads it: for each word, the forms any of which an item's terms must
+/// hold (the word folded, and its stems). Pure.
+pub fn query_terms(q: &str) -> Vec<Vec<String>> {
+    crate::text::fold(q)
+        .split(' ')
+        .filter(|w| w.chars().count() >= 2)
+        .map(|w| search_terms(w).into_iter().collect())
+        .collect()
+}
+
 /// Events as an iCalendar file (RFC 5545): all-day events (the end date exclusive, as the
 /// format wants), titles in `lang`, lines folded at 75 octets. `stamp` is when it is made.
 pub fn ical<'a>(
@@ -515,6 +625,48 @@ mod tests {
         c.phone = Some(short("llamar al 2234"));
         let fields: Vec<String> = c.validate().0.into_iter().map(|e| e.field).collect();
         assert_eq!(fields, ["email", "phone"]);
+    }
+
+    #[test]
+    fn the_search_ignores_accents_capitals_and_endings() {
+        let item = search_terms("Protección consular de la NIÑEZ migrante; campañas informativas");
+        let finds = |q: &str| query_terms(q).iter().all(|forms| forms.iter().any(|f| item.contains(f)));
+        assert!(finds("proteccion consular"));
+        assert!(finds("ninez"));
+        assert!(finds("Niñez"));
+        assert!(finds("campaña"), "singular finds plural");
+        assert!(finds("informativa"));
+        assert!(!finds("trabajadores"));
+        assert!(!finds("proteccion laboral"), "every word must be there");
+        assert!(query_terms("a ; !").is_empty(), "nothing to look for");
+    }
+
+    #[test]
+    fn library_items_are_checked_and_seen_by_their_states() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 5).unwrap();
+        let hn = CountryCode::parse("HN").unwrap();
+        let gt = CountryCode::parse("GT").unwrap();
+        let mut item = LibraryItemData {
+            title: Titles { es: Some(short("Protocolo")), en: None, fr: None },
+            summary: None,
+            kind: LibraryKind::Protocol,
+            state: Some(hn),
+            topic: None,
+            audience: None,
+            language: Lang::Es,
+            date: NaiveDate::from_ymd_opt(2016, 5, 20).unwrap(),
+            meeting: None,
+            agreement: None,
+            visible_to: vec![],
+        };
+        assert!(item.validate(today).is_empty());
+        assert!(item.visible(gt));
+        item.visible_to = vec![CountryCode::parse("MX").unwrap()];
+        assert!(!item.visible(gt) && item.visible(hn), "the sharing state always sees it");
+        item.date = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap();
+        item.visible_to.push(CountryCode::parse("MX").unwrap());
+        let fields: Vec<String> = item.validate(today).0.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["date", "visible_to"]);
     }
 
     #[test]

@@ -128,6 +128,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0019_groups.sql"),
         postgres: include_str!("../migrations/postgres/0019_groups.sql"),
     },
+    Migration {
+        version: 20,
+        name: "library",
+        sqlite: include_str!("../migrations/sqlite/0020_library.sql"),
+        postgres: include_str!("../migrations/postgres/0020_library.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -2,7 +2,9 @@
 //! events, kept as JSON records beside the columns lists are ordered and filtered by.
 
 use chrono::{DateTime, Utc};
-use enlace_domain::network::{AgreementData, ContactData, EventData, FollowUp, GroupData, MeetingData, Task};
+use enlace_domain::network::{
+    AgreementData, ContactData, EventData, FollowUp, GroupData, LibraryItemData, MeetingData, Task,
+};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
@@ -389,5 +391,118 @@ pub async fn all_groups_tx(tx: &mut Tx) -> Result<Vec<GroupRow>, StoreError> {
         let rows = sqlx::query("SELECT id, version, data, tasks, created_at, updated_at FROM net_groups ORDER BY id")
             .fetch_all(&mut *c).await?;
         rows.iter().map(group_from_row).collect()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The library
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LibraryRow {
+    pub id: Uuid,
+    pub version: i64,
+    pub data: LibraryItemData,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const LIBRARY_COLS: &str = "id, version, data, created_at, updated_at";
+
+fn library_from_row(r: &impl RowExt) -> Result<LibraryRow, StoreError> {
+    Ok(LibraryRow {
+        id: r.uuid("id")?,
+        version: r.int("version")?,
+        data: json("data", &r.text("data")?)?,
+        created_at: r.ts("created_at")?,
+        updated_at: r.ts("updated_at")?,
+    })
+}
+
+/// Keeps an item and its search terms when it is new or newer than the copy held. Returns
+/// whether it was written.
+pub async fn put_library_item(tx: &mut Tx, item: &LibraryRow, terms: &[String]) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "INSERT INTO net_library (id, version, item_date, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version, item_date = excluded.item_date,
+             data = excluded.data, updated_at = excluded.updated_at
+         WHERE net_library.version < excluded.version")
+        .bind(item.id).bind(item.version).bind(item.data.date.to_string()).bind(to_json(&item.data))
+        .bind(item.created_at).bind(item.updated_at).execute(&mut *c).await?.rows_affected());
+    if n == 0 {
+        return Ok(false);
+    }
+    on_tx!(tx, c => sqlx::query("DELETE FROM net_library_terms WHERE item_id = $1")
+        .bind(item.id).execute(&mut *c).await.map(|_| ())?);
+    // One statement per 500 terms (well under either engine's limit on parameters).
+    for chunk in terms.chunks(500) {
+        let rows: Vec<String> =
+            (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+        let sql = format!(
+            "INSERT INTO net_library_terms (term, item_id) VALUES {} ON CONFLICT DO NOTHING",
+            rows.join(", ")
+        );
+        on_tx!(tx, c => {
+            let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
+            for t in chunk {
+                q = q.bind(t.clone()).bind(item.id);
+            }
+            q.execute(&mut *c).await.map(|_| ())?
+        });
+    }
+    Ok(true)
+}
+
+pub async fn library_item_tx(tx: &mut Tx, id: Uuid) -> Result<Option<LibraryRow>, StoreError> {
+    on_tx!(tx, c => {
+        let sql = format!("SELECT {LIBRARY_COLS} FROM net_library WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *c).await?;
+        row.as_ref().map(library_from_row).transpose()
+    })
+}
+
+/// Every item, the most recent first; or those whose terms hold, for every word of the query,
+/// one of its forms (`words`, from `enlace_domain::network::query_terms`).
+pub async fn library(db: &Db, words: Option<&[Vec<String>]>) -> Result<Vec<LibraryRow>, StoreError> {
+    let mut ids: Option<std::collections::HashSet<Uuid>> = None;
+    for forms in words.unwrap_or_default() {
+        if forms.is_empty() {
+            continue;
+        }
+        let marks: Vec<String> = (1..=forms.len()).map(|i| format!("${i}")).collect();
+        let sql =
+            format!("SELECT DISTINCT item_id FROM net_library_terms WHERE term IN ({})", marks.join(", "));
+        let found: Vec<Uuid> = on_read!(db, p => {
+            let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
+            for f in forms {
+                q = q.bind(f.clone());
+            }
+            let rows = q.fetch_all(p).await?;
+            rows.iter().map(|r| r.uuid("item_id")).collect::<Result<Vec<_>, _>>()?
+        });
+        let found: std::collections::HashSet<Uuid> = found.into_iter().collect();
+        ids = Some(match ids {
+            None => found,
+            Some(prev) => prev.intersection(&found).copied().collect(),
+        });
+        if ids.as_ref().is_some_and(|s| s.is_empty()) {
+            return Ok(Vec::new());
+        }
+    }
+    let rows = on_read!(db, p => {
+        let sql = format!("SELECT {LIBRARY_COLS} FROM net_library ORDER BY item_date DESC, id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(p).await?;
+        rows.iter().map(library_from_row).collect::<Result<Vec<_>, StoreError>>()?
+    });
+    Ok(match ids {
+        None => rows,
+        Some(ids) => rows.into_iter().filter(|r| ids.contains(&r.id)).collect(),
+    })
+}
+
+pub async fn all_library_tx(tx: &mut Tx) -> Result<Vec<LibraryRow>, StoreError> {
+    on_tx!(tx, c => {
+        let sql = format!("SELECT {LIBRARY_COLS} FROM net_library ORDER BY id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *c).await?;
+        rows.iter().map(library_from_row).collect()
     })
 }

@@ -61,6 +61,7 @@ impl Modify for Security {
         network::create_event, network::calendar, network::directory, network::add_contact,
         network::change_contact, network::remove_contact, network::groups, network::group,
         network::create_group, network::change_group, network::add_task, network::change_task,
+        network::library, network::add_library_item, network::change_library_item,
     ),
     modifiers(&Security),
     tags(

@@ -33,6 +33,12 @@ async fn group_version(t: &TestApp, id: &str, version: i64) -> Option<()> {
     (g["version"] == version).then_some(())
 }
 
+async fn library_has(t: &TestApp, title: &str) -> Option<()> {
+    let tok = t.token("analyst").await;
+    let (_, d) = t.get(&tok, "/api/v1/library").await;
+    d.as_array()?.iter().any(|c| c["title"]["es"] == title).then_some(())
+}
+
 async fn directory_has(t: &TestApp, name: &str) -> Option<()> {
     let tok = t.token("officer.hn").await;
     let (_, d) = t.get(&tok, "/api/v1/directory").await;
@@ -186,6 +192,15 @@ pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backen
     eventually("the task back at HN", || group_version(hn, &gid, 2)).await;
     eventually("HN's entry back at HN", || directory_has(hn, "Punto focal de Honduras")).await;
 
+    // Library items: one for the whole network, one for Guatemala only (never sent to Honduras).
+    let item = |title: &str, visible: Value| {
+        json!({"title": {"es": title}, "kind": "protocol", "language": "es",
+        "date": "2016-06-08", "visible_to": visible})
+    };
+    assert_eq!(h.post(&ts, "/api/v1/library", &item("Protocolo regional de niñez", json!([]))).await.0, 201);
+    assert_eq!(h.post(&ts, "/api/v1/library", &item("Nota para Guatemala", json!(["GT"]))).await.0, 201);
+    eventually("the network's item at HN", || library_has(hn, "Protocolo regional de niñez")).await;
+
     // Guatemala joins: it asks the hub for the workspace and gets all of it.
     gt.app.install_directory(signed.as_str()).await.unwrap();
     gt.app.start_federation().unwrap();
@@ -194,6 +209,9 @@ pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backen
     assert!(h.audit_actions().await.iter().any(|x| x == "network.sync"));
     eventually("HN's entry at GT", || directory_has(gt, "Punto focal de Honduras")).await;
     eventually("the group at GT", || group_version(gt, &gid, 2)).await;
+    eventually("Guatemala's item at GT", || library_has(gt, "Nota para Guatemala")).await;
+    let held = enlace_store::network::library(hn.app.db(), None).await.unwrap();
+    assert_eq!(held.len(), 1, "Honduras' node never received Guatemala's item: {held:?}");
 
     // Only the hub's records are kept; an older version never replaces a newer one.
     let hn_node = NodeId::parse("hn").unwrap();

@@ -7,8 +7,8 @@
 use chrono::NaiveDate;
 use enlace_domain::country::CountryCode;
 use enlace_domain::network::{
-    AgreementData, AgreementStatus, ContactData, ContactFunction, EventData, GroupData, Lang, MeetingData,
-    Party, TaskData, Titles,
+    AgreementData, AgreementStatus, ContactData, ContactFunction, EventData, GroupData, Lang,
+    LibraryItemData, LibraryKind, MeetingData, Party, TaskData, Titles,
 };
 use enlace_domain::person::{LongText, ShortText};
 
@@ -298,6 +298,60 @@ pub fn events_2016() -> Vec<EventData> {
     ]
 }
 
+/// The library's demo items: the workshop on unaccompanied children Mexico presented (item 2)
+/// and the concept note on migrant workers (item 6), linked to the meeting and agreements.
+pub fn library_2016(
+    meeting: uuid::Uuid,
+    agreements: &std::collections::HashMap<u16, uuid::Uuid>,
+) -> Vec<LibraryItemData> {
+    vec![
+        LibraryItemData {
+            title: titles(
+                "Buenas prácticas de atención consular a niñas, niños y adolescentes migrantes no acompañados",
+                "Good practices in consular care for unaccompanied migrant children and adolescents",
+                "Bonnes pratiques d'assistance consulaire aux enfants et adolescents migrants non accompagnés",
+            ),
+            summary: Some(
+                LongText::parse(
+                    "Taller de Intercambio y Buenas Prácticas de Atención Consular para Niñas, Niños y Adolescentes \
+                     Migrantes No Acompañados: experiencias de los países del Triángulo Norte, herramientas \
+                     especializadas, identificación de obstáculos y posibles soluciones.",
+                )
+                .expect("demo text"),
+            ),
+            kind: LibraryKind::GoodPractice,
+            state: Some(CountryCode::parse("MX").expect("demo state")),
+            topic: Some(short("niñez migrante no acompañada")),
+            audience: Some(short("personal consular")),
+            language: Lang::Es,
+            date: day(2016, 6, 8),
+            meeting: Some(meeting),
+            agreement: agreements.get(&2).copied(),
+            visible_to: Vec::new(),
+        },
+        LibraryItemData {
+            title: titles(
+                "Nota conceptual: lineamientos generales para la protección consular a personas trabajadoras migrantes",
+                "Concept note: general guidelines for the consular protection of migrant workers",
+                "Note conceptuelle : lignes directrices pour la protection consulaire des travailleurs migrants",
+            ),
+            summary: Some(
+                LongText::parse("Propuesta de taller para elaborar lineamientos generales de protección consular laboral.")
+                    .expect("demo text"),
+            ),
+            kind: LibraryKind::ConceptNote,
+            state: None,
+            topic: Some(short("personas trabajadoras migrantes")),
+            audience: None,
+            language: Lang::Es,
+            date: day(2016, 6, 8),
+            meeting: Some(meeting),
+            agreement: agreements.get(&6).copied(),
+            visible_to: Vec::new(),
+        },
+    ]
+}
+
 /// The working group of item 8: IOM with the Technical Secretariat, the contact points the
 /// governments delegate and civil society through the RROCM.
 pub fn campaign_group(agreement: Option<uuid::Uuid>) -> GroupData {
@@ -358,11 +412,16 @@ impl App {
         }
         let m = self.create_meeting(actor, meeting_2016()).await?;
         let mut campaign = None;
+        let mut ids = std::collections::HashMap::new();
         for a in agreements_2016() {
             let v = self.create_agreement(actor, m.id, a).await?;
             if v.data.number == 8 {
                 campaign = Some(v.id);
             }
+            ids.insert(v.data.number, v.id);
+        }
+        for item in library_2016(m.id, &ids) {
+            self.edit_workspace(actor, crate::network::Edit::Library { id: None, data: item }).await?;
         }
         // Item 8: the group for the regional campaign, with the task the report gives it.
         let group = crate::network::Edit::Group { id: None, data: campaign_group(campaign) };

@@ -82,11 +82,14 @@ impl App {
         };
         let is_hub =
             |n: &NodeId| dir.node(n).is_some_and(|n| n.roles.contains(&enlace_fed::directory::NodeRole::Hub));
-        let peers: Vec<String> = dir
+        let peers: Vec<crate::network::Peer> = dir
             .nodes
             .iter()
             .filter(|n| n.id != me && n.revoked_at.is_none())
-            .map(|n| n.id.to_string())
+            .map(|n| crate::network::Peer {
+                id: n.id.to_string(),
+                states: n.states.iter().map(|s| s.as_str().to_string()).collect(),
+            })
             .collect();
         let states = States {
             peers,
@@ -118,7 +121,7 @@ impl App {
 #[derive(Debug, Clone)]
 struct States {
     /// Every other node of the directory (what the hub publishes the workspace to).
-    peers: Vec<String>,
+    peers: Vec<crate::network::Peer>,
     mine: Vec<String>,
     sender: Vec<String>,
     me: NodeId,
@@ -215,7 +218,7 @@ async fn apply(
     } else if h.message_type == MessageType::WorkspaceEdit {
         queued = crate::network::receive_edit(tx, &v, &states.sender, states.hub, &states.peers, now).await?;
     } else if h.message_type == MessageType::WorkspaceSync {
-        queued = crate::network::receive_sync(tx, &v, states.hub, now).await?;
+        queued = crate::network::receive_sync(tx, &v, &states.sender, states.hub, now).await?;
     } else if h.message_type == MessageType::LinkageWithdrawn {
         outcome = super::linkage::receive_withdrawn(tx, &v, states.sender_hub, now).await?;
     } else if h.message_type == MessageType::LinkageDecision {

@@ -237,7 +237,7 @@ pub fn agreed_field_subsets() -> std::collections::BTreeMap<MessageType, std::co
         (MessageType::LinkageWithdrawn, set(&[&["candidate", "encoding"]])),
         (
             MessageType::WorkspaceRecord,
-            set(&[&["kind", "meeting", "agreement", "event", "contact", "group"]]),
+            set(&[&["kind", "meeting", "agreement", "event", "contact", "group", "library"]]),
         ),
         (MessageType::WorkspaceSync, set(&[&["since"]])),
         (

@@ -56,6 +56,8 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/events.ics", get(network::calendar))
         .route("/api/v1/directory", get(network::directory).post(network::add_contact))
         .route("/api/v1/groups", get(network::groups).post(network::create_group))
+        .route("/api/v1/library", get(network::library).post(network::add_library_item))
+        .route("/api/v1/library/{id}", axum::routing::put(network::change_library_item))
         .route("/api/v1/groups/{id}", get(network::group).put(network::change_group))
         .route("/api/v1/groups/{id}/tasks", post(network::add_task))
         .route("/api/v1/groups/{id}/tasks/{task}", axum::routing::put(network::change_task))

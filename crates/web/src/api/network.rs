@@ -8,12 +8,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use enlace_app::App;
 use enlace_app::network::{
-    AgreementView, ContactView, Edit, EventView, GroupView, MeetingDetail, MeetingView, PartyAgreements,
-    Recorded,
+    AgreementView, ContactView, Edit, EventView, GroupView, LibraryView, MeetingDetail, MeetingView,
+    PartyAgreements, Recorded,
 };
 use enlace_domain::country::CountryCode;
 use enlace_domain::network::{
-    AgreementData, ContactData, EventData, FollowUpData, GroupData, Lang, MeetingData, TaskData,
+    AgreementData, ContactData, EventData, FollowUpData, GroupData, Lang, LibraryItemData, MeetingData,
+    TaskData,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -43,6 +44,7 @@ fn answer(r: Recorded, ok: StatusCode) -> Response {
         Recorded::Event(e) => (ok, Json(e)).into_response(),
         Recorded::Contact(c) => (ok, Json(c)).into_response(),
         Recorded::Group(g) => (ok, Json(g)).into_response(),
+        Recorded::Library(l) => (ok, Json(l)).into_response(),
         Recorded::Removed => StatusCode::NO_CONTENT.into_response(),
         Recorded::SentToHub { message } => {
             (StatusCode::ACCEPTED, Json(SentToHub { sent_to_hub: message })).into_response()
@@ -334,5 +336,54 @@ pub async fn change_task(
     ApiJson(data): ApiJson<TaskData>,
 ) -> Result<Response, ApiError> {
     let edit = Edit::Task { group: id_of(&id, "working group")?, id: Some(id_of(&task, "task")?), data };
+    Ok(answer(app.edit_workspace(&actor, edit).await?, StatusCode::OK))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LibraryParams {
+    /// Words to find in titles, summaries, topics and audiences (accents, capitals and word
+    /// endings aside: "proteccion consular" finds "protección consular").
+    pub q: Option<String>,
+}
+
+/// The library items the user's state sees, the most recent first, or those a search finds.
+#[utoipa::path(get, path = "/api/v1/library", tag = "network", params(LibraryParams),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = [LibraryView]), (status = 400, body = Problem), (status = 401, body = Problem)))]
+pub async fn library(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiQuery(p): ApiQuery<LibraryParams>,
+) -> Result<Json<Vec<LibraryView>>, ApiError> {
+    Ok(Json(app.library(&actor, p.q.as_deref()).await?))
+}
+
+/// Shares an item in the library (the Secretariat; a liaison officer in their state's name).
+#[utoipa::path(post, path = "/api/v1/library", tag = "network", request_body = LibraryItemData,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 201, body = LibraryView), (status = 202, body = SentToHub), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_library_item(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(data): ApiJson<LibraryItemData>,
+) -> Result<Response, ApiError> {
+    Ok(answer(app.edit_workspace(&actor, Edit::Library { id: None, data }).await?, StatusCode::CREATED))
+}
+
+/// A new version of a library item (its metadata, its visibility).
+#[utoipa::path(put, path = "/api/v1/library/{id}", tag = "network", request_body = LibraryItemData,
+    params(("id" = String, Path, description = "Item id")), security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = LibraryView), (status = 202, body = SentToHub), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn change_library_item(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiJson(data): ApiJson<LibraryItemData>,
+) -> Result<Response, ApiError> {
+    let edit = Edit::Library { id: Some(id_of(&id, "library item")?), data };
     Ok(answer(app.edit_workspace(&actor, edit).await?, StatusCode::OK))
 }

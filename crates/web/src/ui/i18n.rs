@@ -292,6 +292,7 @@ mod tests {
         "match-status",
         "agreement-status",
         "contact-function",
+        "library-kind",
         "link-side",
         "link-basis",
         "link-decision",

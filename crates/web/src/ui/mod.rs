@@ -103,6 +103,7 @@ pub fn routes() -> Router<App> {
         .route("/events.ics", get(network::calendar))
         .route("/directory", get(network::directory).post(network::add_contact))
         .route("/groups", get(network::groups).post(network::create_group))
+        .route("/library", get(network::library).post(network::add_library_item))
         .route("/groups/{id}", get(network::group))
         .route("/groups/{id}/tasks", post(network::add_task))
         .route("/groups/{id}/tasks/{task}", post(network::change_task))

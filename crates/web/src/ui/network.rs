@@ -11,7 +11,7 @@ use axum::response::Response;
 use enlace_app::AppError;
 use enlace_app::network::{AgreementView, ContactView, Edit, EventView, GroupView, MeetingView, Recorded};
 use enlace_domain::country::{CountryCode, crm_members};
-use enlace_domain::network::{AgreementStatus, ContactFunction, Lang, Party, Titles};
+use enlace_domain::network::{AgreementStatus, ContactFunction, Lang, LibraryKind, Party, Titles};
 use enlace_domain::role::Role;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -69,6 +69,7 @@ fn after(r: Recorded, back: &str) -> Response {
         Recorded::Event(_) => see_other("/events"),
         Recorded::Contact(c) => see_other(&format!("/directory#contact-{}", c.id)),
         Recorded::Group(g) => see_other(&format!("/groups/{}", g.id)),
+        Recorded::Library(_) => see_other("/library"),
         Recorded::Removed => see_other("/directory"),
         Recorded::SentToHub { .. } => see_other(&format!("{back}?sent=1")),
     }
@@ -1075,6 +1076,126 @@ pub async fn change_task(Path((id, task)): Path<(String, String)>, p: PagePost) 
     data.status = status;
     match page.app.edit_workspace(page.actor(), Edit::Task { group: gid, id: Some(tid), data }).await {
         Ok(r) => after(r, &format!("/groups/{}", super::enc(&id))),
+        Err(e) => page.fail(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The library
+
+struct LibraryLine {
+    title: String,
+    kind: String,
+    summary: String,
+    state: String,
+    topic: String,
+    language: String,
+    date: String,
+    restricted: String,
+}
+
+#[derive(Template)]
+#[template(path = "network_library.html")]
+struct LibraryPage {
+    c: Ctx,
+    mirror: bool,
+    notice: String,
+    q: String,
+    rows: Vec<LibraryLine>,
+    keeps: bool,
+    kinds: Vec<Opt>,
+    langs: Vec<Opt>,
+    states: Vec<Opt>,
+    form: FormData,
+    errors: FieldErrors,
+}
+
+async fn render_library(
+    page: &Page,
+    q: String,
+    form: FormData,
+    errors: FieldErrors,
+    notice: String,
+) -> Response {
+    let tr = page.tr();
+    let list = match page.app.library(page.actor(), Some(q.as_str()).filter(|q| !q.trim().is_empty())).await {
+        Ok(l) => l,
+        Err(e) => return page.fail(e),
+    };
+    let here = page.app.keeps_workspace().await;
+    let rows = list
+        .iter()
+        .map(|l| LibraryLine {
+            title: title(tr, &l.data.title),
+            kind: tr.label("library-kind", l.data.kind),
+            summary: l.data.summary.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+            state: l.data.state.map(|s| tr.country(&s)).unwrap_or_default(),
+            topic: l.data.topic.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+            language: tr.t(&format!("net-title-{}", l.data.language)),
+            date: tr.date(&l.data.date),
+            restricted: l.data.visible_to.iter().map(|s| tr.country(s)).collect::<Vec<_>>().join(", "),
+        })
+        .collect();
+    let kinds = LibraryKind::ALL
+        .iter()
+        .map(|k| Opt {
+            value: k.as_str().into(),
+            label: tr.label("library-kind", k),
+            selected: form.has("kind", k.as_str()),
+        })
+        .collect();
+    let chosen_lang = form.get("language").unwrap_or("es").to_string();
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    html_status(
+        status,
+        &LibraryPage {
+            mirror: !here,
+            notice,
+            q,
+            rows,
+            keeps: keeps(page),
+            kinds,
+            langs: langs(tr, &[chosen_lang.as_str()]),
+            states: states(tr, &form.all("visible_to")),
+            c: page.ctx.clone(),
+            form,
+            errors,
+        },
+    )
+}
+
+/// `GET /library` (`?q=` searches).
+pub async fn library(page: Page, uri: axum::http::Uri) -> Response {
+    let n = notice(page.tr(), &uri);
+    let q = FormData::parse(uri.query().unwrap_or("").as_bytes()).unwrap_or_default().value("q");
+    render_library(&page, q, FormData::default(), FieldErrors::default(), n).await
+}
+
+/// `POST /library`: shares an item (in the name of the user's state, for a liaison officer).
+pub async fn add_library_item(p: PagePost) -> Response {
+    let (page, f) = (p.page, p.form);
+    let tr = page.tr();
+    let mut errs = FieldErrors::default();
+    dates(tr, &f, &["date"], &mut errs);
+    let mut m = texts(&f, &["summary", "kind", "topic", "audience", "language", "date"]);
+    m.insert("title".into(), titles_json(&f));
+    m.insert("visible_to".into(), json!(f.all("visible_to")));
+    let user = &page.actor().user;
+    if user.role == Role::LiaisonOfficer {
+        m.insert("state".into(), json!(user.state));
+    }
+    if !errs.is_empty() {
+        return render_library(&page, String::new(), f, errs, String::new()).await;
+    }
+    let Some(data) = read(tr, Value::Object(m), &mut errs) else {
+        return render_library(&page, String::new(), f, errs, String::new()).await;
+    };
+    match page.app.edit_workspace(page.actor(), Edit::Library { id: None, data }).await {
+        Ok(r) => after(r, "/library"),
+        Err(AppError::Validation(v)) => {
+            validation(tr, &v, &mut errs);
+            render_library(&page, String::new(), f, errs, String::new()).await
+        }
         Err(e) => page.fail(e),
     }
 }

@@ -1,0 +1,17 @@
+-- The network's library (issue 8): items with their metadata as JSON, and the search's terms
+-- (folded words and their Spanish, English and French stems) for each item.
+CREATE TABLE net_library (
+    id UUID PRIMARY KEY,
+    version BIGINT NOT NULL,
+    item_date TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX net_library_date ON net_library(item_date);
+CREATE TABLE net_library_terms (
+    term TEXT NOT NULL,
+    item_id UUID NOT NULL,
+    PRIMARY KEY (term, item_id)
+);
+CREATE INDEX net_library_terms_item ON net_library_terms(item_id);
