@@ -22,6 +22,7 @@ mod demo_net;
 mod fed_bench;
 mod fed_cmd;
 mod hub_bench;
+mod library_bench;
 mod link_bench;
 mod link_cmd;
 mod pprl_cmd;
@@ -186,6 +187,10 @@ enum Command {
     /// Benchmark of the hub's regional view: 11 states' submissions over five years.
     #[command(hide = true)]
     BenchRegional(hub_bench::BenchArgs),
+    /// Benchmark of the network library's search: generated items, searches with and without
+    /// accents.
+    #[command(hide = true)]
+    BenchLibrary(library_bench::BenchArgs),
     /// Federation: a node's identity for the directory, the hub's key, signing and installing
     /// the directory.
     Fed {
@@ -720,6 +725,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::BenchFederation(args) => fed_bench::run(args).await,
         Command::BenchLinkage(args) => link_bench::run(args),
         Command::BenchRegional(args) => hub_bench::run(args).await,
+        Command::BenchLibrary(args) => library_bench::run(args).await,
     }
 }
 

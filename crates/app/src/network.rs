@@ -37,6 +37,8 @@ use crate::{Actor, App, AppError, access, audit, event};
 const RECORDERS: &[Role] = &[Role::RegionalAnalyst, Role::LiaisonOfficer];
 /// Who keeps a state's entries of the directory (their own state's only).
 const DIRECTORY_KEEPERS: &[Role] = &[Role::LiaisonOfficer, Role::CountryAdministrator];
+/// The library items a list or a search shows at most (the most recent).
+pub const LIBRARY_PAGE: i64 = 200;
 /// Everyone who changes anything in the workspace.
 const EDITORS: &[Role] = &[Role::RegionalAnalyst, Role::LiaisonOfficer, Role::CountryAdministrator];
 
@@ -591,12 +593,12 @@ impl App {
     }
 
     /// The library items the user's state sees (the Secretariat sees all), the most recent
-    /// first; with `q`, those whose titles, summary, topic and audience hold every word of it
+    /// first, at most [`LIBRARY_PAGE`]; with `q`, those whose titles, summary, topic and audience hold every word of it
     /// (accents, capitals and word endings aside).
     pub async fn library(&self, actor: &Actor, q: Option<&str>) -> Result<Vec<LibraryView>, AppError> {
         may_read(actor)?;
         let words = q.map(enlace_domain::network::query_terms).filter(|w| !w.is_empty());
-        let rows = enlace_store::network::library(self.db(), words.as_deref()).await?;
+        let rows = enlace_store::network::library(self.db(), words.as_deref(), LIBRARY_PAGE).await?;
         let all = actor.user.role == Role::RegionalAnalyst;
         Ok(rows.into_iter().filter(|r| all || r.data.visible(actor.user.state)).map(library_view).collect())
     }

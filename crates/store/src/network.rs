@@ -460,42 +460,42 @@ pub async fn library_item_tx(tx: &mut Tx, id: Uuid) -> Result<Option<LibraryRow>
     })
 }
 
-/// Every item, the most recent first; or those whose terms hold, for every word of the query,
-/// one of its forms (`words`, from `enlace_domain::network::query_terms`).
-pub async fn library(db: &Db, words: Option<&[Vec<String>]>) -> Result<Vec<LibraryRow>, StoreError> {
-    let mut ids: Option<std::collections::HashSet<Uuid>> = None;
-    for forms in words.unwrap_or_default() {
-        if forms.is_empty() {
-            continue;
-        }
-        let marks: Vec<String> = (1..=forms.len()).map(|i| format!("${i}")).collect();
-        let sql =
-            format!("SELECT DISTINCT item_id FROM net_library_terms WHERE term IN ({})", marks.join(", "));
-        let found: Vec<Uuid> = on_read!(db, p => {
-            let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
-            for f in forms {
+/// The most recent items (at most `limit`); or, with `words`, those whose terms hold, for every
+/// word of the query, one of its forms (`words`, from `enlace_domain::network::query_terms`),
+/// the most recent first. One statement: a subquery on the terms' index per word.
+pub async fn library(
+    db: &Db,
+    words: Option<&[Vec<String>]>,
+    limit: i64,
+) -> Result<Vec<LibraryRow>, StoreError> {
+    let words: Vec<&Vec<String>> = words.unwrap_or_default().iter().filter(|f| !f.is_empty()).collect();
+    let mut n = 0;
+    let mut mark = || {
+        n += 1;
+        format!("${n}")
+    };
+    let mut conds = Vec::new();
+    for forms in &words {
+        let marks: Vec<String> = forms.iter().map(|_| mark()).collect();
+        conds.push(format!(
+            "id IN (SELECT item_id FROM net_library_terms WHERE term IN ({}))",
+            marks.join(", ")
+        ));
+    }
+    let limit_mark = mark();
+    let filter = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
+    let sql = format!(
+        "SELECT {LIBRARY_COLS} FROM net_library {filter} ORDER BY item_date DESC, id LIMIT {limit_mark}"
+    );
+    on_read!(db, p => {
+        let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
+        for forms in &words {
+            for f in forms.iter() {
                 q = q.bind(f.clone());
             }
-            let rows = q.fetch_all(p).await?;
-            rows.iter().map(|r| r.uuid("item_id")).collect::<Result<Vec<_>, _>>()?
-        });
-        let found: std::collections::HashSet<Uuid> = found.into_iter().collect();
-        ids = Some(match ids {
-            None => found,
-            Some(prev) => prev.intersection(&found).copied().collect(),
-        });
-        if ids.as_ref().is_some_and(|s| s.is_empty()) {
-            return Ok(Vec::new());
         }
-    }
-    let rows = on_read!(db, p => {
-        let sql = format!("SELECT {LIBRARY_COLS} FROM net_library ORDER BY item_date DESC, id");
-        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(p).await?;
-        rows.iter().map(library_from_row).collect::<Result<Vec<_>, StoreError>>()?
-    });
-    Ok(match ids {
-        None => rows,
-        Some(ids) => rows.into_iter().filter(|r| ids.contains(&r.id)).collect(),
+        let rows = q.bind(limit).fetch_all(p).await?;
+        rows.iter().map(library_from_row).collect()
     })
 }
 

@@ -210,7 +210,7 @@ pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backen
     eventually("HN's entry at GT", || directory_has(gt, "Punto focal de Honduras")).await;
     eventually("the group at GT", || group_version(gt, &gid, 2)).await;
     eventually("Guatemala's item at GT", || library_has(gt, "Nota para Guatemala")).await;
-    let held = enlace_store::network::library(hn.app.db(), None).await.unwrap();
+    let held = enlace_store::network::library(hn.app.db(), None, 100).await.unwrap();
     assert_eq!(held.len(), 1, "Honduras' node never received Guatemala's item: {held:?}");
 
     // Only the hub's records are kept; an older version never replaces a newer one.
