@@ -253,7 +253,7 @@ struct WireGroup {
 /// What a `workspace_record` carries: a meeting; an agreement with its meeting (so that it
 /// can be kept whatever order messages arrive in); an event; a directory entry; or a working
 /// group with its tasks.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Record {
     kind: String,
@@ -318,15 +318,7 @@ fn payload(r: &Record) -> Map<String, Value> {
 }
 
 fn meeting_record(m: &MeetingRow) -> Record {
-    Record {
-        kind: "meeting".into(),
-        meeting: Some(wire_meeting(m)),
-        agreement: None,
-        event: None,
-        contact: None,
-        group: None,
-        library: None,
-    }
+    Record { kind: "meeting".into(), meeting: Some(wire_meeting(m)), ..Default::default() }
 }
 
 fn agreement_record(m: &MeetingRow, a: &AgreementRow) -> Record {
@@ -334,31 +326,21 @@ fn agreement_record(m: &MeetingRow, a: &AgreementRow) -> Record {
         kind: "agreement".into(),
         meeting: Some(wire_meeting(m)),
         agreement: Some(wire_agreement(a)),
-        event: None,
-        contact: None,
-        group: None,
-        library: None,
+        ..Default::default()
     }
 }
 
 fn event_record(e: &EventRow) -> Record {
     Record {
         kind: "event".into(),
-        meeting: None,
-        agreement: None,
         event: Some(WireEvent { id: e.id, data: e.data.clone(), created_at: e.created_at }),
-        contact: None,
-        group: None,
-        library: None,
+        ..Default::default()
     }
 }
 
 fn contact_record(c: &ContactRow) -> Record {
     Record {
         kind: "contact".into(),
-        meeting: None,
-        agreement: None,
-        event: None,
         contact: Some(WireContact {
             id: c.id,
             version: c.version,
@@ -366,18 +348,13 @@ fn contact_record(c: &ContactRow) -> Record {
             data: c.data.clone(),
             updated_at: c.updated_at,
         }),
-        group: None,
-        library: None,
+        ..Default::default()
     }
 }
 
 fn group_record(g: &GroupRow) -> Record {
     Record {
         kind: "group".into(),
-        meeting: None,
-        agreement: None,
-        event: None,
-        contact: None,
         group: Some(WireGroup {
             id: g.id,
             version: g.version,
@@ -386,18 +363,13 @@ fn group_record(g: &GroupRow) -> Record {
             created_at: g.created_at,
             updated_at: g.updated_at,
         }),
-        library: None,
+        ..Default::default()
     }
 }
 
 fn library_record(l: &LibraryRow) -> Record {
     Record {
         kind: "library".into(),
-        meeting: None,
-        agreement: None,
-        event: None,
-        contact: None,
-        group: None,
         library: Some(WireLibrary {
             id: l.id,
             version: l.version,
@@ -405,6 +377,7 @@ fn library_record(l: &LibraryRow) -> Record {
             created_at: l.created_at,
             updated_at: l.updated_at,
         }),
+        ..Default::default()
     }
 }
 

@@ -76,6 +76,33 @@ fn after(r: Recorded, back: &str) -> Response {
 }
 
 /// The member states as checkboxes or options, `chosen` checked.
+/// The end of every form that makes a change: reads the form's JSON (`value`) into the
+/// change's data, makes the change (`edit`), then goes on to the record (or `back` with a
+/// notice when it went to the hub), or shows the form again (`again`) with each error beside
+/// its input. `errs` holds what was found before (dates that are not dates).
+async fn submit<T: DeserializeOwned>(
+    page: &Page,
+    mut errs: FieldErrors,
+    value: Value,
+    edit: impl FnOnce(T) -> Edit,
+    back: &str,
+    again: impl AsyncFnOnce(FieldErrors) -> Response,
+) -> Response {
+    let tr = page.tr();
+    if !errs.is_empty() {
+        return again(errs).await;
+    }
+    let Some(data) = read(tr, value, &mut errs) else { return again(errs).await };
+    match page.app.edit_workspace(page.actor(), edit(data)).await {
+        Ok(r) => after(r, back),
+        Err(AppError::Validation(v)) => {
+            validation(tr, &v, &mut errs);
+            again(errs).await
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
 fn states(tr: Tr, chosen: &[&str]) -> Vec<Opt> {
     crm_members()
         .filter_map(|c| CountryCode::parse(c.code).ok())
@@ -236,20 +263,8 @@ pub async fn create_meeting(p: PagePost) -> Response {
     let agenda: Vec<&str> =
         f.get("agenda").unwrap_or("").lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     m.insert("agenda".into(), json!(agenda));
-    if !errs.is_empty() {
-        return render_meetings(&page, f, errs, String::new()).await;
-    }
-    let Some(data) = read(tr, Value::Object(m), &mut errs) else {
-        return render_meetings(&page, f, errs, String::new()).await;
-    };
-    match page.app.edit_workspace(page.actor(), Edit::Meeting { data }).await {
-        Ok(r) => after(r, "/meetings"),
-        Err(AppError::Validation(v)) => {
-            validation(tr, &v, &mut errs);
-            render_meetings(&page, f, errs, String::new()).await
-        }
-        Err(e) => page.fail(e),
-    }
+    let again = async |errs| render_meetings(&page, f.clone(), errs, String::new()).await;
+    submit(&page, errs, Value::Object(m), |data| Edit::Meeting { data }, "/meetings", again).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -594,20 +609,8 @@ pub async fn create_event(p: PagePost) -> Response {
     let by = f.get("announced_by").unwrap_or("");
     let announced = if CountryCode::parse(by).is_ok() { json!({"state": by}) } else { json!({"body": by}) };
     m.insert("announced_by".into(), announced);
-    if !errs.is_empty() {
-        return render_events(&page, f, errs, String::new()).await;
-    }
-    let Some(data) = read(tr, Value::Object(m), &mut errs) else {
-        return render_events(&page, f, errs, String::new()).await;
-    };
-    match page.app.edit_workspace(page.actor(), Edit::Event { data }).await {
-        Ok(r) => after(r, "/events"),
-        Err(AppError::Validation(v)) => {
-            validation(tr, &v, &mut errs);
-            render_events(&page, f, errs, String::new()).await
-        }
-        Err(e) => page.fail(e),
-    }
+    let again = async |errs| render_events(&page, f.clone(), errs, String::new()).await;
+    submit(&page, errs, Value::Object(m), |data| Edit::Event { data }, "/events", again).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -794,25 +797,15 @@ fn contact_json(page: &Page, f: &FormData) -> Value {
 }
 
 async fn save_contact(page: Page, f: FormData, id: Option<String>) -> Response {
-    let tr = page.tr();
-    let mut errs = FieldErrors::default();
     let editing = id.clone().unwrap_or_default();
-    let Some(data) = read(tr, contact_json(&page, &f), &mut errs) else {
-        return render_directory(&page, f, errs, editing, String::new()).await;
-    };
     let id = match id.map(|i| i.parse()) {
         None => None,
         Some(Ok(u)) => Some(u),
         Some(Err(_)) => return page.fail(AppError::NotFound("directory entry")),
     };
-    match page.app.edit_workspace(page.actor(), Edit::Contact { id, data }).await {
-        Ok(r) => after(r, "/directory"),
-        Err(AppError::Validation(v)) => {
-            validation(tr, &v, &mut errs);
-            render_directory(&page, f, errs, editing, String::new()).await
-        }
-        Err(e) => page.fail(e),
-    }
+    let value = contact_json(&page, &f);
+    let again = async |errs| render_directory(&page, f.clone(), errs, editing.clone(), String::new()).await;
+    submit(&page, FieldErrors::default(), value, |data| Edit::Contact { id, data }, "/directory", again).await
 }
 
 /// `POST /directory`: adds an entry for the user's state.
@@ -950,22 +943,12 @@ fn members(f: &FormData) -> Value {
 /// `POST /groups`: sets up a working group.
 pub async fn create_group(p: PagePost) -> Response {
     let (page, f) = (p.page, p.form);
-    let tr = page.tr();
-    let mut errs = FieldErrors::default();
     let mut m = texts(&f, &["purpose"]);
     m.insert("title".into(), titles_json(&f));
     m.insert("members".into(), members(&f));
-    let Some(data) = read(tr, Value::Object(m), &mut errs) else {
-        return render_groups(&page, f, errs, String::new()).await;
-    };
-    match page.app.edit_workspace(page.actor(), Edit::Group { id: None, data }).await {
-        Ok(r) => after(r, "/groups"),
-        Err(AppError::Validation(v)) => {
-            validation(tr, &v, &mut errs);
-            render_groups(&page, f, errs, String::new()).await
-        }
-        Err(e) => page.fail(e),
-    }
+    let again = async |errs| render_groups(&page, f.clone(), errs, String::new()).await;
+    let edit = |data| Edit::Group { id: None, data };
+    submit(&page, FieldErrors::default(), Value::Object(m), edit, "/groups", again).await
 }
 
 #[derive(Template)]
@@ -1021,33 +1004,20 @@ pub async fn group(page: Page, Path(id): Path<String>, uri: axum::http::Uri) -> 
 /// `POST /groups/{id}/tasks`: adds a task; `POST /groups/{id}/tasks/{task}`: changes one.
 async fn save_task(page: Page, f: FormData, group: String, task: Option<String>) -> Response {
     let tr = page.tr();
+    let Ok(gid) = group.parse() else { return page.fail(AppError::NotFound("working group")) };
+    let id = match task.map(|t| t.parse()) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => return page.fail(AppError::NotFound("task")),
+    };
     let mut errs = FieldErrors::default();
     dates(tr, &f, &["due_on"], &mut errs);
     let mut m = texts(&f, &["due_on", "status"]);
     m.insert("title".into(), titles_json(&f));
     m.insert("responsible".into(), parties(&f));
-    if !errs.is_empty() {
-        return render_group(&page, &group, f, errs, String::new()).await;
-    }
-    let Some(data) = read(tr, Value::Object(m), &mut errs) else {
-        return render_group(&page, &group, f, errs, String::new()).await;
-    };
-    let (Ok(gid), task) = (group.parse(), task.map(|t| t.parse())) else {
-        return page.fail(AppError::NotFound("working group"));
-    };
-    let id = match task {
-        None => None,
-        Some(Ok(t)) => Some(t),
-        Some(Err(_)) => return page.fail(AppError::NotFound("task")),
-    };
-    match page.app.edit_workspace(page.actor(), Edit::Task { group: gid, id, data }).await {
-        Ok(r) => after(r, &format!("/groups/{}", super::enc(&group))),
-        Err(AppError::Validation(v)) => {
-            validation(tr, &v, &mut errs);
-            render_group(&page, &group, f, errs, String::new()).await
-        }
-        Err(e) => page.fail(e),
-    }
+    let back = format!("/groups/{}", super::enc(&group));
+    let again = async |errs| render_group(&page, &group, f.clone(), errs, String::new()).await;
+    submit(&page, errs, Value::Object(m), |data| Edit::Task { group: gid, id, data }, &back, again).await
 }
 
 pub async fn add_task(Path(id): Path<String>, p: PagePost) -> Response {
@@ -1184,18 +1154,6 @@ pub async fn add_library_item(p: PagePost) -> Response {
     if user.role == Role::LiaisonOfficer {
         m.insert("state".into(), json!(user.state));
     }
-    if !errs.is_empty() {
-        return render_library(&page, String::new(), f, errs, String::new()).await;
-    }
-    let Some(data) = read(tr, Value::Object(m), &mut errs) else {
-        return render_library(&page, String::new(), f, errs, String::new()).await;
-    };
-    match page.app.edit_workspace(page.actor(), Edit::Library { id: None, data }).await {
-        Ok(r) => after(r, "/library"),
-        Err(AppError::Validation(v)) => {
-            validation(tr, &v, &mut errs);
-            render_library(&page, String::new(), f, errs, String::new()).await
-        }
-        Err(e) => page.fail(e),
-    }
+    let again = async |errs| render_library(&page, String::new(), f.clone(), errs, String::new()).await;
+    submit(&page, errs, Value::Object(m), |data| Edit::Library { id: None, data }, "/library", again).await
 }
