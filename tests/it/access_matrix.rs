@@ -285,6 +285,9 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/library", Rule::Anyone),
     ("post", "/api/v1/library", Rule::OnlyThese(&["liaison.hn", "analyst"])),
     ("put", "/api/v1/library/{id}", Rule::TheseGet(&["liaison.hn", "analyst"], "404")),
+    // The fixture's id is no library item; `{file}` is no file id.
+    ("post", "/api/v1/library/{id}/files", Rule::TheseGet(&["liaison.hn", "analyst"], "404")),
+    ("get", "/api/v1/library/{id}/files/{file}", Rule::Everyone("404")),
     ("get", "/api/v1/groups", Rule::Anyone),
     ("post", "/api/v1/groups", Rule::OnlyThese(&["liaison.hn", "analyst"])),
     ("get", "/api/v1/groups/{id}", Rule::Everyone("404")),
@@ -484,6 +487,10 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says(app: TestApp) {
             }
             req = if path.ends_with("/attachments") && *method == "post" {
                 req.query(&[("filename", "otra.txt")]).header("content-type", "text/plain").body("otra")
+            } else if path.ends_with("/files") && *method == "post" {
+                req.query(&[("filename", "afiche.png")])
+                    .header("content-type", "image/png")
+                    .body(crate::harness::PNG)
             } else if ["post", "patch", "put"].contains(method) {
                 req.json(&body)
             } else {

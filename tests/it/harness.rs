@@ -367,6 +367,67 @@ pub fn pdf_text(pdf: &[u8]) -> String {
     String::from_utf8(text.stdout).expect("pdftotext writes UTF-8")
 }
 
+/// A one-page PDF showing `lines` in Helvetica (WinAnsi: Spanish and French accents), with a
+/// correct cross-reference table: what a word processor's "save as PDF" gives, in small.
+pub fn pdf_with_text(lines: &[&str]) -> Vec<u8> {
+    let escape = |l: &str| -> String {
+        l.chars()
+            .map(|c| match c {
+                '(' | ')' | '\\' => format!("\\{c}"),
+                ' '..='~' => c.to_string(),
+                c if (c as u32) < 256 => format!("\\{:03o}", c as u32),
+                _ => "?".to_string(),
+            })
+            .collect()
+    };
+    let mut content = String::from("BT /F1 12 Tf 72 720 Td 16 TL\n");
+    for l in lines {
+        content += &format!("({}) Tj T*\n", escape(l));
+    }
+    content += "ET";
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>"
+            .to_string(),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_string(),
+        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    let mut table = format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1);
+    for o in offsets {
+        table += &format!("{o:010} 00000 n \n");
+    }
+    out.extend_from_slice(table.as_bytes());
+    out.extend_from_slice(
+        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1)
+            .as_bytes(),
+    );
+    out
+}
+
+/// A Word document (DOCX) with `paragraphs`, as small as Word still opens.
+pub fn docx_with_text(paragraphs: &[&str]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    zip.start_file("[Content_Types].xml", opts).unwrap();
+    zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#).unwrap();
+    zip.start_file("word/document.xml", opts).unwrap();
+    let body: String = paragraphs.iter().map(|p| format!("<w:p><w:r><w:t>{p}</w:t></w:r></w:p>")).collect();
+    write!(zip, r#"<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#).unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+/// A 1×1 PNG image.
+pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\xdac\xf8\x0f\x04\0\0\t\xfb\x03\xfd\x2a\x86\xe3\x77\0\0\0\0IEND\xaeB`\x82";
+
 /// `text` with every run of white space (line breaks and no-break spaces included) as one
 /// space, to find a phrase however it was wrapped or spaced.
 pub fn squeeze(text: &str) -> String {

@@ -13,6 +13,7 @@ both_backends!(the_2016_meeting_as_demo_data);
 both_backends!(each_state_keeps_its_own_directory_entries);
 both_backends!(working_groups_and_their_tasks);
 both_backends!(the_library_finds_with_or_without_accents);
+both_backends!(library_files_are_checked_kept_and_searched);
 
 fn meeting_body() -> Value {
     json!({"title": {"es": "Reunión de la Red", "en": "Network meeting"}, "starts_on": "2016-06-08",
@@ -671,4 +672,195 @@ async fn the_library_finds_with_or_without_accents(app: TestApp) {
         .await;
     assert_eq!(p.status, 422);
     p.has("id=\"date-error\"");
+}
+
+/// Uploads `bytes` to an item's files through the API: the status and the answer.
+pub async fn upload(
+    app: &TestApp,
+    token: &str,
+    item: &str,
+    name: &str,
+    ct: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/library/{item}/files")))
+        .query(&[("filename", name)])
+        .bearer_auth(token)
+        .header("content-type", ct)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn library_files_are_checked_kept_and_searched(app: TestApp) {
+    use crate::harness::{PNG, docx_with_text, pdf_with_text};
+    const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+    let ts = app.token("analyst").await;
+    let liaison = app.token("liaison.hn").await;
+    let officer = app.token("officer.hn").await;
+    let item = |title: &str, state: Option<&str>, visible: Value| {
+        json!({"title": {"es": title}, "kind": "good_practice", "state": state, "language": "es",
+            "date": "2016-06-08", "visible_to": visible})
+    };
+    let id = |v: &Value| v["id"].as_str().unwrap().to_string();
+    let (_, network) = app.post(&ts, "/api/v1/library", &item("Buenas prácticas", None, json!([]))).await;
+    let (_, mx_only) =
+        app.post(&ts, "/api/v1/library", &item("Guía de México", Some("MX"), json!(["MX"]))).await;
+    let (s, honduras) =
+        app.post(&liaison, "/api/v1/library", &item("Práctica de Honduras", Some("HN"), json!([]))).await;
+    assert_eq!(s, 201, "{honduras}");
+    let (network, mx_only, honduras) = (id(&network), id(&mx_only), id(&honduras));
+    let files_of = |item: String| {
+        let (app, ts) = (&app, ts.clone());
+        async move {
+            let (_, all) = app.get(&ts, "/api/v1/library").await;
+            all.as_array().unwrap().iter().find(|i| i["id"] == item.as_str()).unwrap()["files"].clone()
+        }
+    };
+    let audit_before = app.audit_len().await;
+
+    // Refused, each naming the problem, nothing kept: a type that is not allowed, a file that
+    // lies about its type, a ZIP that is no Word document, an empty file, one over the limit.
+    let pdf = pdf_with_text(&["Protección consular en albergues fronterizos", "Atención a niñez migrante"]);
+    let (s, v) = upload(&app, &ts, &network, "nota.txt", "text/plain", b"hola".to_vec()).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("not allowed") && v.to_string().contains("text/plain"), "{v}");
+    let (s, v) = upload(&app, &ts, &network, "foto.pdf", "application/pdf", PNG.to_vec()).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("it says application/pdf, it is a PNG image"), "{v}");
+    let (s, v) = upload(&app, &ts, &network, "informe.png", "image/png", pdf.clone()).await;
+    assert_eq!(s, 422, "{v}");
+    let mut zip = docx_with_text(&["x"]);
+    zip.truncate(zip.len() / 2);
+    let (s, v) = upload(&app, &ts, &network, "guia.docx", DOCX, zip).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("Word document"), "{v}");
+    let (s, v) = upload(&app, &ts, &network, "vacio.pdf", "application/pdf", Vec::new()).await;
+    assert_eq!(s, 422, "{v}");
+    let mut big = b"%PDF-1.4\n".to_vec();
+    big.resize(10 * 1024 * 1024 + 1, b' ');
+    let (s, v) = upload(&app, &ts, &network, "grande.pdf", "application/pdf", big).await;
+    assert_eq!(s, 413, "{v}");
+    let (s, v) = upload(&app, &ts, &network, "../../etc/passwd", "application/pdf", b"".to_vec()).await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(files_of(network.clone()).await, json!([]));
+    assert_eq!(app.audit_len().await, audit_before, "nothing refused is recorded as a change");
+
+    // Who may add files: whoever may change the item.
+    assert_eq!(upload(&app, &officer, &network, "a.png", "image/png", PNG.to_vec()).await.0, 403);
+    assert_eq!(upload(&app, &liaison, &network, "a.png", "image/png", PNG.to_vec()).await.0, 403);
+    assert_eq!(upload(&app, &liaison, &mx_only, "a.png", "image/png", PNG.to_vec()).await.0, 404);
+    let nowhere = uuid::Uuid::now_v7().to_string();
+    assert_eq!(upload(&app, &ts, &nowhere, "a.png", "image/png", PNG.to_vec()).await.0, 404);
+
+    // Kept: a PDF and a Word document, their text searched; an image, with no text; a PDF
+    // that cannot be read, kept but not searched.
+    let (s, f) = upload(&app, &ts, &network, "protocolo.pdf", "application/pdf", pdf.clone()).await;
+    assert_eq!(s, 201, "{f}");
+    assert_eq!(f["text_status"], "indexed", "{f}");
+    assert_eq!(f["kind"], "pdf");
+    assert_eq!(f["size"], pdf.len());
+    let docx = docx_with_text(&["Guía para la reunificación familiar", "Trabajadores agrícolas temporales"]);
+    let (s, d) = upload(&app, &liaison, &honduras, "guía.docx", DOCX, docx.clone()).await;
+    assert_eq!(s, 201, "{d}");
+    assert_eq!(d["text_status"], "indexed", "{d}");
+    let (s, p) = upload(&app, &ts, &network, "afiche.png", "image/png; name=x", PNG.to_vec()).await;
+    assert_eq!(s, 201, "{p}");
+    assert_eq!((p["text_status"].as_str(), p["content_type"].as_str()), (Some("no_text"), Some("image/png")));
+    let broken =
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 9 0 R >> endobj\ntrailer << /Root 1 0 R >>\n".to_vec();
+    let (s, b) = upload(&app, &ts, &network, "roto.pdf", "application/pdf", broken.clone()).await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["text_status"], "unparseable", "{b}");
+    assert!(b["text_note"].is_string(), "{b}");
+    let (_, mx_file) = upload(&app, &ts, &mx_only, "mexico.pdf", "application/pdf", pdf.clone()).await;
+    let names: Vec<String> = files_of(network.clone())
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["filename"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["protocolo.pdf", "afiche.png", "roto.pdf"]);
+    let actions = app.audit_actions().await;
+    assert_eq!(actions.iter().filter(|a| *a == "network.library_file").count(), 5, "{actions:?}");
+
+    // The search reads the documents' text, accents and endings aside.
+    let titles = |v: Value| -> Vec<String> {
+        v.as_array().unwrap().iter().map(|i| i["title"]["es"].as_str().unwrap().to_string()).collect()
+    };
+    let find = |q: &'static str| {
+        let (app, officer) = (&app, officer.clone());
+        async move { titles(app.get(&officer, &format!("/api/v1/library?q={q}")).await.1) }
+    };
+    assert_eq!(find("albergue+fronterizo").await, ["Buenas prácticas"], "from the PDF, not Mexico's copy");
+    assert_eq!(find("reunificacion+familiar").await, ["Práctica de Honduras"], "from the Word document");
+    assert_eq!(find("trabajador+agricola").await, ["Práctica de Honduras"]);
+    assert!(find("catalog").await.is_empty(), "nothing of the broken PDF is searched");
+
+    // Downloads: the same bytes, their own type, as an attachment; not for other states.
+    let get = |path: String, token: String| {
+        let app = &app;
+        async move {
+            let r = app.client.get(app.url(&path)).bearer_auth(token).send().await.unwrap();
+            let (s, h) = (r.status().as_u16(), r.headers().clone());
+            (s, h, r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let path = format!("/api/v1/library/{network}/files/{}", f["id"].as_str().unwrap());
+    let (s, h, bytes) = get(path.clone(), officer.clone()).await;
+    assert_eq!((s, bytes == pdf), (200, true));
+    assert_eq!(h["content-type"], "application/pdf");
+    assert!(h["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"protocolo.pdf\""));
+    let path = format!("/api/v1/library/{honduras}/files/{}", d["id"].as_str().unwrap());
+    let (s, h, bytes) = get(path, officer.clone()).await;
+    assert_eq!((s, bytes == docx), (200, true));
+    assert!(h["content-disposition"].to_str().unwrap().contains("filename*=UTF-8''gu%C3%ADa.docx"));
+    let (s, _, bytes) =
+        get(format!("/api/v1/library/{network}/files/{}", b["id"].as_str().unwrap()), officer.clone()).await;
+    assert_eq!((s, bytes == broken), (200, true), "an unparseable file is still there to read");
+    let mx_path = format!("/api/v1/library/{mx_only}/files/{}", mx_file["id"].as_str().unwrap());
+    assert_eq!(get(mx_path.clone(), officer.clone()).await.0, 404, "Mexico's item is not Honduras'");
+    assert_eq!(get(mx_path, ts.clone()).await.0, 200);
+    let wrong_item = format!("/api/v1/library/{honduras}/files/{}", f["id"].as_str().unwrap());
+    assert_eq!(get(wrong_item, officer.clone()).await.0, 404);
+
+    // At most ten files an item.
+    for i in 0..7 {
+        let (s, v) = upload(&app, &ts, &network, &format!("imagen-{i}.png"), "image/png", PNG.to_vec()).await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let (s, v) = upload(&app, &ts, &network, "once.png", "image/png", PNG.to_vec()).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("at most 10 files"), "{v}");
+
+    // In the pages, in Spanish: the files with what the search does with them, the form on
+    // the items the user may change only; a refusal beside the form; an upload that works.
+    let mut w = crate::ui::Web::new(&app).accept_language("es");
+    w.sign_in("liaison.hn").await;
+    let page = w.get("/library").await;
+    page.has("protocolo.pdf")
+        .has("texto incluido en la búsqueda")
+        .has("no se pudo leer, fuera de la búsqueda")
+        .has("sin texto para buscar")
+        .has(&format!("action=\"/library/{honduras}/files\""))
+        .lacks(&format!("action=\"/library/{network}/files\""))
+        .lacks("mexico.pdf");
+    crate::ui::every_input_is_labelled(&page);
+    let form = format!("/library/{honduras}/files");
+    let p = w.upload(&form, "foto.pdf", "application/pdf", PNG).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    p.has("El contenido del archivo no corresponde al tipo que declara.");
+    let p = w.upload(&form, "afiche.png", "image/png", PNG).await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let (s, h, bytes) =
+        w.get_bytes(&format!("/library/{honduras}/files/{}", d["id"].as_str().unwrap())).await;
+    assert_eq!((s, bytes == docx), (200, true));
+    assert_eq!(h["content-type"], DOCX);
+    assert_eq!(files_of(honduras.clone()).await.as_array().unwrap().len(), 2);
 }

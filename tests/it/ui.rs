@@ -149,6 +149,12 @@ impl Web {
         self.finish(res).await
     }
 
+    /// Sends a file through a page's upload form (multipart, with the anti-forgery token).
+    pub async fn upload(&mut self, path: &str, name: &str, ct: &str, bytes: &[u8]) -> Page {
+        let (content_type, body) = multipart(name, ct, bytes, &self.csrf.clone());
+        self.post_raw(path, &content_type, body).await
+    }
+
     /// Signs in through the sign-in form; returns the page after the redirect.
     pub async fn sign_in(&mut self, username: &str) -> Page {
         self.get("/login").await.has("name=\"password\"");
@@ -173,6 +179,18 @@ fn id_from_location(loc: &str) -> String {
 
 /// Every visible input of a page has a label pointing at it.
 #[track_caller]
+/// A multipart form with the anti-forgery token and one file: its content type and body.
+pub fn multipart(name: &str, ct: &str, bytes: &[u8], csrf: &str) -> (String, Vec<u8>) {
+    let b = "XyZboundary";
+    let mut body = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {ct}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={b}"), body)
+}
+
 pub fn every_input_is_labelled(p: &Page) {
     let body = &p.body;
     let mut rest = body.as_str();
@@ -598,24 +616,12 @@ async fn case_page_forms_report_errors(app: TestApp) {
     w.get(&format!("/cases/{id}")).await.has("Casa del Migrante");
 
     // Documents: a file that lies about its type is refused; a real PDF is kept.
-    let upload = |name: &str, ct: &str, bytes: &[u8], csrf: &str| {
-        let b = "XyZboundary";
-        let mut body = format!(
-            "--{b}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {ct}\r\n\r\n"
-        )
-        .into_bytes();
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
-        (format!("multipart/form-data; boundary={b}"), body)
-    };
-    let csrf = w.csrf.clone();
-    let (ct, b) = upload("informe.pdf", "application/pdf", b"MZ not a pdf", &csrf);
-    let p = w.post_raw(&format!("/cases/{id}/attachments"), &ct, b).await;
+    let path = format!("/cases/{id}/attachments");
+    let p = w.upload(&path, "informe.pdf", "application/pdf", b"MZ not a pdf").await;
     assert_eq!(p.status, 422, "{}", p.body);
-    let (ct, b) = upload("informe.pdf", "application/pdf", b"%PDF-1.4\n%test\n", "wrong-token");
-    assert_eq!(w.post_raw(&format!("/cases/{id}/attachments"), &ct, b).await.status, 403);
-    let (ct, b) = upload("informe.pdf", "application/pdf", b"%PDF-1.4\n%test\n", &csrf);
-    let p = w.post_raw(&format!("/cases/{id}/attachments"), &ct, b).await;
+    let (ct, b) = multipart("informe.pdf", "application/pdf", b"%PDF-1.4\n%test\n", "wrong-token");
+    assert_eq!(w.post_raw(&path, &ct, b).await.status, 403);
+    let p = w.upload(&path, "informe.pdf", "application/pdf", b"%PDF-1.4\n%test\n").await;
     assert_eq!(p.status, 303, "{}", p.body);
     w.get(&format!("/cases/{id}")).await.has("informe.pdf");
 

@@ -13,6 +13,7 @@ pub mod csv_io;
 pub mod demo;
 pub mod disclosure;
 mod error;
+mod extract;
 pub mod fed;
 pub mod hub;
 pub mod keys;

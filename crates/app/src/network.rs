@@ -15,8 +15,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use enlace_domain::network::{
-    AgreementData, ContactData, EventData, FollowUp, FollowUpData, GroupData, LibraryItemData, MeetingData,
-    Party, Task, TaskData, Titles,
+    AgreementData, ContactData, EventData, FollowUp, FollowUpData, GroupData, LibraryFile, LibraryItemData,
+    MeetingData, Party, Task, TaskData, TextStatus, Titles,
 };
 use enlace_domain::role::Role;
 use enlace_fed::directory::NodeRole;
@@ -30,6 +30,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::fed::linkage::{hub_of, to_hub};
+
+mod files;
 use crate::fed::refused;
 use crate::{Actor, App, AppError, access, audit, event};
 
@@ -142,15 +144,18 @@ pub struct LibraryView {
     pub version: i64,
     #[serde(flatten)]
     pub data: LibraryItemData,
+    /// Its files, oldest first.
+    pub files: Vec<LibraryFile>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-fn library_view(l: LibraryRow) -> LibraryView {
+fn library_view(l: LibraryRow, files: Vec<LibraryFile>) -> LibraryView {
     LibraryView {
         id: l.id,
         version: l.version,
         data: l.data,
+        files,
         created_at: l.created_at,
         updated_at: l.updated_at,
     }
@@ -269,19 +274,25 @@ struct Record {
     group: Option<WireGroup>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     library: Option<WireLibrary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<files::WireFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    part: Option<files::WirePart>,
 }
 
 impl Record {
     /// Whether a node serving `states` may hold this record.
     fn for_states(&self, states: &[String]) -> bool {
-        match &self.library {
-            Some(l) if !l.data.visible_to.is_empty() => states.iter().any(|s| {
-                l.data.visible_to.iter().any(|v| v.as_str() == s)
-                    || l.data.state.is_some_and(|o| o.as_str() == s)
-            }),
-            _ => true,
-        }
+        self.library.as_ref().is_none_or(|l| library_for_states(&l.data, states))
     }
+}
+
+/// Whether a node serving `states` may hold a library item (and its files).
+fn library_for_states(item: &LibraryItemData, states: &[String]) -> bool {
+    item.visible_to.is_empty()
+        || states.iter().any(|s| {
+            item.visible_to.iter().any(|v| v.as_str() == s) || item.state.is_some_and(|o| o.as_str() == s)
+        })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -381,11 +392,32 @@ fn library_record(l: &LibraryRow) -> Record {
     }
 }
 
-/// Keeps a library item with its search terms.
+/// An item's search terms: from its metadata and the text of its files that was read.
+fn library_terms(item: &LibraryItemData, files: &[(LibraryFile, String)]) -> Vec<String> {
+    let mut text = item.searchable_text();
+    for (f, t) in files {
+        if f.text_status == TextStatus::Indexed {
+            text.push(' ');
+            text.push_str(t);
+        }
+    }
+    enlace_domain::network::search_terms(&text).into_iter().collect()
+}
+
+/// Keeps a library item with its search terms (its files' text among them).
 async fn keep_library_item(tx: &mut Tx, l: &LibraryRow) -> Result<bool, AppError> {
-    let terms: Vec<String> =
-        enlace_domain::network::search_terms(&l.data.searchable_text()).into_iter().collect();
-    Ok(enlace_store::network::put_library_item(tx, l, &terms).await?)
+    let files = enlace_store::network::library_files_tx(tx, l.id).await?;
+    Ok(enlace_store::network::put_library_item(tx, l, &library_terms(&l.data, &files)).await?)
+}
+
+/// Makes an item's search terms again (a file was added).
+async fn keep_terms(
+    tx: &mut Tx,
+    item: &LibraryItemData,
+    id: Uuid,
+    files: &[(LibraryFile, String)],
+) -> Result<(), AppError> {
+    Ok(enlace_store::network::set_library_terms(tx, id, &library_terms(item, files)).await?)
 }
 
 /// Another node of the network: its id and the states it serves.
@@ -398,9 +430,15 @@ pub(crate) struct Peer {
 /// Queues `r` to each of `peers` that may hold it (a library item visible to some states goes
 /// only to the nodes serving them), in the caller's transaction.
 async fn publish(tx: &mut Tx, peers: &[Peer], r: &Record, now: DateTime<Utc>) -> Result<(), AppError> {
+    let to: Vec<Peer> = peers.iter().filter(|peer| r.for_states(&peer.states)).cloned().collect();
+    publish_to(tx, &to, r, now).await
+}
+
+/// Queues `r` to each of `peers`, in the caller's transaction.
+async fn publish_to(tx: &mut Tx, peers: &[Peer], r: &Record, now: DateTime<Utc>) -> Result<(), AppError> {
     let p = payload(r);
-    for peer in peers.iter().filter(|peer| r.for_states(&peer.states)).map(|peer| &peer.id) {
-        to_hub(tx, peer, MessageType::WorkspaceRecord, p.clone(), now).await?;
+    for peer in peers {
+        to_hub(tx, &peer.id, MessageType::WorkspaceRecord, p.clone(), now).await?;
     }
     Ok(())
 }
@@ -572,8 +610,17 @@ impl App {
         may_read(actor)?;
         let words = q.map(enlace_domain::network::query_terms).filter(|w| !w.is_empty());
         let rows = enlace_store::network::library(self.db(), words.as_deref(), LIBRARY_PAGE).await?;
-        let all = actor.user.role == Role::RegionalAnalyst;
-        Ok(rows.into_iter().filter(|r| all || r.data.visible(actor.user.state)).map(library_view).collect())
+        let rows: Vec<LibraryRow> = rows.into_iter().filter(|r| files::sees(actor, &r.data)).collect();
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let mut held = enlace_store::network::library_files_of(self.db(), &ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let (mine, rest) = std::mem::take(&mut held).into_iter().partition(|f| f.item == r.id);
+                held = rest;
+                library_view(r, mine)
+            })
+            .collect())
     }
 
     /// The working groups, the newest first.
@@ -1051,6 +1098,7 @@ async fn apply_edit(
             Ok(Recorded::Group(group_view(g, today)))
         }
         Edit::Library { data, .. } => {
+            let before = library.as_ref().map(|l| l.data.clone());
             let r = match library {
                 Some(mut l) => {
                     l.version += 1;
@@ -1062,10 +1110,21 @@ async fn apply_edit(
             };
             keep_library_item(tx, &r).await?;
             publish(tx, peers, &library_record(&r), now).await?;
+            // Nodes that see the item only from this version on get its files too.
+            let newly: Vec<Peer> = peers
+                .iter()
+                .filter(|p| before.as_ref().is_some_and(|b| !library_for_states(b, &p.states)))
+                .cloned()
+                .collect();
+            let files = enlace_store::network::library_files_tx(tx, r.id).await?;
+            for (f, text) in &files {
+                let parts = enlace_store::network::library_file_parts_tx(tx, f.id).await?;
+                files::publish_file(tx, &newly, &r.data, f, text, &parts, now).await?;
+            }
             let detail = json!({"version": r.version, "kind": r.data.kind, "visible_to": r.data.visible_to});
             audit(tx, event(Some(actor), "network.library", "library", Some(r.id.to_string()), detail))
                 .await?;
-            Ok(Recorded::Library(library_view(r)))
+            Ok(Recorded::Library(library_view(r, files.into_iter().map(|(f, _)| f).collect())))
         }
         Edit::ContactRemove { .. } => {
             let mut r = contact.ok_or(AppError::NotFound("directory entry"))?;
@@ -1174,6 +1233,12 @@ pub(crate) async fn receive_record(
     let r: Record = serde_json::from_value(Value::Object(v.payload.clone()))
         .map_err(|e| refused("bad-record", format!("the workspace record: {e}")))?;
     let bad = |m: String| refused("bad-record", m);
+    if matches!(r.kind.as_str(), "file" | "part") {
+        return files::receive(tx, r).await;
+    }
+    if r.file.is_some() || r.part.is_some() {
+        return Err(bad(format!("a {} carries no file", r.kind)));
+    }
     let meeting = |w: WireMeeting| MeetingRow {
         id: w.id,
         data: w.data,
@@ -1313,8 +1378,10 @@ pub(crate) async fn receive_sync(
     for l in &library {
         publish(tx, &to, &library_record(l), now).await?;
     }
+    let files = files::sync_files(tx, &to, &library, now).await?;
     let detail = json!({"node": v.header.from, "meetings": meetings.len(), "agreements": agreements.len(),
-        "events": events.len(), "contacts": contacts.len(), "groups": groups.len(), "library": library.len()});
+        "events": events.len(), "contacts": contacts.len(), "groups": groups.len(), "library": library.len(),
+        "files": files});
     audit(tx, event(None, "network.sync", "workspace", Some(v.header.from.as_str().to_string()), detail))
         .await?;
     Ok(!(meetings.is_empty()

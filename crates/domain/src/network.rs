@@ -482,6 +482,206 @@ pub fn query_terms(q: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+crate::str_enum! {
+    /// The kinds of file the library takes.
+    pub enum FileKind {
+        Pdf = "pdf",
+        Docx = "docx",
+        Png = "png",
+        Jpeg = "jpeg",
+    }
+}
+
+/// The media type of a Word document (Office Open XML).
+pub const DOCX_MEDIA_TYPE: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+impl FileKind {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            FileKind::Pdf => "application/pdf",
+            FileKind::Docx => DOCX_MEDIA_TYPE,
+            FileKind::Png => "image/png",
+            FileKind::Jpeg => "image/jpeg",
+        }
+    }
+
+    /// The kind a media type names (parameters such as `; charset=` ignored).
+    pub fn from_media_type(ct: &str) -> Option<FileKind> {
+        let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        FileKind::ALL.iter().copied().find(|k| k.media_type() == ct)
+    }
+
+    /// Whether the kind holds text worth extracting (images do not).
+    pub fn has_text(self) -> bool {
+        matches!(self, FileKind::Pdf | FileKind::Docx)
+    }
+}
+
+/// Largest file of the library, in bytes (as a case's attachment).
+pub const LIBRARY_FILE_MAX_BYTES: usize = 10 * 1024 * 1024;
+/// Files travel to the other nodes in parts of this size (a signed message is at most 4 MiB,
+/// and a part is sent in base64).
+pub const LIBRARY_FILE_PART_BYTES: usize = 1024 * 1024;
+/// Most files one item holds.
+pub const LIBRARY_FILES_PER_ITEM: usize = 10;
+/// Most text kept from one file for the search (the rest is not indexed).
+pub const LIBRARY_TEXT_MAX_BYTES: usize = 1_000_000;
+
+/// What the bytes of a file are, read from their first bytes: a PDF, a PNG, a JPEG, or a ZIP
+/// container (a Word document is one; whether it is a Word document takes opening it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniffed {
+    Pdf,
+    Png,
+    Jpeg,
+    Zip,
+    Other,
+}
+
+impl Sniffed {
+    pub fn of(bytes: &[u8]) -> Sniffed {
+        // A PDF may have a little junk before its header (the specification's readers accept
+        // it within the first 1024 bytes); the others start with their signature.
+        let head = &bytes[..bytes.len().min(1024)];
+        if head.windows(5).any(|w| w == b"%PDF-") {
+            Sniffed::Pdf
+        } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Sniffed::Png
+        } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Sniffed::Jpeg
+        } else if bytes.starts_with(b"PK\x03\x04") {
+            Sniffed::Zip
+        } else {
+            Sniffed::Other
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Sniffed::Pdf => "a PDF",
+            Sniffed::Png => "a PNG image",
+            Sniffed::Jpeg => "a JPEG image",
+            Sniffed::Zip => "a ZIP archive",
+            Sniffed::Other => "none of the allowed types",
+        }
+    }
+}
+
+/// Checks an upload to the library: an allowed type, not empty, not over the limit, and bytes
+/// that are what the claimed type says (a Word document's inside is checked when it is opened).
+/// Returns the kind.
+pub fn check_library_file(claimed: &str, bytes: &[u8]) -> Result<FileKind, String> {
+    let allowed = || FileKind::ALL.iter().map(|k| k.media_type()).collect::<Vec<_>>().join(", ");
+    let kind = FileKind::from_media_type(claimed).ok_or_else(|| {
+        let ct = claimed.split(';').next().unwrap_or("").trim();
+        format!("this type of file is not allowed in the library: \"{ct}\" (allowed: {})", allowed())
+    })?;
+    if bytes.is_empty() {
+        return Err("the file is empty".into());
+    }
+    if bytes.len() > LIBRARY_FILE_MAX_BYTES {
+        return Err(format!("the file is larger than {} MiB", LIBRARY_FILE_MAX_BYTES / 1024 / 1024));
+    }
+    let sniffed = Sniffed::of(bytes);
+    let matches = matches!(
+        (kind, sniffed),
+        (FileKind::Pdf, Sniffed::Pdf)
+            | (FileKind::Png, Sniffed::Png)
+            | (FileKind::Jpeg, Sniffed::Jpeg)
+            | (FileKind::Docx, Sniffed::Zip)
+    );
+    if !matches {
+        return Err(format!(
+            "the file's content is not what it says it is: it says {}, it is {}",
+            kind.media_type(),
+            sniffed.describe()
+        ));
+    }
+    Ok(kind)
+}
+
+/// How many parts a file of `size` bytes travels in.
+pub fn part_count(size: usize) -> usize {
+    size.div_ceil(LIBRARY_FILE_PART_BYTES).max(1)
+}
+
+crate::str_enum! {
+    /// Whether a file's text is in the search.
+    pub enum TextStatus {
+        /// Its text was extracted and is searched.
+        Indexed = "indexed",
+        /// It holds no text to search (an image, a scanned document).
+        NoText = "no_text",
+        /// It could not be read; it is kept, and not searched.
+        Unparseable = "unparseable",
+    }
+}
+
+/// Extracted text as the library keeps it: runs of white space made one space, at most
+/// [`LIBRARY_TEXT_MAX_BYTES`] (cut at a character's boundary). Pure.
+pub fn keep_text(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len().min(LIBRARY_TEXT_MAX_BYTES));
+    for w in raw.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()) {
+        if out.len() + w.len() + 1 > LIBRARY_TEXT_MAX_BYTES {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+/// A file of a library item: what it is and whether its text is searched (the bytes are
+/// fetched on their own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LibraryFile {
+    pub id: uuid::Uuid,
+    pub item: uuid::Uuid,
+    pub filename: String,
+    pub kind: FileKind,
+    pub content_type: String,
+    pub size: i64,
+    /// SHA-256 of the content, lower-case hex.
+    pub sha256: String,
+    /// How many parts it travels in between nodes.
+    pub parts: i64,
+    pub text_status: TextStatus,
+    /// Why the text could not be read, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl LibraryFile {
+    /// Whether the description holds together (as received from another node): a known kind
+    /// with its media type, a size within the limit, the parts that size takes, a SHA-256.
+    pub fn check(&self) -> Result<(), String> {
+        if self.content_type != self.kind.media_type() {
+            return Err(format!("a {} file is {}", self.kind, self.kind.media_type()));
+        }
+        if self.size <= 0 || self.size as usize > LIBRARY_FILE_MAX_BYTES {
+            return Err(format!("size {} is out of range", self.size));
+        }
+        if self.parts != part_count(self.size as usize) as i64 {
+            return Err(format!(
+                "{} bytes travel in {} parts, not {}",
+                self.size,
+                part_count(self.size as usize),
+                self.parts
+            ));
+        }
+        if self.sha256.len() != 64
+            || !self.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err("sha256 is not 64 lower-case hex digits".into());
+        }
+        crate::record::clean_filename(&self.filename).map(|_| ())
+    }
+}
+
 /// Events as an iCalendar file (RFC 5545): all-day events (the end date exclusive, as the
 /// format wants), titles in `lang`, lines folded at 75 octets. `stamp` is when it is made.
 pub fn ical<'a>(
@@ -701,5 +901,79 @@ mod tests {
         // Unfolded, the description is whole.
         let unfolded = ics.replace("\r\n ", "");
         assert!(unfolded.contains(&ical_text(e.description.as_ref().unwrap().as_str())));
+    }
+
+    #[test]
+    fn library_files_are_what_they_claim_to_be() {
+        let pdf = b"%PDF-1.7\n...".to_vec();
+        let png = b"\x89PNG\r\n\x1a\n....".to_vec();
+        let jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 0];
+        let zip = b"PK\x03\x04rest".to_vec();
+        assert_eq!(check_library_file("application/pdf", &pdf), Ok(FileKind::Pdf));
+        assert_eq!(check_library_file("image/PNG; x=y", &png), Ok(FileKind::Png));
+        assert_eq!(check_library_file("image/jpeg", &jpeg), Ok(FileKind::Jpeg));
+        assert_eq!(check_library_file(DOCX_MEDIA_TYPE, &zip), Ok(FileKind::Docx));
+        // Lying about the type.
+        let e = check_library_file("application/pdf", &png).unwrap_err();
+        assert!(e.contains("application/pdf") && e.contains("PNG"), "{e}");
+        let e = check_library_file("image/png", b"MZ\x90\x00 an executable").unwrap_err();
+        assert!(e.contains("none of the allowed types"), "{e}");
+        assert!(check_library_file(DOCX_MEDIA_TYPE, &pdf).is_err());
+        // Not allowed, empty, too large.
+        let e = check_library_file("application/x-msdownload", &pdf).unwrap_err();
+        assert!(
+            e.contains("not allowed") && e.contains("x-msdownload") && e.contains("application/pdf"),
+            "{e}"
+        );
+        assert!(check_library_file("text/plain", b"hola").is_err());
+        assert_eq!(check_library_file("application/pdf", b""), Err("the file is empty".into()));
+        let mut big = b"%PDF-".to_vec();
+        big.resize(LIBRARY_FILE_MAX_BYTES + 1, b' ');
+        assert!(check_library_file("application/pdf", &big).unwrap_err().contains("larger"));
+        big.truncate(LIBRARY_FILE_MAX_BYTES);
+        assert!(check_library_file("application/pdf", &big).is_ok());
+    }
+
+    #[test]
+    fn parts_and_kept_text() {
+        assert_eq!(part_count(1), 1);
+        assert_eq!(part_count(LIBRARY_FILE_PART_BYTES), 1);
+        assert_eq!(part_count(LIBRARY_FILE_PART_BYTES + 1), 2);
+        assert_eq!(part_count(LIBRARY_FILE_MAX_BYTES), 10);
+        assert_eq!(keep_text("  Protección\n\n consular\t\u{0}niñez  "), "Protección consular niñez");
+        let long = "palabra ".repeat(LIBRARY_TEXT_MAX_BYTES / 4);
+        let kept = keep_text(&long);
+        assert!(kept.len() <= LIBRARY_TEXT_MAX_BYTES && kept.len() > LIBRARY_TEXT_MAX_BYTES - 10);
+        assert!(kept.ends_with("palabra"));
+        let accents = "ñ".repeat(LIBRARY_TEXT_MAX_BYTES);
+        // One word too long for the limit is left out whole rather than cut in a character.
+        assert_eq!(keep_text(&accents), "");
+    }
+
+    #[test]
+    fn a_received_file_description_must_hold_together() {
+        let f = LibraryFile {
+            id: uuid::Uuid::nil(),
+            item: uuid::Uuid::nil(),
+            filename: "protocolo.pdf".into(),
+            kind: FileKind::Pdf,
+            content_type: "application/pdf".into(),
+            size: 1500,
+            sha256: "a".repeat(64),
+            parts: 1,
+            text_status: TextStatus::Indexed,
+            text_note: None,
+            created_at: Utc::now(),
+        };
+        assert_eq!(f.check(), Ok(()));
+        assert!(LibraryFile { content_type: "image/png".into(), ..f.clone() }.check().is_err());
+        assert!(LibraryFile { parts: 2, ..f.clone() }.check().is_err());
+        assert!(
+            LibraryFile { size: (LIBRARY_FILE_MAX_BYTES + 1) as i64, parts: 11, ..f.clone() }
+                .check()
+                .is_err()
+        );
+        assert!(LibraryFile { sha256: "A".repeat(64), ..f.clone() }.check().is_err());
+        assert!(LibraryFile { filename: "../".into(), ..f.clone() }.check().is_err());
     }
 }

@@ -134,6 +134,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0020_library.sql"),
         postgres: include_str!("../migrations/postgres/0020_library.sql"),
     },
+    Migration {
+        version: 21,
+        name: "library_files",
+        sqlite: include_str!("../migrations/sqlite/0021_library_files.sql"),
+        postgres: include_str!("../migrations/postgres/0021_library_files.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

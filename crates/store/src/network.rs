@@ -3,12 +3,13 @@
 
 use chrono::{DateTime, Utc};
 use enlace_domain::network::{
-    AgreementData, ContactData, EventData, FollowUp, GroupData, LibraryItemData, MeetingData, Task,
+    AgreementData, ContactData, EventData, FileKind, FollowUp, GroupData, LibraryFile, LibraryItemData,
+    MeetingData, Task, TextStatus,
 };
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use crate::row::{RowExt, json, to_json};
+use crate::row::{RowExt, json, parse_opt, to_json};
 use crate::{Db, StoreError, Tx, on_read, on_tx};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -431,8 +432,14 @@ pub async fn put_library_item(tx: &mut Tx, item: &LibraryRow, terms: &[String]) 
     if n == 0 {
         return Ok(false);
     }
+    set_library_terms(tx, item.id, terms).await?;
+    Ok(true)
+}
+
+/// Replaces an item's search terms.
+pub async fn set_library_terms(tx: &mut Tx, item: Uuid, terms: &[String]) -> Result<(), StoreError> {
     on_tx!(tx, c => sqlx::query("DELETE FROM net_library_terms WHERE item_id = $1")
-        .bind(item.id).execute(&mut *c).await.map(|_| ())?);
+        .bind(item).execute(&mut *c).await.map(|_| ())?);
     // One statement per 500 terms (well under either engine's limit on parameters).
     for chunk in terms.chunks(500) {
         let rows: Vec<String> =
@@ -444,12 +451,20 @@ pub async fn put_library_item(tx: &mut Tx, item: &LibraryRow, terms: &[String]) 
         on_tx!(tx, c => {
             let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
             for t in chunk {
-                q = q.bind(t.clone()).bind(item.id);
+                q = q.bind(t.clone()).bind(item);
             }
             q.execute(&mut *c).await.map(|_| ())?
         });
     }
-    Ok(true)
+    Ok(())
+}
+
+pub async fn library_item(db: &Db, id: Uuid) -> Result<Option<LibraryRow>, StoreError> {
+    on_read!(db, p => {
+        let sql = format!("SELECT {LIBRARY_COLS} FROM net_library WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(p).await?;
+        row.as_ref().map(library_from_row).transpose()
+    })
 }
 
 pub async fn library_item_tx(tx: &mut Tx, id: Uuid) -> Result<Option<LibraryRow>, StoreError> {
@@ -504,5 +519,120 @@ pub async fn all_library_tx(tx: &mut Tx) -> Result<Vec<LibraryRow>, StoreError> 
         let sql = format!("SELECT {LIBRARY_COLS} FROM net_library ORDER BY id");
         let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *c).await?;
         rows.iter().map(library_from_row).collect()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The library's files
+
+const FILE_COLS: &str =
+    "id, item_id, filename, kind, content_type, size, sha256, parts, text_status, text_note, created_at";
+
+fn file_from_row(r: &impl RowExt) -> Result<LibraryFile, StoreError> {
+    Ok(LibraryFile {
+        id: r.uuid("id")?,
+        item: r.uuid("item_id")?,
+        filename: r.text("filename")?,
+        kind: parse_opt("kind", &r.text("kind")?, FileKind::parse)?,
+        content_type: r.text("content_type")?,
+        size: r.int("size")?,
+        sha256: r.text("sha256")?,
+        parts: r.int("parts")?,
+        text_status: parse_opt("text_status", &r.text("text_status")?, TextStatus::parse)?,
+        text_note: r.opt_text("text_note")?,
+        created_at: r.ts("created_at")?,
+    })
+}
+
+/// Keeps a file's description and text, unless it is held already (a file never changes).
+/// Returns whether it was written.
+pub async fn put_library_file(tx: &mut Tx, f: &LibraryFile, text: &str) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "INSERT INTO net_library_files (id, item_id, filename, kind, content_type, size, sha256, parts,
+             text_status, text_note, body_text, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING")
+        .bind(f.id).bind(f.item).bind(&f.filename).bind(f.kind.as_str()).bind(&f.content_type).bind(f.size)
+        .bind(&f.sha256).bind(f.parts).bind(f.text_status.as_str()).bind(&f.text_note).bind(text)
+        .bind(f.created_at).execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
+
+/// Keeps one part of a file's content, unless it is held already. Returns whether it was
+/// written.
+pub async fn put_library_file_part(
+    tx: &mut Tx,
+    file: Uuid,
+    idx: i64,
+    content: &[u8],
+) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "INSERT INTO net_library_file_parts (file_id, idx, content) VALUES ($1, $2, $3)
+         ON CONFLICT (file_id, idx) DO NOTHING")
+        .bind(file).bind(idx).bind(content).execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
+
+/// The files of the given items, oldest first.
+pub async fn library_files_of(db: &Db, items: &[Uuid]) -> Result<Vec<LibraryFile>, StoreError> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (1..=items.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {FILE_COLS} FROM net_library_files WHERE item_id IN ({}) ORDER BY created_at, id",
+        marks.join(", ")
+    );
+    on_read!(db, p => {
+        let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
+        for i in items {
+            q = q.bind(*i);
+        }
+        let rows = q.fetch_all(p).await?;
+        rows.iter().map(file_from_row).collect()
+    })
+}
+
+/// The files of an item with their text, oldest first.
+pub async fn library_files_tx(tx: &mut Tx, item: Uuid) -> Result<Vec<(LibraryFile, String)>, StoreError> {
+    on_tx!(tx, c => {
+        let sql = format!(
+            "SELECT {FILE_COLS}, body_text FROM net_library_files WHERE item_id = $1 ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(item).fetch_all(&mut *c).await?;
+        rows.iter().map(|r| Ok((file_from_row(r)?, r.text("body_text")?))).collect()
+    })
+}
+
+/// Every file with its text (for a node that asks for the whole workspace).
+pub async fn all_library_files_tx(tx: &mut Tx) -> Result<Vec<(LibraryFile, String)>, StoreError> {
+    on_tx!(tx, c => {
+        let sql = format!("SELECT {FILE_COLS}, body_text FROM net_library_files ORDER BY id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *c).await?;
+        rows.iter().map(|r| Ok((file_from_row(r)?, r.text("body_text")?))).collect()
+    })
+}
+
+pub async fn library_file(db: &Db, id: Uuid) -> Result<Option<LibraryFile>, StoreError> {
+    on_read!(db, p => {
+        let sql = format!("SELECT {FILE_COLS} FROM net_library_files WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(p).await?;
+        row.as_ref().map(file_from_row).transpose()
+    })
+}
+
+/// The parts of a file's content held, in order, with their numbers.
+pub async fn library_file_parts(db: &Db, file: Uuid) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    on_read!(db, p => {
+        let rows = sqlx::query("SELECT idx, content FROM net_library_file_parts WHERE file_id = $1 ORDER BY idx")
+            .bind(file).fetch_all(p).await?;
+        rows.iter().map(|r| Ok((r.int("idx")?, r.bytes("content")?))).collect()
+    })
+}
+
+pub async fn library_file_parts_tx(tx: &mut Tx, file: Uuid) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    on_tx!(tx, c => {
+        let rows = sqlx::query("SELECT idx, content FROM net_library_file_parts WHERE file_id = $1 ORDER BY idx")
+            .bind(file).fetch_all(&mut *c).await?;
+        rows.iter().map(|r| Ok((r.int("idx")?, r.bytes("content")?))).collect()
     })
 }

@@ -62,6 +62,7 @@ impl Modify for Security {
         network::change_contact, network::remove_contact, network::groups, network::group,
         network::create_group, network::change_group, network::add_task, network::change_task,
         network::library, network::add_library_item, network::change_library_item,
+        network::add_library_file, network::library_file,
     ),
     modifiers(&Security),
     tags(

@@ -237,7 +237,7 @@ pub fn agreed_field_subsets() -> std::collections::BTreeMap<MessageType, std::co
         (MessageType::LinkageWithdrawn, set(&[&["candidate", "encoding"]])),
         (
             MessageType::WorkspaceRecord,
-            set(&[&["kind", "meeting", "agreement", "event", "contact", "group", "library"]]),
+            set(&[&["kind", "meeting", "agreement", "event", "contact", "group", "library", "file", "part"]]),
         ),
         (MessageType::WorkspaceSync, set(&[&["since"]])),
         (

@@ -351,7 +351,7 @@ pub async fn upload(
     Ok((StatusCode::CREATED, Json(a)))
 }
 
-fn content_disposition(name: &str) -> HeaderValue {
+pub(crate) fn content_disposition(name: &str) -> HeaderValue {
     let ascii: String =
         name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
     let encoded: String = name

@@ -58,6 +58,8 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/groups", get(network::groups).post(network::create_group))
         .route("/api/v1/library", get(network::library).post(network::add_library_item))
         .route("/api/v1/library/{id}", axum::routing::put(network::change_library_item))
+        .route("/api/v1/library/{id}/files", post(network::add_library_file))
+        .route("/api/v1/library/{id}/files/{file}", get(network::library_file))
         .route("/api/v1/groups/{id}", get(network::group).put(network::change_group))
         .route("/api/v1/groups/{id}/tasks", post(network::add_task))
         .route("/api/v1/groups/{id}/tasks/{task}", axum::routing::put(network::change_task))

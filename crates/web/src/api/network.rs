@@ -13,8 +13,8 @@ use enlace_app::network::{
 };
 use enlace_domain::country::CountryCode;
 use enlace_domain::network::{
-    AgreementData, ContactData, EventData, FollowUpData, GroupData, Lang, LibraryItemData, MeetingData,
-    TaskData,
+    AgreementData, ContactData, EventData, FollowUpData, GroupData, Lang, LibraryFile, LibraryItemData,
+    MeetingData, TaskData,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -386,4 +386,62 @@ pub async fn change_library_item(
 ) -> Result<Response, ApiError> {
     let edit = Edit::Library { id: Some(id_of(&id, "library item")?), data };
     Ok(answer(app.edit_workspace(&actor, edit).await?, StatusCode::OK))
+}
+
+/// Adds a file to a library item, as the raw body: a PDF or Word document (its text joins the
+/// search; one that cannot be read is kept, marked `unparseable`), or a PNG or JPEG image, at
+/// most 10 MiB and 10 files an item. The bytes must be what the `Content-Type` says. Only
+/// where the workspace is kept (the hub).
+#[utoipa::path(post, path = "/api/v1/library/{id}/files", tag = "network",
+    request_body(content = Vec<u8>, content_type = "application/pdf", example = "%PDF-1.7 (the document's bytes)"),
+    params(("id" = String, Path, description = "Item id"), crate::api::cases::UploadParams),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 201, body = LibraryFile), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn add_library_file(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<crate::api::cases::UploadParams>,
+    headers: axum::http::HeaderMap,
+    crate::extract::RawBody(body): crate::extract::RawBody,
+) -> Result<(StatusCode, Json<LibraryFile>), ApiError> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let item = id_of(&id, "library item")?;
+    let f = app.add_library_file(&actor, item, &p.filename, ct, body.to_vec()).await?;
+    Ok((StatusCode::CREATED, Json(f)))
+}
+
+/// Downloads a file of a library item. On a node, 503 while its parts are still arriving
+/// from the hub.
+#[utoipa::path(get, path = "/api/v1/library/{id}/files/{file}", tag = "network",
+    params(("id" = String, Path, description = "Item id"), ("file" = String, Path, description = "File id")),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "The file"), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 503, body = Problem)))]
+pub async fn library_file(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (item, file) = (id_of(&id, "file")?, id_of(&file, "file")?);
+    let (f, bytes) = app.library_file(&actor, file).await?;
+    if f.item != item {
+        return Err(enlace_app::AppError::NotFound("file").into());
+    }
+    Ok(file_response(&f, bytes))
+}
+
+/// A library file as a download: its own media type, never sniffed by the browser.
+pub(crate) fn file_response(f: &LibraryFile, bytes: Vec<u8>) -> Response {
+    let ct = axum::http::HeaderValue::from_static(f.kind.media_type());
+    (
+        [
+            (header::CONTENT_TYPE, ct),
+            (header::CONTENT_DISPOSITION, crate::api::cases::content_disposition(&f.filename)),
+        ],
+        bytes,
+    )
+        .into_response()
 }

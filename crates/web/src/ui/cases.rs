@@ -1004,63 +1004,13 @@ pub async fn add_consent(Path(id): Path<String>, p: PagePost) -> Response {
 }
 
 /// A document upload (multipart form, with the anti-forgery token as a field before the file).
-pub async fn upload(Path(id): Path<String>, page: Page, mut mp: Multipart) -> Response {
-    let tr = page.tr();
-    let mut csrf = None;
-    let mut file: Option<(String, String, Vec<u8>)> = None;
-    let mut errs = FieldErrors::default();
-    loop {
-        let field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => return super::render_error(&page.ctx, StatusCode::BAD_REQUEST, &e.to_string()),
-        };
-        match field.name().unwrap_or("") {
-            "_csrf" => csrf = field.text().await.ok(),
-            "file" => {
-                let name = field.file_name().unwrap_or("").to_string();
-                let ct = field.content_type().unwrap_or("application/octet-stream").to_string();
-                let mut field = field;
-                let mut bytes = Vec::new();
-                let mut too_big = false;
-                loop {
-                    match field.chunk().await {
-                        Ok(Some(chunk)) => {
-                            if bytes.len() + chunk.len() > ATTACHMENT_MAX_BYTES {
-                                too_big = true;
-                            } else {
-                                bytes.extend_from_slice(&chunk);
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            return super::render_error(&page.ctx, StatusCode::BAD_REQUEST, &e.to_string());
-                        }
-                    }
-                }
-                if too_big {
-                    errs.push(
-                        "upload.file",
-                        tr.tn("v-file-too-large", "mb", (ATTACHMENT_MAX_BYTES / 1024 / 1024) as i64),
-                    );
-                } else if name.is_empty() || bytes.is_empty() {
-                    errs.push("upload.file", tr.t("v-choose-file"));
-                } else {
-                    file = Some((name, ct, bytes));
-                }
-            }
-            _ => {}
-        }
-    }
-    let same = super::same_origin_headers(&page.headers);
-    if let Err(e) = page.app.check_csrf(&page.session, csrf.as_deref(), same).await {
-        return page.fail(e);
-    }
-    let Some((name, ct, bytes)) = file else {
-        if errs.is_empty() {
-            errs.push("upload.file", tr.t("v-choose-file"));
-        }
-        return render_case(&page, &id, errs, FormData::default(), String::new()).await;
+pub async fn upload(Path(id): Path<String>, page: Page, mp: Multipart) -> Response {
+    let up = match super::read_upload(&page, mp, ATTACHMENT_MAX_BYTES, "upload.file").await {
+        Ok(up) => up,
+        Err(r) => return r,
+    };
+    let Some((name, ct, bytes)) = up.file else {
+        return render_case(&page, &id, up.errs, FormData::default(), String::new()).await;
     };
     let Ok(cid) = case_id(&id) else { return page.fail(AppError::NotFound("case")) };
     match page.app.add_attachment(page.actor(), cid, &name, &ct, bytes).await {

@@ -293,6 +293,7 @@ mod tests {
         "agreement-status",
         "contact-function",
         "library-kind",
+        "library-text",
         "link-side",
         "link-basis",
         "link-decision",
@@ -359,6 +360,7 @@ mod tests {
         labels.extend(
             enlace_domain::network::AgreementStatus::ALL.iter().map(|v| format!("agreement-status-{v}")),
         );
+        labels.extend(enlace_domain::network::TextStatus::ALL.iter().map(|v| format!("library-text-{v}")));
         labels.extend(enlace_domain::disclosure::Purpose::ALL.iter().map(|v| format!("purpose-{v}")));
         labels.extend(enlace_domain::disclosure::RecipientKind::ALL.iter().map(|v| format!("rkind-{v}")));
         labels.extend(["likely", "possible", "no_link"].iter().map(|v| format!("band-{v}")));

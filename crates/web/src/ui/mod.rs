@@ -34,6 +34,7 @@ use enlace_domain::user::User;
 use crate::error::ApiError;
 use crate::extract::{SESSION_COOKIE, client_addr, session_cookie};
 pub use crate::extract::{cookie, same_origin, same_origin_headers};
+use forms::FieldErrors;
 pub use forms::FormData;
 use i18n::{Locale, Tr};
 
@@ -104,6 +105,8 @@ pub fn routes() -> Router<App> {
         .route("/directory", get(network::directory).post(network::add_contact))
         .route("/groups", get(network::groups).post(network::create_group))
         .route("/library", get(network::library).post(network::add_library_item))
+        .route("/library/{id}/files", post(network::add_library_file))
+        .route("/library/{id}/files/{file}", get(network::library_file))
         .route("/groups/{id}", get(network::group))
         .route("/groups/{id}/tasks", post(network::add_task))
         .route("/groups/{id}/tasks/{task}", post(network::change_task))
@@ -433,4 +436,62 @@ pub fn set_cookie(res: &mut Response, name: &str, value: &str, max_age: i64) {
 /// Clears the session cookie.
 pub fn clear_session(res: &mut Response) {
     set_cookie(res, SESSION_COOKIE, "", 0);
+}
+
+/// A file sent by a page's form: its name, claimed type and bytes, or the errors to show
+/// beside the form under `key`.
+pub struct Upload {
+    pub file: Option<(String, String, Vec<u8>)>,
+    pub errs: FieldErrors,
+}
+
+/// Reads a multipart form's file (the anti-forgery token a field before it), at most `max`
+/// bytes of it, and checks the token. A broken form is a 400 page; a forged one is refused.
+pub async fn read_upload(
+    page: &Page,
+    mut mp: axum::extract::Multipart,
+    max: usize,
+    key: &str,
+) -> Result<Upload, Response> {
+    let tr = page.tr();
+    let mut csrf = None;
+    let mut file = None;
+    let mut errs = FieldErrors::default();
+    let broken = |e: axum::extract::multipart::MultipartError| {
+        render_error(&page.ctx, StatusCode::BAD_REQUEST, &e.to_string())
+    };
+    while let Some(mut field) = mp.next_field().await.map_err(broken)? {
+        match field.name().unwrap_or("") {
+            "_csrf" => csrf = field.text().await.ok(),
+            "file" => {
+                let name = field.file_name().unwrap_or("").to_string();
+                let ct = field.content_type().unwrap_or("application/octet-stream").to_string();
+                let mut bytes = Vec::new();
+                let mut too_big = false;
+                while let Some(chunk) = field.chunk().await.map_err(broken)? {
+                    if bytes.len() + chunk.len() > max {
+                        too_big = true;
+                    } else {
+                        bytes.extend_from_slice(&chunk);
+                    }
+                }
+                if too_big {
+                    errs.push(key, tr.tn("v-file-too-large", "mb", (max / 1024 / 1024) as i64));
+                } else if name.is_empty() || bytes.is_empty() {
+                    errs.push(key, tr.t("v-choose-file"));
+                } else {
+                    file = Some((name, ct, bytes));
+                }
+            }
+            _ => {}
+        }
+    }
+    let same = same_origin_headers(&page.headers);
+    if let Err(e) = page.app.check_csrf(&page.session, csrf.as_deref(), same).await {
+        return Err(page.fail(e));
+    }
+    if file.is_none() && errs.is_empty() {
+        errs.push(key, tr.t("v-choose-file"));
+    }
+    Ok(Upload { file, errs })
 }

@@ -1054,7 +1054,11 @@ pub async fn change_task(Path((id, task)): Path<(String, String)>, p: PagePost) 
 // The library
 
 struct LibraryLine {
+    id: String,
     title: String,
+    files: Vec<FileLine>,
+    /// Whether the user may add files to it here.
+    may_add: bool,
     kind: String,
     summary: String,
     state: String,
@@ -1062,6 +1066,15 @@ struct LibraryLine {
     language: String,
     date: String,
     restricted: String,
+}
+
+struct FileLine {
+    name: String,
+    href: String,
+    size: String,
+    status: String,
+    /// Why its text could not be read.
+    note: String,
 }
 
 #[derive(Template)]
@@ -1093,9 +1106,25 @@ async fn render_library(
         Err(e) => return page.fail(e),
     };
     let here = page.app.keeps_workspace().await;
+    let user = &page.actor().user;
     let rows = list
         .iter()
         .map(|l| LibraryLine {
+            id: l.id.to_string(),
+            files: l
+                .files
+                .iter()
+                .map(|f| FileLine {
+                    name: f.filename.clone(),
+                    href: format!("/library/{}/files/{}", l.id, f.id),
+                    size: tr.t1("size-kb", "kb", tr.num((f.size + 1023) / 1024)),
+                    status: tr.label("library-text", f.text_status),
+                    note: f.text_note.clone().unwrap_or_default(),
+                })
+                .collect(),
+            may_add: here
+                && (user.role == Role::RegionalAnalyst
+                    || (user.role == Role::LiaisonOfficer && l.data.state == Some(user.state))),
             title: title(tr, &l.data.title),
             kind: tr.label("library-kind", l.data.kind),
             summary: l.data.summary.as_ref().map(|s| s.to_string()).unwrap_or_default(),
@@ -1139,6 +1168,48 @@ pub async fn library(page: Page, uri: axum::http::Uri) -> Response {
     let n = notice(page.tr(), &uri);
     let q = FormData::parse(uri.query().unwrap_or("").as_bytes()).unwrap_or_default().value("q");
     render_library(&page, q, FormData::default(), FieldErrors::default(), n).await
+}
+
+/// `POST /library/{id}/files`: adds a file to an item (multipart, as a case's documents).
+pub async fn add_library_file(Path(id): Path<String>, page: Page, mp: axum::extract::Multipart) -> Response {
+    let key = format!("file-{id}");
+    let max = enlace_domain::network::LIBRARY_FILE_MAX_BYTES;
+    let up = match super::read_upload(&page, mp, max, &key).await {
+        Ok(up) => up,
+        Err(r) => return r,
+    };
+    let again =
+        async |errs| render_library(&page, String::new(), FormData::default(), errs, String::new()).await;
+    let Some((name, ct, bytes)) = up.file else { return again(up.errs).await };
+    let Ok(item) = id.parse::<uuid::Uuid>() else { return page.fail(AppError::NotFound("library item")) };
+    match page.app.add_library_file(page.actor(), item, &name, &ct, bytes).await {
+        Ok(_) => see_other(&format!("/library#item-{item}")),
+        Err(AppError::Validation(v)) => {
+            let mut errs = FieldErrors::default();
+            for f in &v.0 {
+                errs.push(key.clone(), localize(page.tr(), &f.message));
+            }
+            again(errs).await
+        }
+        Err(AppError::Conflict(m)) => {
+            let mut errs = FieldErrors::default();
+            errs.push(key.clone(), localize(page.tr(), &m));
+            again(errs).await
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+/// `GET /library/{id}/files/{file}`: downloads a file.
+pub async fn library_file(Path((id, file)): Path<(String, String)>, page: Page) -> Response {
+    let (Ok(item), Ok(file)) = (id.parse::<uuid::Uuid>(), file.parse::<uuid::Uuid>()) else {
+        return page.fail(AppError::NotFound("file"));
+    };
+    match page.app.library_file(page.actor(), file).await {
+        Ok((f, bytes)) if f.item == item => crate::api::network::file_response(&f, bytes),
+        Ok(_) => page.fail(AppError::NotFound("file")),
+        Err(e) => page.fail(e),
+    }
 }
 
 /// `POST /library`: shares an item (in the name of the user's state, for a liaison officer).
