@@ -370,6 +370,11 @@ pub fn pdf_text(pdf: &[u8]) -> String {
 /// A one-page PDF showing `lines` in Helvetica (WinAnsi: Spanish and French accents), with a
 /// correct cross-reference table: what a word processor's "save as PDF" gives, in small.
 pub fn pdf_with_text(lines: &[&str]) -> Vec<u8> {
+    padded_pdf(lines, 0)
+}
+
+/// [`pdf_with_text`], made `pad` bytes larger by a comment after its header (as images would).
+pub fn padded_pdf(lines: &[&str], pad: usize) -> Vec<u8> {
     let escape = |l: &str| -> String {
         l.chars()
             .map(|c| match c {
@@ -394,6 +399,11 @@ pub fn pdf_with_text(lines: &[&str]) -> Vec<u8> {
         format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
     ];
     let mut out = b"%PDF-1.4\n".to_vec();
+    if pad > 0 {
+        out.push(b'%');
+        out.resize(out.len() + pad, b'x');
+        out.push(b'\n');
+    }
     let mut offsets = Vec::new();
     for (i, o) in objects.iter().enumerate() {
         offsets.push(out.len());

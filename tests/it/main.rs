@@ -17,7 +17,7 @@ mod demo_net;
 mod federation;
 mod link_cli;
 mod matching;
-mod network;
+pub(crate) mod network;
 mod pprl_cli;
 mod restricted;
 mod retention;

@@ -45,6 +45,15 @@ async fn directory_has(t: &TestApp, name: &str) -> Option<()> {
     d.as_array()?.iter().any(|c| c["name"] == name).then_some(())
 }
 
+/// Whether a node serves a library file whole (all its parts arrived, the same bytes).
+async fn whole(t: &TestApp, item: &str, file: &Value, want: &[u8]) -> Option<()> {
+    let path = format!("/api/v1/library/{item}/files/{}", file["id"].as_str()?);
+    let tok = t.token("analyst").await;
+    let r = t.client.get(t.url(&path)).bearer_auth(tok).send().await.ok()?;
+    let s = r.status().as_u16();
+    (s == 200 && r.bytes().await.ok()? == want).then_some(())
+}
+
 async fn copy(t: &TestApp) -> Option<(Value, Value)> {
     copy_at(t, 2).await
 }
@@ -201,6 +210,36 @@ pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backen
     assert_eq!(h.post(&ts, "/api/v1/library", &item("Nota para Guatemala", json!(["GT"]))).await.0, 201);
     eventually("the network's item at HN", || library_has(hn, "Protocolo regional de niñez")).await;
 
+    // Files: a document of three parts for the whole network, one for Guatemala only. Nodes
+    // keep the parts, serve the file once whole, and search its text.
+    let lib = h.get(&ts, "/api/v1/library").await.1;
+    let item_id = |title: &str| {
+        lib.as_array().unwrap().iter().find(|i| i["title"]["es"] == title).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (regional, for_gt) = (item_id("Protocolo regional de niñez"), item_id("Nota para Guatemala"));
+    let pdf = crate::harness::padded_pdf(&["Entrevista en albergues fronterizos"], 2 * 1024 * 1024 + 10);
+    let (s, f) =
+        crate::network::upload(h, &ts, &regional, "protocolo.pdf", "application/pdf", pdf.clone()).await;
+    assert_eq!((s, f["parts"].as_i64(), f["text_status"].as_str()), (201, Some(3), Some("indexed")), "{f}");
+    let gt_pdf = crate::harness::pdf_with_text(&["Solo para Guatemala"]);
+    let (s, gf) = crate::network::upload(h, &ts, &for_gt, "gt.pdf", "application/pdf", gt_pdf.clone()).await;
+    assert_eq!(s, 201, "{gf}");
+    eventually("the document at HN", || whole(hn, &regional, &f, &pdf)).await;
+    let tok = hn.token("officer.hn").await;
+    let (_, found) = hn.get(&tok, "/api/v1/library?q=albergue+fronterizo").await;
+    assert_eq!(found[0]["title"]["es"], "Protocolo regional de niñez", "{found}");
+    assert_eq!(found[0]["files"][0]["sha256"], f["sha256"]);
+    // Files are added at the hub.
+    let liaison = hn.token("liaison.hn").await;
+    let (s, v) =
+        crate::network::upload(hn, &liaison, &regional, "x.png", "image/png", crate::harness::PNG.to_vec())
+            .await;
+    assert_eq!(s, 409, "{v}");
+    assert!(v.to_string().contains("hub"), "{v}");
+
     // Guatemala joins: it asks the hub for the workspace and gets all of it.
     gt.app.install_directory(signed.as_str()).await.unwrap();
     gt.app.start_federation().unwrap();
@@ -212,6 +251,21 @@ pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backen
     eventually("Guatemala's item at GT", || library_has(gt, "Nota para Guatemala")).await;
     let held = enlace_store::network::library(hn.app.db(), None, 100).await.unwrap();
     assert_eq!(held.len(), 1, "Honduras' node never received Guatemala's item: {held:?}");
+    eventually("the documents at GT", || whole(gt, &regional, &f, &pdf)).await;
+    eventually("Guatemala's document at GT", || whole(gt, &for_gt, &gf, &gt_pdf)).await;
+    let gid_file: uuid::Uuid = gf["id"].as_str().unwrap().parse().unwrap();
+    assert!(enlace_store::network::library_file(hn.app.db(), gid_file).await.unwrap().is_none());
+    assert!(enlace_store::network::library_file_parts(hn.app.db(), gid_file).await.unwrap().is_empty());
+    // A part out of range, or a description that does not hold together, is refused.
+    let hub_id = NodeId::parse("hub").unwrap();
+    let part = json!({"kind": "part", "part": {"file": gf["id"], "index": 10, "content": "aGk="}});
+    let msg = unshared(&hub.key, "hub", "gt", MessageType::WorkspaceRecord, part);
+    assert_eq!(code(gt.app.receive_envelope(&msg, Some(&hub_id)).await), "bad-record");
+    let mut desc = gf.clone();
+    desc["parts"] = json!(2);
+    let desc = json!({"kind": "file", "file": {"file": desc, "text": ""}});
+    let msg = unshared(&hub.key, "hub", "gt", MessageType::WorkspaceRecord, desc);
+    assert_eq!(code(gt.app.receive_envelope(&msg, Some(&hub_id)).await), "bad-record");
 
     // Only the hub's records are kept; an older version never replaces a newer one.
     let hn_node = NodeId::parse("hn").unwrap();
