@@ -152,6 +152,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             .context("a date")?,
             meeting: None,
             agreement: None,
+            group: None,
             visible_to,
         };
         app.edit_workspace(&secretariat, Edit::Library { id: None, data }).await.map_err(crate::explain)?;

@@ -227,6 +227,31 @@ async fn the_2016_meeting_as_demo_data(app: TestApp) {
         (forum["ends_on"].as_str(), forum["announced_by"]["state"].as_str()),
         (Some("2016-10-27"), Some("CA"))
     );
+
+    // The meeting's documents and the campaign group's, in the API and on their pages.
+    let mid = m["id"].as_str().unwrap();
+    let titles = |v: &Value| -> Vec<String> {
+        v.as_array().unwrap().iter().map(|i| i["title"]["en"].as_str().unwrap().to_string()).collect()
+    };
+    let (_, docs) = app.get(&t, &format!("/api/v1/library?meeting={mid}")).await;
+    assert_eq!(titles(&docs).len(), 3, "the workshop, the concept note, the campaigns: {docs}");
+    let (_, groups) = app.get(&t, "/api/v1/groups").await;
+    let gid = groups[0]["id"].as_str().unwrap();
+    let (_, docs) = app.get(&t, &format!("/api/v1/library?group={gid}")).await;
+    assert_eq!(titles(&docs), ["Existing information campaigns on child migration"]);
+    let (s, v) = app.get(&t, &format!("/api/v1/library?group={gid}&meeting={mid}")).await;
+    assert_eq!(s, 400, "{v}");
+    let (s, v) = app.get(&t, &format!("/api/v1/library?group={gid}&q=campana")).await;
+    assert_eq!(s, 400, "{v}");
+    let mut w = crate::ui::Web::new(&app).accept_language("fr");
+    w.sign_in("officer.hn").await;
+    w.get(&format!("/meetings/{mid}")).await.has("<h2>Documents</h2>").has(
+        "Note conceptuelle : lignes directrices pour la protection consulaire des travailleurs migrants",
+    );
+    w.get(&format!("/groups/{gid}"))
+        .await
+        .has("Campagnes d&#39;information existantes sur la migration des enfants")
+        .lacks("Note conceptuelle");
 }
 
 both_backends!(the_workspace_in_the_pages);

@@ -610,6 +610,27 @@ impl App {
         may_read(actor)?;
         let words = q.map(enlace_domain::network::query_terms).filter(|w| !w.is_empty());
         let rows = enlace_store::network::library(self.db(), words.as_deref(), LIBRARY_PAGE).await?;
+        self.library_views(actor, rows).await
+    }
+
+    /// The library items that came from a meeting or a working group (its documents), those
+    /// the user's state sees, the most recent first.
+    pub async fn library_of(
+        &self,
+        actor: &Actor,
+        link: enlace_store::network::LibraryLink,
+    ) -> Result<Vec<LibraryView>, AppError> {
+        may_read(actor)?;
+        let rows = enlace_store::network::library_linked(self.db(), link, LIBRARY_PAGE).await?;
+        self.library_views(actor, rows).await
+    }
+
+    /// The items of `rows` the actor sees, with their files.
+    async fn library_views(
+        &self,
+        actor: &Actor,
+        rows: Vec<LibraryRow>,
+    ) -> Result<Vec<LibraryView>, AppError> {
         let rows: Vec<LibraryRow> = rows.into_iter().filter(|r| files::sees(actor, &r.data)).collect();
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let mut held = enlace_store::network::library_files_of(self.db(), &ids).await?;

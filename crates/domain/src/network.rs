@@ -412,6 +412,9 @@ pub struct LibraryItemData {
     pub meeting: Option<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agreement: Option<uuid::Uuid>,
+    /// The working group it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<uuid::Uuid>,
     /// The states that see it; empty: the whole network.
     #[serde(default)]
     #[schema(value_type = Vec<String>)]
@@ -857,6 +860,7 @@ mod tests {
             date: NaiveDate::from_ymd_opt(2016, 5, 20).unwrap(),
             meeting: None,
             agreement: None,
+            group: None,
             visible_to: vec![],
         };
         assert!(item.validate(today).is_empty());

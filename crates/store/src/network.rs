@@ -423,12 +423,15 @@ fn library_from_row(r: &impl RowExt) -> Result<LibraryRow, StoreError> {
 /// whether it was written.
 pub async fn put_library_item(tx: &mut Tx, item: &LibraryRow, terms: &[String]) -> Result<bool, StoreError> {
     let n = on_tx!(tx, c => sqlx::query(
-        "INSERT INTO net_library (id, version, item_date, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO net_library (id, version, item_date, data, created_at, updated_at, meeting_id, group_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (id) DO UPDATE SET version = excluded.version, item_date = excluded.item_date,
-             data = excluded.data, updated_at = excluded.updated_at
+             data = excluded.data, updated_at = excluded.updated_at, meeting_id = excluded.meeting_id,
+             group_id = excluded.group_id
          WHERE net_library.version < excluded.version")
         .bind(item.id).bind(item.version).bind(item.data.date.to_string()).bind(to_json(&item.data))
-        .bind(item.created_at).bind(item.updated_at).execute(&mut *c).await?.rows_affected());
+        .bind(item.created_at).bind(item.updated_at).bind(item.data.meeting).bind(item.data.group)
+        .execute(&mut *c).await?.rows_affected());
     if n == 0 {
         return Ok(false);
     }
@@ -510,6 +513,29 @@ pub async fn library(
             }
         }
         let rows = q.bind(limit).fetch_all(p).await?;
+        rows.iter().map(library_from_row).collect()
+    })
+}
+
+/// What a library item may have come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LibraryLink {
+    Meeting(Uuid),
+    Group(Uuid),
+}
+
+/// The items that came from a meeting or a working group, the most recent first (at most
+/// `limit`).
+pub async fn library_linked(db: &Db, link: LibraryLink, limit: i64) -> Result<Vec<LibraryRow>, StoreError> {
+    let (col, id) = match link {
+        LibraryLink::Meeting(id) => ("meeting_id", id),
+        LibraryLink::Group(id) => ("group_id", id),
+    };
+    let sql = format!(
+        "SELECT {LIBRARY_COLS} FROM net_library WHERE {col} = $1 ORDER BY item_date DESC, id LIMIT $2"
+    );
+    on_read!(db, p => {
+        let rows = sqlx::query(AssertSqlSafe(sql.clone())).bind(id).bind(limit).fetch_all(p).await?;
         rows.iter().map(library_from_row).collect()
     })
 }

@@ -327,6 +327,7 @@ pub fn library_2016(
             date: day(2016, 6, 8),
             meeting: Some(meeting),
             agreement: agreements.get(&2).copied(),
+            group: None,
             visible_to: Vec::new(),
         },
         LibraryItemData {
@@ -347,6 +348,7 @@ pub fn library_2016(
             date: day(2016, 6, 8),
             meeting: Some(meeting),
             agreement: agreements.get(&6).copied(),
+            group: None,
             visible_to: Vec::new(),
         },
     ]
@@ -371,6 +373,38 @@ pub fn campaign_group(agreement: Option<uuid::Uuid>) -> GroupData {
         ),
         members: vec![body("OIM"), body(ST), body("RROCM")],
         agreement,
+    }
+}
+
+/// The campaign material item 8 asks the RROCM to share, filed with the campaign's group.
+pub fn campaign_material(
+    meeting: uuid::Uuid,
+    agreement: Option<uuid::Uuid>,
+    group: uuid::Uuid,
+) -> LibraryItemData {
+    LibraryItemData {
+        title: titles(
+            "Campañas informativas existentes sobre migración de niñas, niños y adolescentes",
+            "Existing information campaigns on child migration",
+            "Campagnes d'information existantes sur la migration des enfants",
+        ),
+        summary: Some(
+            LongText::parse(
+                "Recopilación de las campañas de comunicación de los gobiernos y de la sociedad civil, para \
+                 preparar la campaña regional (punto 8).",
+            )
+            .expect("demo text"),
+        ),
+        kind: LibraryKind::CampaignMaterial,
+        state: None,
+        topic: Some(short("campaña regional")),
+        audience: Some(short("público general")),
+        language: Lang::Es,
+        date: day(2016, 6, 8),
+        meeting: Some(meeting),
+        agreement,
+        group: Some(group),
+        visible_to: Vec::new(),
     }
 }
 
@@ -428,6 +462,8 @@ impl App {
         if let crate::network::Recorded::Group(g) = self.edit_workspace(actor, group).await? {
             let task = crate::network::Edit::Task { group: g.id, id: None, data: campaign_task() };
             self.edit_workspace(actor, task).await?;
+            let item = campaign_material(m.id, campaign, g.id);
+            self.edit_workspace(actor, crate::network::Edit::Library { id: None, data: item }).await?;
         }
         for e in events_2016() {
             self.create_event(actor, e).await?;

@@ -22,3 +22,8 @@ CREATE TABLE net_library_file_parts (
     content BLOB NOT NULL,
     PRIMARY KEY (file_id, idx)
 );
+-- The meeting and the working group an item came from, for their pages' lists of documents.
+ALTER TABLE net_library ADD COLUMN meeting_id BLOB;
+ALTER TABLE net_library ADD COLUMN group_id BLOB;
+CREATE INDEX net_library_meeting ON net_library(meeting_id);
+CREATE INDEX net_library_group ON net_library(group_id);

@@ -346,9 +346,14 @@ pub struct LibraryParams {
     /// Words to find in titles, summaries, topics and audiences (accents, capitals and word
     /// endings aside: "proteccion consular" finds "protección consular").
     pub q: Option<String>,
+    /// Only the documents of this meeting (not with `q`).
+    pub meeting: Option<Uuid>,
+    /// Only the documents of this working group (not with `q`).
+    pub group: Option<Uuid>,
 }
 
-/// The library items the user's state sees, the most recent first, or those a search finds.
+/// The library items the user's state sees, the most recent first, or those a search finds,
+/// or a meeting's or a working group's documents.
 #[utoipa::path(get, path = "/api/v1/library", tag = "network", params(LibraryParams),
     security(("bearer" = []), ("session" = [])),
     responses((status = 200, body = [LibraryView]), (status = 400, body = Problem), (status = 401, body = Problem)))]
@@ -357,7 +362,20 @@ pub async fn library(
     Auth(actor): Auth,
     ApiQuery(p): ApiQuery<LibraryParams>,
 ) -> Result<Json<Vec<LibraryView>>, ApiError> {
-    Ok(Json(app.library(&actor, p.q.as_deref()).await?))
+    use enlace_store::network::LibraryLink;
+    let link = match (p.meeting, p.group) {
+        (None, None) => None,
+        (Some(m), None) => Some(LibraryLink::Meeting(m)),
+        (None, Some(g)) => Some(LibraryLink::Group(g)),
+        (Some(_), Some(_)) => return Err(bad_query("group", "give a meeting or a group, not both")),
+    };
+    match (link, p.q) {
+        (None, q) => Ok(Json(app.library(&actor, q.as_deref()).await?)),
+        (Some(link), None) => Ok(Json(app.library_of(&actor, link).await?)),
+        (Some(_), Some(_)) => {
+            Err(bad_query("q", "a search covers the whole library: give it without a meeting or a group"))
+        }
+    }
 }
 
 /// Shares an item in the library (the Secretariat; a liaison officer in their state's name).
@@ -444,4 +462,8 @@ pub(crate) fn file_response(f: &LibraryFile, bytes: Vec<u8>) -> Response {
         bytes,
     )
         .into_response()
+}
+
+fn bad_query(field: &str, detail: &str) -> ApiError {
+    ApiError::field(StatusCode::BAD_REQUEST, "bad-query", field, detail)
 }

@@ -9,10 +9,13 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use enlace_app::AppError;
-use enlace_app::network::{AgreementView, ContactView, Edit, EventView, GroupView, MeetingView, Recorded};
+use enlace_app::network::{
+    AgreementView, ContactView, Edit, EventView, GroupView, LibraryView, MeetingView, Recorded,
+};
 use enlace_domain::country::{CountryCode, crm_members};
 use enlace_domain::network::{AgreementStatus, ContactFunction, Lang, LibraryKind, Party, Titles};
 use enlace_domain::role::Role;
+use enlace_store::network::LibraryLink;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
@@ -348,6 +351,7 @@ struct MeetingPage {
     mirror: bool,
     notice: String,
     m: MeetingLine,
+    docs: Vec<DocLine>,
     agenda: Vec<String>,
     summary: String,
     agreements: Vec<AgreementLine>,
@@ -384,6 +388,7 @@ async fn render_meeting(
             mirror: !here,
             notice,
             m: meeting_line(tr, &d.meeting),
+            docs: documents(page, LibraryLink::Meeting(uuid)).await,
             agenda: d.meeting.data.agenda.iter().map(|a| a.to_string()).collect(),
             summary: d.meeting.data.summary.as_ref().map(|s| s.to_string()).unwrap_or_default(),
             agreements: d.agreements.iter().map(|a| agreement_line(tr, a, page)).collect(),
@@ -958,6 +963,7 @@ struct GroupPage {
     mirror: bool,
     notice: String,
     g: GroupLine,
+    docs: Vec<DocLine>,
     states: Vec<Opt>,
     statuses: Vec<Opt>,
     form: FormData,
@@ -986,6 +992,7 @@ async fn render_group(
             mirror: !here,
             notice,
             g: group_line(tr, &g, page),
+            docs: documents(page, LibraryLink::Group(uuid)).await,
             states: states(tr, &chosen),
             statuses: statuses(tr, form.get("status").unwrap_or("open")),
             c: page.ctx.clone(),
@@ -1068,6 +1075,40 @@ struct LibraryLine {
     restricted: String,
 }
 
+/// A library item as a meeting's or a group's document: its title (to the library) and files.
+struct DocLine {
+    title: String,
+    href: String,
+    files: Vec<FileLine>,
+}
+
+fn file_lines(tr: Tr, l: &LibraryView) -> Vec<FileLine> {
+    l.files
+        .iter()
+        .map(|f| FileLine {
+            name: f.filename.clone(),
+            href: format!("/library/{}/files/{}", l.id, f.id),
+            size: tr.t1("size-kb", "kb", tr.num((f.size + 1023) / 1024)),
+            status: tr.label("library-text", f.text_status),
+            note: f.text_note.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The documents of a meeting or a group (none when they cannot be read).
+async fn documents(page: &Page, link: LibraryLink) -> Vec<DocLine> {
+    let tr = page.tr();
+    let items = page.app.library_of(page.actor(), link).await.unwrap_or_default();
+    items
+        .iter()
+        .map(|l| DocLine {
+            title: title(tr, &l.data.title),
+            href: format!("/library#item-{}", l.id),
+            files: file_lines(tr, l),
+        })
+        .collect()
+}
+
 struct FileLine {
     name: String,
     href: String,
@@ -1089,6 +1130,8 @@ struct LibraryPage {
     kinds: Vec<Opt>,
     langs: Vec<Opt>,
     states: Vec<Opt>,
+    meetings: Vec<Opt>,
+    groups: Vec<Opt>,
     form: FormData,
     errors: FieldErrors,
 }
@@ -1111,17 +1154,7 @@ async fn render_library(
         .iter()
         .map(|l| LibraryLine {
             id: l.id.to_string(),
-            files: l
-                .files
-                .iter()
-                .map(|f| FileLine {
-                    name: f.filename.clone(),
-                    href: format!("/library/{}/files/{}", l.id, f.id),
-                    size: tr.t1("size-kb", "kb", tr.num((f.size + 1023) / 1024)),
-                    status: tr.label("library-text", f.text_status),
-                    note: f.text_note.clone().unwrap_or_default(),
-                })
-                .collect(),
+            files: file_lines(tr, l),
             may_add: here
                 && (user.role == Role::RegionalAnalyst
                     || (user.role == Role::LiaisonOfficer && l.data.state == Some(user.state))),
@@ -1145,9 +1178,31 @@ async fn render_library(
         .collect();
     let chosen_lang = form.get("language").unwrap_or("es").to_string();
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let (mut meetings, mut groups) = (Vec::new(), Vec::new());
+    if keeps(page) {
+        let none = |label: &str| Opt { value: String::new(), label: tr.t(label), selected: false };
+        meetings.push(none("net-library-no-meeting"));
+        for m in page.app.meetings(page.actor()).await.unwrap_or_default() {
+            let value = m.id.to_string();
+            let selected = form.has("meeting", &value);
+            meetings.push(Opt {
+                label: format!("{} ({})", title(tr, &m.data.title), tr.date(&m.data.starts_on)),
+                value,
+                selected,
+            });
+        }
+        groups.push(none("net-library-no-group"));
+        for g in page.app.groups(page.actor()).await.unwrap_or_default() {
+            let value = g.id.to_string();
+            let selected = form.has("group", &value);
+            groups.push(Opt { label: title(tr, &g.data.title), value, selected });
+        }
+    }
     html_status(
         status,
         &LibraryPage {
+            meetings,
+            groups,
             mirror: !here,
             notice,
             q,
@@ -1218,7 +1273,7 @@ pub async fn add_library_item(p: PagePost) -> Response {
     let tr = page.tr();
     let mut errs = FieldErrors::default();
     dates(tr, &f, &["date"], &mut errs);
-    let mut m = texts(&f, &["summary", "kind", "topic", "audience", "language", "date"]);
+    let mut m = texts(&f, &["summary", "kind", "topic", "audience", "language", "date", "meeting", "group"]);
     m.insert("title".into(), titles_json(&f));
     m.insert("visible_to".into(), json!(f.all("visible_to")));
     let user = &page.actor().user;
