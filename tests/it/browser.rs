@@ -269,6 +269,14 @@ async fn the_network_workspace_is_accessible_and_kept_in_the_browser() {
     let Some(app) = spawn_app(Backend::Sqlite).await else { return };
     let ts = app.app.actor_for("analyst").await.unwrap();
     app.app.seed_network_demo(&ts).await.unwrap();
+    let liaison = app.app.actor_for("liaison.hn").await.unwrap();
+    let item = serde_json::from_value(serde_json::json!({"title": {"es": "Protocolo hondureño de retorno"},
+        "kind": "protocol", "state": "HN", "language": "es", "date": "2016-05-20"}))
+    .unwrap();
+    app.app
+        .edit_workspace(&liaison, enlace_app::network::Edit::Library { id: None, data: item })
+        .await
+        .unwrap();
     let url = |path: &str| app.url(path).replace("127.0.0.1", "localhost");
     let b = Browser::start("es", 1280, 900).await;
     b.goto(&url("/login")).await;
@@ -314,5 +322,31 @@ async fn the_network_workspace_is_accessible_and_kept_in_the_browser() {
     b.wait_for_text("Compartir las campañas informativas existentes").await;
     accessible(&b, "group").await;
     shot(&b, "16-group").await;
+
+    // Honduras' liaison officer adds a document to one of Honduras' items through its form;
+    // its text is searched at once; the library then reads in French and in English.
+    b.goto(&url("/library")).await;
+    b.wait_for_text("Protocolo hondureño de retorno").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("protocolo.pdf");
+    std::fs::write(&file, crate::harness::pdf_with_text(&["Entrevista en albergues fronterizos"])).unwrap();
+    b.keys("form[action$='/files'] input[type=file]", file.to_str().unwrap()).await;
+    b.click("form[action$='/files'] button").await;
+    b.wait_for_text("protocolo.pdf").await;
+    b.wait_for_text("texto incluido en la búsqueda").await;
+    b.goto(&url("/library?q=albergue+fronterizo")).await;
+    b.wait_for_text("Protocolo hondureño de retorno").await;
+    accessible(&b, "library with a file").await;
+    shot(&b, "18-library-file").await;
+    for (lang, title, status) in
+        [("fr", "Bibliothèque", "texte inclus dans la recherche"), ("en", "Library", "text searched")]
+    {
+        b.select("lang", lang).await;
+        b.click("form.lang button").await;
+        b.goto(&url("/library")).await;
+        b.wait_for_text(title).await;
+        b.wait_for_text(status).await;
+        accessible(&b, &format!("library ({lang})")).await;
+    }
     b.quit().await;
 }

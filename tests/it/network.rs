@@ -14,6 +14,7 @@ both_backends!(each_state_keeps_its_own_directory_entries);
 both_backends!(working_groups_and_their_tasks);
 both_backends!(the_library_finds_with_or_without_accents);
 both_backends!(library_files_are_checked_kept_and_searched);
+both_backends!(items_a_state_does_not_see_do_not_fill_its_page);
 
 fn meeting_body() -> Value {
     json!({"title": {"es": "Reunión de la Red", "en": "Network meeting"}, "starts_on": "2016-06-08",
@@ -888,4 +889,29 @@ async fn library_files_are_checked_kept_and_searched(app: TestApp) {
     assert_eq!((s, bytes == docx), (200, true));
     assert_eq!(h["content-type"], DOCX);
     assert_eq!(files_of(honduras.clone()).await.as_array().unwrap().len(), 2);
+}
+
+/// The library shows at most 200 items; those the user's state does not see are skipped
+/// rather than counted (200 newer items for Mexico only do not hide an older one for all).
+async fn items_a_state_does_not_see_do_not_fill_its_page(app: TestApp) {
+    use enlace_app::network::Edit;
+    let ts = app.app.actor_for("analyst").await.unwrap();
+    let item = |title: String, date: &str, visible: Value| {
+        serde_json::from_value(json!({"title": {"es": title}, "kind": "report", "language": "es",
+            "date": date, "visible_to": visible}))
+        .unwrap()
+    };
+    let data = item("Informe para toda la red".into(), "2016-01-01", json!([]));
+    app.app.edit_workspace(&ts, Edit::Library { id: None, data }).await.unwrap();
+    for i in 0..enlace_app::network::LIBRARY_PAGE {
+        let data = item(format!("Informe {i} para México"), "2016-06-01", json!(["MX"]));
+        app.app.edit_workspace(&ts, Edit::Library { id: None, data }).await.unwrap();
+    }
+    let officer = app.token("officer.hn").await;
+    let (_, v) = app.get(&officer, "/api/v1/library").await;
+    let titles: Vec<&str> =
+        v.as_array().unwrap().iter().map(|i| i["title"]["es"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Informe para toda la red"]);
+    let (_, v) = app.get(&app.token("analyst").await, "/api/v1/library").await;
+    assert_eq!(v.as_array().unwrap().len() as i64, enlace_app::network::LIBRARY_PAGE);
 }

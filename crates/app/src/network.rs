@@ -34,6 +34,7 @@ use crate::fed::linkage::{hub_of, to_hub};
 mod files;
 use crate::fed::refused;
 use crate::{Actor, App, AppError, access, audit, event};
+pub use files::FileAdded;
 
 /// Who records meetings and agreements.
 const RECORDERS: &[Role] = &[Role::RegionalAnalyst, Role::LiaisonOfficer];
@@ -604,12 +605,26 @@ impl App {
     }
 
     /// The library items the user's state sees (the Secretariat sees all), the most recent
-    /// first, at most [`LIBRARY_PAGE`]; with `q`, those whose titles, summary, topic and audience hold every word of it
+    /// first, at most [`LIBRARY_PAGE`]; with `q`, those whose titles, summary, topic, audience and documents' text hold every word of it
     /// (accents, capitals and word endings aside).
     pub async fn library(&self, actor: &Actor, q: Option<&str>) -> Result<Vec<LibraryView>, AppError> {
         may_read(actor)?;
         let words = q.map(enlace_domain::network::query_terms).filter(|w| !w.is_empty());
-        let rows = enlace_store::network::library(self.db(), words.as_deref(), LIBRARY_PAGE).await?;
+        // Items the user's state does not see are skipped, not counted: read on until a page
+        // is full (or the library ends; at most twenty pages are read).
+        let mut rows = Vec::new();
+        let mut offset = 0;
+        for _ in 0..20 {
+            let page =
+                enlace_store::network::library(self.db(), words.as_deref(), LIBRARY_PAGE, offset).await?;
+            let n = page.len() as i64;
+            rows.extend(page.into_iter().filter(|r| files::sees(actor, &r.data)));
+            offset += n;
+            if n < LIBRARY_PAGE || rows.len() as i64 >= LIBRARY_PAGE {
+                break;
+            }
+        }
+        rows.truncate(LIBRARY_PAGE as usize);
         self.library_views(actor, rows).await
     }
 
@@ -702,8 +717,7 @@ impl App {
                     // The same checks the hub makes, on the copy held here, so that what is
                     // sent is what the hub will take.
                     check_edit(tx, &actor, &edit).await?;
-                    let author = json!({"name": actor.user.display_name, "role": actor.user.role,
-                        "state": actor.user.state});
+                    let author = author_of(&actor);
                     let mut p = match serde_json::to_value(&edit) {
                         Ok(Value::Object(m)) => m,
                         _ => Map::new(),
@@ -1179,25 +1193,9 @@ pub(crate) async fn receive_edit(
     if !hub {
         return Err(refused("not-the-hub", "the network's workspace is kept at its hub"));
     }
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Author {
-        name: String,
-        role: Role,
-        #[serde(deserialize_with = "country")]
-        state: enlace_domain::country::CountryCode,
-    }
-    fn country<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> Result<enlace_domain::country::CountryCode, D::Error> {
-        let s = String::deserialize(d)?;
-        enlace_domain::country::CountryCode::parse(&s).map_err(serde::de::Error::custom)
-    }
     let mut p = v.payload.clone();
     let author: Author = serde_json::from_value(p.remove("author").unwrap_or(Value::Null))
         .map_err(|e| refused("bad-edit", format!("author: {e}")))?;
-    let edit: Edit = serde_json::from_value(Value::Object(p))
-        .map_err(|e| refused("bad-edit", format!("the edit: {e}")))?;
     if !sender_states.iter().any(|s| s == author.state.as_str()) {
         return Err(refused(
             "not-your-state",
@@ -1205,9 +1203,43 @@ pub(crate) async fn receive_edit(
         ));
     }
     let node = v.header.from.as_str();
+    let actor = remote_actor(node, &author, now)?;
+    if p.get("op").and_then(Value::as_str) == Some("file_part") {
+        files::receive_upload_part(tx, node, &author, &actor, p, now).await.map_err(to_refusal)?;
+        return Ok(false);
+    }
+    let edit: Edit = serde_json::from_value(Value::Object(p))
+        .map_err(|e| refused("bad-edit", format!("the edit: {e}")))?;
+    apply_edit(tx, &actor, peers, edit, now).await.map_err(to_refusal)?;
+    Ok(!peers.is_empty())
+}
+
+/// How a change sent to the hub names its author.
+fn author_of(actor: &Actor) -> Value {
+    json!({"name": actor.user.display_name, "role": actor.user.role, "state": actor.user.state})
+}
+
+/// A node's user as the author of a change sent to the hub.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Author {
+    name: String,
+    role: Role,
+    #[serde(deserialize_with = "country")]
+    state: enlace_domain::country::CountryCode,
+}
+
+fn country<'de, D: serde::Deserializer<'de>>(d: D) -> Result<enlace_domain::country::CountryCode, D::Error> {
+    let s = String::deserialize(d)?;
+    enlace_domain::country::CountryCode::parse(&s).map_err(serde::de::Error::custom)
+}
+
+/// The author of a change a node sent, as an actor of the hub (no account here: a name, a
+/// role and a state, the username `<node>.<role>`).
+fn remote_actor(node: &str, author: &Author, now: DateTime<Utc>) -> Result<Actor, AppError> {
     let username = enlace_domain::user::Username::parse(&format!("{node}.{}", author.role.as_str()))
         .map_err(|e| refused("bad-edit", e))?;
-    let actor = Actor {
+    Ok(Actor {
         user: enlace_domain::user::User {
             id: enlace_domain::ids::UserId(Uuid::nil()),
             username,
@@ -1223,13 +1255,15 @@ pub(crate) async fn receive_edit(
             created_at: now,
         },
         source: Some(format!("node {node}")),
-    };
-    let to_refusal = |e: AppError| match e {
+    })
+}
+
+/// A rule the hub's copy breaks becomes the sender's permanent refusal.
+fn to_refusal(e: AppError) -> AppError {
+    match e {
         AppError::Federation { .. } | AppError::Store(_) | AppError::Unavailable(_) => e,
         other => refused("edit-refused", other.to_string()),
-    };
-    apply_edit(tx, &actor, peers, edit, now).await.map_err(to_refusal)?;
-    Ok(!peers.is_empty())
+    }
 }
 
 impl App {

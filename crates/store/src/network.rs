@@ -478,13 +478,14 @@ pub async fn library_item_tx(tx: &mut Tx, id: Uuid) -> Result<Option<LibraryRow>
     })
 }
 
-/// The most recent items (at most `limit`); or, with `words`, those whose terms hold, for every
+/// The most recent items (at most `limit`, after the first `offset`); or, with `words`, those whose terms hold, for every
 /// word of the query, one of its forms (`words`, from `enlace_domain::network::query_terms`),
 /// the most recent first. One statement: a subquery on the terms' index per word.
 pub async fn library(
     db: &Db,
     words: Option<&[Vec<String>]>,
     limit: i64,
+    offset: i64,
 ) -> Result<Vec<LibraryRow>, StoreError> {
     let words: Vec<&Vec<String>> = words.unwrap_or_default().iter().filter(|f| !f.is_empty()).collect();
     let mut n = 0;
@@ -500,10 +501,10 @@ pub async fn library(
             marks.join(", ")
         ));
     }
-    let limit_mark = mark();
+    let (limit_mark, offset_mark) = (mark(), mark());
     let filter = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
     let sql = format!(
-        "SELECT {LIBRARY_COLS} FROM net_library {filter} ORDER BY item_date DESC, id LIMIT {limit_mark}"
+        "SELECT {LIBRARY_COLS} FROM net_library {filter} ORDER BY item_date DESC, id LIMIT {limit_mark} OFFSET {offset_mark}"
     );
     on_read!(db, p => {
         let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
@@ -512,7 +513,7 @@ pub async fn library(
                 q = q.bind(f.clone());
             }
         }
-        let rows = q.bind(limit).fetch_all(p).await?;
+        let rows = q.bind(limit).bind(offset).fetch_all(p).await?;
         rows.iter().map(library_from_row).collect()
     })
 }
@@ -661,4 +662,59 @@ pub async fn library_file_parts_tx(tx: &mut Tx, file: Uuid) -> Result<Vec<(i64, 
             .bind(file).fetch_all(&mut *c).await?;
         rows.iter().map(|r| Ok((r.int("idx")?, r.bytes("content")?))).collect()
     })
+}
+
+/// At the hub: a file a node's user sent, while its parts arrive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadRow {
+    pub file_id: Uuid,
+    pub sender: String,
+    pub parts: i64,
+    /// What was sent and by whom (JSON, the application's).
+    pub data: serde_json::Value,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Keeps an upload's description unless it is held already. Returns whether it was written.
+pub async fn put_upload(tx: &mut Tx, u: &UploadRow) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "INSERT INTO net_library_uploads (file_id, sender, parts, data, received_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (file_id) DO NOTHING")
+        .bind(u.file_id).bind(&u.sender).bind(u.parts).bind(u.data.to_string()).bind(u.received_at)
+        .execute(&mut *c).await?.rows_affected());
+    Ok(n > 0)
+}
+
+/// The uploads every part of which has arrived.
+pub async fn complete_uploads(db: &Db) -> Result<Vec<UploadRow>, StoreError> {
+    on_read!(db, p => {
+        let rows = sqlx::query(
+            "SELECT u.file_id, u.sender, u.parts, u.data, u.received_at FROM net_library_uploads u
+             WHERE (SELECT COUNT(*) FROM net_library_file_parts p WHERE p.file_id = u.file_id) = u.parts
+             ORDER BY u.received_at, u.file_id")
+            .fetch_all(p).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UploadRow {
+                    file_id: r.uuid("file_id")?,
+                    sender: r.text("sender")?,
+                    parts: r.int("parts")?,
+                    data: json("data", &r.text("data")?)?,
+                    received_at: r.ts("received_at")?,
+                })
+            })
+            .collect()
+    })
+}
+
+/// Ends an upload: forgets its description and, when `drop_parts`, its parts (it was refused).
+/// Returns whether it was still there.
+pub async fn end_upload(tx: &mut Tx, file: Uuid, drop_parts: bool) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query("DELETE FROM net_library_uploads WHERE file_id = $1")
+        .bind(file).execute(&mut *c).await?.rows_affected());
+    if drop_parts {
+        on_tx!(tx, c => sqlx::query("DELETE FROM net_library_file_parts WHERE file_id = $1")
+            .bind(file).execute(&mut *c).await.map(|_| ())?);
+    }
+    Ok(n > 0)
 }

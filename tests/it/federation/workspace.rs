@@ -45,6 +45,14 @@ async fn directory_has(t: &TestApp, name: &str) -> Option<()> {
     d.as_array()?.iter().any(|c| c["name"] == name).then_some(())
 }
 
+/// The first file of the first item a search finds at a node, once its text is searched.
+async fn found_file(t: &TestApp, q: &str) -> Option<Value> {
+    let tok = t.token("analyst").await;
+    let (_, v) = t.get(&tok, &format!("/api/v1/library?q={q}")).await;
+    let f = v.as_array()?.first()?["files"].as_array()?.first()?.clone();
+    (f["text_status"] == "indexed").then_some(f)
+}
+
 /// Whether a node serves a library file whole (all its parts arrived, the same bytes).
 async fn whole(t: &TestApp, item: &str, file: &Value, want: &[u8]) -> Option<()> {
     let path = format!("/api/v1/library/{item}/files/{}", file["id"].as_str()?);
@@ -232,13 +240,31 @@ pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backen
     let (_, found) = hn.get(&tok, "/api/v1/library?q=albergue+fronterizo").await;
     assert_eq!(found[0]["title"]["es"], "Protocolo regional de niñez", "{found}");
     assert_eq!(found[0]["files"][0]["sha256"], f["sha256"]);
-    // Files are added at the hub.
+    // Honduras' liaison officer adds a Word document to a Honduran item at their own node:
+    // checked there, sent to the hub in parts, read and kept there, published back.
+    let mut hn_item = item("Protocolo hondureño de retorno", json!([]));
+    hn_item["state"] = json!("HN");
+    let (s, v) = h.post(&ts, "/api/v1/library", &hn_item).await;
+    assert_eq!(s, 201, "{v}");
+    let hn_item = v["id"].as_str().unwrap().to_string();
+    eventually("Honduras' item at HN", || library_has(hn, "Protocolo hondureño de retorno")).await;
     let liaison = hn.token("liaison.hn").await;
-    let (s, v) =
-        crate::network::upload(hn, &liaison, &regional, "x.png", "image/png", crate::harness::PNG.to_vec())
-            .await;
-    assert_eq!(s, 409, "{v}");
-    assert!(v.to_string().contains("hub"), "{v}");
+    let png = crate::harness::PNG.to_vec();
+    let (s, v) = crate::network::upload(hn, &liaison, &regional, "x.png", "image/png", png.clone()).await;
+    assert_eq!(s, 403, "not Honduras' item to change: {v}");
+    let (s, v) = crate::network::upload(hn, &liaison, &hn_item, "foto.pdf", "application/pdf", png).await;
+    assert_eq!(s, 422, "checked at the node before it is sent: {v}");
+    let docx = crate::harness::docx_with_text(&["Retorno asistido de niñez acompañada"]);
+    let docx_ct = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+    let (s, v) = crate::network::upload(hn, &liaison, &hn_item, "retorno.docx", docx_ct, docx.clone()).await;
+    assert_eq!(s, 202, "{v}");
+    assert!(v["sent_to_hub"].is_string(), "{v}");
+    let at_hub = eventually("the document kept at the hub", || found_file(h, "retorno+asistido")).await;
+    assert_eq!(at_hub["filename"], "retorno.docx");
+    let back = eventually("the document back at HN", || found_file(hn, "retorno+asistido")).await;
+    assert_eq!(back["sha256"], at_hub["sha256"]);
+    eventually("its content at HN", || whole(hn, &hn_item, &back, &docx)).await;
+    assert!(h.audit_actions().await.iter().any(|a| a == "network.library_file"));
 
     // Guatemala joins: it asks the hub for the workspace and gets all of it.
     gt.app.install_directory(signed.as_str()).await.unwrap();
@@ -249,8 +275,11 @@ pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backen
     eventually("HN's entry at GT", || directory_has(gt, "Punto focal de Honduras")).await;
     eventually("the group at GT", || group_version(gt, &gid, 2)).await;
     eventually("Guatemala's item at GT", || library_has(gt, "Nota para Guatemala")).await;
-    let held = enlace_store::network::library(hn.app.db(), None, 100).await.unwrap();
-    assert_eq!(held.len(), 1, "Honduras' node never received Guatemala's item: {held:?}");
+    let held = enlace_store::network::library(hn.app.db(), None, 100, 0).await.unwrap();
+    assert!(
+        held.iter().all(|l| l.data.visible_to.is_empty()),
+        "Honduras' node never received Guatemala's item: {held:?}"
+    );
     eventually("the documents at GT", || whole(gt, &regional, &f, &pdf)).await;
     eventually("Guatemala's document at GT", || whole(gt, &for_gt, &gf, &gt_pdf)).await;
     let gid_file: uuid::Uuid = gf["id"].as_str().unwrap().parse().unwrap();
@@ -304,6 +333,26 @@ pub(super) async fn the_hub_keeps_the_workspace_and_the_nodes_hold_copies(backen
         "author": {"name": "x", "role": "consular_officer", "state": "HN"}});
     let m6 = unshared(&net.hn.key, "hn", "hub", MessageType::WorkspaceEdit, other);
     assert_eq!(code(h.app.receive_envelope(&m6, Some(&hn_node)).await), "edit-refused");
+    // A file's parts from a node: only for an item its user may change, within the file, and
+    // a whole that is not what was announced is refused when the last part arrives.
+    let part_of = |item: &str, index: i64, sha: &str| {
+        let id = uuid::Uuid::now_v7();
+        json!({"op": "file_part", "author": {"name": "x", "role": "liaison_officer", "state": "HN"},
+            "file": {"id": id, "item": item, "filename": "x.png", "content_type": "image/png", "size": 2,
+                "sha256": sha, "parts": 1},
+            "part": {"file": id, "index": index, "content": "aGk="}})
+    };
+    let zeros = "0".repeat(64);
+    let m7 = unshared(&net.hn.key, "hn", "hub", MessageType::WorkspaceEdit, part_of(&regional, 0, &zeros));
+    assert_eq!(code(h.app.receive_envelope(&m7, Some(&hn_node)).await), "edit-refused");
+    let m8 = unshared(&net.hn.key, "hn", "hub", MessageType::WorkspaceEdit, part_of(&hn_item, 1, &zeros));
+    assert_eq!(code(h.app.receive_envelope(&m8, Some(&hn_node)).await), "bad-edit");
+    let m9 = unshared(&net.hn.key, "hn", "hub", MessageType::WorkspaceEdit, part_of(&hn_item, 0, &zeros));
+    h.app.receive_envelope(&m9, Some(&hn_node)).await.unwrap();
+    eventually("the refusal of a file that is not what it said", || async {
+        h.audit_actions().await.iter().any(|a| a == "network.library_file_refused").then_some(())
+    })
+    .await;
     // A node asking a node that is not the hub for the workspace is refused.
     let ask = unshared(&net.gt.key, "gt", "hn", MessageType::WorkspaceSync, json!({}));
     assert_eq!(code(hn.app.receive_envelope(&ask, Some(&NodeId::parse("gt").unwrap())).await), "not-the-hub");

@@ -113,6 +113,12 @@ impl App {
         if h.message_type == MessageType::LinkageSubmission && !received.duplicate {
             self.kick_matcher();
         }
+        if h.message_type == MessageType::WorkspaceEdit && !received.duplicate && is_hub(&me) {
+            // Perhaps the last part of a file a node's user sent: read and keep it, off the
+            // inbox's transaction.
+            let app = self.clone();
+            tokio::spawn(async move { app.finish_uploads().await });
+        }
         Ok(received)
     }
 }

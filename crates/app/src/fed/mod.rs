@@ -242,7 +242,7 @@ pub fn agreed_field_subsets() -> std::collections::BTreeMap<MessageType, std::co
         (MessageType::WorkspaceSync, set(&[&["since"]])),
         (
             MessageType::WorkspaceEdit,
-            set(&[&["op", "meeting", "agreement", "data", "author", "id", "group"]]),
+            set(&[&["op", "meeting", "agreement", "data", "author", "id", "group", "file", "part"]]),
         ),
         (MessageType::Receipt, set(&[&["status"]])),
     ]
@@ -426,6 +426,9 @@ impl App {
         tokio::spawn(async move { app.relay_loop().await });
         let app = self.clone();
         tokio::spawn(async move { app.matcher_loop().await });
+        // Uploads from nodes whose parts all arrived before a restart.
+        let app = self.clone();
+        tokio::spawn(async move { app.finish_uploads().await });
         fed.started.store(true, std::sync::atomic::Ordering::Relaxed);
         let app = self.clone();
         tokio::spawn(async move {

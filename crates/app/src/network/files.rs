@@ -27,10 +27,15 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Peer, RECORDERS, Record, keep_terms, library_for_states, publish_to};
+use super::{
+    Author, Peer, RECORDERS, Record, author_of, keep_terms, library_for_states, publish_to, remote_actor,
+};
 use crate::extract::{Extracted, check_docx, extract};
+use crate::fed::linkage::{hub_of, to_hub};
 use crate::{Actor, App, AppError, access, audit, event};
 use enlace_domain::error::ValidationErrors;
+use enlace_fed::envelope::MessageType;
+use serde_json::{Map, Value};
 
 /// A file's description and its text, as published.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,15 +120,20 @@ struct Upload {
     bytes: Arc<Vec<u8>>,
 }
 
-async fn prepare(item: Uuid, filename: &str, content_type: &str, bytes: Vec<u8>) -> Result<Upload, AppError> {
+/// Checks an upload's name and content: the name made safe, and the kind.
+fn check(filename: &str, content_type: &str, bytes: &[u8]) -> Result<(String, FileKind), AppError> {
     let mut e = ValidationErrors::new();
     let filename = e.check("filename", clean_filename(filename));
-    let kind = e.check("file", check_library_file(content_type, &bytes));
+    let kind = e.check("file", check_library_file(content_type, bytes));
     if kind == Some(FileKind::Docx) {
-        e.check("file", check_docx(&bytes));
+        e.check("file", check_docx(bytes));
     }
     e.into_result()?;
-    let (filename, kind) = (filename.expect("checked"), kind.expect("checked"));
+    Ok((filename.expect("checked"), kind.expect("checked")))
+}
+
+async fn prepare(item: Uuid, filename: &str, content_type: &str, bytes: Vec<u8>) -> Result<Upload, AppError> {
+    let (filename, kind) = check(filename, content_type, &bytes)?;
     let bytes = Arc::new(bytes);
     let Extracted { status, note, text } = extract(kind, bytes.clone()).await;
     let file = LibraryFile {
@@ -142,11 +152,75 @@ async fn prepare(item: Uuid, filename: &str, content_type: &str, bytes: Vec<u8>)
     Ok(Upload { file, text, bytes })
 }
 
+/// What became of a file added: kept here, or sent to the hub (it comes back with the hub's
+/// publication, its text read there).
+#[derive(Debug, Clone)]
+pub enum FileAdded {
+    Kept(LibraryFile),
+    SentToHub { message: Uuid },
+}
+
+/// Stores a checked upload where the workspace is kept, publishes it and audits it, in the
+/// caller's transaction. `None` when the file is held already (an upload finished twice).
+async fn keep_upload(
+    tx: &mut Tx,
+    actor: &Actor,
+    peers: &[Peer],
+    up: &Upload,
+    now: DateTime<Utc>,
+) -> Result<Option<LibraryFile>, AppError> {
+    let item = up.file.item;
+    let l =
+        enlace_store::network::library_item_tx(tx, item).await?.ok_or(AppError::NotFound("library item"))?;
+    may_change(actor, &l.data)?;
+    let mut files = enlace_store::network::library_files_tx(tx, item).await?;
+    if files.iter().any(|(f, _)| f.id == up.file.id) {
+        return Ok(None);
+    }
+    if files.len() >= LIBRARY_FILES_PER_ITEM {
+        return Err(AppError::invalid(
+            "file",
+            format!("an item holds at most {LIBRARY_FILES_PER_ITEM} files"),
+        ));
+    }
+    let f = &up.file;
+    if !enlace_store::network::put_library_file(tx, f, &up.text).await? {
+        return Ok(None);
+    }
+    let parts: Vec<(i64, Vec<u8>)> =
+        up.bytes.chunks(LIBRARY_FILE_PART_BYTES).enumerate().map(|(i, c)| (i as i64, c.to_vec())).collect();
+    for (i, c) in &parts {
+        enlace_store::network::put_library_file_part(tx, f.id, *i, c).await?;
+    }
+    files.push((f.clone(), up.text.clone()));
+    keep_terms(tx, &l.data, item, &files).await?;
+    publish_file(tx, peers, &l.data, f, &up.text, &parts, now).await?;
+    let detail = json!({"item": item, "file": f.id, "kind": f.kind, "size": f.size,
+        "sha256": f.sha256, "text_status": f.text_status});
+    audit(tx, event(Some(actor), "network.library_file", "library", Some(item.to_string()), detail)).await?;
+    Ok(Some(f.clone()))
+}
+
+/// What a node's user's upload says of the file, in each of its parts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UploadDesc {
+    id: Uuid,
+    item: Uuid,
+    filename: String,
+    content_type: String,
+    size: i64,
+    sha256: String,
+    parts: i64,
+}
+
 impl App {
-    /// Adds a file to a library item, where the workspace is kept: checked (type, size, that
+    /// Adds a file to a library item. Where the workspace is kept: checked (type, size, that
     /// the bytes are what they claim), its text read for the search (a document that cannot
     /// be read is kept, marked unparseable), stored, published to the nodes that see the item,
-    /// audited, in one transaction.
+    /// audited, in one transaction. On another node of a network: checked the same way
+    /// against the copy held here, then sent to the hub in parts (`workspace_edit`,
+    /// "file_part"), which reads it and publishes it back.
     pub async fn add_library_file(
         &self,
         actor: &Actor,
@@ -154,16 +228,15 @@ impl App {
         filename: &str,
         content_type: &str,
         bytes: Vec<u8>,
-    ) -> Result<LibraryFile, AppError> {
+    ) -> Result<FileAdded, AppError> {
         self.guard(actor, access::require_role(actor, RECORDERS)).await?;
-        let peers = self.keeper().await.map_err(|e| match e {
-            AppError::Conflict(_) => AppError::Conflict(
-                "files are added to the library at the hub, which keeps the network's workspace: \
-                 sign in there to add this one"
-                    .into(),
-            ),
-            other => other,
-        })?;
+        let peers = match self.keeper().await {
+            Ok(peers) => peers,
+            Err(AppError::Conflict(_)) => {
+                return self.send_file(actor, item, filename, content_type, bytes).await;
+            }
+            Err(e) => return Err(e),
+        };
         // Refuse what may be refused before reading a document's text.
         let l = enlace_store::network::library_item(self.db(), item)
             .await?
@@ -176,51 +249,159 @@ impl App {
             .write(move |tx| {
                 let (actor, peers, up) = (actor_w.clone(), peers_w.clone(), up.clone());
                 Box::pin(async move {
-                    let l = enlace_store::network::library_item_tx(tx, item)
+                    keep_upload(tx, &actor, &peers, &up, enlace_store::now())
                         .await?
-                        .ok_or(AppError::NotFound("library item"))?;
-                    may_change(&actor, &l.data)?;
-                    let mut files = enlace_store::network::library_files_tx(tx, item).await?;
-                    if files.len() >= LIBRARY_FILES_PER_ITEM {
-                        return Err(AppError::invalid(
-                            "file",
-                            format!("an item holds at most {LIBRARY_FILES_PER_ITEM} files"),
-                        ));
-                    }
-                    let f = &up.file;
-                    enlace_store::network::put_library_file(tx, f, &up.text).await?;
-                    let parts: Vec<(i64, Vec<u8>)> = up
-                        .bytes
-                        .chunks(LIBRARY_FILE_PART_BYTES)
-                        .enumerate()
-                        .map(|(i, c)| (i as i64, c.to_vec()))
-                        .collect();
-                    for (i, c) in &parts {
-                        enlace_store::network::put_library_file_part(tx, f.id, *i, c).await?;
-                    }
-                    files.push((f.clone(), up.text.clone()));
-                    keep_terms(tx, &l.data, item, &files).await?;
-                    publish_file(tx, &peers, &l.data, f, &up.text, &parts, enlace_store::now()).await?;
-                    let detail = json!({"item": item, "file": f.id, "kind": f.kind, "size": f.size,
-                        "sha256": f.sha256, "text_status": f.text_status});
-                    audit(
-                        tx,
-                        event(
-                            Some(&actor),
-                            "network.library_file",
-                            "library",
-                            Some(item.to_string()),
-                            detail,
-                        ),
-                    )
-                    .await?;
-                    Ok(f.clone())
+                        .ok_or_else(|| AppError::Conflict("this file is held already".into()))
                 })
             })
             .await;
         let r = self.guard(actor, r).await?;
         self.published(&peers);
+        Ok(FileAdded::Kept(r))
+    }
+
+    /// On a node of a network: checks an upload against the copy held here and queues it to
+    /// the hub in parts, each saying what the whole is, in one transaction.
+    async fn send_file(
+        &self,
+        actor: &Actor,
+        item: Uuid,
+        filename: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<FileAdded, AppError> {
+        let now = enlace_store::now();
+        let l = enlace_store::network::library_item(self.db(), item)
+            .await?
+            .ok_or(AppError::NotFound("library item"))?;
+        self.guard(actor, may_change(actor, &l.data)).await?;
+        let (filename, kind) = check(filename, content_type, &bytes)?;
+        let held = enlace_store::network::library_files_of(self.db(), &[item]).await?;
+        if held.len() >= LIBRARY_FILES_PER_ITEM {
+            return Err(AppError::invalid(
+                "file",
+                format!("an item holds at most {LIBRARY_FILES_PER_ITEM} files"),
+            ));
+        }
+        let (dir, _) = self.my_entry(now).await?;
+        let hub = hub_of(&dir)?;
+        let desc = UploadDesc {
+            id: Uuid::now_v7(),
+            item,
+            filename,
+            content_type: kind.media_type().to_string(),
+            size: bytes.len() as i64,
+            sha256: sha256_hex(&bytes),
+            parts: part_count(bytes.len()) as i64,
+        };
+        let (actor_w, bytes) = (actor.clone(), Arc::new(bytes));
+        let r = self
+            .db()
+            .write(move |tx| {
+                let (actor, desc, hub, bytes) = (actor_w.clone(), desc.clone(), hub.clone(), bytes.clone());
+                Box::pin(async move {
+                    let mut first = None;
+                    for (i, c) in bytes.chunks(LIBRARY_FILE_PART_BYTES).enumerate() {
+                        let mut p = Map::new();
+                        p.insert("op".into(), json!("file_part"));
+                        p.insert("author".into(), author_of(&actor));
+                        p.insert("file".into(), json!(desc));
+                        p.insert(
+                            "part".into(),
+                            json!(WirePart { file: desc.id, index: i as i64, content: B64.encode(c) }),
+                        );
+                        let id = to_hub(tx, &hub, MessageType::WorkspaceEdit, p, now).await?;
+                        first.get_or_insert(id);
+                    }
+                    let message = first.expect("a file has a part");
+                    let detail = json!({"op": "file", "hub": hub, "message": message, "item": desc.item,
+                        "file": desc.id, "size": desc.size, "sha256": desc.sha256});
+                    audit(tx, event(Some(&actor), "network.edit_sent", "workspace", None, detail)).await?;
+                    Ok(FileAdded::SentToHub { message })
+                })
+            })
+            .await;
+        let r = self.guard(actor, r).await?;
+        self.kick_relay();
         Ok(r)
+    }
+
+    /// At the hub: keeps every upload whose parts have all arrived from a node (its text read,
+    /// published to the nodes that see its item, the sender's among them), or refuses it
+    /// (audited, its parts dropped). Run after each part received, and once at start.
+    pub(crate) async fn finish_uploads(&self) {
+        let Ok(peers) = self.keeper().await else { return };
+        let ups = match enlace_store::network::complete_uploads(self.db()).await {
+            Ok(u) => u,
+            Err(e) => return tracing::warn!(error = %e, "cannot read the uploads"),
+        };
+        for u in ups {
+            if let Err(e) = self.finish_upload(&peers, u).await {
+                tracing::warn!(error = %e, "an upload could not be finished; it is tried again later");
+            }
+        }
+        self.published(&peers);
+    }
+
+    async fn finish_upload(
+        &self,
+        peers: &[Peer],
+        u: enlace_store::network::UploadRow,
+    ) -> Result<(), AppError> {
+        let now = enlace_store::now();
+        let desc: UploadDesc = serde_json::from_value(u.data["file"].clone())
+            .map_err(|e| AppError::Rule(format!("a stored upload cannot be read: {e}")))?;
+        let author: Author = serde_json::from_value(u.data["author"].clone())
+            .map_err(|e| AppError::Rule(format!("a stored upload cannot be read: {e}")))?;
+        let actor = remote_actor(&u.sender, &author, now)?;
+        let parts = enlace_store::network::library_file_parts(self.db(), desc.id).await?;
+        let bytes: Vec<u8> = parts.into_iter().flat_map(|(_, c)| c).collect();
+        let checked: Result<Arc<Upload>, String> =
+            if bytes.len() as i64 != desc.size || sha256_hex(&bytes) != desc.sha256 {
+                Err("its parts do not make the file announced (size or SHA-256)".into())
+            } else {
+                prepare(desc.item, &desc.filename, &desc.content_type, bytes)
+                    .await
+                    .map(|mut up| {
+                        up.file.id = desc.id;
+                        Arc::new(up)
+                    })
+                    .map_err(|e| e.to_string())
+            };
+        let (peers, file) = (peers.to_vec(), desc.id);
+        self.db()
+            .write(move |tx| {
+                let (actor, peers, checked, author) =
+                    (actor.clone(), peers.clone(), checked.clone(), author.clone());
+                Box::pin(async move {
+                    let kept = match &checked {
+                        Ok(up) => match keep_upload(tx, &actor, &peers, up, now).await {
+                            Ok(_) => Ok(()),
+                            Err(e @ (AppError::Store(_) | AppError::Unavailable(_))) => return Err(e),
+                            Err(e) => Err(e.to_string()),
+                        },
+                        Err(m) => Err(m.clone()),
+                    };
+                    match kept {
+                        Ok(()) => {
+                            enlace_store::network::end_upload(tx, file, false).await?;
+                            Ok(())
+                        }
+                        Err(reason) => {
+                            // Refused: what the node's user sent breaks a rule here.
+                            enlace_store::network::end_upload(tx, file, true).await?;
+                            let detail = json!({"file": file, "reason": reason, "author": author});
+                            audit(
+                                tx,
+                                event(Some(&actor), "network.library_file_refused", "library", None, detail),
+                            )
+                            .await?;
+                            Ok(())
+                        }
+                    }
+                })
+            })
+            .await
     }
 
     /// A file of the library and its content, for a user who sees its item. On a node, a file
@@ -321,4 +502,57 @@ pub(super) async fn sync_files(
         n += 1;
     }
     Ok(n)
+}
+
+/// At the hub: one part of a file a node's user sent (in the inbox's transaction). The item
+/// must be one the author may change; the part is kept with what the whole is said to be.
+/// When every part is held, [`App::finish_uploads`] reads and keeps the file.
+pub(super) async fn receive_upload_part(
+    tx: &mut Tx,
+    sender: &str,
+    author: &Author,
+    actor: &Actor,
+    p: Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct FilePart {
+        #[allow(dead_code)]
+        op: String,
+        file: UploadDesc,
+        part: WirePart,
+    }
+    let bad = |m: String| crate::fed::refused("bad-edit", m);
+    let fp: FilePart =
+        serde_json::from_value(Value::Object(p)).map_err(|e| bad(format!("file_part: {e}")))?;
+    let (d, part) = (fp.file, fp.part);
+    let size = usize::try_from(d.size).unwrap_or(0);
+    if size == 0 || size > LIBRARY_FILE_MAX_BYTES || d.parts != part_count(size) as i64 {
+        return Err(bad(format!("file_part: {} bytes in {} parts", d.size, d.parts)));
+    }
+    if part.file != d.id || !(0..d.parts).contains(&part.index) {
+        return Err(bad(format!("file_part: part {} of a file of {} parts", part.index, d.parts)));
+    }
+    let content = B64.decode(part.content.as_bytes()).map_err(|e| bad(format!("file_part: {e}")))?;
+    if content.is_empty() || content.len() > LIBRARY_FILE_PART_BYTES {
+        return Err(bad(format!("file_part: a part of {} bytes", content.len())));
+    }
+    if FileKind::from_media_type(&d.content_type).is_none() {
+        return Err(bad(format!("file_part: content type {:?} is not allowed", d.content_type)));
+    }
+    let l = enlace_store::network::library_item_tx(tx, d.item)
+        .await?
+        .ok_or(AppError::NotFound("library item"))?;
+    may_change(actor, &l.data)?;
+    let row = enlace_store::network::UploadRow {
+        file_id: d.id,
+        sender: sender.to_string(),
+        parts: d.parts,
+        data: json!({"file": d, "author": author}),
+        received_at: now,
+    };
+    enlace_store::network::put_upload(tx, &row).await?;
+    enlace_store::network::put_library_file_part(tx, d.id, part.index, &content).await?;
+    Ok(())
 }

@@ -27,3 +27,12 @@ ALTER TABLE net_library ADD COLUMN meeting_id UUID;
 ALTER TABLE net_library ADD COLUMN group_id UUID;
 CREATE INDEX net_library_meeting ON net_library(meeting_id);
 CREATE INDEX net_library_group ON net_library(group_id);
+-- At the hub: files a node's user sent, while their parts arrive (the parts themselves wait in
+-- net_library_file_parts); what is sent and who sent it, as JSON.
+CREATE TABLE net_library_uploads (
+    file_id UUID PRIMARY KEY,
+    sender TEXT NOT NULL,
+    parts BIGINT NOT NULL,
+    data TEXT NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL
+);

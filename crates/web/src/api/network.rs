@@ -8,8 +8,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use enlace_app::App;
 use enlace_app::network::{
-    AgreementView, ContactView, Edit, EventView, GroupView, LibraryView, MeetingDetail, MeetingView,
-    PartyAgreements, Recorded,
+    AgreementView, ContactView, Edit, EventView, FileAdded, GroupView, LibraryView, MeetingDetail,
+    MeetingView, PartyAgreements, Recorded,
 };
 use enlace_domain::country::CountryCode;
 use enlace_domain::network::{
@@ -343,8 +343,9 @@ pub async fn change_task(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LibraryParams {
-    /// Words to find in titles, summaries, topics and audiences (accents, capitals and word
-    /// endings aside: "proteccion consular" finds "protección consular").
+    /// Words to find in titles, summaries, topics, audiences and the text of the items'
+    /// documents (accents, capitals and word endings aside: "proteccion consular" finds
+    /// "protección consular").
     pub q: Option<String>,
     /// Only the documents of this meeting (not with `q`).
     pub meeting: Option<Uuid>,
@@ -408,13 +409,13 @@ pub async fn change_library_item(
 
 /// Adds a file to a library item, as the raw body: a PDF or Word document (its text joins the
 /// search; one that cannot be read is kept, marked `unparseable`), or a PNG or JPEG image, at
-/// most 10 MiB and 10 files an item. The bytes must be what the `Content-Type` says. Only
-/// where the workspace is kept (the hub).
+/// most 10 MiB and 10 files an item. The bytes must be what the `Content-Type` says. On a
+/// node that is not the hub: checked here, sent to the hub (202), back with its publication.
 #[utoipa::path(post, path = "/api/v1/library/{id}/files", tag = "network",
     request_body(content = Vec<u8>, content_type = "application/pdf", example = "%PDF-1.7 (the document's bytes)"),
     params(("id" = String, Path, description = "Item id"), crate::api::cases::UploadParams),
     security(("bearer" = []), ("session" = [])),
-    responses((status = 201, body = LibraryFile), (status = 401, body = Problem), (status = 403, body = Problem),
+    responses((status = 201, body = LibraryFile), (status = 202, body = SentToHub), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
         (status = 422, body = Problem)))]
 pub async fn add_library_file(
@@ -424,11 +425,15 @@ pub async fn add_library_file(
     ApiQuery(p): ApiQuery<crate::api::cases::UploadParams>,
     headers: axum::http::HeaderMap,
     crate::extract::RawBody(body): crate::extract::RawBody,
-) -> Result<(StatusCode, Json<LibraryFile>), ApiError> {
+) -> Result<Response, ApiError> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let item = id_of(&id, "library item")?;
-    let f = app.add_library_file(&actor, item, &p.filename, ct, body.to_vec()).await?;
-    Ok((StatusCode::CREATED, Json(f)))
+    Ok(match app.add_library_file(&actor, item, &p.filename, ct, body.to_vec()).await? {
+        FileAdded::Kept(f) => (StatusCode::CREATED, Json(f)).into_response(),
+        FileAdded::SentToHub { message } => {
+            (StatusCode::ACCEPTED, Json(SentToHub { sent_to_hub: message })).into_response()
+        }
+    })
 }
 
 /// Downloads a file of a library item. On a node, 503 while its parts are still arriving

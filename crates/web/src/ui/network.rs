@@ -1238,7 +1238,8 @@ pub async fn add_library_file(Path(id): Path<String>, page: Page, mp: axum::extr
     let Some((name, ct, bytes)) = up.file else { return again(up.errs).await };
     let Ok(item) = id.parse::<uuid::Uuid>() else { return page.fail(AppError::NotFound("library item")) };
     match page.app.add_library_file(page.actor(), item, &name, &ct, bytes).await {
-        Ok(_) => see_other(&format!("/library#item-{item}")),
+        Ok(enlace_app::network::FileAdded::Kept(_)) => see_other(&format!("/library#item-{item}")),
+        Ok(enlace_app::network::FileAdded::SentToHub { .. }) => see_other("/library?sent=1"),
         Err(AppError::Validation(v)) => {
             let mut errs = FieldErrors::default();
             for f in &v.0 {
