@@ -452,6 +452,7 @@ async fn each_state_keeps_its_own_directory_entries(app: TestApp) {
     post["email"] = json!("tapachula@example.org");
     let (s, p) = app.post(&admin, "/api/v1/directory", &post).await;
     assert_eq!(s, 201, "{p}");
+    assert_eq!((p["post_city"].as_str(), p["post_district"].as_str()), (Some("Tapachula"), Some("Chiapas")));
     // Everyone reads it, by state.
     let (_, all) = app.get(&gt, "/api/v1/directory").await;
     assert_eq!(all.as_array().unwrap().len(), 2);
@@ -506,6 +507,7 @@ async fn each_state_keeps_its_own_directory_entries(app: TestApp) {
     let p = w.get("/directory").await;
     p.has("Directorio")
         .has("Contacto de la representación")
+        .has("HN-TAPACHULA (Tapachula; circunscripción consular: Chiapas)")
         .has("Agregar una entrada de su Estado (Honduras)");
     crate::ui::every_input_is_labelled(&p);
     let p = w

@@ -169,11 +169,26 @@ pub struct ContactView {
     pub version: i64,
     #[serde(flatten)]
     pub data: ContactData,
+    /// A post's contact point: the post's city and consular district (from the posts every
+    /// node knows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_district: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
 fn contact_view(c: ContactRow) -> ContactView {
-    ContactView { id: c.id, version: c.version, data: c.data, updated_at: c.updated_at }
+    let seed =
+        c.data.post.as_ref().and_then(|p| enlace_domain::post::POSTS.iter().find(|s| s.code == p.as_str()));
+    ContactView {
+        id: c.id,
+        version: c.version,
+        data: c.data,
+        post_city: seed.map(|s| s.city.to_string()),
+        post_district: seed.map(|s| s.district.to_string()),
+        updated_at: c.updated_at,
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -875,3 +875,4 @@ net-library-meeting = Meeting it came from
 net-library-no-meeting = (none)
 net-library-group = Working group
 net-library-no-group = (none)
+net-contact-district = consular district

@@ -875,3 +875,4 @@ net-library-meeting = Reunión de la que proviene
 net-library-no-meeting = (ninguna)
 net-library-group = Grupo de trabajo
 net-library-no-group = (ninguno)
+net-contact-district = circunscripción consular

@@ -875,3 +875,4 @@ net-library-meeting = Réunion d’origine
 net-library-no-meeting = (aucune)
 net-library-group = Groupe de travail
 net-library-no-group = (aucun)
+net-contact-district = circonscription consulaire

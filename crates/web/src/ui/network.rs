@@ -739,7 +739,13 @@ async fn render_directory(
             function: tr.label("contact-function", c.data.function),
             name: c.data.name.to_string(),
             position: c.data.position.as_ref().map(|p| p.to_string()).unwrap_or_default(),
-            post: c.data.post.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+            post: match (&c.data.post, &c.post_city, &c.post_district) {
+                (Some(p), Some(city), Some(d)) => {
+                    format!("{p} ({city}; {}: {d})", tr.t("net-contact-district"))
+                }
+                (Some(p), ..) => p.to_string(),
+                _ => String::new(),
+            },
             email: c.data.email.as_ref().map(|p| p.to_string()).unwrap_or_default(),
             phone: c.data.phone.as_ref().map(|p| p.to_string()).unwrap_or_default(),
             languages: c
