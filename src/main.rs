@@ -740,11 +740,19 @@ fn explain(e: AppError) -> anyhow::Error {
 fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ENLACE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    // Logs are JSON lines (for the state's log collector) unless written to a terminal, or as
+    // ENLACE_LOG_FORMAT says (json, text). Each request's lines carry its id and route.
+    let json = match std::env::var("ENLACE_LOG_FORMAT").as_deref() {
+        Ok("json") => true,
+        Ok("text") => false,
+        _ => !std::io::stderr().is_terminal(),
+    };
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        logs.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal()).init();
+    }
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     if let Err(e) = rt.block_on(run(cli)) {

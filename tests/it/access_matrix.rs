@@ -184,6 +184,7 @@ impl Rule {
 /// The matrix: (method, path as in the OpenAPI document, rule).
 const MATRIX: &[(&str, &str, Rule)] = &[
     ("get", "/healthz", Rule::Public),
+    ("get", "/metrics", Rule::Public),
     ("get", "/readyz", Rule::Public),
     ("get", "/api/v1/openapi.json", Rule::Public),
     ("post", "/api/v1/auth/token", Rule::Public),

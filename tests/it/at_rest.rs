@@ -107,6 +107,7 @@ fn no_secret_reaches_the_log(node: Node) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_enlace"))
         .args(&args)
         .env("ENLACE_LOG", "debug")
+        .env("ENLACE_LOG_FORMAT", "json")
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -123,8 +124,10 @@ fn no_secret_reaches_the_log(node: Node) {
     let addr = loop {
         let line = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the server starts");
         log.push(line.clone());
-        if let Some(i) = line.find("address=") {
-            break line[i + 8..].split_whitespace().next().unwrap().to_string();
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if let Some(a) = v["fields"]["address"].as_str() {
+            break a.to_string();
         }
     };
     let base = format!("http://{addr}");
@@ -139,8 +142,15 @@ fn no_secret_reaches_the_log(node: Node) {
         assert_eq!(login(wrong).await.unwrap().status(), 401);
         let t: serde_json::Value = login(crate::cli::PW_FOR_TESTS).await.unwrap().json().await.unwrap();
         let token = t["token"].as_str().unwrap().to_string();
-        let r = c.get(format!("{base}/api/v1/me")).bearer_auth(&token).send().await.unwrap();
+        let r = c
+            .get(format!("{base}/api/v1/me"))
+            .bearer_auth(&token)
+            .header("x-request-id", "peticion-77")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-request-id"], "peticion-77");
         // A supervisor who has not enrolled in two-factor sign-in is refused (and logged as such).
         let r = c.get(format!("{base}/api/v1/cases")).bearer_auth(&token).send().await.unwrap();
         assert_eq!(r.status(), 403);
@@ -175,6 +185,21 @@ fn no_secret_reaches_the_log(node: Node) {
     log.extend(rx.try_iter());
     let text = log.join("\n");
     assert!(text.contains("serving"), "{text}");
+    // JSON lines; each request answered in one line with its id, route template and status.
+    let lines: Vec<serde_json::Value> = log
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let me = lines
+        .iter()
+        .find(|v| v["fields"]["message"] == "answered" && v["span"]["id"] == "peticion-77")
+        .unwrap_or_else(|| panic!("no line for the request: {text}"));
+    assert_eq!(
+        (me["span"]["route"].as_str(), me["fields"]["status"].as_u64()),
+        (Some("/api/v1/me"), Some(200))
+    );
+    let cases = lines.iter().find(|v| v["span"]["route"] == "/api/v1/cases" && v["fields"]["status"] == 403);
+    assert!(cases.is_some(), "the refusal is logged with its route: {text}");
     for s in [crate::cli::PW_FOR_TESTS, wrong, "forged-token-value-123"]
         .iter()
         .map(|s| s.to_string())

@@ -18,6 +18,7 @@ mod federation;
 mod link_cli;
 mod matching;
 pub(crate) mod network;
+mod ops;
 mod pprl_cli;
 mod restricted;
 mod retention;

@@ -331,6 +331,7 @@ impl App {
         now: DateTime<Utc>,
         factor: &'static str,
     ) -> Result<(), AppError> {
+        self.note_login_failure();
         self.db()
             .write(move |tx| {
                 let (keys, user_id, tried, source) =

@@ -21,6 +21,7 @@ pub mod matching;
 pub mod mfa;
 pub mod network;
 pub mod oidc;
+pub mod ops;
 pub mod retention;
 pub mod stats;
 pub mod subject_access;
@@ -106,6 +107,8 @@ struct Inner {
     key_writer: tokio::sync::Mutex<()>,
     /// Federation state (directory, relay), when the node is federated.
     fed: Option<fed::Fed>,
+    /// Failed sign-ins since start (for /metrics).
+    login_failures: std::sync::atomic::AtomicU64,
 }
 
 /// The job mark of the statistical facts' catch-up.
@@ -125,6 +128,7 @@ impl App {
                 person_count: Default::default(),
                 matcher: Default::default(),
                 key_writer: Default::default(),
+                login_failures: Default::default(),
             }),
         }
     }

@@ -134,6 +134,7 @@ impl App {
             })
             .await?;
         let refuse = async |reason: String, username: Option<String>| -> AppError {
+            self.note_login_failure();
             let detail = serde_json::json!({"via": "oidc", "reason": reason, "username": username});
             let ev = event(None, "auth.login_failed", "user", None, detail);
             let ev = enlace_domain::audit::AuditEvent { source: source.clone(), ..ev };

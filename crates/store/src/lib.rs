@@ -103,6 +103,16 @@ pub enum Db {
     Postgres(PgPool),
 }
 
+/// One connection pool's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStat {
+    pub name: &'static str,
+    /// Connections open.
+    pub size: u32,
+    /// Of which idle.
+    pub idle: u32,
+}
+
 /// An open write transaction.
 pub enum Tx {
     Sqlite(SqliteTx),
@@ -311,6 +321,20 @@ impl Db {
             })
         })
         .await
+    }
+
+    /// The connection pools: name, connections open, of which idle (for /metrics).
+    pub fn pool_stats(&self) -> Vec<PoolStat> {
+        let stat = |name, size: u32, idle: usize| PoolStat { name, size, idle: idle as u32 };
+        match self {
+            Db::Sqlite { write, read, .. } => {
+                vec![
+                    stat("write", write.size(), write.num_idle()),
+                    stat("read", read.size(), read.num_idle()),
+                ]
+            }
+            Db::Postgres(p) => vec![stat("main", p.size(), p.num_idle())],
+        }
     }
 
     /// A cheap round trip, for health checks.

@@ -8,6 +8,7 @@ mod api;
 mod error;
 mod extract;
 pub mod fed;
+pub mod metrics;
 mod openapi;
 pub mod report;
 pub mod ui;
@@ -44,17 +45,22 @@ pub fn router(app: App) -> Router {
     ];
     // Body limits are enforced by the extractors (JSON_LIMIT, ATTACHMENT_MAX_BYTES), which
     // answer 413 as a problem document after reading what the client sends.
+    let m = metrics::Metrics::new();
+    let scrape = Router::new()
+        .route("/metrics", axum::routing::get(metrics::metrics))
+        .with_state((m.clone(), app.clone()));
     let mut r = api::routes()
         .merge(ui::routes())
         .merge(fed::routes())
         .layer(DefaultBodyLimit::disable())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .with_state(app);
+        .with_state(app)
+        .merge(scrape);
     for (name, value) in headers {
         r = r.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
-    r.layer(axum::middleware::from_fn(hsts))
+    r.layer(axum::middleware::from_fn_with_state(m, metrics::track)).layer(axum::middleware::from_fn(hsts))
 }
 
 /// Behind a TLS-terminating proxy (`X-Forwarded-Proto: https`), tells browsers to use HTTPS

@@ -38,7 +38,7 @@ impl Modify for Security {
 #[openapi(
     info(title = "Enlace node API", description = "Consular protection case records of one country node of the Regional Conference on Migration network."),
     paths(
-        meta::healthz, meta::readyz, meta::openapi, meta::states, meta::posts,
+        meta::healthz, meta::readyz, crate::metrics::metrics, meta::openapi, meta::states, meta::posts,
         auth::token, auth::logout, auth::me, auth::start_session, auth::current_session, auth::end_session,
         auth::sign_out_everywhere, admin::create_token, admin::tokens, admin::revoke_token,
         audit::list, audit::export, audit::break_glass, cases::break_glass,
