@@ -2,7 +2,7 @@
 
 use std::io::{IsTerminal, Read};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -90,6 +90,22 @@ impl OidcArgs {
 }
 
 impl DbArgs {
+    /// The node key, which must exist already (a restore must not make a new one).
+    fn existing_node_key(&self) -> Result<NodeKey> {
+        if let Ok(k) = std::env::var("ENLACE_NODE_KEY") {
+            return NodeKey::from_base64(&k).map_err(|e| anyhow::anyhow!("ENLACE_NODE_KEY: {e}"));
+        }
+        let path = self.key_file.clone().unwrap_or_else(|| self.data_dir.join("node.key"));
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "the node key is needed ({} cannot be read): give --key-file or ENLACE_NODE_KEY, the key of \
+                 the node the backup is of",
+                path.display()
+            )
+        })?;
+        NodeKey::from_base64(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
     fn node_key(&self) -> Result<NodeKey> {
         if let Ok(k) = std::env::var("ENLACE_NODE_KEY") {
             return NodeKey::from_base64(&k).map_err(|e| anyhow::anyhow!("ENLACE_NODE_KEY: {e}"));
@@ -135,6 +151,25 @@ enum Command {
     Migrate {
         #[command(flatten)]
         db: DbArgs,
+    },
+    /// Writes an encrypted, checksummed backup of the node's database while it runs (a
+    /// consistent snapshot: SQLite's VACUUM INTO, PostgreSQL's pg_dump), sealed with the node
+    /// key. Keep the node key apart from the backup: without it the backup does not open.
+    Backup {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The backup file to write (it must not exist).
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Restores a backup into an empty data directory (--data-dir) or an empty PostgreSQL
+    /// database (--database-url), after checking its checksum and every part of it with the
+    /// node key; then brings the schema up to date and verifies the audit chain.
+    Restore {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The backup file.
+        file: PathBuf,
     },
     /// Administration tasks.
     Admin {
@@ -361,6 +396,29 @@ async fn open_node(
     Ok(app)
 }
 
+/// Verifies the audit chain with a progress bar and says how it is. Returns whether intact.
+async fn verify_audit(app: &App) -> Result<bool> {
+    let pb = bar(None, "verifying");
+    let pb2 = pb.clone();
+    let result = app
+        .verify_audit_chain(&move |done, total| {
+            pb2.set_length(total.max(0) as u64);
+            pb2.set_position(done.max(0) as u64);
+        })
+        .await?;
+    pb.finish_and_clear();
+    match result {
+        Verification::Intact { events, head } => {
+            println!("audit chain intact: {events} events, head {head}");
+            Ok(true)
+        }
+        Verification::Broken(b) => {
+            eprintln!("audit chain BROKEN: {b}");
+            Ok(false)
+        }
+    }
+}
+
 fn bar(len: Option<u64>, what: &str) -> ProgressBar {
     let pb = match len {
         Some(n) => ProgressBar::new(n),
@@ -532,25 +590,71 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Audit { command: AuditCommand::Verify { db } } => {
             let app = open(&db).await?;
-            let pb = bar(None, "verifying");
-            let pb2 = pb.clone();
-            let result = app
-                .verify_audit_chain(&move |done, total| {
-                    pb2.set_length(total.max(0) as u64);
-                    pb2.set_position(done.max(0) as u64);
-                })
-                .await?;
-            pb.finish_and_clear();
-            match result {
-                Verification::Intact { events, head } => {
-                    println!("audit chain intact: {events} events, head {head}");
-                    Ok(())
-                }
-                Verification::Broken(b) => {
-                    eprintln!("audit chain BROKEN: {b}");
-                    std::process::exit(3);
-                }
+            if !verify_audit(&app).await? {
+                std::process::exit(3);
             }
+            Ok(())
+        }
+        Command::Backup { db, output } => {
+            let key = db.existing_node_key()?;
+            let app = open(&db).await?;
+            let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let tmp = tempfile::Builder::new()
+                .prefix(".enlace-snapshot")
+                .tempdir_in(dir)
+                .with_context(|| format!("cannot write in {}", dir.display()))?;
+            let snap = tmp.path().join("snapshot");
+            eprintln!("taking a consistent snapshot of the database…");
+            let backend = enlace_store::backup::snapshot(app.db(), db.database_url.as_deref(), &snap)
+                .await
+                .context("cannot take the snapshot")?;
+            let name = match backend {
+                enlace_store::Backend::Sqlite => "sqlite",
+                enlace_store::Backend::Postgres => "postgres",
+            };
+            let pb = bar(Some(std::fs::metadata(&snap)?.len()), "sealing");
+            let pb2 = pb.clone();
+            let header = enlace_app::backup::seal_backup(&key, &snap, name, &output, &move |done, _| {
+                pb2.set_position(done)
+            })?;
+            pb.finish_and_clear();
+            println!(
+                "backup written: {} ({name}, {} bytes of database, SHA-256 {})",
+                output.display(),
+                header.size,
+                header.sha256
+            );
+            Ok(())
+        }
+        Command::Restore { db, file } => {
+            let key = db.existing_node_key()?;
+            let tmp = tempfile::tempdir().context("cannot make a temporary directory")?;
+            let snap = tmp.path().join("snapshot");
+            let pb = bar(
+                Some(std::fs::metadata(&file).with_context(|| file.display().to_string())?.len()),
+                "checking",
+            );
+            let pb2 = pb.clone();
+            let header = enlace_app::backup::open_backup(&key, &file, &snap, &move |done, total| {
+                pb2.set_length(total);
+                pb2.set_position(done);
+            })?;
+            pb.finish_and_clear();
+            let backend = match header.backend.as_str() {
+                "sqlite" => enlace_store::Backend::Sqlite,
+                "postgres" => enlace_store::Backend::Postgres,
+                other => bail!("the backup is of an unknown database kind {other:?}"),
+            };
+            enlace_store::backup::restore(&snap, backend, db.database_url.as_deref(), &db.data_dir)
+                .await
+                .context("cannot restore")?;
+            eprintln!("restored the backup of {}; checking it…", header.created_at);
+            let app = open(&db).await?;
+            if !verify_audit(&app).await? {
+                std::process::exit(3);
+            }
+            println!("restored {} ({} bytes of database)", file.display(), header.size);
+            Ok(())
         }
         Command::Demo { data_dir, base_port } => demo_net::run(data_dir, base_port).await,
         Command::Report { what: ReportCommand::Grcm { db, period, state, format, lang, output } } => {

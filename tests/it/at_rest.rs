@@ -100,37 +100,9 @@ cli_both!(no_secret_reaches_the_log);
 /// The server's log, at debug level, through sign-ins (right and wrong), sessions and token
 /// use, holds no password, token, session secret or CSRF token.
 fn no_secret_reaches_the_log(node: Node) {
-    use std::io::BufRead;
     let node = node.with_importer();
-    let mut args: Vec<String> = vec!["serve".into(), "--listen".into(), "127.0.0.1:0".into()];
-    args.extend(node.db_args());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_enlace"))
-        .args(&args)
-        .env("ENLACE_LOG", "debug")
-        .env("ENLACE_LOG_FORMAT", "json")
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut log = Vec::new();
-    let addr = loop {
-        let line = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the server starts");
-        log.push(line.clone());
-        let v: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        if let Some(a) = v["fields"]["address"].as_str() {
-            break a.to_string();
-        }
-    };
-    let base = format!("http://{addr}");
+    let server = node.serve(&[("ENLACE_LOG", "debug")]);
+    let base = server.base.clone();
     let wrong = "una-clave-equivocada-77";
     let secrets: Vec<String> = node.run_async(async move {
         let c = reqwest::Client::new();
@@ -176,13 +148,7 @@ fn no_secret_reaches_the_log(node: Node) {
         let s: serde_json::Value = r.json().await.unwrap();
         vec![token, cookie, s["csrf_token"].as_str().unwrap().to_string()]
     });
-    #[cfg(unix)]
-    unsafe {
-        libc_kill(child.id() as i32);
-    }
-    let _ = child.wait();
-    reader.join().unwrap();
-    log.extend(rx.try_iter());
+    let log = server.stop();
     let text = log.join("\n");
     assert!(text.contains("serving"), "{text}");
     // JSON lines; each request answered in one line with its id, route template and status.
@@ -206,16 +172,5 @@ fn no_secret_reaches_the_log(node: Node) {
         .chain(secrets)
     {
         assert!(!text.contains(&s), "a secret in the log: {s}");
-    }
-}
-
-#[cfg(unix)]
-unsafe fn libc_kill(pid: i32) {
-    unsafe extern "C" {
-        fn kill(pid: i32, sig: i32) -> i32;
-    }
-    // SIGTERM: the server shuts down gracefully.
-    unsafe {
-        kill(pid, 15);
     }
 }

@@ -88,6 +88,42 @@ fn run_raw(args: &[&str], stdin: Option<&[u8]>, cwd: Option<&Path>) -> Out {
     }
 }
 
+/// `enlace serve` running as a child process.
+pub(crate) struct Server {
+    child: std::process::Child,
+    pub(crate) base: String,
+    log: Vec<String>,
+    rx: std::sync::mpsc::Receiver<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Stops the server as an operator would (SIGTERM: it finishes what is in flight) and
+    /// returns its log lines.
+    pub(crate) fn stop(mut self) -> Vec<String> {
+        #[cfg(unix)]
+        unsafe {
+            unsafe extern "C" {
+                fn kill(pid: i32, sig: i32) -> i32;
+            }
+            kill(self.child.id() as i32, 15);
+        }
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        self.log.extend(self.rx.try_iter());
+        std::mem::take(&mut self.log)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A fresh node's database, and a runtime to look into it between commands.
 pub(crate) struct Node {
     db: TestDb,
@@ -208,6 +244,49 @@ impl Node {
             app.db().close().await;
             v
         })
+    }
+
+    /// Starts `enlace serve` on this node's database (127.0.0.1, a free port), JSON logs,
+    /// with `env`; returns once it listens.
+    pub(crate) fn serve(&self, env: &[(&str, &str)]) -> Server {
+        use std::io::BufRead;
+        let mut args: Vec<String> = vec!["serve".into(), "--listen".into(), "127.0.0.1:0".into()];
+        args.extend(self.db_args());
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .envs(env.iter().copied())
+            .env("ENLACE_LOG_FORMAT", "json")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let stderr = child.stderr.take().expect("stderr");
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut log = Vec::new();
+        let addr = loop {
+            let line = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the server starts");
+            log.push(line.clone());
+            let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            if let Some(a) = v["fields"]["address"].as_str() {
+                break a.to_string();
+            }
+        };
+        Server { child, base: format!("http://{addr}"), log, rx, reader: Some(reader) }
+    }
+
+    /// Whether this node's database is PostgreSQL.
+    pub(crate) fn backend(&self) -> crate::harness::Backend {
+        if self.db.url.is_some() {
+            crate::harness::Backend::Postgres
+        } else {
+            crate::harness::Backend::Sqlite
+        }
     }
 
     pub(crate) fn count_cases(&self) -> i64 {

@@ -11,6 +11,7 @@ mod api_cases;
 mod api_records;
 mod at_rest;
 mod audit;
+mod backup;
 mod browser;
 mod cli;
 mod demo_net;

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod audit_log;
 pub mod auth;
+pub mod backup;
 pub mod cases;
 pub mod csv_io;
 pub mod demo;
