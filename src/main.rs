@@ -18,6 +18,7 @@ use enlace_domain::post::PostCode;
 use enlace_domain::role::Role;
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod crash_bench;
 mod demo_net;
 mod fed_bench;
 mod fed_cmd;
@@ -226,6 +227,10 @@ enum Command {
     /// accents.
     #[command(hide = true)]
     BenchLibrary(library_bench::BenchArgs),
+    /// Crash safety: kills the node (SIGKILL) at random moments while clients write, restarts
+    /// it, and checks after each round that every acknowledged write is kept, the database
+    /// passes its integrity check and the audit chain verifies.
+    BenchCrash(crash_bench::CrashArgs),
     /// Federation: a node's identity for the directory, the hub's key, signing and installing
     /// the directory.
     Fed {
@@ -830,6 +835,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::BenchLinkage(args) => link_bench::run(args),
         Command::BenchRegional(args) => hub_bench::run(args).await,
         Command::BenchLibrary(args) => library_bench::run(args).await,
+        Command::BenchCrash(args) => crash_bench::run(args).await,
     }
 }
 

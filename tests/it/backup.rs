@@ -1,4 +1,4 @@
-//! Backup and restore (issue 9): a backup taken while the node takes writes restores, into
+//! Backup and restore, and crash safety (issue 9): a backup taken while the node takes writes restores, into
 //! an empty data directory or database, every write acknowledged before it began, with an
 //! intact audit chain; a damaged backup, the wrong key or a target that is not empty are
 //! refused, naming the problem, and leave the target as it was.
@@ -129,4 +129,14 @@ fn a_backup_under_load_restores_every_acknowledged_write(node: Node) {
     let out = target.run(&["restore", path, "--key-file", key]);
     out.assert_failed("a target that is not empty");
     assert!(out.stderr.contains("already"), "{}", out.stderr);
+}
+
+cli_both!(the_node_keeps_every_acknowledged_write_through_kills);
+
+/// The crash harness's short version (the benchmark runs 100 rounds): SIGKILL at random
+/// moments under concurrent writes; after each round every acknowledged write is there.
+fn the_node_keeps_every_acknowledged_write_through_kills(node: Node) {
+    let out = node.run(&["bench-crash", "--rounds", "3", "--writers", "3"]);
+    out.assert_ok("three kill/restart rounds");
+    assert!(out.stdout.contains("every one of them kept"), "{}", out.stdout);
 }

@@ -338,6 +338,22 @@ impl Db {
         }
     }
 
+    /// The database's own consistency check: SQLite's `PRAGMA integrity_check` (every page,
+    /// index and constraint); PostgreSQL has none short of its extensions (its write-ahead log
+    /// is what keeps it whole), so there a round trip. `None` when sound, else what is wrong.
+    pub async fn integrity_problem(&self) -> Result<Option<String>, StoreError> {
+        match self {
+            Db::Sqlite { read, .. } => {
+                let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(read).await?;
+                Ok((rows != ["ok"]).then(|| rows.join("; ")))
+            }
+            Db::Postgres(p) => {
+                sqlx::query("SELECT 1").execute(p).await?;
+                Ok(None)
+            }
+        }
+    }
+
     /// A cheap round trip, for health checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_read!(self, p => { sqlx::query("SELECT 1").execute(p).await?; });
