@@ -20,6 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 mod crash_bench;
 mod demo_net;
+mod doctor;
 mod fed_bench;
 mod fed_cmd;
 mod hub_bench;
@@ -172,6 +173,9 @@ enum Command {
         /// The backup file.
         file: PathBuf,
     },
+    /// Checks the node's configuration, key, database, directory and peers, and says what is
+    /// wrong in plain words (the same options as serve). Exits 1 when something must be fixed.
+    Doctor(doctor::DoctorArgs),
     /// Administration tasks.
     Admin {
         #[command(subcommand)]
@@ -836,6 +840,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::BenchRegional(args) => hub_bench::run(args).await,
         Command::BenchLibrary(args) => library_bench::run(args).await,
         Command::BenchCrash(args) => crash_bench::run(args).await,
+        Command::Doctor(args) => doctor::run(args).await,
     }
 }
 

@@ -1,4 +1,4 @@
-//! Backup and restore, and crash safety (issue 9): a backup taken while the node takes writes restores, into
+//! Operations (issue 9): backup and restore, crash safety, the doctor. A backup taken while the node takes writes restores, into
 //! an empty data directory or database, every write acknowledged before it began, with an
 //! intact audit chain; a damaged backup, the wrong key or a target that is not empty are
 //! refused, naming the problem, and leave the target as it was.
@@ -139,4 +139,37 @@ fn the_node_keeps_every_acknowledged_write_through_kills(node: Node) {
     let out = node.run(&["bench-crash", "--rounds", "3", "--writers", "3"]);
     out.assert_ok("three kill/restart rounds");
     assert!(out.stdout.contains("every one of them kept"), "{}", out.stdout);
+}
+
+cli_both!(the_doctor_says_what_is_wrong_in_plain_words);
+
+fn the_doctor_says_what_is_wrong_in_plain_words(node: Node) {
+    node.run(&["migrate"]).assert_ok("migrate");
+    let out = node.run(&["doctor"]);
+    out.assert_ok("a sound node");
+    for line in
+        ["ok    node key", "ok    database:", "ok    database integrity: sound", "0 problems, 0 warnings"]
+    {
+        assert!(out.stdout.contains(line), "{line} not in:\n{}", out.stdout);
+    }
+    // A key others can read: a warning, with the fix.
+    let key = node.data_dir().join("node.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = node.run(&["doctor"]);
+        out.assert_ok("a warning alone");
+        assert!(out.stdout.contains("can be read by other users: chmod 600"), "{}", out.stdout);
+    }
+    // A broken key, and federation options that do not hold: problems, exit 1.
+    std::fs::write(&key, "not a key").unwrap();
+    let out = node.run(&["doctor", "--node-id", "hn", "--hub-key", "AAAA"]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("FAIL  node key") && out.stdout.contains("FAIL  federation settings"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("2 problems"), "{}", out.stdout);
 }

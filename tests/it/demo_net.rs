@@ -403,6 +403,21 @@ async fn separate_node_processes_share_a_case_and_survive_a_killed_peer() {
     let mut gt = serve_node(&gt_dir, gt_port, "gt", &hub_key);
     wait_ready(&c, hn_port).await;
     wait_ready(&c, gt_port).await;
+    // The doctor finds nothing wrong with Honduras' node: directory, keys, its peer answers.
+    let doctor = |hub_key: &str| {
+        enlace(&["doctor", "--data-dir", &hn_dir, "--node-id", "hn", "--hub-key", hub_key], None)
+    };
+    let (fine, said, _) = doctor(&hub_key);
+    assert!(fine, "{said}");
+    for line in [
+        "ok    directory: serial 1",
+        "ok    signing key",
+        "ok    TLS certificate",
+        "ok    peer gt",
+        "0 problems",
+    ] {
+        assert!(said.contains(line), "{line} not in:\n{said}");
+    }
     let login = |port: u16, user: &'static str| {
         let c = c.clone();
         async move {
@@ -495,6 +510,9 @@ async fn separate_node_processes_share_a_case_and_survive_a_killed_peer() {
 
     // Guatemala's process dies; Honduras changes the case meanwhile; Guatemala comes back.
     let _ = gt.child.kill();
+    let _ = gt.child.wait();
+    let (fine, said, _) = doctor(&hub_key);
+    assert!(fine && said.contains("WARN  peer gt: cannot reach"), "a peer down is a warning:\n{said}");
     let _ = gt.child.wait();
     let r = c
         .patch(format!("http://127.0.0.1:{hn_port}/api/v1/cases/{case_id}"))
