@@ -527,6 +527,10 @@ async fn serve(app: App, listen: SocketAddr, demo: bool, tls: Option<enlace_net:
         Some(tls) => enlace_web::serve_federated(listener, app.clone(), tls, shutdown_signal()).await?,
         None => enlace_web::serve(listener, app.clone(), shutdown_signal()).await?,
     }
+    // Requests in flight are answered; now the federation messages being delivered.
+    if !app.stop_relay(std::time::Duration::from_secs(15)).await {
+        tracing::warn!("some deliveries were still under way; they are sent again at the next start");
+    }
     app.flush_audit().await?;
     app.db().close().await;
     Ok(())

@@ -287,8 +287,29 @@ macro_rules! per_backend {
 
 per_backend!(
     a_notice_held_back_without_a_directory_goes_later,
-    statistics_reach_the_hub_suppressed_and_checked
+    statistics_reach_the_hub_suppressed_and_checked,
+    a_stopped_relay_finishes_its_deliveries_and_starts_none
 );
+
+/// At shutdown the relay finishes the deliveries under way and starts no other: what is
+/// queued after the stop waits in the outbox for the next start.
+async fn a_stopped_relay_finishes_its_deliveries_and_starts_none(backend: Backend) {
+    let Some(net) = network(backend).await else { return };
+    let (sup, case) = hn_case(&net, "Lucía").await;
+    let share = offer(&net, &sup, &case, &["given_names", "status", "host_state"]).await;
+    let id = share["id"].as_str().unwrap();
+    at_gt(&net, id, |_| true).await;
+    let gt = net.gt.t.token("supervisor.gt").await;
+    net.gt.t.post(&gt, &format!("/api/v1/shares/{id}/accept"), &json!({})).await;
+    at_hn(&net, &sup, id, |v| v["share"]["state"] == "accepted").await;
+    assert!(net.hn.t.app.stop_relay(Duration::from_secs(5)).await, "the relay stops in time");
+    assert_eq!(undelivered(&net.hn.t.app).await, 0, "everything under way was delivered");
+    let path = format!("/api/v1/cases/{}", case["id"].as_str().unwrap());
+    let (s, v) = net.hn.t.send("PATCH", &sup, &path, &json!({"version": 1, "host_state": "US"})).await;
+    assert_eq!(s, 200, "{v}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(undelivered(&net.hn.t.app).await, 1, "queued for the next start, not sent");
+}
 
 mod linkage;
 use linkage::missing_and_found_in_two_states_are_linked_without_names;

@@ -167,6 +167,10 @@ pub(crate) struct Fed {
     pub(crate) breakers: std::sync::Mutex<std::collections::HashMap<String, relay::Breaker>>,
     /// Whether the relay runs (set by `start_federation`).
     pub(crate) started: std::sync::atomic::AtomicBool,
+    /// Set when the node shuts down: the relay starts no new delivery and ends once those
+    /// under way are done (`relay_done` then turns true).
+    pub(crate) stopping: std::sync::atomic::AtomicBool,
+    pub(crate) relay_done: tokio::sync::watch::Sender<bool>,
     /// Last directory refresh asked by a refusal (rate-limited: the serial that asked for it
     /// was not yet authenticated).
     last_forced_refresh: std::sync::Mutex<Option<std::time::Instant>>,
@@ -182,6 +186,8 @@ impl Fed {
             link_kick: tokio::sync::Notify::new(),
             breakers: Default::default(),
             started: Default::default(),
+            stopping: Default::default(),
+            relay_done: tokio::sync::watch::Sender::new(false),
             last_forced_refresh: Default::default(),
         }
     }

@@ -86,6 +86,13 @@ impl App {
         let mut workers = tokio::task::JoinSet::new();
         loop {
             while workers.try_join_next().is_some() {}
+            if fed.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                // Shutting down: let the deliveries under way finish (each is bounded by the
+                // transport's timeout), start no other.
+                while workers.join_next().await.is_some() {}
+                fed.relay_done.send_replace(true);
+                return;
+            }
             let wait = match self.dispatch(&busy, &sem, &mut workers).await {
                 Ok(w) => w,
                 Err(e) => {
@@ -97,6 +104,20 @@ impl App {
             // Wake-ups that come together are served by one read of the outbox.
             tokio::time::sleep(DISPATCH_COALESCE).await;
         }
+    }
+
+    /// At shutdown: stops the relay once the deliveries under way are done, waiting at most
+    /// `limit`. Returns whether they finished in time (what did not is sent again at the next
+    /// start: receivers know a message by its id).
+    pub async fn stop_relay(&self, limit: Duration) -> bool {
+        let Ok(fed) = self.fed() else { return true };
+        if !fed.started.load(std::sync::atomic::Ordering::Relaxed) {
+            return true;
+        }
+        fed.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+        fed.kick.notify_one();
+        let mut done = fed.relay_done.subscribe();
+        tokio::time::timeout(limit, done.wait_for(|d| *d)).await.is_ok_and(|r| r.is_ok())
     }
 
     /// Starts a worker for every (peer, share) queue whose head is due and that no worker has;
