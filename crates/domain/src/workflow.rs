@@ -137,4 +137,90 @@ mod tests {
             assert!(seen.contains(&Closed), "{s} cannot reach closed");
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn status() -> impl Strategy<Value = Status> {
+            proptest::sample::select(Status::ALL.to_vec())
+        }
+
+        /// One step an officer may ask for: a target, whether protection is settled, a reason
+        /// (none, blank, or words).
+        fn step() -> impl Strategy<Value = (Status, bool, Option<String>)> {
+            (
+                status(),
+                any::<bool>(),
+                prop_oneof![Just(None), Just(Some("  ".to_string())), Just(Some("motivo".to_string()))],
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// Whatever officers ask, in whatever order: a case moves only along the graph, a
+            /// refusal leaves it where it was, closing and reopening always carry words, and
+            /// with protection unsettled the only way out is closing.
+            #[test]
+            fn walks_follow_the_rules(steps in proptest::collection::vec(step(), 1..60)) {
+                let mut at = Intake;
+                for (to, settled, reason) in steps {
+                    let p = if settled { accepted() } else { Protection::Pending };
+                    let before = at;
+                    match before.transition(to, &p, reason.as_deref()) {
+                        Ok(next) => {
+                            prop_assert_eq!(next, to);
+                            prop_assert!(before.next().contains(&to), "{} -> {} is not an edge", before, to);
+                            if matches!(to, Closed | Reopened) {
+                                prop_assert!(reason.as_deref().is_some_and(|r| !r.trim().is_empty()));
+                            }
+                            if !settled {
+                                prop_assert_eq!(to, Closed);
+                            }
+                            at = next;
+                        }
+                        Err(TransitionError::NotAllowed { from, to: t, .. }) => {
+                            prop_assert_eq!((from, t), (before, to));
+                            prop_assert!(!before.next().contains(&to));
+                        }
+                        Err(TransitionError::ReasonRequired) => {
+                            prop_assert!(reason.as_deref().is_none_or(|r| r.trim().is_empty()));
+                        }
+                        Err(TransitionError::ProtectionPending(t)) => {
+                            prop_assert!(!settled && t == to && to != Closed);
+                        }
+                    }
+                    // Deterministic: the same question, the same answer.
+                    prop_assert_eq!(before.transition(to, &p, reason.as_deref()), before.transition(to, &p, reason.as_deref()));
+                }
+            }
+
+            /// From wherever a walk ends, the case can still be closed, with reasons given.
+            #[test]
+            fn a_case_can_always_be_closed(steps in proptest::collection::vec(step(), 0..40)) {
+                let p = accepted();
+                let mut at = Intake;
+                for (to, _, reason) in steps {
+                    if let Ok(s) = at.transition(to, &p, reason.as_deref()) {
+                        at = s;
+                    }
+                }
+                for _ in 0..Status::ALL.len() {
+                    if at == Closed {
+                        break;
+                    }
+                    let next = if at.next().contains(&Closed) {
+                        Closed
+                    } else if at.next().contains(&Resolved) {
+                        Resolved
+                    } else {
+                        at.next()[0]
+                    };
+                    at = at.transition(next, &p, Some("cierre")).expect("an edge of the graph");
+                }
+                prop_assert_eq!(at, Closed);
+            }
+        }
+    }
 }
