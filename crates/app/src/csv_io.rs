@@ -311,16 +311,19 @@ fn row_to_case(row: &mut Row, today: NaiveDate) -> Option<NewCase> {
     })
 }
 
-impl App {
-    /// Imports cases from CSV on behalf of `actor`. `progress` is called with the number of rows
-    /// checked, then written.
-    pub async fn import_cases(
-        &self,
-        actor: &Actor,
-        input: impl Read,
-        skip_invalid: bool,
-        progress: std::sync::Arc<dyn Fn(&str, u64) + Send + Sync>,
-    ) -> Result<ImportReport, ImportError> {
+/// The rows of a cases CSV file, each checked on its own (no database): what the import
+/// reads, and what its fuzz target feeds with anything.
+pub struct CaseRows<R: Read> {
+    rdr: csv::Reader<CrlfAsLf<R>>,
+    idx: std::collections::HashMap<String, usize>,
+    rec: csv::StringRecord,
+    rows: u64,
+    today: NaiveDate,
+}
+
+impl<R: Read> CaseRows<R> {
+    /// Reads and checks the header line: known columns, none twice, the required ones.
+    pub fn open(input: R, today: NaiveDate) -> Result<Self, ImportError> {
         let input = CrlfAsLf { inner: std::io::BufReader::new(input) };
         let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(input);
         let headers = rdr.headers().map_err(|e| ImportError::File(csv_error("header", &e)))?.clone();
@@ -342,24 +345,43 @@ impl App {
         if let Some(missing) = REQUIRED.iter().find(|c| !idx.contains_key(**c)) {
             return Err(ImportError::File(format!("line 1: required column \"{missing}\" is missing")));
         }
+        Ok(CaseRows { rdr, idx, rec: csv::StringRecord::new(), rows: 0, today })
+    }
+
+    /// The next row: its line, the case request when the row holds together, and every
+    /// problem found in it. A broken file (invalid UTF-8, a ragged row) is an error: the rest
+    /// of it cannot be trusted.
+    #[allow(clippy::type_complexity)]
+    pub fn next_row(&mut self) -> Result<Option<(u64, Option<NewCase>, Vec<RowError>)>, ImportError> {
+        match self.rdr.read_record(&mut self.rec) {
+            Ok(false) => return Ok(None),
+            Ok(true) => {}
+            Err(e) => return Err(ImportError::File(csv_error("row", &e))),
+        }
+        self.rows += 1;
+        let line = self.rec.position().map_or(self.rows + 1, |p| p.line());
+        let mut row = Row { rec: &self.rec, idx: &self.idx, line, errors: Vec::new() };
+        let parsed = row_to_case(&mut row, self.today);
+        Ok(Some((line, parsed, row.errors)))
+    }
+}
+
+impl App {
+    /// Imports cases from CSV on behalf of `actor`. `progress` is called with the number of rows
+    /// checked, then written.
+    pub async fn import_cases(
+        &self,
+        actor: &Actor,
+        input: impl Read,
+        skip_invalid: bool,
+        progress: std::sync::Arc<dyn Fn(&str, u64) + Send + Sync>,
+    ) -> Result<ImportReport, ImportError> {
         let now = enlace_store::now();
+        let mut rows = CaseRows::open(input, now.date_naive())?;
         let mut report = ImportReport { rows: 0, imported: 0, errors: Vec::new() };
         let mut good = Vec::new();
-        let mut rec = csv::StringRecord::new();
-        loop {
-            match rdr.read_record(&mut rec) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    // Broken UTF-8 or a ragged row: the rest of the file cannot be trusted.
-                    return Err(ImportError::File(csv_error("row", &e)));
-                }
-            }
+        while let Some((line, parsed, mut errors)) = rows.next_row()? {
             report.rows += 1;
-            let line = rec.position().map_or(report.rows + 1, |p| p.line());
-            let mut row = Row { rec: &rec, idx: &idx, line, errors: Vec::new() };
-            let parsed = row_to_case(&mut row, now.date_naive());
-            let mut errors = row.errors;
             if let Some(n) = parsed {
                 match self.prepare_case(actor, n, now).await {
                     Ok((case, new_person)) => good.push((case, new_person)),
