@@ -1410,11 +1410,23 @@ async fn a_notice_held_back_without_a_directory_goes_later(backend: Backend) {
     let c = net.gt.t.create_case(&officer, &body).await;
     let case_id: uuid::Uuid = c["id"].as_str().unwrap().parse().unwrap();
     assert!(enlace_store::fed::shares_of_case(net.gt.t.app.db(), case_id).await.unwrap().is_empty());
+    // Not ready without a directory: it would refuse every message.
+    let ready = |t: &TestApp| {
+        let r = t.client.get(t.url("/readyz")).send();
+        async move {
+            let r = r.await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (s, body) = ready(&net.gt.t).await;
+    assert!(s == 503 && body.contains("no network directory"), "{s} {body}");
     let d = net.directory(1, vec![key_entry(&net.hn.key)]);
     net.publish(&d).await;
     for n in [&net.hn, &net.gt] {
         n.t.app.start_federation().unwrap();
     }
+    eventually("GT ready with its directory", || async { (ready(&net.gt.t).await.0 == 200).then_some(()) })
+        .await;
     let sup = net.hn.t.token("supervisor.hn").await;
     let number = c["number"].as_str().unwrap().to_string();
     let share = eventually("the late notice at HN", || async {

@@ -221,6 +221,17 @@ impl App {
         if !self.db().migrations_current().await? {
             return Err(AppError::Unavailable("database migrations are not current".into()));
         }
+        // A node of a network works only with a current directory (it refuses every message
+        // without one).
+        if self.federated() {
+            let d = self.directory().await.map_err(|e| match e {
+                AppError::Federation { message, .. } => AppError::Unavailable(message),
+                other => other,
+            })?;
+            if let Err(e) = d.check_current(chrono::Utc::now()) {
+                return Err(AppError::Unavailable(format!("the network directory: {e}")));
+            }
+        }
         Ok(())
     }
 }

@@ -34,7 +34,8 @@ pub async fn healthz(State(app): State<App>) -> Result<Json<Health>, ApiError> {
     Ok(Json(Health { status: "ok" }))
 }
 
-/// Ready: the database answers and its migrations are current.
+/// Ready: the database answers, its migrations are current and, on a node of a network, it
+/// holds a current directory (without one it refuses every message).
 #[utoipa::path(get, path = "/readyz", tag = "meta",
     responses((status = 200, body = Health), (status = 503, body = Problem)))]
 pub async fn readyz(State(app): State<App>) -> Result<Json<Health>, ApiError> {
