@@ -230,6 +230,11 @@ impl App {
         bytes: Vec<u8>,
     ) -> Result<FileAdded, AppError> {
         self.guard(actor, access::require_role(actor, RECORDERS)).await?;
+        // Refuse what may be refused before reading a document's text or sending it.
+        let l = enlace_store::network::library_item(self.db(), item)
+            .await?
+            .ok_or(AppError::NotFound("library item"))?;
+        self.guard(actor, may_change(actor, &l.data)).await?;
         let peers = match self.keeper().await {
             Ok(peers) => peers,
             Err(AppError::Conflict(_)) => {
@@ -237,11 +242,6 @@ impl App {
             }
             Err(e) => return Err(e),
         };
-        // Refuse what may be refused before reading a document's text.
-        let l = enlace_store::network::library_item(self.db(), item)
-            .await?
-            .ok_or(AppError::NotFound("library item"))?;
-        self.guard(actor, may_change(actor, &l.data)).await?;
         let up = Arc::new(prepare(item, filename, content_type, bytes).await?);
         let (actor_w, peers_w) = (actor.clone(), peers.clone());
         let r = self
@@ -260,8 +260,9 @@ impl App {
         Ok(FileAdded::Kept(r))
     }
 
-    /// On a node of a network: checks an upload against the copy held here and queues it to
-    /// the hub in parts, each saying what the whole is, in one transaction.
+    /// On a node of a network: checks an upload (its item, found and changeable by the actor)
+    /// against the copy held here and queues it to the hub in parts, each saying what the
+    /// whole is, in one transaction.
     async fn send_file(
         &self,
         actor: &Actor,
@@ -271,10 +272,6 @@ impl App {
         bytes: Vec<u8>,
     ) -> Result<FileAdded, AppError> {
         let now = enlace_store::now();
-        let l = enlace_store::network::library_item(self.db(), item)
-            .await?
-            .ok_or(AppError::NotFound("library item"))?;
-        self.guard(actor, may_change(actor, &l.data)).await?;
         let (filename, kind) = check(filename, content_type, &bytes)?;
         let held = enlace_store::network::library_files_of(self.db(), &[item]).await?;
         if held.len() >= LIBRARY_FILES_PER_ITEM {
