@@ -647,21 +647,19 @@ pub async fn library_file(db: &Db, id: Uuid) -> Result<Option<LibraryFile>, Stor
     })
 }
 
+const PARTS_SQL: &str = "SELECT idx, content FROM net_library_file_parts WHERE file_id = $1 ORDER BY idx";
+
+fn parts_from_rows(rows: &[impl RowExt]) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    rows.iter().map(|r| Ok((r.int("idx")?, r.bytes("content")?))).collect()
+}
+
 /// The parts of a file's content held, in order, with their numbers.
 pub async fn library_file_parts(db: &Db, file: Uuid) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-    on_read!(db, p => {
-        let rows = sqlx::query("SELECT idx, content FROM net_library_file_parts WHERE file_id = $1 ORDER BY idx")
-            .bind(file).fetch_all(p).await?;
-        rows.iter().map(|r| Ok((r.int("idx")?, r.bytes("content")?))).collect()
-    })
+    on_read!(db, p => parts_from_rows(&sqlx::query(PARTS_SQL).bind(file).fetch_all(p).await?))
 }
 
 pub async fn library_file_parts_tx(tx: &mut Tx, file: Uuid) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-    on_tx!(tx, c => {
-        let rows = sqlx::query("SELECT idx, content FROM net_library_file_parts WHERE file_id = $1 ORDER BY idx")
-            .bind(file).fetch_all(&mut *c).await?;
-        rows.iter().map(|r| Ok((r.int("idx")?, r.bytes("content")?))).collect()
-    })
+    on_tx!(tx, c => parts_from_rows(&sqlx::query(PARTS_SQL).bind(file).fetch_all(&mut *c).await?))
 }
 
 /// At the hub: a file a node's user sent, while its parts arrive.

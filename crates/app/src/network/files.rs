@@ -70,6 +70,12 @@ fn part_record(file: Uuid, index: usize, content: &[u8]) -> Record {
     }
 }
 
+/// A file's parts put together, when they make `size` bytes with the SHA-256 `sha256`.
+fn joined(parts: Vec<(i64, Vec<u8>)>, size: i64, sha256: &str) -> Option<Vec<u8>> {
+    let bytes: Vec<u8> = parts.into_iter().flat_map(|(_, c)| c).collect();
+    (bytes.len() as i64 == size && sha256_hex(&bytes) == sha256).then_some(bytes)
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -352,19 +358,16 @@ impl App {
             .map_err(|e| AppError::Rule(format!("a stored upload cannot be read: {e}")))?;
         let actor = remote_actor(&u.sender, &author, now)?;
         let parts = enlace_store::network::library_file_parts(self.db(), desc.id).await?;
-        let bytes: Vec<u8> = parts.into_iter().flat_map(|(_, c)| c).collect();
-        let checked: Result<Arc<Upload>, String> =
-            if bytes.len() as i64 != desc.size || sha256_hex(&bytes) != desc.sha256 {
-                Err("its parts do not make the file announced (size or SHA-256)".into())
-            } else {
-                prepare(desc.item, &desc.filename, &desc.content_type, bytes)
-                    .await
-                    .map(|mut up| {
-                        up.file.id = desc.id;
-                        Arc::new(up)
-                    })
-                    .map_err(|e| e.to_string())
-            };
+        let checked: Result<Arc<Upload>, String> = match joined(parts, desc.size, &desc.sha256) {
+            None => Err("its parts do not make the file announced (size or SHA-256)".into()),
+            Some(bytes) => prepare(desc.item, &desc.filename, &desc.content_type, bytes)
+                .await
+                .map(|mut up| {
+                    up.file.id = desc.id;
+                    Arc::new(up)
+                })
+                .map_err(|e| e.to_string()),
+        };
         let (peers, file) = (peers.to_vec(), desc.id);
         self.db()
             .write(move |tx| {
@@ -430,10 +433,8 @@ impl App {
                 f.parts
             )));
         }
-        let bytes: Vec<u8> = parts.into_iter().flat_map(|(_, c)| c).collect();
-        if bytes.len() as i64 != f.size || sha256_hex(&bytes) != f.sha256 {
-            return Err(AppError::Unavailable("the file held does not match its checksum".into()));
-        }
+        let bytes = joined(parts, f.size, &f.sha256)
+            .ok_or_else(|| AppError::Unavailable("the file held does not match its checksum".into()))?;
         Ok((f, bytes))
     }
 }
