@@ -498,6 +498,10 @@ async fn every_request_body_example_in_openapi_is_accepted(app: TestApp) {
                         .as_str()
                         .unwrap_or_else(|| panic!("{method} {path}: no schema ref"));
                     let name = r.rsplit('/').next().unwrap();
+                    if name == "FileBytes" {
+                        // A file's bytes: the upload tests send real files of each type.
+                        continue;
+                    }
                     schemas[name]["example"].clone()
                 };
                 assert!(!example.is_null(), "{method} {path} ({ct}) has no example");

@@ -484,6 +484,7 @@ impl App {
         if !(1..=50).contains(&limit) {
             return Err(AppError::invalid("limit", "must be between 1 and 50"));
         }
+        q.person.validate(enlace_store::now().date_naive()).nest("person").into_result()?;
         // An officer must see a person registered a moment ago at another post: the keys are
         // brought up to date first. (Matching does not wait: the worker and the sweep follow.)
         self.catch_up_person_keys(false).await?;

@@ -183,7 +183,7 @@ impl Birth {
             Birth::Year { year } => {
                 if *year > today.year() {
                     e.push("year", "is in the future");
-                } else if today.year() - year > 130 {
+                } else if i64::from(today.year()) - i64::from(*year) > 130 {
                     e.push("year", "is more than 130 years ago");
                 }
             }
@@ -381,6 +381,12 @@ mod tests {
         assert_eq!(Birth::Year { year: 2010 }.age_on(today), Some(15));
         assert!(!Birth::Date { date: d(2027, 1, 1) }.validate(today).is_empty());
         assert!(Birth::Date { date: d(2000, 1, 1) }.validate(today).is_empty());
+        // Found by API fuzzing: the ends of the integer range are refused, not an overflow.
+        for year in [i32::MIN, i32::MIN + 1, -1, 1895, 2027, i32::MAX] {
+            let e = Birth::Year { year }.validate(today);
+            assert_eq!(e.0.len(), 1, "{year}: {e:?}");
+        }
+        assert!(Birth::Year { year: 1896 }.validate(today).is_empty());
     }
 
     #[test]

@@ -79,7 +79,7 @@ impl Pass {
         let s1 = s.first().map(|&id| w.phon(id) as u64);
         let s2 = s.get(1).map(|&id| w.phon(id) as u64);
         // An estimated age stands for each year of its range (at most 11).
-        let years = r.birth.years().map(|(from, to)| from as u64..=to.min(from + 10) as u64);
+        let years = r.birth.years().map(|(from, to)| from as u64..=to.min(from.saturating_add(10)) as u64);
         let date = match r.birth {
             Birth::Date { date } => {
                 let (a, b) = (date.month.min(date.day) as u64, date.month.max(date.day) as u64);

@@ -175,6 +175,21 @@ mod tests {
     }
 
     #[test]
+    fn years_at_the_end_of_the_range_make_keys_without_overflow() {
+        // Found by API fuzzing: a year near the top of the range made the "each year of an
+        // estimated range" arithmetic overflow.
+        let km = KeyMaker::new(Schema::standard(), Blocking::default());
+        for birth in [
+            Birth::Year { year: u16::MAX },
+            Birth::Range { from: u16::MAX - 1, to: u16::MAX },
+            Birth::Range { from: 0, to: u16::MAX },
+        ] {
+            let keys = km.keys(&person(&["María"], &["Gutiérrez"], birth.clone()));
+            assert!(!keys.is_empty(), "{birth:?}");
+        }
+    }
+
+    #[test]
     fn spelling_variants_share_a_block_and_rank_first() {
         let km = KeyMaker::new(Schema::standard(), Blocking::default());
         let stored = person(&["María José"], &["Gutiérrez", "Hernández"], date(1990, 3, 7));

@@ -183,6 +183,20 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// What a request whose handler panicked gets: a 500 problem document instead of a dropped
+/// connection. Any transaction the handler held is rolled back as it unwinds, so nothing is
+/// half-written. The panic's message is not logged here (it may hold a value from the request).
+pub fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked; answered 500");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        "an internal error occurred; it has been logged",
+    )
+    .into_response()
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such resource")
 }

@@ -60,7 +60,9 @@ pub fn router(app: App) -> Router {
     for (name, value) in headers {
         r = r.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
-    r.layer(axum::middleware::from_fn_with_state(m, metrics::track)).layer(axum::middleware::from_fn(hsts))
+    r.layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panicked))
+        .layer(axum::middleware::from_fn_with_state(m, metrics::track))
+        .layer(axum::middleware::from_fn(hsts))
 }
 
 /// Behind a TLS-terminating proxy (`X-Forwarded-Proto: https`), tells browsers to use HTTPS

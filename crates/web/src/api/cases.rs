@@ -335,7 +335,11 @@ pub struct UploadParams {
 /// Uploads a file (PDF, JPEG, PNG or plain text, at most 10 MiB) as the raw body. The bytes
 /// must match the `Content-Type`; the SHA-256 is stored.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/attachments", tag = "cases",
-    request_body(content = String, content_type = "text/plain", example = "Constancia de visita consular."),
+    request_body(content(
+        (crate::api::FileBytes = "application/pdf"),
+        (crate::api::FileBytes = "image/jpeg"),
+        (crate::api::FileBytes = "image/png"),
+        (crate::api::FileBytes = "text/plain", example = "Constancia de visita consular."))),
     params(("id" = String, Path, description = "Case id"), UploadParams), security(("bearer" = [])),
     responses((status = 201, body = Attachment), (status = 404, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
 pub async fn upload(

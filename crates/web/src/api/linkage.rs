@@ -55,7 +55,8 @@ pub struct Withdrawn {
 /// Takes the case out of the service: its encodings are withdrawn here and at the hub.
 #[utoipa::path(delete, path = "/api/v1/cases/{id}/linkage", tag = "linkage",
     params(("id" = String, Path, description = "Case id")), security(("bearer" = []), ("session" = [])),
-    responses((status = 200, body = Withdrawn), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Withdrawn), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn withdraw(
     State(app): State<App>,
     Auth(actor): Auth,

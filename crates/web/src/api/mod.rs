@@ -105,3 +105,20 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/admin/federation", get(shares::status))
         .route("/api/v1/admin/federation/dead-letters/{id}/retry", post(shares::retry))
 }
+
+/// A file sent as the request body itself (not JSON, not a form): its bytes, with the
+/// `Content-Type` saying what they are.
+pub struct FileBytes;
+
+impl utoipa::PartialSchema for FileBytes {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .description(Some("The file's bytes"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for FileBytes {}

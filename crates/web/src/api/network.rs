@@ -412,7 +412,11 @@ pub async fn change_library_item(
 /// most 10 MiB and 10 files an item. The bytes must be what the `Content-Type` says. On a
 /// node that is not the hub: checked here, sent to the hub (202), back with its publication.
 #[utoipa::path(post, path = "/api/v1/library/{id}/files", tag = "network",
-    request_body(content = Vec<u8>, content_type = "application/pdf", example = "%PDF-1.7 (the document's bytes)"),
+    request_body(content(
+        (crate::api::FileBytes = "application/pdf"),
+        (crate::api::FileBytes = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (crate::api::FileBytes = "image/png"),
+        (crate::api::FileBytes = "image/jpeg"))),
     params(("id" = String, Path, description = "Item id"), crate::api::cases::UploadParams),
     security(("bearer" = []), ("session" = [])),
     responses((status = 201, body = LibraryFile), (status = 202, body = SentToHub), (status = 401, body = Problem), (status = 403, body = Problem),
