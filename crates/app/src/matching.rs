@@ -262,6 +262,7 @@ pub struct MatchPage {
 /// An officer's decision on a match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = SameOrNot)]
 pub enum Decision {
     /// The same person: the two cases are linked (not merged).
     Same,

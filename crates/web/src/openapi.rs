@@ -333,6 +333,20 @@ mod tests {
     }
 
     #[test]
+    fn types_of_the_same_name_keep_their_own_schemas() {
+        // Found by API fuzzing: two `Decision` enums (a match's, a linkage candidate's) shared
+        // one schema name, and the document showed one's values for the other's body.
+        let doc = doc();
+        let s = &doc["components"]["schemas"];
+        let values = |body: &str| -> Value {
+            let r = s[body]["properties"]["decision"]["$ref"].as_str().unwrap();
+            s[r.rsplit('/').next().unwrap()]["enum"].clone()
+        };
+        assert_eq!(values("MatchDecision"), serde_json::json!(["same", "not_same"]));
+        assert_eq!(values("DecisionRequest"), serde_json::json!(["same_person", "not_same_person"]));
+    }
+
+    #[test]
     fn flattened_closed_structs_do_not_close_the_whole() {
         let doc = doc();
         // A case view is a case (whose parts refuse unknown fields when read) with more fields.

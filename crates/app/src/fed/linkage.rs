@@ -160,6 +160,7 @@ pub struct EncodingView {
 /// What officers decide on a candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = SamePersonOrNot)]
 pub enum Decision {
     /// The same person: the state will offer the case to the other state.
     SamePerson,
