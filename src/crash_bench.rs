@@ -1,9 +1,15 @@
 //! `enlace bench-crash`: the crash-safety harness (issue 9). Round after round it starts the
 //! node (`enlace serve`, a child process), drives concurrent writes through the HTTP API
-//! (cases registered, updated, actions recorded), kills the node with SIGKILL at a random
-//! moment, and then, with the node down, checks the database: its own integrity check, the
-//! audit chain, and every write the clients saw acknowledged (a case, its version at least
-//! the one acknowledged, at least its acknowledged actions). Any loss fails the run.
+//! (cases registered, updated, actions recorded, cases offered to another state's node),
+//! kills the node with SIGKILL at a random moment, and then, with the node down, checks the
+//! database: its own integrity check, the audit chain, and every write the clients saw
+//! acknowledged (a case, its version at least the one acknowledged, at least its acknowledged
+//! actions; a share, with its federation message in the outbox, numbered from 1 without a
+//! gap). Any loss fails the run.
+//!
+//! The node is federated: a directory signed by a harness hub key names it (Honduras) and a
+//! Guatemalan peer whose address answers nothing, so the offers' messages stay in the outbox,
+//! retried by the relay across the kills, as a peer's outage would keep them.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -42,11 +48,33 @@ pub struct CrashArgs {
 const USER: &str = "crash.officer";
 const PASSWORD: &str = "una clave larga para el arnés de fallos";
 
-/// What the clients saw acknowledged, per case: its version and how many actions.
-#[derive(Default)]
+/// This node's id in the harness's network, and its unreachable peer's.
+const NODE: &str = "hn";
+const PEER: &str = "gt";
+
+/// What the clients saw acknowledged, per case: its version and how many actions; and the
+/// shares offered.
+#[derive(Default, Clone)]
 struct Acked {
     cases: HashMap<CaseId, (i64, usize)>,
+    shares: Vec<uuid::Uuid>,
     writes: u64,
+}
+
+/// The node's federation options: its id and the harness hub's key (made in the data
+/// directory on first use).
+fn fed_args(db: &DbArgs) -> Result<crate::fed_cmd::FedArgs> {
+    std::fs::create_dir_all(&db.data_dir)
+        .with_context(|| format!("cannot create {}", db.data_dir.display()))?;
+    let hub =
+        enlace_app::fed::signing_key_file(&db.data_dir.join("crash-hub.key")).map_err(anyhow::Error::msg)?;
+    Ok(crate::fed_cmd::FedArgs {
+        node_id: Some(NODE.into()),
+        hub_key: Some(hub.verifying_key().to_base64url()),
+        hub_url: None,
+        tls_hosts: vec!["127.0.0.1".into()],
+        linkage_secret_file: None,
+    })
 }
 
 /// Starts `enlace serve` on the node's database; returns it with its address.
@@ -62,6 +90,8 @@ fn start(db: &DbArgs) -> Result<(Child, String)> {
         args.push("--key-file".into());
         args.push(k.display().to_string());
     }
+    let fed = fed_args(db)?;
+    args.extend(["--node-id".into(), NODE.into(), "--hub-key".into(), fed.hub_key.unwrap_or_default()]);
     let mut child = Command::new(std::env::current_exe()?)
         .args(&args)
         .env("ENLACE_LOG_FORMAT", "json")
@@ -89,12 +119,13 @@ fn start(db: &DbArgs) -> Result<(Child, String)> {
     Ok((child, format!("http://{addr}")))
 }
 
-/// One client: registers a case, then updates it and records actions on it, registering
-/// another now and then, until the node stops answering.
+/// One client: registers a case, then updates it, records actions on it and offers it to
+/// Guatemala, registering another now and then, until the node stops answering.
 async fn write(base: String, token: String, acked: Arc<Mutex<Acked>>, seed: u64) {
     let c = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut mine: Vec<(CaseId, i64)> = Vec::new();
+    let mut offered: Vec<CaseId> = Vec::new();
     for n in 0u64.. {
         let op = if mine.is_empty() { 0 } else { rng.u8(0..10) };
         let r = match op {
@@ -116,6 +147,21 @@ async fn write(base: String, token: String, acked: Arc<Mutex<Acked>>, seed: u64)
                 let (id, v) = mine[i];
                 let body = json!({"version": v, "narrative": format!("Actualización {n}.")});
                 c.patch(format!("{base}/api/v1/cases/{id}")).bearer_auth(&token).json(&body).send().await
+            }
+            6 => {
+                // One offer a case: the node refuses a second live share with the same state.
+                let Some(i) = (0..mine.len()).find(|&i| !offered.contains(&mine[i].0)) else { continue };
+                let (id, _) = mine[i];
+                offered.push(id);
+                let body = json!({"to_state": "GT", "fields": ["given_names", "surnames", "birth", "category"],
+                    "purpose": "Búsqueda de familiares en Guatemala",
+                    "legal_instrument": "Memorando de entendimiento CA-4",
+                    "exception": {"kind": "vital_interest", "reason": "La familia debe ser localizada pronto."}});
+                c.post(format!("{base}/api/v1/cases/{id}/shares"))
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
             }
             _ => {
                 let (id, _) = mine[rng.usize(..mine.len())];
@@ -145,6 +191,10 @@ async fn write(base: String, token: String, acked: Arc<Mutex<Acked>>, seed: u64)
                     Some(m) => m.1 = version,
                     None => mine.push((id, version)),
                 }
+            }
+            6 => {
+                let Some(Ok(id)) = v["id"].as_str().map(str::parse::<uuid::Uuid>) else { continue };
+                a.shares.push(id);
             }
             _ => {
                 let Some(Ok(id)) = v["case_id"].as_str().map(str::parse::<CaseId>) else { continue };
@@ -176,12 +226,56 @@ async fn check(db: &DbArgs, acked: &Acked) -> Result<()> {
             bail!("case {id}: {actions} actions acknowledged, {held} kept");
         }
     }
+    for id in &acked.shares {
+        let share = enlace_store::fed::share(app.db(), *id)
+            .await?
+            .with_context(|| format!("share {id} was acknowledged and is gone"))?;
+        let mut seqs: Vec<i64> =
+            enlace_store::fed::outbox_of_share(app.db(), *id).await?.iter().map(|m| m.seq).collect();
+        seqs.sort_unstable();
+        if seqs.is_empty() {
+            bail!("share {id} (case {}): its offer is not in the outbox", share.case_number);
+        }
+        if seqs != (1..=seqs.len() as i64).collect::<Vec<_>>() {
+            bail!("share {id}: its messages are numbered {seqs:?}, not 1 to {} without a gap", seqs.len());
+        }
+    }
     app.db().close().await;
     Ok(())
 }
 
+/// The node's account, and its place in a network: a directory (signed by the harness's hub
+/// key) naming it and a Guatemalan peer at an address where nothing answers.
 async fn prepare(db: &DbArgs) -> Result<()> {
-    let app: App = crate::open(db).await?;
+    let fed = fed_args(db)?;
+    let (settings, tls) = fed.settings(&db.data_dir)?.context("federation settings")?;
+    let own_key = settings.signing_key.clone();
+    let app: App = crate::open_node(db, false, None, Some(settings)).await?;
+    let peer_key = enlace_fed::keys::SigningKey::generate()?;
+    let peer_tls =
+        enlace_net::TlsIdentity::self_signed(&enlace_fed::ids::NodeId::parse(PEER)?, &["127.0.0.1"])?;
+    // Port 9 (discard) on loopback: nothing listens, every delivery fails and is retried.
+    let now = chrono::Utc::now();
+    let directory = enlace_fed::directory::Directory {
+        serial: now.timestamp() as u64,
+        issued_at: now,
+        expires_at: now + chrono::TimeDelta::days(30),
+        nodes: vec![
+            crate::demo_net::entry(NODE, &["HN"], 9, &own_key, &tls, enlace_fed::directory::NodeRole::Node)?,
+            crate::demo_net::entry(
+                PEER,
+                &["GT"],
+                9,
+                &peer_key,
+                &peer_tls,
+                enlace_fed::directory::NodeRole::Node,
+            )?,
+        ],
+        field_subsets: enlace_app::fed::agreed_field_subsets(),
+    };
+    let hub =
+        enlace_app::fed::signing_key_file(&db.data_dir.join("crash-hub.key")).map_err(anyhow::Error::msg)?;
+    app.install_directory(directory.sign(&hub)?.as_str()).await.map_err(crate::explain)?;
     if app.actor_for(USER).await.is_err() {
         let user = NewUser {
             username: USER.into(),
@@ -224,22 +318,21 @@ pub async fn run(args: CrashArgs) -> Result<()> {
         for w in writers {
             let _ = tokio::time::timeout(Duration::from_secs(15), w).await;
         }
-        let snapshot = {
-            let a = acked.lock().expect("acked");
-            Acked { cases: a.cases.clone(), writes: a.writes }
-        };
+        let snapshot = acked.lock().expect("acked").clone();
         check(&args.db, &snapshot).await.with_context(|| format!("after round {round}"))?;
         pb.set_position(u64::from(round));
     }
     pb.finish_and_clear();
     let a = acked.lock().expect("acked");
     println!(
-        "{} kill/restart rounds in {:.0} s: {} writes acknowledged ({} cases), every one of them kept; \
-         integrity check and audit chain sound after each round",
+        "{} kill/restart rounds in {:.0} s: {} writes acknowledged ({} cases, {} offered to another \
+         node), every one of them kept, each offer's message in the outbox; integrity check and \
+         audit chain sound after each round",
         args.rounds,
         started.elapsed().as_secs_f64(),
         a.writes,
-        a.cases.len()
+        a.cases.len(),
+        a.shares.len()
     );
     Ok(())
 }
@@ -259,5 +352,9 @@ mod tests {
         lost.cases.insert(CaseId::new_v7(), (1, 0));
         let e = check(&db, &lost).await.unwrap_err().to_string();
         assert!(e.contains("acknowledged and is gone"), "{e}");
+        let mut lost = Acked::default();
+        lost.shares.push(uuid::Uuid::now_v7());
+        let e = check(&db, &lost).await.unwrap_err().to_string();
+        assert!(e.contains("share") && e.contains("acknowledged and is gone"), "{e}");
     }
 }
