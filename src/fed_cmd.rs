@@ -63,6 +63,9 @@ impl FedArgs {
             bail!("--node-id needs --hub-key (the hub's directory key)")
         };
         let hub_key = VerifyingKey::from_base64url(hub_key).context("--hub-key")?;
+        if let Some(url) = &self.hub_url {
+            crate::web_url("--hub-url (ENLACE_HUB_URL)", url)?;
+        }
         let (key, tls) = identity(data_dir, &node, &self.tls_hosts)?;
         let mut s = FedSettings::new(node, key, hub_key);
         s.hub_endpoint = self.hub_url.clone();

@@ -81,13 +81,25 @@ impl OidcArgs {
         let need = |v: &Option<String>, flag: &str| {
             v.clone().ok_or_else(|| anyhow::anyhow!("--oidc-issuer needs {flag} too"))
         };
+        let redirect_url = need(&self.oidc_redirect_url, "--oidc-redirect-url")?;
+        web_url("--oidc-issuer (ENLACE_OIDC_ISSUER)", &issuer)?;
+        web_url("--oidc-redirect-url (ENLACE_OIDC_REDIRECT_URL)", &redirect_url)?;
         Ok(Some(OidcSettings {
             issuer,
             client_id: need(&self.oidc_client_id, "--oidc-client-id")?,
             client_secret: need(&self.oidc_client_secret, "--oidc-client-secret")?,
-            redirect_url: need(&self.oidc_redirect_url, "--oidc-redirect-url")?,
+            redirect_url,
             username_claim: self.oidc_username_claim.clone(),
         }))
+    }
+}
+
+/// Checks that an option holds an absolute http(s) URL with a host, naming it when not.
+fn web_url(option: &str, value: &str) -> Result<()> {
+    match reqwest::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(u) => bail!("{option}: {value:?} is not an http(s) address (scheme {:?})", u.scheme()),
+        Err(e) => bail!("{option}: {value:?} is not a URL ({e}); e.g. https://host:8443"),
     }
 }
 
@@ -856,16 +868,33 @@ fn explain(e: AppError) -> anyhow::Error {
     }
 }
 
-fn main() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ENLACE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+/// The log filter (ENLACE_LOG) and whether lines are JSON (ENLACE_LOG_FORMAT), each refused
+/// with a message naming it when it is set to something not understood.
+fn log_settings() -> Result<(tracing_subscriber::EnvFilter, bool), String> {
+    let filter = match std::env::var("ENLACE_LOG") {
+        Ok(v) if !v.trim().is_empty() => tracing_subscriber::EnvFilter::try_new(&v).map_err(|e| {
+            format!("ENLACE_LOG={v:?} is not a log filter ({e}); e.g. info, or warn,enlace=debug")
+        })?,
+        Ok(_) | Err(std::env::VarError::NotPresent) => tracing_subscriber::EnvFilter::new("info,sqlx=warn"),
+        Err(std::env::VarError::NotUnicode(_)) => return Err("ENLACE_LOG is not valid UTF-8".into()),
+    };
     // Logs are JSON lines (for the state's log collector) unless written to a terminal, or as
     // ENLACE_LOG_FORMAT says (json, text). Each request's lines carry its id and route.
     let json = match std::env::var("ENLACE_LOG_FORMAT").as_deref() {
         Ok("json") => true,
         Ok("text") => false,
-        _ => !std::io::stderr().is_terminal(),
+        Ok("") | Err(std::env::VarError::NotPresent) => !std::io::stderr().is_terminal(),
+        Ok(other) => return Err(format!("ENLACE_LOG_FORMAT={other:?}: use json or text")),
+        Err(std::env::VarError::NotUnicode(_)) => return Err("ENLACE_LOG_FORMAT is not valid UTF-8".into()),
     };
+    Ok((filter, json))
+}
+
+fn main() {
+    let (filter, json) = log_settings().unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    });
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {
         logs.json().with_current_span(true).with_span_list(false).init();

@@ -141,6 +141,71 @@ fn the_node_keeps_every_acknowledged_write_through_kills(node: Node) {
     assert!(out.stdout.contains("every one of them kept"), "{}", out.stdout);
 }
 
+cli_both!(bad_configuration_stops_the_node_at_start_naming_the_value);
+
+/// Every setting a node reads at start is checked then: a bad value stops `serve` before it
+/// listens, with a message naming the option and what is wrong with it.
+fn bad_configuration_stops_the_node_at_start_naming_the_value(node: Node) {
+    let listen = ["serve", "--listen", "127.0.0.1:0"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        listen.iter().chain(extra.iter()).map(|s| s.to_string()).collect()
+    };
+    let cases: Vec<(Vec<String>, Vec<(&str, &str)>, &str)> = vec![
+        (vec!["serve".into(), "--listen".into(), "nowhere".into()], vec![], "--listen"),
+        (with(&[]), vec![("ENLACE_LOG_FORMAT", "xml")], "ENLACE_LOG_FORMAT"),
+        (with(&[]), vec![("ENLACE_LOG", "info,[[")], "ENLACE_LOG"),
+        (with(&[]), vec![("ENLACE_NODE_KEY", "not a key")], "ENLACE_NODE_KEY"),
+        (with(&["--node-id", "hn"]), vec![], "--hub-key"),
+        (with(&["--node-id", "Honduras!", "--hub-key", "x"]), vec![], "node id"),
+        (with(&["--node-id", "hn", "--hub-key", "abc"]), vec![], "--hub-key"),
+        (
+            with(&["--node-id", "hn", "--hub-key", &enlace_test_hub_key(), "--hub-url", "ftp://hub"]),
+            vec![],
+            "--hub-url",
+        ),
+        (
+            with(&[
+                "--oidc-issuer",
+                "id.example.gob.hn",
+                "--oidc-client-id",
+                "enlace",
+                "--oidc-client-secret",
+                "s",
+                "--oidc-redirect-url",
+                "https://enlace.example/cb",
+            ]),
+            vec![],
+            "--oidc-issuer",
+        ),
+        (
+            with(&[
+                "--oidc-issuer",
+                "https://id.example.gob.hn",
+                "--oidc-client-id",
+                "enlace",
+                "--oidc-client-secret",
+                "s",
+                "--oidc-redirect-url",
+                "/callback",
+            ]),
+            vec![],
+            "--oidc-redirect-url",
+        ),
+    ];
+    for (args, env, named) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = node.run_env(&args, &env);
+        out.assert_failed(named);
+        assert!(out.stderr.contains(named), "{args:?} {env:?}: the message names {named}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+}
+
+/// A well-formed hub key (the tests' nodes never reach a hub).
+fn enlace_test_hub_key() -> String {
+    enlace_fed::keys::SigningKey::generate().unwrap().verifying_key().to_base64url()
+}
+
 cli_both!(the_doctor_says_what_is_wrong_in_plain_words);
 
 fn the_doctor_says_what_is_wrong_in_plain_words(node: Node) {

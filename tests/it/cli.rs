@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use enlace_app::auth::Credentials;
 use enlace_app::cases::CaseFilter;
@@ -58,7 +59,19 @@ impl Out {
 }
 
 fn run_raw(args: &[&str], stdin: Option<&[u8]>, cwd: Option<&Path>) -> Out {
+    run_raw_env(args, stdin, cwd, &[], Duration::from_secs(3600))
+}
+
+/// Runs the binary; one still running after `limit` is killed and reported so.
+fn run_raw_env(
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    cwd: Option<&Path>,
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> Out {
     let mut cmd = Command::new(BIN);
+    cmd.envs(env.iter().copied());
     cmd.args(args)
         .env_remove("ENLACE_DATABASE_URL")
         .env_remove("ENLACE_DATA_DIR")
@@ -80,7 +93,28 @@ fn run_raw(args: &[&str], stdin: Option<&[u8]>, cwd: Option<&Path>) -> Out {
         }
         drop(s);
     }
-    let out = child.wait_with_output().expect("wait for enlace");
+    // A command that should have stopped (a refused setting) and did not is killed, and
+    // reported as such, rather than hanging the run.
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait for enlace"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            let out = rx.recv().expect("the killed command's output").expect("wait for enlace");
+            return Out {
+                code: None,
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: format!(
+                    "(still running after {limit:?}: killed)\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            };
+        }
+    };
     Out {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -164,6 +198,15 @@ impl Node {
     /// Runs `enlace ARGS --data-dir … [--database-url …]`.
     pub(crate) fn run(&self, args: &[&str]) -> Out {
         self.run_with_stdin(args, None)
+    }
+
+    /// Runs a command that should end at once (a refusal) with these environment variables;
+    /// killed after a minute.
+    pub(crate) fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
+        let db = self.db_args();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(db.iter().map(String::as_str));
+        run_raw_env(&all, None, Some(self.db.dir.path()), env, Duration::from_secs(60))
     }
 
     fn run_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Out {
