@@ -280,6 +280,17 @@ async fn officers_see_their_posts_and_states_see_only_their_own(app: TestApp) {
     assert_eq!(app.get(&off_gt, &mpath).await.0, 200);
     assert_eq!(app.get(&sup_hn, &mpath).await.0, 200);
     assert_eq!(app.get(&sup_gt, &mpath).await.0, 200);
+    // An officer's search finds the cases at their post whoever owns them, and no others.
+    let found = async |t: &str, q: &str| -> Vec<String> {
+        let v = app.get(t, &format!("/api/v1/cases?q={q}")).await.1;
+        v["items"].as_array().unwrap().iter().map(|c| c["number"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(found(&off_gt, "ramos").await, [m["number"].as_str().unwrap()], "assisted at the post");
+    assert_eq!(found(&off_gt, "kevin%20ramos").await.len(), 1);
+    assert!(found(&off_hn, "ramos").await.is_empty(), "another state's post");
+    assert_eq!(found(&off_hn, "amaya").await, [c["number"].as_str().unwrap()]);
+    assert!(found(&off_hn2, "amaya").await.is_empty(), "another post");
+    assert!(found(&off_gt, "amaya").await.is_empty());
     // A Guatemalan officer may not register a Honduran case at a Honduran post.
     let mut other = new_case(&["X"], &["Y"]);
     other["owner_state"] = json!("HN");

@@ -624,8 +624,9 @@ struct Branch {
 }
 
 /// The scope as conditions whose results do not overlap. An `OR` across columns would make
-/// both engines scan the whole table.
-fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
+/// both engines scan the whole table. `search_states` are the owning states whose search
+/// index ranges may drive a post scope's search (every state with cases on this node).
+fn scope_branches(sql: &mut Sql, scope: &Scope, search_states: &[CountryCode]) -> Option<Vec<Branch>> {
     let list = |sql: &mut Sql, items: Vec<String>| -> String {
         items.into_iter().map(|v| sql.arg(Val::Text(v))).collect::<Vec<_>>().join(", ")
     };
@@ -658,8 +659,12 @@ fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
                 }]);
             }
             let l = list(sql, posts.iter().map(|p| p.as_str().to_string()).collect());
+            // A post's cases may be owned by other states (mutual assistance): a search is
+            // driven from every owning state's index range, then kept to the post.
+            let owners = (!search_states.is_empty())
+                .then(|| list(sql, search_states.iter().map(|s| s.as_str().to_string()).collect()));
             Some(vec![
-                Branch { cond: format!(" AND c.post IN ({l})"), owner_states: None, by_officer: false },
+                Branch { cond: format!(" AND c.post IN ({l})"), owner_states: owners, by_officer: false },
                 Branch {
                     cond: format!(
                         " AND c.assigned_officer = {u} AND (c.post IS NULL OR c.post NOT IN ({l}))"
@@ -670,6 +675,16 @@ fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
             ])
         }
     }
+}
+
+/// The owning states of the cases in the search index: a few index seeks (each finds the next
+/// state after the last), not a scan.
+async fn search_index_states(db: &Db) -> Result<Vec<CountryCode>, StoreError> {
+    let sql = "WITH RECURSIVE s(st) AS (SELECT MIN(owner_state) FROM case_search \
+               UNION ALL SELECT (SELECT MIN(owner_state) FROM case_search WHERE owner_state > s.st) \
+               FROM s WHERE s.st IS NOT NULL) SELECT st FROM s WHERE st IS NOT NULL";
+    let codes: Vec<String> = on_read!(db, p => sqlx::query_scalar(sql).fetch_all(p).await?);
+    codes.iter().map(|c| CountryCode::parse(c).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
 }
 
 /// How many of these states' cases have a term starting with `word`, counted up to the limit.
@@ -748,7 +763,18 @@ pub async fn list_cases(
     // entries beats scanning cases in page order until a page of matches is found.
     let mut driver = None;
     let mut intersect: Vec<usize> = Vec::new();
-    if let Scope::States(states) = scope {
+    // A post scope's search is driven like a state's, from the ranges of every owning state
+    // present (its words counted across them): without a driving word its cases are read in
+    // page order and checked one by one, which for a rare word reads the whole post.
+    let search_states: Vec<CountryCode> = match scope {
+        Scope::States(states) if !words.is_empty() => states.clone(),
+        Scope::Posts { posts, .. } if !words.is_empty() && !posts.is_empty() => {
+            search_index_states(db).await?
+        }
+        _ => Vec::new(),
+    };
+    if !search_states.is_empty() {
+        let states = &search_states;
         let mut best = if words.len() > 1 { DRIVING_TERM_MAX * 8 } else { DRIVING_TERM_MAX };
         // Exact counts where the count stayed under the cap in force when it was taken.
         let mut counts: Vec<Option<i64>> = Vec::with_capacity(words.len());
@@ -779,7 +805,8 @@ pub async fn list_cases(
         }
     }
     let mut sql = Sql { text: String::new(), vals: Vec::new() };
-    let Some(branches) = scope_branches(&mut sql, scope) else { return Ok((Vec::new(), None)) };
+    let post_states: &[CountryCode] = if matches!(scope, Scope::Posts { .. }) { &search_states } else { &[] };
+    let Some(branches) = scope_branches(&mut sql, scope, post_states) else { return Ok((Vec::new(), None)) };
     filter_sql(&mut sql, f, now);
     let filters = std::mem::take(&mut sql.text);
     let (cmp, dir) = if f.descending { ("<", "DESC") } else { (">", "ASC") };
