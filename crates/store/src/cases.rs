@@ -623,10 +623,17 @@ struct Branch {
     by_officer: bool,
 }
 
+/// The states of a post scope's posts.
+fn post_states(posts: &[PostCode]) -> Vec<CountryCode> {
+    let mut states: Vec<CountryCode> = posts.iter().map(PostCode::state).collect();
+    states.sort();
+    states.dedup();
+    states
+}
+
 /// The scope as conditions whose results do not overlap. An `OR` across columns would make
-/// both engines scan the whole table. `search_states` are the owning states whose search
-/// index ranges may drive a post scope's search (every state with cases on this node).
-fn scope_branches(sql: &mut Sql, scope: &Scope, search_states: &[CountryCode]) -> Option<Vec<Branch>> {
+/// both engines scan the whole table.
+fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
     let list = |sql: &mut Sql, items: Vec<String>| -> String {
         items.into_iter().map(|v| sql.arg(Val::Text(v))).collect::<Vec<_>>().join(", ")
     };
@@ -659,12 +666,25 @@ fn scope_branches(sql: &mut Sql, scope: &Scope, search_states: &[CountryCode]) -
                 }]);
             }
             let l = list(sql, posts.iter().map(|p| p.as_str().to_string()).collect());
-            // A post's cases may be owned by other states (mutual assistance): a search is
-            // driven from every owning state's index range, then kept to the post.
-            let owners = (!search_states.is_empty())
-                .then(|| list(sql, search_states.iter().map(|s| s.as_str().to_string()).collect()));
+            // A post's cases are owned by its state, or by another state it assists (mutual
+            // assistance: a case at a post of another state than its owner's always names
+            // that state as assisting; see `App::create_case`, `update_case` and handovers).
+            // The first are searched from the owner state's index range, like a state scope;
+            // the second are few, read through the assisting index.
+            let s = list(sql, post_states(posts).iter().map(|s| s.as_str().to_string()).collect());
             Some(vec![
-                Branch { cond: format!(" AND c.post IN ({l})"), owner_states: owners, by_officer: false },
+                Branch {
+                    cond: format!(" AND c.post IN ({l}) AND c.owner_state IN ({s})"),
+                    owner_states: Some(s.clone()),
+                    by_officer: false,
+                },
+                Branch {
+                    cond: format!(
+                        " AND c.assisting_state IN ({s}) AND c.owner_state NOT IN ({s}) AND c.post IN ({l})"
+                    ),
+                    owner_states: None,
+                    by_officer: false,
+                },
                 Branch {
                     cond: format!(
                         " AND c.assigned_officer = {u} AND (c.post IS NULL OR c.post NOT IN ({l}))"
@@ -675,16 +695,6 @@ fn scope_branches(sql: &mut Sql, scope: &Scope, search_states: &[CountryCode]) -
             ])
         }
     }
-}
-
-/// The owning states of the cases in the search index: a few index seeks (each finds the next
-/// state after the last), not a scan.
-async fn search_index_states(db: &Db) -> Result<Vec<CountryCode>, StoreError> {
-    let sql = "WITH RECURSIVE s(st) AS (SELECT MIN(owner_state) FROM case_search \
-               UNION ALL SELECT (SELECT MIN(owner_state) FROM case_search WHERE owner_state > s.st) \
-               FROM s WHERE s.st IS NOT NULL) SELECT st FROM s WHERE st IS NOT NULL";
-    let codes: Vec<String> = on_read!(db, p => sqlx::query_scalar(sql).fetch_all(p).await?);
-    codes.iter().map(|c| CountryCode::parse(c).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
 }
 
 /// How many of these states' cases have a term starting with `word`, counted up to the limit.
@@ -763,14 +773,12 @@ pub async fn list_cases(
     // entries beats scanning cases in page order until a page of matches is found.
     let mut driver = None;
     let mut intersect: Vec<usize> = Vec::new();
-    // A post scope's search is driven like a state's, from the ranges of every owning state
-    // present (its words counted across them): without a driving word its cases are read in
-    // page order and checked one by one, which for a rare word reads the whole post.
+    // A post scope's search is driven like a state's, its words counted in its posts' states:
+    // without a driving word its cases are read in page order and checked one by one, which
+    // for a rare word reads the whole post.
     let search_states: Vec<CountryCode> = match scope {
         Scope::States(states) if !words.is_empty() => states.clone(),
-        Scope::Posts { posts, .. } if !words.is_empty() && !posts.is_empty() => {
-            search_index_states(db).await?
-        }
+        Scope::Posts { posts, .. } if !words.is_empty() => post_states(posts),
         _ => Vec::new(),
     };
     if !search_states.is_empty() {
@@ -805,8 +813,7 @@ pub async fn list_cases(
         }
     }
     let mut sql = Sql { text: String::new(), vals: Vec::new() };
-    let post_states: &[CountryCode] = if matches!(scope, Scope::Posts { .. }) { &search_states } else { &[] };
-    let Some(branches) = scope_branches(&mut sql, scope, post_states) else { return Ok((Vec::new(), None)) };
+    let Some(branches) = scope_branches(&mut sql, scope) else { return Ok((Vec::new(), None)) };
     filter_sql(&mut sql, f, now);
     let filters = std::mem::take(&mut sql.text);
     let (cmp, dir) = if f.descending { ("<", "DESC") } else { (">", "ASC") };

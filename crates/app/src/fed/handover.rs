@@ -590,8 +590,9 @@ async fn take(
         number: enlace_domain::case::CaseNumber { state: owner_state, year: 0, seq: 0 },
         version: 1,
         owner_state,
+        // A post of another state assists (the invariant the post scope's search relies on).
+        assisting_state: post.as_ref().map(PostCode::state).filter(|s| *s != owner_state),
         post,
-        assisting_state: None,
         host_state: t.host_state,
         category: t.category,
         subtype: t.subtype,
