@@ -621,6 +621,9 @@ struct Branch {
     owner_states: Option<String>,
     /// Selects by assigned officer: read through the officer index.
     by_officer: bool,
+    /// Selects cases a state assists: read through the assisting index (SQLite would
+    /// rather read the post's every case and check each).
+    assisted: bool,
 }
 
 /// The states of a post scope's posts.
@@ -638,7 +641,9 @@ fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
         items.into_iter().map(|v| sql.arg(Val::Text(v))).collect::<Vec<_>>().join(", ")
     };
     match scope {
-        Scope::All => Some(vec![Branch { cond: String::new(), owner_states: None, by_officer: false }]),
+        Scope::All => {
+            Some(vec![Branch { cond: String::new(), owner_states: None, by_officer: false, assisted: false }])
+        }
         Scope::Nothing => None,
         Scope::States(states) if states.is_empty() => None,
         Scope::States(states) => {
@@ -648,11 +653,13 @@ fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
                     cond: format!(" AND c.owner_state IN ({l})"),
                     owner_states: Some(l.clone()),
                     by_officer: false,
+                    assisted: false,
                 },
                 Branch {
                     cond: format!(" AND c.assisting_state IN ({l}) AND c.owner_state NOT IN ({l})"),
                     owner_states: None,
                     by_officer: false,
+                    assisted: false,
                 },
             ])
         }
@@ -663,6 +670,7 @@ fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
                     cond: format!(" AND c.assigned_officer = {u}"),
                     owner_states: None,
                     by_officer: true,
+                    assisted: false,
                 }]);
             }
             let l = list(sql, posts.iter().map(|p| p.as_str().to_string()).collect());
@@ -677,6 +685,7 @@ fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
                     cond: format!(" AND c.post IN ({l}) AND c.owner_state IN ({s})"),
                     owner_states: Some(s.clone()),
                     by_officer: false,
+                    assisted: false,
                 },
                 Branch {
                     cond: format!(
@@ -684,6 +693,7 @@ fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
                     ),
                     owner_states: None,
                     by_officer: false,
+                    assisted: true,
                 },
                 Branch {
                     cond: format!(
@@ -691,6 +701,7 @@ fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
                     ),
                     owner_states: None,
                     by_officer: true,
+                    assisted: false,
                 },
             ])
         }
@@ -851,9 +862,10 @@ pub async fn list_cases(
     // most users have few cases (or none) and would rather scan a whole state in page order
     // (0.9 s at a million cases) or every contact deadline, so it is told; PostgreSQL plans
     // with the value.
-    let select = |by_officer: bool| {
-        let hint = match (by_officer || f.assigned_officer.is_some(), db.backend()) {
-            (true, Backend::Sqlite) => " INDEXED BY cases_officer",
+    let select = |b: &Branch| {
+        let hint = match (b.by_officer || f.assigned_officer.is_some(), b.assisted, db.backend()) {
+            (true, _, Backend::Sqlite) => " INDEXED BY cases_officer",
+            (false, true, Backend::Sqlite) => " INDEXED BY cases_assisting",
             _ => "",
         };
         format!(
@@ -865,12 +877,7 @@ pub async fn list_cases(
     let mut parts: Vec<String> = Vec::new();
     for b in &branches {
         let search = search_sql(&mut sql, &words, driver, &intersect, b);
-        parts.push(format!(
-            "{}{}{filters}{search}{cursor}{} LIMIT {lim}",
-            select(b.by_officer),
-            b.cond,
-            order("c.")
-        ));
+        parts.push(format!("{}{}{filters}{search}{cursor}{} LIMIT {lim}", select(b), b.cond, order("c.")));
     }
     sql.text = if parts.len() == 1 {
         parts.into_iter().next().expect("one branch")
