@@ -674,23 +674,24 @@ fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
                 }]);
             }
             let l = list(sql, posts.iter().map(|p| p.as_str().to_string()).collect());
-            // A post's cases are owned by its state, or by another state it assists (mutual
-            // assistance: a case at a post of another state than its owner's always names
-            // that state as assisting; see `App::create_case`, `update_case` and handovers).
-            // The first are searched from the owner state's index range, like a state scope;
-            // the second are few, read through the assisting index.
+            // A post's cases are its state's own, or another state's that it assists (mutual
+            // assistance). A case at a post of another state than its owner's always names
+            // the post's state as assisting (`App::create_case`, `update_case`, handovers), so
+            // the two are told apart by `assisting_state`: the own cases (none assisting) are
+            // searched from the post's state's index range, like a state scope, the assisted
+            // ones (few) read through the assisting index. (An owner-state condition here
+            // would lead SQLite to read the whole state's cases of a category instead of the
+            // post's.)
             let s = list(sql, post_states(posts).iter().map(|s| s.as_str().to_string()).collect());
             Some(vec![
                 Branch {
-                    cond: format!(" AND c.post IN ({l}) AND c.owner_state IN ({s})"),
+                    cond: format!(" AND c.post IN ({l}) AND c.assisting_state IS NULL"),
                     owner_states: Some(s.clone()),
                     by_officer: false,
                     assisted: false,
                 },
                 Branch {
-                    cond: format!(
-                        " AND c.assisting_state IN ({s}) AND c.owner_state NOT IN ({s}) AND c.post IN ({l})"
-                    ),
+                    cond: format!(" AND c.assisting_state IN ({s}) AND c.post IN ({l})"),
                     owner_states: None,
                     by_officer: false,
                     assisted: true,
