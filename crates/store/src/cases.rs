@@ -635,8 +635,9 @@ fn post_states(posts: &[PostCode]) -> Vec<CountryCode> {
 }
 
 /// The scope as conditions whose results do not overlap. An `OR` across columns would make
-/// both engines scan the whole table.
-fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
+/// both engines scan the whole table. `driven`: a search word drives the query (a post scope
+/// is then split in two, its own cases searched from its state's index range).
+fn scope_branches(sql: &mut Sql, scope: &Scope, driven: bool) -> Option<Vec<Branch>> {
     let list = |sql: &mut Sql, items: Vec<String>| -> String {
         items.into_iter().map(|v| sql.arg(Val::Text(v))).collect::<Vec<_>>().join(", ")
     };
@@ -674,6 +675,25 @@ fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
                 }]);
             }
             let l = list(sql, posts.iter().map(|p| p.as_str().to_string()).collect());
+            let elsewhere = Branch {
+                cond: format!(" AND c.assigned_officer = {u} AND (c.post IS NULL OR c.post NOT IN ({l}))"),
+                owner_states: None,
+                by_officer: true,
+                assisted: false,
+            };
+            if !driven {
+                // Read in page order through the post index (or the officer index, whose
+                // entries hold the post and status, for "my cases").
+                return Some(vec![
+                    Branch {
+                        cond: format!(" AND c.post IN ({l})"),
+                        owner_states: None,
+                        by_officer: false,
+                        assisted: false,
+                    },
+                    elsewhere,
+                ]);
+            }
             // A post's cases are its state's own, or another state's that it assists (mutual
             // assistance). A case at a post of another state than its owner's always names
             // the post's state as assisting (`App::create_case`, `update_case`, handovers), so
@@ -696,14 +716,7 @@ fn scope_branches(sql: &mut Sql, scope: &Scope) -> Option<Vec<Branch>> {
                     by_officer: false,
                     assisted: true,
                 },
-                Branch {
-                    cond: format!(
-                        " AND c.assigned_officer = {u} AND (c.post IS NULL OR c.post NOT IN ({l}))"
-                    ),
-                    owner_states: None,
-                    by_officer: true,
-                    assisted: false,
-                },
+                elsewhere,
             ])
         }
     }
@@ -825,7 +838,9 @@ pub async fn list_cases(
         }
     }
     let mut sql = Sql { text: String::new(), vals: Vec::new() };
-    let Some(branches) = scope_branches(&mut sql, scope) else { return Ok((Vec::new(), None)) };
+    let Some(branches) = scope_branches(&mut sql, scope, driver.is_some()) else {
+        return Ok((Vec::new(), None));
+    };
     filter_sql(&mut sql, f, now);
     let filters = std::mem::take(&mut sql.text);
     let (cmp, dir) = if f.descending { ("<", "DESC") } else { (">", "ASC") };
