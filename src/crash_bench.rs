@@ -183,7 +183,7 @@ async fn write(base: String, token: String, acked: Arc<Mutex<Acked>>, seed: u64)
         let mut a = acked.lock().expect("acked");
         a.writes += 1;
         match op {
-            0 | 1 | 2..=5 => {
+            0..=5 => {
                 let (Some(id), Some(version)) = (v["id"].as_str(), v["version"].as_i64()) else { continue };
                 let Ok(id) = id.parse::<CaseId>() else { continue };
                 a.cases.entry(id).or_insert((0, 0)).0 = version;

@@ -150,7 +150,9 @@ fn bad_configuration_stops_the_node_at_start_naming_the_value(node: Node) {
     let with = |extra: &[&str]| -> Vec<String> {
         listen.iter().chain(extra.iter()).map(|s| s.to_string()).collect()
     };
-    let cases: Vec<(Vec<String>, Vec<(&str, &str)>, &str)> = vec![
+    // (arguments, environment, what the message must name)
+    type Bad<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Bad> = vec![
         (vec!["serve".into(), "--listen".into(), "nowhere".into()], vec![], "--listen"),
         (with(&[]), vec![("ENLACE_LOG_FORMAT", "xml")], "ENLACE_LOG_FORMAT"),
         (with(&[]), vec![("ENLACE_LOG", "info,[[")], "ENLACE_LOG"),

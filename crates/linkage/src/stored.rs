@@ -184,7 +184,7 @@ mod tests {
             Birth::Range { from: u16::MAX - 1, to: u16::MAX },
             Birth::Range { from: 0, to: u16::MAX },
         ] {
-            let keys = km.keys(&person(&["María"], &["Gutiérrez"], birth.clone()));
+            let keys = km.keys(&person(&["María"], &["Gutiérrez"], birth));
             assert!(!keys.is_empty(), "{birth:?}");
         }
     }

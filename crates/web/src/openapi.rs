@@ -65,10 +65,10 @@ impl Operations {
         use utoipa::openapi::path::ParameterIn;
         use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response};
 
-        if let (Some(id), Some(tag)) = (&op.operation_id, op.tags.as_ref().and_then(|t| t.first())) {
-            if !id.starts_with(&format!("{tag}_")) {
-                op.operation_id = Some(format!("{tag}_{id}"));
-            }
+        if let (Some(id), Some(tag)) = (&op.operation_id, op.tags.as_ref().and_then(|t| t.first()))
+            && !id.starts_with(&format!("{tag}_"))
+        {
+            op.operation_id = Some(format!("{tag}_{id}"));
         }
         let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
         let has_params = op.parameters.as_ref().is_some_and(|ps| {
@@ -205,16 +205,19 @@ fn open_flattened(v: &mut serde_json::Value, schemas: &serde_json::Value) {
                         .and_then(Value::as_str)
                         .and_then(|r| r.strip_prefix("#/components/schemas/"))
                         .and_then(|name| schemas.get(name));
-                    if let Some(Value::Object(target)) = target {
-                        if target.get("additionalProperties") == Some(&Value::Bool(false)) {
+                    let closed = |o: &serde_json::Map<String, Value>| {
+                        o.get("additionalProperties") == Some(&Value::Bool(false))
+                    };
+                    match (target, &mut *m) {
+                        (Some(Value::Object(target)), _) if closed(target) => {
                             let mut open = target.clone();
                             open.remove("additionalProperties");
                             *m = Value::Object(open);
                         }
-                    } else if let Value::Object(inline) = m {
-                        if inline.get("additionalProperties") == Some(&Value::Bool(false)) {
+                        (None, Value::Object(inline)) if closed(inline) => {
                             inline.remove("additionalProperties");
                         }
+                        _ => {}
                     }
                 }
             }
