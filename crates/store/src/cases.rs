@@ -626,6 +626,13 @@ struct Branch {
     assisted: bool,
 }
 
+impl Branch {
+    /// A branch read by the planner's choice, checking each case it reads.
+    fn new(cond: String) -> Self {
+        Branch { cond, owner_states: None, by_officer: false, assisted: false }
+    }
+}
+
 /// The states of a post scope's posts.
 fn post_states(posts: &[PostCode]) -> Vec<CountryCode> {
     let mut states: Vec<CountryCode> = posts.iter().map(PostCode::state).collect();
@@ -642,57 +649,38 @@ fn scope_branches(sql: &mut Sql, scope: &Scope, driven: bool) -> Option<Vec<Bran
         items.into_iter().map(|v| sql.arg(Val::Text(v))).collect::<Vec<_>>().join(", ")
     };
     match scope {
-        Scope::All => {
-            Some(vec![Branch { cond: String::new(), owner_states: None, by_officer: false, assisted: false }])
-        }
+        Scope::All => Some(vec![Branch::new(String::new())]),
         Scope::Nothing => None,
         Scope::States(states) if states.is_empty() => None,
         Scope::States(states) => {
             let l = list(sql, states.iter().map(|s| s.as_str().to_string()).collect());
             Some(vec![
                 Branch {
-                    cond: format!(" AND c.owner_state IN ({l})"),
                     owner_states: Some(l.clone()),
-                    by_officer: false,
-                    assisted: false,
+                    ..Branch::new(format!(" AND c.owner_state IN ({l})"))
                 },
-                Branch {
-                    cond: format!(" AND c.assisting_state IN ({l}) AND c.owner_state NOT IN ({l})"),
-                    owner_states: None,
-                    by_officer: false,
-                    assisted: false,
-                },
+                Branch::new(format!(" AND c.assisting_state IN ({l}) AND c.owner_state NOT IN ({l})")),
             ])
         }
         Scope::Posts { posts, user } => {
             let u = sql.arg(Val::Uuid(user.0));
             if posts.is_empty() {
                 return Some(vec![Branch {
-                    cond: format!(" AND c.assigned_officer = {u}"),
-                    owner_states: None,
                     by_officer: true,
-                    assisted: false,
+                    ..Branch::new(format!(" AND c.assigned_officer = {u}"))
                 }]);
             }
             let l = list(sql, posts.iter().map(|p| p.as_str().to_string()).collect());
             let elsewhere = Branch {
-                cond: format!(" AND c.assigned_officer = {u} AND (c.post IS NULL OR c.post NOT IN ({l}))"),
-                owner_states: None,
                 by_officer: true,
-                assisted: false,
+                ..Branch::new(format!(
+                    " AND c.assigned_officer = {u} AND (c.post IS NULL OR c.post NOT IN ({l}))"
+                ))
             };
             if !driven {
                 // Read in page order through the post index (or the officer index, whose
                 // entries hold the post and status, for "my cases").
-                return Some(vec![
-                    Branch {
-                        cond: format!(" AND c.post IN ({l})"),
-                        owner_states: None,
-                        by_officer: false,
-                        assisted: false,
-                    },
-                    elsewhere,
-                ]);
+                return Some(vec![Branch::new(format!(" AND c.post IN ({l})")), elsewhere]);
             }
             // A post's cases are its state's own, or another state's that it assists (mutual
             // assistance). A case at a post of another state than its owner's always names
@@ -705,16 +693,12 @@ fn scope_branches(sql: &mut Sql, scope: &Scope, driven: bool) -> Option<Vec<Bran
             let s = list(sql, post_states(posts).iter().map(|s| s.as_str().to_string()).collect());
             Some(vec![
                 Branch {
-                    cond: format!(" AND c.post IN ({l}) AND c.assisting_state IS NULL"),
                     owner_states: Some(s.clone()),
-                    by_officer: false,
-                    assisted: false,
+                    ..Branch::new(format!(" AND c.post IN ({l}) AND c.assisting_state IS NULL"))
                 },
                 Branch {
-                    cond: format!(" AND c.assisting_state IN ({s}) AND c.post IN ({l})"),
-                    owner_states: None,
-                    by_officer: false,
                     assisted: true,
+                    ..Branch::new(format!(" AND c.assisting_state IN ({s}) AND c.post IN ({l})"))
                 },
                 elsewhere,
             ])
