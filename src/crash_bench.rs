@@ -61,16 +61,18 @@ struct Acked {
     writes: u64,
 }
 
-/// The node's federation options: its id and the harness hub's key (made in the data
-/// directory on first use).
-fn fed_args(db: &DbArgs) -> Result<crate::fed_cmd::FedArgs> {
+/// The harness hub's directory key, made in the data directory on first use.
+fn hub_key(db: &DbArgs) -> Result<enlace_fed::keys::SigningKey> {
     std::fs::create_dir_all(&db.data_dir)
         .with_context(|| format!("cannot create {}", db.data_dir.display()))?;
-    let hub =
-        enlace_app::fed::signing_key_file(&db.data_dir.join("crash-hub.key")).map_err(anyhow::Error::msg)?;
+    enlace_app::fed::signing_key_file(&db.data_dir.join("crash-hub.key")).map_err(anyhow::Error::msg)
+}
+
+/// The node's federation options: its id and the harness hub's key.
+fn fed_args(db: &DbArgs) -> Result<crate::fed_cmd::FedArgs> {
     Ok(crate::fed_cmd::FedArgs {
         node_id: Some(NODE.into()),
-        hub_key: Some(hub.verifying_key().to_base64url()),
+        hub_key: Some(hub_key(db)?.verifying_key().to_base64url()),
         hub_url: None,
         tls_hosts: vec!["127.0.0.1".into()],
         linkage_secret_file: None,
@@ -273,9 +275,7 @@ async fn prepare(db: &DbArgs) -> Result<()> {
         ],
         field_subsets: enlace_app::fed::agreed_field_subsets(),
     };
-    let hub =
-        enlace_app::fed::signing_key_file(&db.data_dir.join("crash-hub.key")).map_err(anyhow::Error::msg)?;
-    app.install_directory(directory.sign(&hub)?.as_str()).await.map_err(crate::explain)?;
+    app.install_directory(directory.sign(&hub_key(db)?)?.as_str()).await.map_err(crate::explain)?;
     if app.actor_for(USER).await.is_err() {
         let user = NewUser {
             username: USER.into(),

@@ -203,17 +203,19 @@ impl Node {
     /// Runs a command that should end at once (a refusal) with these environment variables;
     /// killed after a minute.
     pub(crate) fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
-        let db = self.db_args();
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend(db.iter().map(String::as_str));
-        run_raw_env(&all, None, Some(self.db.dir.path()), env, Duration::from_secs(60))
+        self.run_on_db(args, None, env, Duration::from_secs(60))
     }
 
     fn run_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Out {
+        self.run_on_db(args, stdin, &[], Duration::from_secs(3600))
+    }
+
+    /// Runs with this node's database options after `args`, in its directory.
+    fn run_on_db(&self, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)], limit: Duration) -> Out {
         let db = self.db_args();
         let mut all: Vec<&str> = args.to_vec();
         all.extend(db.iter().map(String::as_str));
-        run_raw(&all, stdin, Some(self.db.dir.path()))
+        run_raw_env(&all, stdin, Some(self.db.dir.path()), env, limit)
     }
 
     pub(crate) fn create_user(&self, username: &str, role: &str, state: &str, post: Option<&str>) -> Out {

@@ -67,6 +67,15 @@ impl ApiError {
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
     }
+    /// A fault of the node's own: the cause goes to the log, never to the client.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "an internal error occurred; it has been logged",
+        )
+    }
 }
 
 impl From<AppError> for ApiError {
@@ -151,12 +160,7 @@ impl From<AppError> for ApiError {
             ),
             AppError::Store(e) => {
                 tracing::error!(error = %e, "storage error");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "Internal error",
-                    "an internal error occurred; it has been logged",
-                )
+                ApiError::internal()
             }
         }
     }
@@ -188,13 +192,7 @@ impl IntoResponse for ApiError {
 /// half-written. The panic's message is not logged here (it may hold a value from the request).
 pub fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked; answered 500");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "Internal error",
-        "an internal error occurred; it has been logged",
-    )
-    .into_response()
+    ApiError::internal().into_response()
 }
 
 pub async fn not_found() -> ApiError {
