@@ -291,6 +291,13 @@ async fn officers_see_their_posts_and_states_see_only_their_own(app: TestApp) {
     assert_eq!(found(&off_hn, "amaya").await, [c["number"].as_str().unwrap()]);
     assert!(found(&off_hn2, "amaya").await.is_empty(), "another post");
     assert!(found(&off_gt, "amaya").await.is_empty());
+    // Moved to another post, the case is found there (the search index keeps each case's
+    // post, which an officer's search reads) and no longer at the first.
+    let (s, v) = app.send("PATCH", &sup_hn, &path, &json!({"version": 1, "post": "HN-HOUSTON"})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(found(&off_hn2, "amaya").await, [c["number"].as_str().unwrap()], "moved here");
+    assert_eq!(found(&off_hn2, "carlos%20amaya").await.len(), 1);
+    assert!(found(&off_hn, "amaya").await.is_empty(), "moved away");
     // A Guatemalan officer may not register a Honduran case at a Honduran post.
     let mut other = new_case(&["X"], &["Y"]);
     other["owner_state"] = json!("HN");

@@ -103,7 +103,13 @@ fn push_case(ins: &mut Inserts, c: &Case) {
          VALUES ({})",
         marks.join(", ")
     ));
-    push_terms(ins, &marks[0], c.owner_state, &enlace_domain::case::search_terms(&c.number, &c.person));
+    push_terms(
+        ins,
+        &marks[0],
+        c.owner_state,
+        c.post.as_ref(),
+        &enlace_domain::case::search_terms(&c.number, &c.person),
+    );
     push_facts(ins, c);
 }
 
@@ -252,35 +258,48 @@ pub async fn update_case(tx: &mut Tx, c: &Case) -> Result<bool, StoreError> {
         .execute(&mut *conn).await?.rows_affected());
     if n == 1 {
         put_facts(tx, c).await?;
+        // The search terms carry the post (an officer's search reads them by post).
+        on_tx!(tx, conn => sqlx::query(
+            "UPDATE case_search SET post = $1 WHERE case_id = $2 AND post IS DISTINCT FROM $1")
+            .bind(c.post.as_ref().map(|p| p.as_str().to_string())).bind(c.id.0)
+            .execute(&mut *conn).await.map(|_| ())?);
     }
     Ok(n == 1)
 }
 
-/// Replaces a case's search terms.
+/// Replaces a case's search terms (each carries the case's post, as stored).
 pub async fn set_terms(
     tx: &mut Tx,
     id: CaseId,
     owner: CountryCode,
     terms: &[String],
 ) -> Result<(), StoreError> {
-    on_tx!(tx, c => sqlx::query("DELETE FROM case_search WHERE case_id = $1").bind(id.0).execute(&mut *c).await.map(|_| ())?);
+    let post: Option<String> = on_tx!(tx, c => {
+        sqlx::query("DELETE FROM case_search WHERE case_id = $1").bind(id.0).execute(&mut *c).await?;
+        sqlx::query_scalar("SELECT post FROM cases WHERE id = $1").bind(id.0).fetch_optional(&mut *c).await?.flatten()
+    });
+    let post = post
+        .map(|p| PostCode::parse(&p))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("post: {e}")))?;
     let mut ins = Inserts::default();
     let id = ins.arg(Val::Uuid(id.0));
-    push_terms(&mut ins, &id, owner, terms);
+    push_terms(&mut ins, &id, owner, post.as_ref(), terms);
     ins.execute(tx).await
 }
 
 /// The INSERT of search terms (de-duplicated by the caller) of the case whose id is bound to
 /// the placeholder `id`.
-fn push_terms(ins: &mut Inserts, id: &str, owner: CountryCode, terms: &[String]) {
+fn push_terms(ins: &mut Inserts, id: &str, owner: CountryCode, post: Option<&PostCode>, terms: &[String]) {
     if terms.is_empty() {
         return;
     }
     let owner = ins.arg(Val::Text(owner.as_str().into()));
+    let post = ins.arg(Val::OptText(post.map(|p| p.as_str().to_string())));
     let values: Vec<String> =
-        terms.iter().map(|t| format!("({owner}, {}, {id})", ins.arg(Val::Text(t.clone())))).collect();
+        terms.iter().map(|t| format!("({owner}, {}, {id}, {post})", ins.arg(Val::Text(t.clone())))).collect();
     ins.push(format!(
-        "INSERT INTO case_search (owner_state, term, case_id) VALUES {} ON CONFLICT DO NOTHING",
+        "INSERT INTO case_search (owner_state, term, case_id, post) VALUES {} ON CONFLICT DO NOTHING",
         values.join(", ")
     ));
 }
@@ -619,6 +638,9 @@ const INTERSECT_RATIO: i64 = 4;
 struct Branch {
     cond: String,
     owner_states: Option<String>,
+    /// With `owner_states`, the placeholders of the posts the driving search reads (the search
+    /// index carries each case's post).
+    at_posts: Option<String>,
     /// Selects by assigned officer: read through the officer index.
     by_officer: bool,
     /// Selects cases a state assists: read through the assisting index (SQLite would
@@ -629,7 +651,7 @@ struct Branch {
 impl Branch {
     /// A branch read by the planner's choice, checking each case it reads.
     fn new(cond: String) -> Self {
-        Branch { cond, owner_states: None, by_officer: false, assisted: false }
+        Branch { cond, owner_states: None, at_posts: None, by_officer: false, assisted: false }
     }
 }
 
@@ -686,7 +708,9 @@ fn scope_branches(sql: &mut Sql, scope: &Scope, driven: bool) -> Option<Vec<Bran
             // assistance). A case at a post of another state than its owner's always names
             // the post's state as assisting (`App::create_case`, `update_case`, handovers), so
             // the two are told apart by `assisting_state`: the own cases (none assisting) are
-            // searched from the post's state's index range, like a state scope, the assisted
+            // searched from the post's state's index range, keeping the entries at the post
+            // (the index carries it, so a word common in the state but not at the post still
+            // reads few cases), the assisted
             // ones (few) read through the assisting index. (An owner-state condition here
             // would lead SQLite to read the whole state's cases of a category instead of the
             // post's.)
@@ -694,6 +718,7 @@ fn scope_branches(sql: &mut Sql, scope: &Scope, driven: bool) -> Option<Vec<Bran
             Some(vec![
                 Branch {
                     owner_states: Some(s.clone()),
+                    at_posts: Some(l.clone()),
                     ..Branch::new(format!(" AND c.post IN ({l}) AND c.assisting_state IS NULL"))
                 },
                 Branch {
@@ -706,17 +731,33 @@ fn scope_branches(sql: &mut Sql, scope: &Scope, driven: bool) -> Option<Vec<Bran
     }
 }
 
-/// How many of these states' cases have a term starting with `word`, counted up to the limit.
-async fn term_count(db: &Db, states: &[CountryCode], word: &str, cap: i64) -> Result<i64, StoreError> {
-    let marks: Vec<String> = (0..states.len()).map(|i| format!("${}", i + 4)).collect();
+/// How many of these states' cases (at these posts, when there are any) have a term starting
+/// with `word`, counted up to the limit.
+async fn term_count(
+    db: &Db,
+    states: &[CountryCode],
+    posts: &[PostCode],
+    word: &str,
+    cap: i64,
+) -> Result<i64, StoreError> {
+    let marks =
+        |from: usize, n: usize| (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let at_posts = if posts.is_empty() {
+        String::new()
+    } else {
+        format!(" AND post IN ({})", marks(4 + states.len(), posts.len()))
+    };
     let sql = format!(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM case_search WHERE owner_state IN ({}) AND term >= $1 AND term < $2 LIMIT $3) x",
-        marks.join(", ")
+        "SELECT COUNT(*) FROM (SELECT 1 FROM case_search WHERE owner_state IN ({}) AND term >= $1 AND term < $2{at_posts} LIMIT $3) x",
+        marks(4, states.len())
     );
     on_read!(db, p => {
         let mut q = sqlx::query_scalar(AssertSqlSafe(sql)).bind(word).bind(format!("{word}\u{10FFFF}")).bind(cap);
         for s in states {
             q = q.bind(s.as_str());
+        }
+        for p in posts {
+            q = q.bind(p.as_str());
         }
         Ok(q.fetch_one(p).await?)
     })
@@ -744,9 +785,11 @@ fn search_sql(
     };
     match (&branch.owner_states, driver) {
         (Some(states), Some(d)) => {
+            let at_posts =
+                branch.at_posts.as_ref().map(|p| format!(" AND s.post IN ({p})")).unwrap_or_default();
             let range = |(a, b): &(String, String)| {
                 format!(
-                    "SELECT s.case_id FROM case_search s WHERE s.owner_state IN ({states}) AND s.term >= {a} AND s.term < {b}"
+                    "SELECT s.case_id FROM case_search s WHERE s.owner_state IN ({states}) AND s.term >= {a} AND s.term < {b}{at_posts}"
                 )
             };
             let mut inner = range(&ranges[d]);
@@ -785,10 +828,12 @@ pub async fn list_cases(
     // A post scope's search is driven like a state's, its words counted in its posts' states:
     // without a driving word its cases are read in page order and checked one by one, which
     // for a rare word reads the whole post.
-    let search_states: Vec<CountryCode> = match scope {
-        Scope::States(states) if !words.is_empty() => states.clone(),
-        Scope::Posts { posts, .. } if !words.is_empty() => post_states(posts),
-        _ => Vec::new(),
+    // An officer's words are counted at their posts (the search index carries each case's
+    // post): a surname common in the state can still be rare at one post.
+    let (search_states, search_posts): (Vec<CountryCode>, &[PostCode]) = match scope {
+        Scope::States(states) if !words.is_empty() => (states.clone(), &[]),
+        Scope::Posts { posts, .. } if !words.is_empty() => (post_states(posts), posts),
+        _ => (Vec::new(), &[]),
     };
     if !search_states.is_empty() {
         let states = &search_states;
@@ -796,7 +841,7 @@ pub async fn list_cases(
         // Exact counts where the count stayed under the cap in force when it was taken.
         let mut counts: Vec<Option<i64>> = Vec::with_capacity(words.len());
         for (i, w) in words.iter().enumerate() {
-            let n = term_count(db, states, w, best).await?;
+            let n = term_count(db, states, search_posts, w, best).await?;
             counts.push((n < best).then_some(n));
             if n < best {
                 best = n;
@@ -812,7 +857,7 @@ pub async fn list_cases(
             for (i, w) in words.iter().enumerate().filter(|(i, _)| *i != d) {
                 let n = match counts[i] {
                     Some(n) => n,
-                    None => term_count(db, states, w, cap).await?,
+                    None => term_count(db, states, search_posts, w, cap).await?,
                 };
                 if n < cap {
                     with.push(i);

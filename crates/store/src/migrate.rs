@@ -140,6 +140,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0021_library_files.sql"),
         postgres: include_str!("../migrations/postgres/0021_library_files.sql"),
     },
+    Migration {
+        version: 22,
+        name: "case_search_post",
+        sqlite: include_str!("../migrations/sqlite/0022_case_search_post.sql"),
+        postgres: include_str!("../migrations/postgres/0022_case_search_post.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
