@@ -408,15 +408,56 @@ pub async fn enqueue(tx: &mut Tx, m: &OutboxRow) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Pending messages in queue order (the relay keeps each peer's order).
-pub async fn pending(db: &Db, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {OUTBOX_COLS} FROM fed_outbox WHERE state = 'pending' ORDER BY queued_at, id LIMIT $1"
-    ));
+/// Where a pending message queues and when it is due: what the relay's dispatcher reads,
+/// often and for a whole backlog, without the payloads.
+#[derive(Debug, Clone)]
+pub struct OutboxHead {
+    pub id: Uuid,
+    pub peer_node: String,
+    pub share_id: Option<Uuid>,
+    pub next_at: DateTime<Utc>,
+}
+
+/// Pending messages in queue order (the relay keeps each peer's order), without their
+/// payloads: under a backlog the dispatcher reads this many times a second.
+pub async fn pending(db: &Db, limit: i64) -> Result<Vec<OutboxHead>, StoreError> {
     on_read!(db, p => {
-        let rows = sqlx::query(sql).bind(limit).fetch_all(p).await?;
-        rows.iter().map(outbox_from_row).collect()
+        let rows = sqlx::query(
+            "SELECT id, peer_node, share_id, next_at FROM fed_outbox WHERE state = 'pending' ORDER BY queued_at, id LIMIT $1")
+            .bind(limit).fetch_all(p).await?;
+        rows.iter()
+            .map(|r| Ok(OutboxHead {
+                id: r.uuid("id")?,
+                peer_node: r.text("peer_node")?,
+                share_id: r.opt_uuid("share_id")?,
+                next_at: r.ts("next_at")?,
+            }))
+            .collect()
     })
+}
+
+/// The messages with these ids that are still pending, in the order of `ids`.
+pub async fn pending_by_ids(db: &Db, ids: &[Uuid]) -> Result<Vec<OutboxRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {OUTBOX_COLS} FROM fed_outbox WHERE state = 'pending' AND id IN ({})",
+        marks.join(", ")
+    );
+    let mut rows: Vec<OutboxRow> = on_read!(db, p => {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(p).await?;
+        rows.iter().map(outbox_from_row).collect::<Result<Vec<_>, StoreError>>()?
+    });
+    let order: std::collections::HashMap<Uuid, usize> =
+        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    rows.sort_by_key(|m| order.get(&m.id).copied().unwrap_or(usize::MAX));
+    Ok(rows)
 }
 
 /// Records a delivery and its receipt. Returns false when the message was not pending (a

@@ -16,7 +16,7 @@ use enlace_fed::directory::Directory;
 use enlace_fed::envelope::{EnvelopeHeader, MessageType, sign_envelope};
 use enlace_fed::ids::{MessageId, NodeId, ShareId};
 use enlace_fed::receive::verify_envelope;
-use enlace_store::fed::OutboxRow;
+use enlace_store::fed::{OutboxHead, OutboxRow};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -129,9 +129,12 @@ impl App {
         workers: &mut tokio::task::JoinSet<RelayReport>,
     ) -> Result<Duration, AppError> {
         let now = Utc::now();
+        // Only where each message queues and when it is due: under a backlog this read comes
+        // many times a second, and reading (and parsing) every payload of it each time took a
+        // core away from the deliveries. A worker reads its own queue's messages.
         let pending = enlace_store::fed::pending(self.db(), 2000).await?;
         // Queues per (peer, share) in queue order; a share's head not yet due holds its queue.
-        let mut queues: BTreeMap<QueueKey, Vec<OutboxRow>> = BTreeMap::new();
+        let mut queues: BTreeMap<QueueKey, Vec<OutboxHead>> = BTreeMap::new();
         let mut next_due: Option<chrono::DateTime<Utc>> = None;
         {
             let taken = busy.lock().expect("relay busy set");
@@ -183,12 +186,21 @@ impl App {
     async fn work_queue(
         &self,
         peer: &str,
-        queue: Vec<OutboxRow>,
+        queue: Vec<OutboxHead>,
         dir: &Arc<Directory>,
         transport: &dyn Transport,
         sem: &tokio::sync::Semaphore,
     ) -> RelayReport {
         let mut report = RelayReport::default();
+        let ids: Vec<Uuid> = queue.iter().map(|h| h.id).collect();
+        let queue = match enlace_store::fed::pending_by_ids(self.db(), &ids).await {
+            Ok(q) => q,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read a delivery queue");
+                report.failed += ids.len();
+                return report;
+            }
+        };
         // A delivery is recorded while the share's next message is already on its way (the
         // receipt, not the record, orders them); the worker ends when every record is written,
         // so no later worker sends the same message again.
