@@ -740,16 +740,14 @@ async fn term_count(
     word: &str,
     cap: i64,
 ) -> Result<i64, StoreError> {
-    let marks =
-        |from: usize, n: usize| (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
     let at_posts = if posts.is_empty() {
         String::new()
     } else {
-        format!(" AND post IN ({})", marks(4 + states.len(), posts.len()))
+        format!(" AND post IN ({})", crate::placeholders(4 + states.len(), posts.len()))
     };
     let sql = format!(
         "SELECT COUNT(*) FROM (SELECT 1 FROM case_search WHERE owner_state IN ({}) AND term >= $1 AND term < $2{at_posts} LIMIT $3) x",
-        marks(4, states.len())
+        crate::placeholders(4, states.len())
     );
     on_read!(db, p => {
         let mut q = sqlx::query_scalar(AssertSqlSafe(sql)).bind(word).bind(format!("{word}\u{10FFFF}")).bind(cap);

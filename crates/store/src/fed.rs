@@ -441,10 +441,9 @@ pub async fn pending_by_ids(db: &Db, ids: &[Uuid]) -> Result<Vec<OutboxRow>, Sto
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT {OUTBOX_COLS} FROM fed_outbox WHERE state = 'pending' AND id IN ({})",
-        marks.join(", ")
+        crate::placeholders(1, ids.len())
     );
     let mut rows: Vec<OutboxRow> = on_read!(db, p => {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));

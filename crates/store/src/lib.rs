@@ -470,6 +470,11 @@ pub(crate) enum Val {
     OptUuid(Option<uuid::Uuid>),
 }
 
+/// The placeholders `$first, …, $(first + n - 1)`, comma-separated (an `IN (…)` list).
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// INSERTs into several tables sent as one round trip: on SQLite one query of several
 /// statements (sqlx runs them in turn, each binding its own `$n` from the shared values); on
 /// PostgreSQL one statement whose first INSERTs are data-modifying CTEs (the foreign keys are

@@ -604,10 +604,9 @@ pub async fn library_files_of(db: &Db, items: &[Uuid]) -> Result<Vec<LibraryFile
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    let marks: Vec<String> = (1..=items.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT {FILE_COLS} FROM net_library_files WHERE item_id IN ({}) ORDER BY created_at, id",
-        marks.join(", ")
+        crate::placeholders(1, items.len())
     );
     on_read!(db, p => {
         let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
