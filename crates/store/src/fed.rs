@@ -436,27 +436,23 @@ pub async fn pending(db: &Db, limit: i64) -> Result<Vec<OutboxHead>, StoreError>
     })
 }
 
-/// The messages with these ids that are still pending, in the order of `ids`.
+/// The messages with these ids that are still pending, in queue order.
 pub async fn pending_by_ids(db: &Db, ids: &[Uuid]) -> Result<Vec<OutboxRow>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT {OUTBOX_COLS} FROM fed_outbox WHERE state = 'pending' AND id IN ({})",
+        "SELECT {OUTBOX_COLS} FROM fed_outbox WHERE state = 'pending' AND id IN ({}) ORDER BY queued_at, id",
         crate::placeholders(1, ids.len())
     );
-    let mut rows: Vec<OutboxRow> = on_read!(db, p => {
+    on_read!(db, p => {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in ids {
             q = q.bind(*id);
         }
         let rows = q.fetch_all(p).await?;
-        rows.iter().map(outbox_from_row).collect::<Result<Vec<_>, StoreError>>()?
-    });
-    let order: std::collections::HashMap<Uuid, usize> =
-        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    rows.sort_by_key(|m| order.get(&m.id).copied().unwrap_or(usize::MAX));
-    Ok(rows)
+        rows.iter().map(outbox_from_row).collect()
+    })
 }
 
 /// Records a delivery and its receipt. Returns false when the message was not pending (a
