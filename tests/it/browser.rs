@@ -343,6 +343,9 @@ async fn the_network_workspace_is_accessible_and_kept_in_the_browser() {
     {
         b.select("lang", lang).await;
         b.click("form.lang button").await;
+        // The switch is a POST and a redirect: wait for the page it lands on before leaving,
+        // or the next navigation may cancel it and the language stay as it was.
+        b.wait_for_text(&format!("<html lang=\"{lang}\"")).await;
         b.goto(&url("/library")).await;
         b.wait_for_text(title).await;
         b.wait_for_text(status).await;
