@@ -98,3 +98,55 @@ async fn writes_rolled_back_after_appending_leave_no_gap() {
         db.close().await;
     }
 }
+
+/// Batches of read events of every awkward size (cut into multi-row INSERTs of 128, 64, …, 1
+/// rows) land whole, in order, each row with its own values, and chained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_of_events_are_appended_in_order_and_chained() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(dir) = fresh_db(backend).await else { continue };
+        let db = Db::connect(dir.url.as_deref(), dir.dir.path()).await.expect("open");
+        db.migrate().await.expect("migrate");
+        let mut sent = Vec::new();
+        for size in [1usize, 7, 128, 300, 1024] {
+            let batch: Vec<_> = (0..size)
+                .map(|i| enlace_domain::audit::AuditEvent {
+                    id: enlace_domain::ids::AuditEventId::new_v7(),
+                    at: enlace_store::now(),
+                    actor: None,
+                    actor_name: format!("reader {size}"),
+                    action: "case.read".into(),
+                    record_type: "case".into(),
+                    record_id: Some(format!("{size}-{i}")),
+                    detail: serde_json::json!({"i": i, "note": "¿leída? \"sí\""}),
+                    source: (i % 2 == 0).then(|| "127.0.0.1".to_string()),
+                })
+                .collect();
+            let b = std::sync::Arc::new(batch.clone());
+            let last = db
+                .write(move |tx| {
+                    let b = b.clone();
+                    Box::pin(async move { enlace_store::audit::append_many(tx, &b).await })
+                })
+                .await
+                .unwrap();
+            sent.extend(batch);
+            assert_eq!(last, sent.len() as i64, "{backend:?}: the last position of a batch of {size}");
+        }
+        let events = enlace_store::audit::events_after(&db, 0, 10_000).await.unwrap();
+        assert_eq!(events.len(), sent.len(), "{backend:?}");
+        let mut prev = enlace_domain::audit::GENESIS.to_string();
+        for (i, (e, want)) in events.iter().zip(&sent).enumerate() {
+            assert_eq!(e.pos, i as i64 + 1, "{backend:?}: dense positions");
+            assert_eq!(e.event.id, want.id, "{backend:?}: event {} in its place", e.pos);
+            assert_eq!(e.event.record_id, want.record_id);
+            assert_eq!(e.event.detail, want.detail);
+            assert_eq!(e.event.source, want.source);
+            assert_eq!(e.prev_hash, prev, "{backend:?}: event {} names its predecessor", e.pos);
+            assert_eq!(e.hash, enlace_domain::audit::chain_hash(&prev, e.pos, &e.event));
+            prev = e.hash.clone();
+        }
+        assert_eq!(enlace_store::audit::head(&db).await.unwrap(), (sent.len() as i64, prev), "{backend:?}");
+        db.close().await;
+    }
+}

@@ -57,7 +57,13 @@ pub fn chain_hash(prev_hash: &str, pos: i64, e: &AuditEvent) -> String {
     field(e.detail.to_string().as_bytes());
     field(e.source.as_deref().unwrap_or("").as_bytes());
     let out = h.finalize();
-    out.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(64);
+    for b in out {
+        hex.push(HEX[usize::from(b >> 4)] as char);
+        hex.push(HEX[usize::from(b & 15)] as char);
+    }
+    hex
 }
 
 /// What is wrong at the first bad place in a chain.
