@@ -24,7 +24,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use futures_util::FutureExt;
 use sqlx::SqlitePool;
@@ -61,8 +61,9 @@ impl Writer {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         let (committed, commits) = mpsc::channel(1);
         let frames = Arc::new(AtomicI64::new(0));
-        tokio::spawn(checkpoints(checkpointer, commits, frames.clone()));
-        tokio::spawn(run(pool, wal, rx, committed, frames));
+        let since = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(checkpoints(checkpointer, commits, frames.clone(), since.clone()));
+        tokio::spawn(run(pool, wal, rx, Committed { notify: committed, since }, frames));
         Writer { jobs }
     }
 
@@ -91,7 +92,7 @@ async fn run(
     pool: SqlitePool,
     wal: PathBuf,
     mut rx: mpsc::Receiver<Job>,
-    committed: mpsc::Sender<()>,
+    committed: Committed,
     frames: Arc<AtomicI64>,
 ) {
     while let Some(first) = rx.recv().await {
@@ -103,8 +104,9 @@ async fn run(
             }
         }
         let result = run_batch(&pool, &mut batch).await;
-        // Full means a checkpoint is already due.
-        let _ = committed.try_send(());
+        committed.since.fetch_add(batch.len(), Ordering::Relaxed);
+        // Full means the checkpointer already knows.
+        let _ = committed.notify.try_send(());
         if frames.load(Ordering::Relaxed) > WAL_RESTART_FRAMES {
             // PASSIVE: it never waits; if the background checkpointer holds the checkpoint
             // lock, this is tried again after the next batch.
@@ -183,17 +185,52 @@ async fn run_once(pool: &SqlitePool, batch: &mut [Job], savepoints: bool) -> Res
     Ok(true)
 }
 
+/// How the writer tells the checkpointer that it committed, and how many writes.
+struct Committed {
+    notify: mpsc::Sender<()>,
+    since: Arc<AtomicUsize>,
+}
+
+/// The background checkpointer copies the WAL into the database at most this often, unless
+/// [`CHECKPOINT_AFTER_WRITES`] writes are waiting. Pages written again and again (the leaves of
+/// the audit log's record index, under read load) are copied once per interval instead of once
+/// per commit (BENCHMARKS.md, session 13). It does not bear on durability: every commit's WAL
+/// frames are fsynced before it is acknowledged.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Writes (jobs; a batch of read events is one) after which the checkpointer copies at once:
+/// under many small writes (case registrations) a second's WAL would pass
+/// [`WAL_RESTART_FRAMES`] and leave the copy to the writer, in its commits' way.
+const CHECKPOINT_AFTER_WRITES: usize = 256;
+
 /// Copies the WAL into the database file after commits, on its own connection (and so its own
-/// thread), at most every 50 ms. PASSIVE: it never waits for readers or the writer; what it
-/// cannot copy yet is copied by a later run.
-async fn checkpoints(pool: SqlitePool, mut commits: mpsc::Receiver<()>, frames: Arc<AtomicI64>) {
+/// thread), at most every [`CHECKPOINT_EVERY`] unless many writes wait. PASSIVE: it never
+/// waits for readers or the writer; what it cannot copy yet is copied by a later run.
+async fn checkpoints(
+    pool: SqlitePool,
+    mut commits: mpsc::Receiver<()>,
+    frames: Arc<AtomicI64>,
+    since: Arc<AtomicUsize>,
+) {
+    let mut last: Option<tokio::time::Instant> = None;
     // Ends with the writer task (the sender is dropped).
     while commits.recv().await.is_some() {
+        if let Some(last) = last {
+            let deadline = last + CHECKPOINT_EVERY;
+            while since.load(Ordering::Relaxed) < CHECKPOINT_AFTER_WRITES
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => {}
+                    more = commits.recv() => if more.is_none() { return },
+                }
+            }
+        }
         if pool.is_closed() {
             return;
         }
+        since.store(0, Ordering::Relaxed);
         checkpoint(&pool, &frames).await;
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        last = Some(tokio::time::Instant::now());
     }
 }
 
