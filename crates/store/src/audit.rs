@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
 use crate::row::{RowExt, json};
-use crate::{Db, StoreError, Tx, Val, bind_vals, on_read, on_tx};
+use crate::{Db, Inserts, SqliteTx, StoreError, Tx, Val, bind_vals, on_read, on_tx};
 
 /// Appends `e` to the chain inside the caller's transaction. Appenders are serialised by the
 /// single `audit_head` row (a row lock on PostgreSQL, the write lock on SQLite), so positions
@@ -16,6 +16,52 @@ use crate::{Db, StoreError, Tx, Val, bind_vals, on_read, on_tx};
 pub async fn append(tx: &mut Tx, e: &AuditEvent) -> Result<i64, StoreError> {
     append_many(tx, std::slice::from_ref(e)).await
 }
+
+/// The position and hash of the last event, as the SQLite writer holds them for its batch
+/// (read from `audit_head` by the batch's first appender).
+async fn held_head(t: &mut SqliteTx) -> Result<(i64, String), StoreError> {
+    if let Some((pos, hash, _)) = &t.held.audit {
+        return Ok((*pos, hash.clone()));
+    }
+    Ok(sqlx::query_as("SELECT pos, hash FROM audit_head WHERE id = 1").fetch_one(&mut *t.tx).await?)
+}
+
+/// Appends `e` with the INSERTs of the change it records, so that on SQLite it goes to the
+/// database in the same round trip as the change (each round trip is a hand-off to the writer
+/// connection's thread and back, the writer's main cost). On PostgreSQL the head row must be
+/// locked and read first, so the event is appended at once, as [`append`] does.
+pub(crate) async fn append_with(tx: &mut Tx, ins: &mut Inserts, e: &AuditEvent) -> Result<(), StoreError> {
+    let t = match tx {
+        Tx::Sqlite(t) => t,
+        Tx::Postgres(_) => return append(tx, e).await.map(|_| ()),
+    };
+    let (last, prev) = held_head(t).await?;
+    let pos = last + 1;
+    let hash = chain_hash(&prev, pos, e);
+    let vals = [
+        Val::Int(pos),
+        Val::Uuid(e.id.0),
+        Val::Ts(e.at),
+        Val::OptUuid(e.actor.map(|a| a.0)),
+        Val::Text(e.actor_name.clone()),
+        Val::Text(e.action.clone()),
+        Val::Text(e.record_type.clone()),
+        Val::OptText(e.record_id.clone()),
+        Val::Text(e.detail.to_string()),
+        Val::OptText(e.source.clone()),
+        Val::Text(prev),
+        Val::Text(hash.clone()),
+    ];
+    let args: Vec<String> = vals.into_iter().map(|v| ins.arg(v)).collect();
+    ins.push(format!("{INSERT_EVENTS}({})", args.join(", ")));
+    // A job that fails after this is rolled back with the head the writer held before it.
+    t.held.audit = Some((pos, hash, true));
+    Ok(())
+}
+
+/// The start of an INSERT of audit events, up to `VALUES `.
+const INSERT_EVENTS: &str = "INSERT INTO audit_events (pos, id, at, actor, actor_name, action, record_type, \
+     record_id, detail, source, prev_hash, hash) VALUES ";
 
 fn event_from_row(r: &impl RowExt) -> Result<ChainedEvent, StoreError> {
     Ok(ChainedEvent {
@@ -133,10 +179,7 @@ const ROWS_PER_INSERT: usize = 128;
 /// node's CPU at 64 rows under read load); anonymous ones are bound in order.
 fn insert_events_sql(backend: crate::Backend, rows: usize) -> String {
     let mut sql = String::with_capacity(130 + rows * 64);
-    sql.push_str(
-        "INSERT INTO audit_events (pos, id, at, actor, actor_name, action, record_type, record_id, detail, source, \
-         prev_hash, hash) VALUES ",
-    );
+    sql.push_str(INSERT_EVENTS);
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
         match backend {
@@ -156,16 +199,10 @@ pub async fn append_many(tx: &mut Tx, events: &[AuditEvent]) -> Result<i64, Stor
     }
     let n = events.len() as i64;
     let (first, mut prev): (i64, String) = match tx {
-        Tx::Sqlite(t) => match &t.held.audit {
-            Some((pos, hash, _)) => (pos + 1, hash.clone()),
-            None => {
-                let (pos, hash): (i64, String) =
-                    sqlx::query_as("SELECT pos, hash FROM audit_head WHERE id = 1")
-                        .fetch_one(&mut *t.tx)
-                        .await?;
-                (pos + 1, hash)
-            }
-        },
+        Tx::Sqlite(t) => {
+            let (pos, hash) = held_head(t).await?;
+            (pos + 1, hash)
+        }
         Tx::Postgres(t) => {
             let (last, hash): (i64, String) =
                 sqlx::query_as("UPDATE audit_head SET pos = pos + $1 WHERE id = 1 RETURNING pos, hash")

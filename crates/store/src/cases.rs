@@ -1,6 +1,7 @@
 //! Cases: numbering, storage, search and listing.
 
 use chrono::{DateTime, Utc};
+use enlace_domain::audit::AuditEvent;
 use enlace_domain::case::{Case, CaseNumber, CaseSummary, Category, Subtype, Vulnerability};
 use enlace_domain::country::CountryCode;
 use enlace_domain::ids::{CaseId, PersonId, UserId};
@@ -51,12 +52,13 @@ pub async fn insert_case(tx: &mut Tx, c: &Case) -> Result<(), StoreError> {
 }
 
 /// Inserts a new case in one round trip: its person when the person is new, the case, its
-/// search terms and its first transition.
+/// search terms, its first transition and, when given, its audit event.
 pub async fn insert_new_case(
     tx: &mut Tx,
     c: &Case,
     new_person: Option<&Person>,
     first: &Transition,
+    event: Option<&AuditEvent>,
 ) -> Result<(), StoreError> {
     let mut ins = Inserts::default();
     if let Some(p) = new_person {
@@ -64,6 +66,9 @@ pub async fn insert_new_case(
     }
     push_case(&mut ins, c);
     crate::records::push_transition(&mut ins, first);
+    if let Some(e) = event {
+        crate::audit::append_with(tx, &mut ins, e).await?;
+    }
     ins.execute(tx).await
 }
 

@@ -630,7 +630,7 @@ async fn take(
         at: now,
     };
     let person = Person { id: c.person_id, version: 1, data: c.person.clone() };
-    enlace_store::cases::insert_new_case(tx, &c, Some(&person), &transition).await?;
+    enlace_store::cases::insert_new_case(tx, &c, Some(&person), &transition, None).await?;
     enlace_store::fed::set_case_owner(
         tx,
         &CaseOwnerRow {
