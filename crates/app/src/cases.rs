@@ -941,18 +941,19 @@ pub(crate) async fn insert_case_tx(
         at: case.opened_at,
     };
     let person = new_person.then(|| Person { id: case.person_id, version: 1, data: case.person.clone() });
-    let ev = event(
-        Some(actor),
-        "case.create",
-        "case",
-        Some(case.id.to_string()),
-        // An existing person means an officer linked this case to them (a linkage decision,
-        // kept here).
-        serde_json::json!({"number": case.number, "owner_state": case.owner_state, "post": case.post,
-            "person": case.person_id, "existing_person": !new_person}),
-    );
     // The event goes with the case's INSERTs (one round trip to SQLite's writer, not two).
-    let ev = (!crate::audit_log::noop_sink()).then_some(ev);
+    let ev = (!crate::audit_log::noop_sink()).then(|| {
+        event(
+            Some(actor),
+            "case.create",
+            "case",
+            Some(case.id.to_string()),
+            // An existing person means an officer linked this case to them (a linkage
+            // decision, kept here).
+            serde_json::json!({"number": case.number, "owner_state": case.owner_state, "post": case.post,
+                "person": case.person_id, "existing_person": !new_person}),
+        )
+    });
     enlace_store::cases::insert_new_case(tx, case, person.as_ref(), &t, ev.as_ref()).await?;
     Ok(())
 }

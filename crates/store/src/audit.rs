@@ -38,7 +38,16 @@ pub(crate) async fn append_with(tx: &mut Tx, ins: &mut Inserts, e: &AuditEvent) 
     let (last, prev) = held_head(t).await?;
     let pos = last + 1;
     let hash = chain_hash(&prev, pos, e);
-    let vals = [
+    let args: Vec<String> = event_vals(pos, e, prev, hash.clone()).into_iter().map(|v| ins.arg(v)).collect();
+    ins.push(format!("{INSERT_EVENTS}({})", args.join(", ")));
+    // A job that fails after this is rolled back with the head the writer held before it.
+    t.held.audit = Some((pos, hash, true));
+    Ok(())
+}
+
+/// An event's row, in the column order of [`INSERT_EVENTS`].
+fn event_vals(pos: i64, e: &AuditEvent, prev_hash: String, hash: String) -> [Val; 12] {
+    [
         Val::Int(pos),
         Val::Uuid(e.id.0),
         Val::Ts(e.at),
@@ -49,14 +58,9 @@ pub(crate) async fn append_with(tx: &mut Tx, ins: &mut Inserts, e: &AuditEvent) 
         Val::OptText(e.record_id.clone()),
         Val::Text(e.detail.to_string()),
         Val::OptText(e.source.clone()),
-        Val::Text(prev),
-        Val::Text(hash.clone()),
-    ];
-    let args: Vec<String> = vals.into_iter().map(|v| ins.arg(v)).collect();
-    ins.push(format!("{INSERT_EVENTS}({})", args.join(", ")));
-    // A job that fails after this is rolled back with the head the writer held before it.
-    t.held.audit = Some((pos, hash, true));
-    Ok(())
+        Val::Text(prev_hash),
+        Val::Text(hash),
+    ]
 }
 
 /// The start of an INSERT of audit events, up to `VALUES `.
@@ -216,7 +220,7 @@ pub async fn append_many(tx: &mut Tx, events: &[AuditEvent]) -> Result<i64, Stor
     for (i, e) in events.iter().enumerate() {
         let pos = first + i as i64;
         let hash = chain_hash(&prev, pos, e);
-        rows.push((pos, e, std::mem::replace(&mut prev, hash.clone()), hash));
+        rows.push(event_vals(pos, e, std::mem::replace(&mut prev, hash.clone()), hash));
     }
     let backend = match tx {
         Tx::Sqlite(_) => crate::Backend::Sqlite,
@@ -230,13 +234,7 @@ pub async fn append_many(tx: &mut Tx, events: &[AuditEvent]) -> Result<i64, Stor
         rest = after;
         let sql = insert_events_sql(backend, size);
         on_tx!(tx, c => {
-            let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
-            for (pos, e, prev, hash) in chunk {
-                q = q.bind(*pos).bind(e.id.0).bind(e.at).bind(e.actor.map(|a| a.0)).bind(&e.actor_name)
-                    .bind(&e.action).bind(&e.record_type).bind(e.record_id.as_deref())
-                    .bind(e.detail.to_string()).bind(e.source.as_deref()).bind(prev).bind(hash);
-            }
-            q.execute(&mut *c).await?;
+            bind_vals!(sqlx::query(AssertSqlSafe(sql.clone())), chunk.iter().flatten()).execute(&mut *c).await?;
         });
     }
     let last = first + n - 1;
