@@ -146,6 +146,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0022_case_search_post.sql"),
         postgres: include_str!("../migrations/postgres/0022_case_search_post.sql"),
     },
+    Migration {
+        version: 23,
+        name: "audit_record_blocks",
+        sqlite: include_str!("../migrations/sqlite/0023_audit_record_blocks.sql"),
+        postgres: include_str!("../migrations/postgres/0023_audit_record_blocks.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -224,6 +230,27 @@ mod tests {
                     v.bit()
                 );
                 assert!(m.contains(&line), "missing: {line}");
+            }
+        }
+    }
+
+    /// Every migration file of both backends is in the list, under its number and name, and
+    /// the list is dense: a file added without its entry would never be applied.
+    #[test]
+    fn every_migration_file_is_listed() {
+        for backend in ["sqlite", "postgres"] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+            let mut files: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|f| f.ends_with(".sql"))
+                .collect();
+            files.sort();
+            let listed: Vec<String> =
+                super::MIGRATIONS.iter().map(|m| format!("{:04}_{}.sql", m.version, m.name)).collect();
+            assert_eq!(files, listed, "{backend}: migration files and MIGRATIONS differ");
+            for (i, m) in super::MIGRATIONS.iter().enumerate() {
+                assert_eq!(m.version, i as i64 + 1, "versions are dense");
             }
         }
     }
