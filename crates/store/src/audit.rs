@@ -117,19 +117,31 @@ pub async fn events_for_record(
 /// first: a log of 100 million events is ~24,000 probes.
 const RECORD_BLOCK: i64 = 4096;
 
-/// The start of a query of events and, when `f` names a record, the condition that lets the
-/// database probe the record index block by block (`$upper` is the highest block to probe).
-/// SQLite gets the blocks from a recursive CTE, PostgreSQL from `generate_series` as an array,
-/// so that each backend looks each block up in the index rather than scanning the log.
-fn record_probe(backend: crate::Backend, upper: &str) -> (String, String) {
+/// The start of a query of events and the condition that lets the database probe the record
+/// index block by block, from the block of the log's last event (or of the cursor `before`,
+/// when lower: a cursor is the caller's number, and blocks past the log's end are never
+/// generated) down to block 0. SQLite gets the blocks from a recursive CTE, PostgreSQL from
+/// `generate_series` as an array, so that each backend looks each block up in the index
+/// rather than scanning the log.
+fn record_probe(backend: crate::Backend, before: Option<&str>) -> (String, String) {
     let b = RECORD_BLOCK;
+    let last = "(SELECT coalesce(max(pos), 0) FROM audit_events)";
     match backend {
-        crate::Backend::Sqlite => (
-            format!("WITH RECURSIVE blk(b) AS (SELECT {upper} UNION ALL SELECT b - 1 FROM blk WHERE b > 0) "),
-            format!(" AND (pos / {b}) IN (SELECT b FROM blk)"),
-        ),
+        crate::Backend::Sqlite => {
+            let upper = before.map_or(last.to_string(), |c| format!("min({last}, {c} - 1)"));
+            (
+                format!(
+                    "WITH RECURSIVE blk(b) AS (SELECT {upper} / {b} UNION ALL SELECT b - 1 FROM blk WHERE b > 0) "
+                ),
+                format!(" AND (pos / {b}) IN (SELECT b FROM blk)"),
+            )
+        }
         crate::Backend::Postgres => {
-            (String::new(), format!(" AND (pos / {b}) = ANY(ARRAY(SELECT generate_series({upper}, 0, -1)))"))
+            let upper = before.map_or(last.to_string(), |c| format!("least({last}, {c} - 1)"));
+            (
+                String::new(),
+                format!(" AND (pos / {b}) = ANY(ARRAY(SELECT generate_series({upper} / {b}, 0, -1)))"),
+            )
         }
     }
 }
@@ -182,12 +194,10 @@ async fn select_events(
     }
     if let Some(r) = &f.record_id {
         sql += &format!(" AND record_id = {}", arg(Val::Text(r.clone())));
-        let upper = match f.before {
-            Some(b) => arg(Val::Int((b - 1).max(0) / RECORD_BLOCK)),
-            None => format!("(SELECT coalesce(max(pos), 0) FROM audit_events) / {RECORD_BLOCK}"),
-        };
+        // `before - 1` is computed by the database: a cursor of i64::MIN must not overflow here.
+        let before = f.before.map(|b| arg(Val::Int(b.max(1))));
         let probe;
-        (with, probe) = record_probe(db.backend(), &upper);
+        (with, probe) = record_probe(db.backend(), before.as_deref());
         sql += &probe;
     }
     match &f.action {
