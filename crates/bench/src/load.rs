@@ -185,6 +185,19 @@ where
     }
 }
 
+/// One slice of an interleaved comparison: `f` from `concurrency` workers for `duration`, no
+/// warm-up; returns the successful and failed requests, the seconds taken and the first errors.
+pub async fn slice<F, Fut>(f: Arc<F>, concurrency: usize, duration: Duration) -> (u64, u64, f64, Vec<String>)
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    let t = Instant::now();
+    let (samples, _, errors) = run_workers(f, concurrency, duration, u64::MAX).await;
+    let ok = samples.iter().filter(|s| s.ok).count() as u64;
+    (ok, samples.len() as u64 - ok, t.elapsed().as_secs_f64(), errors)
+}
+
 async fn run_workers<F, Fut>(
     f: Arc<F>,
     concurrency: usize,

@@ -6,6 +6,7 @@
 //! memory, on SQLite and on PostgreSQL. See BENCHMARKS.md at the repository root.
 
 mod bodies;
+mod compare;
 mod load;
 mod pages;
 mod report;
@@ -161,6 +162,17 @@ struct Cli {
     /// audit's cost is compared with).
     #[arg(long, default_value = "chain", value_parser = ["chain", "noop"])]
     audit_sink: String,
+    /// Issue 3's comparison: serve the audited node and its no-op anchor side by side (ports
+    /// --port and --port + 1) and alternate the open and create runs between them in short
+    /// slices, so that the machine's drift weighs on both alike.
+    #[arg(long)]
+    interleave: bool,
+    /// Rounds of an interleaved comparison (each: one slice on each node, ABBA order).
+    #[arg(long, default_value_t = 10)]
+    rounds: usize,
+    /// Seconds of one slice of an interleaved comparison.
+    #[arg(long, default_value_t = 5)]
+    slice: u64,
 }
 
 #[derive(Serialize)]
@@ -283,6 +295,16 @@ impl Api {
     }
 }
 
+/// A client of the server at `base`.
+fn api_for(base: &str) -> Result<Api> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    Ok(Api { client, base: base.to_string(), logins: Default::default() })
+}
+
 fn rng_for(seed: u64, worker: usize, i: u64) -> fastrand::Rng {
     fastrand::Rng::with_seed(
         seed ^ (worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i.wrapping_mul(0xD6E8_FEB8_6659_FD93),
@@ -354,12 +376,7 @@ async fn run_scenarios(
     backend: Backend,
     loc: &server::Location,
 ) -> Result<BackendReport> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(512)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(60))
-        .build()?;
-    let api = Arc::new(Api { client, base: srv.base.clone(), logins: Default::default() });
+    let api = Arc::new(api_for(&srv.base)?);
     let pid = srv.pid.clone();
     let idle = stats::memory(&pid);
     let db_needles = match loc {
@@ -808,6 +825,28 @@ async fn run(cli: Cli) -> Result<()> {
         audit_sink: cli.audit_sink.clone(),
     };
     let started = chrono::Utc::now();
+    if cli.interleave && !cli.prepare_only {
+        let mut md = String::new();
+        let mut all = Vec::new();
+        for &b in &cli.backend {
+            let cs = compare::run(&cli, &env, b).await?;
+            md.push_str(&compare::markdown(b.name(), &cs));
+            md.push('\n');
+            all.push(json!({"backend": b.name(), "comparisons": cs}));
+        }
+        println!("{md}");
+        let out = cli.data_root.join(format!("compare-{}.json", started.format("%Y%m%dT%H%M%SZ")));
+        let doc = json!({
+            "started_at": started.to_rfc3339(),
+            "arguments": std::env::args().skip(1).collect::<Vec<_>>(),
+            "enlace": env.enlace.display().to_string(),
+            "backends": all,
+        });
+        std::fs::write(&out, serde_json::to_string_pretty(&doc)?)?;
+        std::fs::write(out.with_extension("md"), &md)?;
+        eprintln!("results written to {} and {}", out.display(), out.with_extension("md").display());
+        return Ok(());
+    }
     let mut reports = Vec::new();
     for &b in &cli.backend {
         reports.push(bench_backend(&cli, &env, b).await?);

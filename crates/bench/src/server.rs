@@ -166,11 +166,17 @@ impl Env {
 
     /// A scratch copy of a prepared dataset, so a run's creations do not grow the dataset.
     pub async fn working_copy(&self, src: &Location) -> Result<Location> {
+        self.working_copy_named(src, "run").await
+    }
+
+    /// [`Self::working_copy`] under its own name (`<dataset>-<suffix>`), so that several
+    /// copies can be served at once.
+    pub async fn working_copy_named(&self, src: &Location, suffix: &str) -> Result<Location> {
         let t = Instant::now();
         let loc = match src {
             Location::SqliteDir(dir) => {
                 let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("sqlite");
-                let dst = self.data_root.join(format!("{name}-run"));
+                let dst = self.data_root.join(format!("{name}-{suffix}"));
                 if dst.exists() {
                     std::fs::remove_dir_all(&dst)?;
                 }
@@ -185,7 +191,7 @@ impl Env {
                 Location::SqliteDir(dst)
             }
             Location::Postgres { base_url, db } => {
-                let dst = format!("{db}_run");
+                let dst = format!("{db}_{suffix}");
                 self.psql("postgres", &format!("DROP DATABASE IF EXISTS {dst}")).await?;
                 self.psql("postgres", &format!("CREATE DATABASE {dst} TEMPLATE {db} STRATEGY FILE_COPY"))
                     .await?;
@@ -227,10 +233,15 @@ impl Env {
 
     /// Starts `enlace serve` on `port` and waits until /healthz answers.
     pub async fn serve(&self, loc: &Location, port: u16, log: &str) -> Result<Server> {
+        self.serve_with_sink(loc, port, log, &self.audit_sink).await
+    }
+
+    /// [`Self::serve`] with the given audit sink (`chain` or `noop`).
+    pub async fn serve_with_sink(&self, loc: &Location, port: u16, log: &str, sink: &str) -> Result<Server> {
         let child = Command::new(&self.enlace)
             .arg("serve")
             .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--audit-sink", &self.audit_sink])
+            .args(["--audit-sink", sink])
             .args(loc.args())
             .stdout(self.log(log)?)
             .stderr(self.log(&format!("{log}.err"))?)

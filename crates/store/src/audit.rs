@@ -1,13 +1,13 @@
 //! The audit log: appended in the caller's transaction, chained by hash.
 
-use enlace_domain::audit::{AuditEvent, ChainedEvent, chain_hash};
+use enlace_domain::audit::{AuditEvent, ChainedEvent, chain_hash_with};
 use enlace_domain::ids::{AuditEventId, UserId};
 
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
 use crate::row::{RowExt, json};
-use crate::{Db, Inserts, SqliteTx, StoreError, Tx, Val, bind_vals, on_read, on_tx};
+use crate::{Db, Inserts, SqliteTx, StoreError, Tx, Val, bind_owned_vals, bind_vals, on_read, on_tx};
 
 /// Appends `e` to the chain inside the caller's transaction. Appenders are serialised by the
 /// single `audit_head` row (a row lock on PostgreSQL, the write lock on SQLite), so positions
@@ -37,16 +37,19 @@ pub(crate) async fn append_with(tx: &mut Tx, ins: &mut Inserts, e: &AuditEvent) 
     };
     let (last, prev) = held_head(t).await?;
     let pos = last + 1;
-    let hash = chain_hash(&prev, pos, e);
-    let args: Vec<String> = event_vals(pos, e, prev, hash.clone()).into_iter().map(|v| ins.arg(v)).collect();
+    let detail = e.detail.to_string();
+    let hash = chain_hash_with(&prev, pos, e, &detail);
+    let args: Vec<String> =
+        event_vals(pos, e, detail, prev, hash.clone()).into_iter().map(|v| ins.arg(v)).collect();
     ins.push(format!("{INSERT_EVENTS}({})", args.join(", ")));
     // A job that fails after this is rolled back with the head the writer held before it.
     t.held.audit = Some((pos, hash, true));
     Ok(())
 }
 
-/// An event's row, in the column order of [`INSERT_EVENTS`].
-fn event_vals(pos: i64, e: &AuditEvent, prev_hash: String, hash: String) -> [Val; 12] {
+/// An event's row, in the column order of [`INSERT_EVENTS`] (`detail` is `e.detail` serialised,
+/// the text its hash was computed over).
+fn event_vals(pos: i64, e: &AuditEvent, detail: String, prev_hash: String, hash: String) -> [Val; 12] {
     [
         Val::Int(pos),
         Val::Uuid(e.id.0),
@@ -56,7 +59,7 @@ fn event_vals(pos: i64, e: &AuditEvent, prev_hash: String, hash: String) -> [Val
         Val::Text(e.action.clone()),
         Val::Text(e.record_type.clone()),
         Val::OptText(e.record_id.clone()),
-        Val::Text(e.detail.to_string()),
+        Val::Text(detail),
         Val::OptText(e.source.clone()),
         Val::Text(prev_hash),
         Val::Text(hash),
@@ -276,22 +279,25 @@ pub async fn append_many(tx: &mut Tx, events: &[AuditEvent]) -> Result<i64, Stor
     let mut rows = Vec::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
         let pos = first + i as i64;
-        let hash = chain_hash(&prev, pos, e);
-        rows.push(event_vals(pos, e, std::mem::replace(&mut prev, hash.clone()), hash));
+        let detail = e.detail.to_string();
+        let hash = chain_hash_with(&prev, pos, e, &detail);
+        rows.push(event_vals(pos, e, detail, std::mem::replace(&mut prev, hash.clone()), hash));
     }
     let backend = match tx {
         Tx::Sqlite(_) => crate::Backend::Sqlite,
         Tx::Postgres(_) => crate::Backend::Postgres,
     };
-    let mut rest = &rows[..];
-    while !rest.is_empty() {
+    let mut rest = rows.len();
+    let mut rows = rows.into_iter().flatten();
+    while rest > 0 {
         // The largest power of two that fits, up to ROWS_PER_INSERT.
-        let size = ROWS_PER_INSERT.min(1 << rest.len().ilog2());
-        let (chunk, after) = rest.split_at(size);
-        rest = after;
+        let size = ROWS_PER_INSERT.min(1 << rest.ilog2());
+        rest -= size;
         let sql = insert_events_sql(backend, size);
+        // The values are moved into the query, not copied (a batch binds 12 per event).
+        let chunk = rows.by_ref().take(size * 12);
         on_tx!(tx, c => {
-            bind_vals!(sqlx::query(AssertSqlSafe(sql.clone())), chunk.iter().flatten()).execute(&mut *c).await?;
+            bind_owned_vals!(sqlx::query(AssertSqlSafe(sql)), chunk).execute(&mut *c).await?;
         });
     }
     let last = first + n - 1;

@@ -538,3 +538,24 @@ macro_rules! bind_vals {
     }};
 }
 pub(crate) use bind_vals;
+
+/// [`bind_vals!`] for values the query may take (no copies): `$vals` yields `Val`s.
+macro_rules! bind_owned_vals {
+    ($q:expr, $vals:expr) => {{
+        let mut q = $q;
+        for v in $vals {
+            q = match v {
+                $crate::Val::Text(s) => q.bind(s),
+                $crate::Val::Int(i) => q.bind(i),
+                $crate::Val::Ts(t) => q.bind(t),
+                $crate::Val::Date(d) => q.bind(d),
+                $crate::Val::Uuid(u) => q.bind(u),
+                $crate::Val::OptText(s) => q.bind(s),
+                $crate::Val::OptTs(t) => q.bind(t),
+                $crate::Val::OptUuid(u) => q.bind(u),
+            };
+        }
+        q
+    }};
+}
+pub(crate) use bind_owned_vals;
