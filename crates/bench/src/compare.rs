@@ -67,7 +67,7 @@ pub async fn run(cli: &Cli, env: &Env, backend: Backend) -> Result<Vec<Compariso
     let prepared = env.prepare(backend, cli.cases).await?;
     let mut sides = Vec::new();
     for (i, sink) in SINKS.iter().enumerate() {
-        let loc = env.working_copy_named(&prepared, &format!("run-{sink}")).await?;
+        let loc = env.working_copy_named(&prepared, &format!("run_{sink}")).await?;
         env.migrate(&loc, &format!("migrate-{sink}.log")).await?;
         if cli.analyze {
             env.analyze(&loc).await?;
