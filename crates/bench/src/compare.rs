@@ -11,7 +11,7 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::load::{send, slice};
-use crate::server::{Backend, Env, Server};
+use crate::server::{Backend, Env, Location, Server};
 use crate::stats::CpuMeter;
 use crate::{Api, Cli, bodies, rng_for};
 
@@ -36,7 +36,7 @@ pub struct Comparison {
     pub ratio: f64,
     /// Each round's ratio (its audited slice against its no-op slice).
     pub round_ratios: Vec<f64>,
-    /// Server CPU per successful request, in µs (of one core).
+    /// Server CPU per successful request (with its PostgreSQL backends'), in µs of one core.
     pub chain_cpu_us: f64,
     pub noop_cpu_us: f64,
     pub errors: u64,
@@ -58,6 +58,8 @@ impl Comparison {
 struct Side {
     srv: Server,
     api: Arc<Api>,
+    /// The node's own database backends (PostgreSQL), whose CPU is counted with the node's.
+    db_needles: Vec<String>,
 }
 
 /// Runs the comparison on `backend`: both servers up, then each scenario of `--scenarios`
@@ -74,7 +76,11 @@ pub async fn run(cli: &Cli, env: &Env, backend: Backend) -> Result<Vec<Compariso
         }
         let srv = env.serve_with_sink(&loc, cli.port + i as u16, &format!("serve-{sink}.log"), sink).await?;
         let api = Arc::new(crate::api_for(&srv.base)?);
-        sides.push(Side { srv, api });
+        let db_needles = match &loc {
+            Location::Postgres { db, .. } => vec![db.clone()],
+            Location::SqliteDir(_) => Vec::new(),
+        };
+        sides.push(Side { srv, api, db_needles });
     }
     let result = compare(cli, &sides).await;
     for s in &mut sides {
@@ -159,13 +165,13 @@ where
         let order: [usize; 2] = if r % 2 == 0 { [0, 1] } else { [1, 0] };
         let mut rate = [0f64; 2];
         for &k in &order {
-            let meter = CpuMeter::start(&sides[k].srv.pid, &[]);
+            let meter = CpuMeter::start(&sides[k].srv.pid, &sides[k].db_needles);
             let (n, e, s, samples) = slice(fs[k].clone(), concurrency, slice_len).await;
             // What the audited node defers (its last batch of read events, a checkpoint) is
             // done before the other's slice starts, not during it, and its CPU is counted.
             tokio::time::sleep(SETTLE).await;
             let cpu = meter.stop();
-            let cpu_secs = cpu.server_pct / 100.0 * (s + SETTLE.as_secs_f64());
+            let cpu_secs = (cpu.server_pct + cpu.db_pct) / 100.0 * (s + SETTLE.as_secs_f64());
             for x in samples.iter().take(2) {
                 eprintln!("      {} error: {x}", SINKS[k]);
             }
