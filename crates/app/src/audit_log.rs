@@ -118,8 +118,7 @@ const READ_BATCH: usize = 1024;
 /// How long the task gathers read events before writing them: a crash can lose the read
 /// events of about this long (changes are never at risk: their events commit with them).
 /// Each commit empties every reader connection's page cache, so fewer, larger batches cost the
-/// readers less: 200 ms rather than 50 ms took issue 3's audited 32-client reads from ~79 %
-/// to ~86 % of the no-op anchor (BENCHMARKS.md, session 15).
+/// readers less (200 ms rather than 50 ms: BENCHMARKS.md, session 15).
 const READ_LINGER: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub(crate) enum ReadAudit {

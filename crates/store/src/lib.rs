@@ -513,33 +513,21 @@ impl Inserts {
             }
         };
         on_tx!(tx, c => {
-            bind_vals!(sqlx::query(sqlx::AssertSqlSafe(sql)), &vals).execute(&mut *c).await?;
+            bind_owned_vals!(sqlx::query(sqlx::AssertSqlSafe(sql)), vals).execute(&mut *c).await?;
         });
         Ok(())
     }
 }
 
+/// Binds copies of borrowed `Val`s: `$vals` yields `&Val`s.
 macro_rules! bind_vals {
-    ($q:expr, $vals:expr) => {{
-        let mut q = $q;
-        for v in $vals {
-            q = match v {
-                $crate::Val::Text(s) => q.bind(s.clone()),
-                $crate::Val::Int(i) => q.bind(*i),
-                $crate::Val::Ts(t) => q.bind(*t),
-                $crate::Val::Date(d) => q.bind(*d),
-                $crate::Val::Uuid(u) => q.bind(*u),
-                $crate::Val::OptText(s) => q.bind(s.clone()),
-                $crate::Val::OptTs(t) => q.bind(*t),
-                $crate::Val::OptUuid(u) => q.bind(*u),
-            };
-        }
-        q
-    }};
+    ($q:expr, $vals:expr) => {
+        $crate::bind_owned_vals!($q, ($vals).into_iter().cloned())
+    };
 }
 pub(crate) use bind_vals;
 
-/// [`bind_vals!`] for values the query may take (no copies): `$vals` yields `Val`s.
+/// Binds `Val`s the query may take (no copies): `$vals` yields `Val`s.
 macro_rules! bind_owned_vals {
     ($q:expr, $vals:expr) => {{
         let mut q = $q;
