@@ -834,18 +834,7 @@ async fn run(cli: Cli) -> Result<()> {
             md.push('\n');
             all.push(json!({"backend": b.name(), "comparisons": cs}));
         }
-        println!("{md}");
-        let out = cli.data_root.join(format!("compare-{}.json", started.format("%Y%m%dT%H%M%SZ")));
-        let doc = json!({
-            "started_at": started.to_rfc3339(),
-            "arguments": std::env::args().skip(1).collect::<Vec<_>>(),
-            "enlace": env.enlace.display().to_string(),
-            "backends": all,
-        });
-        std::fs::write(&out, serde_json::to_string_pretty(&doc)?)?;
-        std::fs::write(out.with_extension("md"), &md)?;
-        eprintln!("results written to {} and {}", out.display(), out.with_extension("md").display());
-        return Ok(());
+        return write_results(&cli, &env, started, "compare", ("backends", json!(all)), &md);
     }
     let mut reports = Vec::new();
     for &b in &cli.backend {
@@ -855,16 +844,29 @@ async fn run(cli: Cli) -> Result<()> {
         return Ok(());
     }
     let md = markdown(&cli, &reports);
+    write_results(&cli, &env, started, "results", ("reports", json!(reports)), &md)
+}
+
+/// Prints the Markdown report and writes it, with the results as JSON, to
+/// `<data root>/<prefix>-<start time>.{json,md}`.
+fn write_results(
+    cli: &Cli,
+    env: &Env,
+    started: chrono::DateTime<chrono::Utc>,
+    prefix: &str,
+    (key, results): (&str, Value),
+    md: &str,
+) -> Result<()> {
     println!("{md}");
-    let out = cli.data_root.join(format!("results-{}.json", started.format("%Y%m%dT%H%M%SZ")));
-    let doc = json!({
+    let out = cli.data_root.join(format!("{prefix}-{}.json", started.format("%Y%m%dT%H%M%SZ")));
+    let mut doc = json!({
         "started_at": started.to_rfc3339(),
         "arguments": std::env::args().skip(1).collect::<Vec<_>>(),
         "enlace": env.enlace.display().to_string(),
-        "reports": reports,
     });
+    doc[key] = results;
     std::fs::write(&out, serde_json::to_string_pretty(&doc)?)?;
-    std::fs::write(out.with_extension("md"), &md)?;
+    std::fs::write(out.with_extension("md"), md)?;
     eprintln!("results written to {} and {}", out.display(), out.with_extension("md").display());
     Ok(())
 }
