@@ -34,9 +34,10 @@ async fn a_panicking_write_does_not_stop_the_sqlite_writer() {
 }
 
 /// Writes that fail after appending an audit event and taking a case number, among
-/// concurrent ones that succeed: the chain stays dense and linked and the counter counts only
-/// the kept writes (the SQLite writer holds both rows for a batch and restores them when a
-/// write is rolled back to its savepoint).
+/// concurrent ones that succeed and concurrent batches of read events: the chain stays dense
+/// and linked and the counter counts only the kept writes (the SQLite writer holds both rows
+/// for a batch and restores them when a write is rolled back to its savepoint; a PostgreSQL
+/// transaction that took the audit head with its case number appends from the head it holds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_rolled_back_after_appending_leave_no_gap() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
@@ -50,7 +51,8 @@ async fn writes_rolled_back_after_appending_leave_no_gap() {
             tasks.push(tokio::spawn(async move {
                 db.write(move |tx| {
                     Box::pin(async move {
-                        let seq = enlace_store::cases::next_seq(tx, state, 2026).await?;
+                        // Half take the audit head with the number (PostgreSQL), half when appending.
+                        let seq = enlace_store::cases::next_seq(tx, state, 2026, i % 2 == 0).await?;
                         let e = enlace_domain::audit::AuditEvent {
                             id: enlace_domain::ids::AuditEventId::new_v7(),
                             at: enlace_store::now(),
@@ -63,11 +65,44 @@ async fn writes_rolled_back_after_appending_leave_no_gap() {
                             source: None,
                         };
                         enlace_store::audit::append(tx, &e).await?;
+                        if i % 4 == 1 {
+                            // A second event appends after the first, from the held head.
+                            let second = enlace_domain::audit::AuditEvent {
+                                id: enlace_domain::ids::AuditEventId::new_v7(),
+                                ..e.clone()
+                            };
+                            enlace_store::audit::append_many(tx, &[second]).await?;
+                        }
                         if i % 3 == 0 {
                             return Err(StoreError::Corrupt("undone on purpose".into()));
                         }
                         Ok(seq)
                     })
+                })
+                .await
+            }));
+        }
+        let mut readers = Vec::new();
+        for i in 0..16 {
+            let db = db.clone();
+            readers.push(tokio::spawn(async move {
+                let batch: Vec<_> = (0..3)
+                    .map(|j| enlace_domain::audit::AuditEvent {
+                        id: enlace_domain::ids::AuditEventId::new_v7(),
+                        at: enlace_store::now(),
+                        actor: None,
+                        actor_name: "reader".into(),
+                        action: "case.read".into(),
+                        record_type: "case".into(),
+                        record_id: Some(format!("{i}-{j}")),
+                        detail: serde_json::json!({}),
+                        source: None,
+                    })
+                    .collect();
+                let b = std::sync::Arc::new(batch);
+                db.write(move |tx| {
+                    let b = b.clone();
+                    Box::pin(async move { enlace_store::audit::append_many(tx, &b).await })
                 })
                 .await
             }));
@@ -78,19 +113,29 @@ async fn writes_rolled_back_after_appending_leave_no_gap() {
                 seqs.push(seq);
             }
         }
+        for r in readers {
+            r.await.unwrap().expect("a batch of read events is appended");
+        }
         seqs.sort();
         assert_eq!(seqs, (1..=32).collect::<Vec<i64>>(), "{backend:?}: numbers dense over kept writes");
         let next = db
-            .write(move |tx| Box::pin(async move { enlace_store::cases::next_seq(tx, state, 2026).await }))
+            .write(move |tx| {
+                Box::pin(async move { enlace_store::cases::next_seq(tx, state, 2026, true).await })
+            })
             .await
             .unwrap();
         assert_eq!(next, 33, "{backend:?}: the counter was written back");
         let events = enlace_store::audit::events_after(&db, 0, 1000).await.unwrap();
-        assert_eq!(events.len(), 32, "{backend:?}");
+        // 32 kept writes, 8 of them with a second event (i % 4 == 1 and i % 3 != 0), 16 × 3 reads.
+        assert_eq!(events.len(), 32 + 8 + 48, "{backend:?}");
+        let kept: Vec<_> = events.iter().filter(|e| e.event.action != "case.read").collect();
+        assert!(
+            kept.iter().all(|e| e.event.action == "test.kept"),
+            "{backend:?}: no undone write left an event"
+        );
         let mut prev = enlace_domain::audit::GENESIS.to_string();
         for (i, e) in events.iter().enumerate() {
             assert_eq!(e.pos, i as i64 + 1, "{backend:?}: dense positions");
-            assert_eq!(e.event.action, "test.kept");
             assert_eq!(e.prev_hash, prev, "{backend:?}: event {} names its predecessor", e.pos);
             assert_eq!(e.hash, enlace_domain::audit::chain_hash(&prev, e.pos, &e.event));
             prev = e.hash.clone();

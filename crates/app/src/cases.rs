@@ -929,7 +929,8 @@ pub(crate) async fn insert_case_tx(
     new_person: bool,
 ) -> Result<(), AppError> {
     let year = chrono::Datelike::year(&case.opened_at);
-    let seq = enlace_store::cases::next_seq(tx, case.owner_state, year).await?;
+    let seq =
+        enlace_store::cases::next_seq(tx, case.owner_state, year, !crate::audit_log::noop_sink()).await?;
     case.number = enlace_domain::case::CaseNumber { state: case.owner_state, year, seq };
     let t = Transition {
         id: TransitionId::new_v7(),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
 use crate::row::{RowExt, json};
-use crate::{Db, Inserts, SqliteTx, StoreError, Tx, Val, bind_owned_vals, bind_vals, on_read, on_tx};
+use crate::{Db, Inserts, PgTx, SqliteTx, StoreError, Tx, Val, bind_owned_vals, bind_vals, on_read};
 
 /// Appends `e` to the chain inside the caller's transaction. Appenders are serialised by the
 /// single `audit_head` row (a row lock on PostgreSQL, the write lock on SQLite), so positions
@@ -26,25 +26,61 @@ async fn held_head(t: &mut SqliteTx) -> Result<(i64, String), StoreError> {
     Ok(sqlx::query_as("SELECT pos, hash FROM audit_head WHERE id = 1").fetch_one(&mut *t.tx).await?)
 }
 
-/// Appends `e` with the INSERTs of the change it records, so that on SQLite it goes to the
-/// database in the same round trip as the change (each round trip is a hand-off to the writer
-/// connection's thread and back, the writer's main cost). On PostgreSQL the head row must be
-/// locked and read first, so the event is appended at once, as [`append`] does.
+/// Appends `e` with the INSERTs of the change it records, so that it goes to the database in
+/// the same round trip as the change: on SQLite each round trip is a hand-off to the writer
+/// connection's thread and back (the writer's main cost); on PostgreSQL the event's INSERT and
+/// the head's UPDATE ride in the change's statement, after the head was locked and read (by
+/// [`crate::cases::next_seq`] when asked to, in the same statement as the case number).
 pub(crate) async fn append_with(tx: &mut Tx, ins: &mut Inserts, e: &AuditEvent) -> Result<(), StoreError> {
-    let t = match tx {
-        Tx::Sqlite(t) => t,
-        Tx::Postgres(_) => return append(tx, e).await.map(|_| ()),
+    let (last, prev) = match tx {
+        Tx::Sqlite(t) => held_head(t).await?,
+        Tx::Postgres(t) => pg_head(t).await?,
     };
-    let (last, prev) = held_head(t).await?;
     let pos = last + 1;
     let detail = e.detail.to_string();
     let hash = chain_hash_with(&prev, pos, e, &detail);
     let args: Vec<String> =
         event_vals(pos, e, detail, prev, hash.clone()).into_iter().map(|v| ins.arg(v)).collect();
     ins.push(format!("{INSERT_EVENTS}({})", args.join(", ")));
-    // A job that fails after this is rolled back with the head the writer held before it.
-    t.held.audit = Some((pos, hash, true));
+    match tx {
+        // A job that fails after this is rolled back with the head the writer held before it.
+        Tx::Sqlite(t) => t.held.audit = Some((pos, hash, true)),
+        Tx::Postgres(t) => {
+            let (p, h) = (ins.arg(Val::Int(pos)), ins.arg(Val::Text(hash.clone())));
+            ins.push(format!("UPDATE audit_head SET pos = {p}, hash = {h} WHERE id = 1"));
+            // A failed statement aborts the whole PostgreSQL transaction, so this never
+            // outlives a write that did not happen.
+            t.audit_head = Some((pos, hash));
+        }
+    }
     Ok(())
+}
+
+/// The audit head on PostgreSQL: locked (until the commit) and read by the transaction's first
+/// appender, then as the transaction's own appends left it.
+async fn pg_head(t: &mut PgTx) -> Result<(i64, String), StoreError> {
+    if let Some((pos, hash)) = &t.audit_head {
+        return Ok((*pos, hash.clone()));
+    }
+    let head: (i64, String) = sqlx::query_as("SELECT pos, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+        .fetch_one(&mut *t.tx)
+        .await?;
+    t.audit_head = Some(head.clone());
+    Ok(head)
+}
+
+/// The SQL that locks and reads the audit head along with another statement's first row, for
+/// [`crate::cases::next_seq`]: `WITH` it before the statement and add [`HEAD_COLUMNS`] to its
+/// `RETURNING`, which PostgreSQL evaluates after the statement's own row was written and
+/// locked, so the head is always locked after that row (the order every other writer of both
+/// follows).
+pub(crate) const LOCK_HEAD_CTE: &str =
+    "audit_h AS (SELECT pos, hash FROM audit_head WHERE id = 1 FOR UPDATE)";
+pub(crate) const HEAD_COLUMNS: &str = "(SELECT pos FROM audit_h), (SELECT hash FROM audit_h)";
+
+/// Records a head read with [`LOCK_HEAD_CTE`].
+pub(crate) fn pg_head_locked(t: &mut PgTx, pos: i64, hash: String) {
+    t.audit_head = Some((pos, hash));
 }
 
 /// An event's row, in the column order of [`INSERT_EVENTS`] (`detail` is `e.detail` serialised,
@@ -262,20 +298,11 @@ pub async fn append_many(tx: &mut Tx, events: &[AuditEvent]) -> Result<i64, Stor
         return Err(StoreError::Corrupt("no audit event to append".into()));
     }
     let n = events.len() as i64;
-    let (first, mut prev): (i64, String) = match tx {
-        Tx::Sqlite(t) => {
-            let (pos, hash) = held_head(t).await?;
-            (pos + 1, hash)
-        }
-        Tx::Postgres(t) => {
-            let (last, hash): (i64, String) =
-                sqlx::query_as("UPDATE audit_head SET pos = pos + $1 WHERE id = 1 RETURNING pos, hash")
-                    .bind(n)
-                    .fetch_one(&mut **t)
-                    .await?;
-            (last - n + 1, hash)
-        }
+    let (head, mut prev) = match tx {
+        Tx::Sqlite(t) => held_head(t).await?,
+        Tx::Postgres(t) => pg_head(t).await?,
     };
+    let first = head + 1;
     let mut rows = Vec::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
         let pos = first + i as i64;
@@ -283,6 +310,7 @@ pub async fn append_many(tx: &mut Tx, events: &[AuditEvent]) -> Result<i64, Stor
         let hash = chain_hash_with(&prev, pos, e, &detail);
         rows.push(event_vals(pos, e, detail, std::mem::replace(&mut prev, hash.clone()), hash));
     }
+    let last = first + n - 1;
     let backend = match tx {
         Tx::Sqlite(_) => crate::Backend::Sqlite,
         Tx::Postgres(_) => crate::Backend::Postgres,
@@ -293,19 +321,28 @@ pub async fn append_many(tx: &mut Tx, events: &[AuditEvent]) -> Result<i64, Stor
         // The largest power of two that fits, up to ROWS_PER_INSERT.
         let size = ROWS_PER_INSERT.min(1 << rest.ilog2());
         rest -= size;
-        let sql = insert_events_sql(backend, size);
+        let mut sql = insert_events_sql(backend, size);
         // The values are moved into the query, not copied (a batch binds 12 per event).
         let chunk = rows.by_ref().take(size * 12);
-        on_tx!(tx, c => {
-            bind_owned_vals!(sqlx::query(AssertSqlSafe(sql)), chunk).execute(&mut *c).await?;
-        });
+        match tx {
+            Tx::Sqlite(t) => {
+                bind_owned_vals!(sqlx::query(AssertSqlSafe(sql)), chunk).execute(&mut *t.tx).await?;
+            }
+            // On PostgreSQL the last INSERT also writes the head back (one round trip less).
+            Tx::Postgres(t) if rest == 0 => {
+                let (p, h) = (size * 12 + 1, size * 12 + 2);
+                sql = format!("WITH h AS (UPDATE audit_head SET pos = ${p}, hash = ${h} WHERE id = 1) {sql}");
+                let q = bind_owned_vals!(sqlx::query(AssertSqlSafe(sql)), chunk);
+                q.bind(last).bind(prev.as_str()).execute(&mut *t.tx).await?;
+            }
+            Tx::Postgres(t) => {
+                bind_owned_vals!(sqlx::query(AssertSqlSafe(sql)), chunk).execute(&mut *t.tx).await?;
+            }
+        }
     }
-    let last = first + n - 1;
     match tx {
         Tx::Sqlite(t) => t.held.audit = Some((last, prev, true)),
-        Tx::Postgres(t) => {
-            sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&prev).execute(&mut **t).await?;
-        }
+        Tx::Postgres(t) => t.audit_head = Some((last, prev)),
     }
     Ok(last)
 }

@@ -20,24 +20,49 @@ use crate::{Backend, Db, Inserts, StoreError, Tx, Val, bind_vals, on_read, on_tx
 /// The row lock it takes serialises concurrent creations for that state and year only. On
 /// SQLite the writer holds the row for its whole batch and writes it back once before the
 /// commit (`SqliteTx::flush`).
-pub async fn next_seq(tx: &mut Tx, state: CountryCode, year: i32) -> Result<i64, StoreError> {
-    if let Tx::Sqlite(t) = tx
-        && let Some((_, last, dirty)) =
-            t.held.counters.iter_mut().find(|((s, y), _, _)| s == state.as_str() && *y == year)
-    {
-        *last += 1;
-        *dirty = true;
-        return Ok(*last);
-    }
-    let seq: i64 = on_tx!(tx, c => sqlx::query_scalar(
-        "INSERT INTO case_counters (owner_state, year, last_seq) VALUES ($1, $2, 1)
+///
+/// `then_audit`: the transaction will append to the audit log. On PostgreSQL the same statement
+/// then also locks and reads the audit head (after the counter row), so that the case's event
+/// can go with its INSERTs ([`insert_new_case`]): a registration holds the counter row for two
+/// round trips (the INSERTs, the commit) whether audited or not. (SQLite's writer holds both
+/// rows for its batch anyway.)
+pub async fn next_seq(
+    tx: &mut Tx,
+    state: CountryCode,
+    year: i32,
+    then_audit: bool,
+) -> Result<i64, StoreError> {
+    const NEXT: &str = "INSERT INTO case_counters (owner_state, year, last_seq) VALUES ($1, $2, 1)
          ON CONFLICT (owner_state, year) DO UPDATE SET last_seq = case_counters.last_seq + 1
-         RETURNING last_seq")
-        .bind(state.as_str()).bind(year as i64).fetch_one(&mut *c).await?);
-    if let Tx::Sqlite(t) = tx {
-        t.held.counters.push(((state.as_str().to_string(), year), seq, false));
+         RETURNING last_seq";
+    match tx {
+        Tx::Sqlite(t) => {
+            if let Some((_, last, dirty)) =
+                t.held.counters.iter_mut().find(|((s, y), _, _)| s == state.as_str() && *y == year)
+            {
+                *last += 1;
+                *dirty = true;
+                return Ok(*last);
+            }
+            let seq: i64 =
+                sqlx::query_scalar(NEXT).bind(state.as_str()).bind(year as i64).fetch_one(&mut *t.tx).await?;
+            t.held.counters.push(((state.as_str().to_string(), year), seq, false));
+            Ok(seq)
+        }
+        Tx::Postgres(t) if then_audit && t.audit_head.is_none() => {
+            let sql = format!("WITH {} {NEXT}, {}", crate::audit::LOCK_HEAD_CTE, crate::audit::HEAD_COLUMNS);
+            let (seq, pos, hash): (i64, i64, String) = sqlx::query_as(AssertSqlSafe(sql))
+                .bind(state.as_str())
+                .bind(year as i64)
+                .fetch_one(&mut *t.tx)
+                .await?;
+            crate::audit::pg_head_locked(t, pos, hash);
+            Ok(seq)
+        }
+        Tx::Postgres(t) => {
+            Ok(sqlx::query_scalar(NEXT).bind(state.as_str()).bind(year as i64).fetch_one(&mut *t.tx).await?)
+        }
     }
-    Ok(seq)
 }
 
 fn first_contact_due(c: &Case) -> Option<DateTime<Utc>> {

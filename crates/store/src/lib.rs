@@ -117,7 +117,16 @@ pub struct PoolStat {
 /// An open write transaction.
 pub enum Tx {
     Sqlite(SqliteTx),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(PgTx),
+}
+
+/// A PostgreSQL transaction, and the audit head once it has locked it: the head row stays
+/// locked until the commit, so the transaction keeps the position and hash its appends left
+/// there instead of reading the row again.
+pub struct PgTx {
+    pub(crate) tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    /// `audit_head` (pos, hash) as this transaction last wrote (or locked and read) it.
+    pub(crate) audit_head: Option<(i64, String)>,
 }
 
 /// A SQLite write transaction of the writer task, which owns the only write connection and
@@ -174,7 +183,7 @@ macro_rules! on_tx {
                 $body
             }
             $crate::Tx::Postgres(t) => {
-                let $c: &mut sqlx::PgConnection = &mut *t;
+                let $c: &mut sqlx::PgConnection = &mut *t.tx;
                 $body
             }
         }
@@ -314,7 +323,7 @@ impl Db {
                     }
                     Tx::Postgres(t) => {
                         if full {
-                            sqlx::query("ANALYZE").execute(&mut **t).await?;
+                            sqlx::query("ANALYZE").execute(&mut *t.tx).await?;
                         }
                     }
                 }
@@ -400,7 +409,10 @@ impl Db {
                 Db::Postgres(pool) => {
                     let mut f = f.lock().await;
                     async {
-                        let mut tx = Tx::Postgres(pool.begin().await.map_err(StoreError::from)?);
+                        let mut tx = Tx::Postgres(PgTx {
+                            tx: pool.begin().await.map_err(StoreError::from)?,
+                            audit_head: None,
+                        });
                         let v = (*f)(&mut tx).await?;
                         tx.commit().await?;
                         Ok(v)
@@ -439,7 +451,7 @@ impl Tx {
                 t.flush().await?;
                 t.tx.commit().await?
             }
-            Tx::Postgres(t) => t.commit().await?,
+            Tx::Postgres(t) => t.tx.commit().await?,
         }
         Ok(())
     }

@@ -187,7 +187,7 @@ pub(crate) async fn run(db: &Db) -> Result<(), StoreError> {
                 }
                 match tx {
                     Tx::Sqlite(t) => { sqlx::raw_sql(m.sqlite).execute(&mut *t.tx).await?; }
-                    Tx::Postgres(t) => { sqlx::raw_sql(m.postgres).execute(&mut **t).await?; }
+                    Tx::Postgres(t) => { sqlx::raw_sql(m.postgres).execute(&mut *t.tx).await?; }
                 }
                 on_tx!(tx, c => {
                     sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")

@@ -518,6 +518,11 @@ pub async fn generate_cases(
     let ctx = Ctx { posts, supervisors, officers, fallback, now: enlace_store::now(), owners };
     let mut rng = fastrand::Rng::with_seed(opts.seed);
     let mut written = 0u64;
+    // PostgreSQL plans a foreign key's check once per connection and keeps the plan until the
+    // table's statistics change; a plan made while `cases` was empty scans the whole table for
+    // every check, so without autovacuum a bulk load slows down quadratically. Statistics
+    // refreshed each time the load doubles keep the plans on the indexes.
+    let mut analyze_at = 1_000u64;
     while written < opts.cases {
         let n = (opts.cases - written).min(opts.batch as u64) as usize;
         let batch: Vec<(Case, Vec<Transition>)> = (0..n).map(|_| gen_case(&mut rng, &ctx)).collect();
@@ -529,7 +534,8 @@ pub async fn generate_cases(
                     for (case, transitions) in batch.iter() {
                         let mut case = case.clone();
                         case.number.seq =
-                            enlace_store::cases::next_seq(tx, case.owner_state, case.number.year).await?;
+                            enlace_store::cases::next_seq(tx, case.owner_state, case.number.year, true)
+                                .await?;
                         let p = Person { id: case.person_id, version: 1, data: case.person.clone() };
                         // Stamped with the time of writing, not the case's (past) opening:
                         // the node's background jobs follow persons in that order.
@@ -548,6 +554,13 @@ pub async fn generate_cases(
             })
             .await?;
         written += n as u64;
+        if written >= analyze_at
+            && written < opts.cases
+            && app.db().backend() == enlace_store::Backend::Postgres
+        {
+            app.db().analyze(true).await?;
+            analyze_at = written * 2;
+        }
         progress(written);
     }
     // The new persons' blocking keys, so they can be found as candidates at once.

@@ -612,7 +612,7 @@ async fn take(
         created_by: by,
     };
     let year = chrono::Datelike::year(&now);
-    let seq = enlace_store::cases::next_seq(tx, c.owner_state, year).await?;
+    let seq = enlace_store::cases::next_seq(tx, c.owner_state, year, true).await?;
     c.number = enlace_domain::case::CaseNumber { state: c.owner_state, year, seq };
     let transition = Transition {
         id: TransitionId::new_v7(),
