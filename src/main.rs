@@ -794,7 +794,7 @@ async fn run(cli: Cli) -> Result<()> {
             let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
             let pb = bar(None, "importing");
             let pb2 = pb.clone();
-            let progress: Arc<dyn Fn(&str, u64) + Send + Sync> = Arc::new(move |stage: &str, n: u64| {
+            let progress: enlace_app::csv_io::Progress = Arc::new(move |stage: &str, n: u64| {
                 pb2.set_message(stage.to_string());
                 pb2.set_position(n);
             });

@@ -74,10 +74,10 @@ impl AuditQuery {
                 e.push(field, "must be 1 to 200 characters");
             }
         }
-        if let (Some(a), Some(b)) = (self.from, self.to) {
-            if b <= a {
-                e.push("to", "must be after from");
-            }
+        if let (Some(a), Some(b)) = (self.from, self.to)
+            && b <= a
+        {
+            e.push("to", "must be after from");
         }
         if self.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
             e.push("limit", "must be between 1 and 1000");

@@ -397,10 +397,11 @@ impl App {
         }
         let hash = secret_hash(token);
         let now = enlace_store::now();
-        if let Some(c) = self.inner.tokens.lock().expect("token cache").get(&hash) {
-            if c.checked_at.elapsed() < TOKEN_CACHE_TTL && c.expires_at > now {
-                return Ok(Actor { user: c.user.clone(), source });
-            }
+        if let Some(c) = self.inner.tokens.lock().expect("token cache").get(&hash)
+            && c.checked_at.elapsed() < TOKEN_CACHE_TTL
+            && c.expires_at > now
+        {
+            return Ok(Actor { user: c.user.clone(), source });
         }
         let Some((user, expires_at)) = enlace_store::users::user_by_token(self.db(), &hash, now).await?
         else {

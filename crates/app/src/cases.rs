@@ -203,10 +203,10 @@ pub struct CasePage {
 /// Checks a whole case: its parts, the protection time, the owner against nationalities.
 fn check_case(c: &Case, now: DateTime<Utc>) -> ValidationErrors {
     let mut e = validate_parts(&c.parts, &c.person, now);
-    if let Protection::Accepted { at } = c.protection {
-        if at > now + chrono::Duration::minutes(5) {
-            e.push("protection.at", "is in the future");
-        }
+    if let Protection::Accepted { at } = c.protection
+        && at > now + chrono::Duration::minutes(5)
+    {
+        e.push("protection.at", "is in the future");
     }
     if !c.person.nationalities.is_empty() && !c.person.nationalities.contains(&c.owner_state) {
         e.push("owner_state", format!("{} is not among the person's nationalities", c.owner_state));
@@ -351,11 +351,11 @@ impl App {
         let no_such = || AppError::invalid("person_id", "no such person");
         let mut visible = false;
         for case_id in enlace_store::persons::case_ids(self.db(), id).await? {
-            if let Some(c) = enlace_store::cases::get_case(self.db(), case_id).await? {
-                if access::can_read(actor, &c) {
-                    visible = true;
-                    break;
-                }
+            if let Some(c) = enlace_store::cases::get_case(self.db(), case_id).await?
+                && access::can_read(actor, &c)
+            {
+                visible = true;
+                break;
             }
         }
         if !visible {
@@ -472,15 +472,14 @@ impl App {
                             Some(_) => new_post_state.filter(|s| *s != c.owner_state),
                             None => None,
                         };
-                        if let Some(s) = new_post_state {
-                            if s != c.owner_state
-                                && s != actor.user.state
-                                && c.owner_state != actor.user.state
-                            {
-                                return Err(AppError::Forbidden(
-                                    "the post belongs to neither the owner nor your state".into(),
-                                ));
-                            }
+                        if let Some(s) = new_post_state
+                            && s != c.owner_state
+                            && s != actor.user.state
+                            && c.owner_state != actor.user.state
+                        {
+                            return Err(AppError::Forbidden(
+                                "the post belongs to neither the owner nor your state".into(),
+                            ));
                         }
                         c.post = p;
                         changed.push("post");

@@ -19,6 +19,9 @@ use enlace_store::cases::Scope;
 use crate::cases::NewCase;
 use crate::{Actor, App, AppError, audit, event};
 
+/// What an import reports as it goes: the stage and the rows done.
+pub type Progress = std::sync::Arc<dyn Fn(&str, u64) + Send + Sync>;
+
 /// The columns an import reads, in the order an export writes them.
 pub const IMPORT_COLUMNS: &[&str] = &[
     "owner_state",
@@ -374,7 +377,7 @@ impl App {
         actor: &Actor,
         input: impl Read,
         skip_invalid: bool,
-        progress: std::sync::Arc<dyn Fn(&str, u64) + Send + Sync>,
+        progress: Progress,
     ) -> Result<ImportReport, ImportError> {
         let now = enlace_store::now();
         let mut rows = CaseRows::open(input, now.date_naive())?;
@@ -396,7 +399,7 @@ impl App {
                 }
             }
             report.errors.extend(errors);
-            if report.rows % 1000 == 0 {
+            if report.rows.is_multiple_of(1000) {
                 progress("checked", report.rows);
             }
         }
@@ -631,6 +634,12 @@ fn case_record(c: &Case) -> Vec<String> {
     ]
 }
 
+/// A cell a spreadsheet must not run as a formula: text starting with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return gets a leading apostrophe.
+pub fn defuse(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -662,10 +671,4 @@ mod tests {
             ("parts".to_string(), "detention.notice_received_at: is before".to_string())
         );
     }
-}
-
-/// A cell a spreadsheet must not run as a formula: text starting with `=`, `+`, `-`, `@`, a
-/// tab or a carriage return gets a leading apostrophe.
-pub fn defuse(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() }
 }

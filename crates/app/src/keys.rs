@@ -116,6 +116,20 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// The text of a secret file, made by `make` (and written owner-only) when it does not exist.
+pub fn secret_file(path: &Path, make: impl FnOnce() -> Result<String, String>) -> Result<String, String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(s.trim().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let text = make()?;
+            write_private(path, &format!("{text}\n"))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(text)
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,19 +165,5 @@ mod tests {
         std::fs::write(&path, "not base64!").unwrap();
         assert!(NodeKey::load_or_create(&path).unwrap_err().contains("base64"));
         std::fs::remove_dir_all(dir).unwrap();
-    }
-}
-
-/// The text of a secret file, made by `make` (and written owner-only) when it does not exist.
-pub fn secret_file(path: &Path, make: impl FnOnce() -> Result<String, String>) -> Result<String, String> {
-    match std::fs::read_to_string(path) {
-        Ok(s) => Ok(s.trim().to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let text = make()?;
-            write_private(path, &format!("{text}\n"))
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            Ok(text)
-        }
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
 }

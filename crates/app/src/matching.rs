@@ -342,10 +342,10 @@ const SWEEP_JOB: &str = "match_sweep";
 impl App {
     /// How many persons the node holds, counted at most every ten minutes.
     async fn person_count(&self) -> Result<usize, AppError> {
-        if let Some((at, n)) = *self.inner.person_count.lock().expect("not poisoned") {
-            if at.elapsed() < COUNT_TTL {
-                return Ok(n);
-            }
+        if let Some((at, n)) = *self.inner.person_count.lock().expect("not poisoned")
+            && at.elapsed() < COUNT_TTL
+        {
+            return Ok(n);
         }
         let n = enlace_store::persons::count(self.db()).await? as usize;
         *self.inner.person_count.lock().expect("not poisoned") = Some((std::time::Instant::now(), n));
@@ -583,7 +583,7 @@ impl App {
                 loop {
                     tick.tick().await;
                     rounds += 1;
-                    if rounds % 10 == 0 {
+                    if rounds.is_multiple_of(10) {
                         cursor = None;
                     }
                     let Some(inner) = app.upgrade() else { return };
@@ -806,7 +806,7 @@ impl App {
                     });
                     audit(tx, event(Some(&actor), "match.decide", "match", Some(id.to_string()), detail))
                         .await?;
-                    Ok(enlace_store::matches::get_tx(tx, id).await?.ok_or(AppError::NotFound("match"))?)
+                    enlace_store::matches::get_tx(tx, id).await?.ok_or(AppError::NotFound("match"))
                 })
             })
             .await?;

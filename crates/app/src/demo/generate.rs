@@ -383,7 +383,7 @@ fn gen_case(rng: &mut fastrand::Rng, ctx: &Ctx) -> (Case, Vec<Transition>) {
                 reporter_name: None,
                 reporter_contact: None,
                 last_seen_date: Some(opened_at.date_naive() - Duration::days(rng.i64(3..200))),
-                last_seen_place: Some(short(*fastrand_choice(
+                last_seen_place: Some(short(fastrand_choice::<&str>(
                     rng,
                     &[
                         "Tenosique, Tabasco",

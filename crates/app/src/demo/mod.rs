@@ -32,20 +32,25 @@ pub struct DemoLogin {
 
 /// The demo accounts: a supervisor for every member state, and for Honduras every role.
 fn demo_accounts() -> Vec<(String, Role, &'static str, Option<&'static str>)> {
-    let mut v: Vec<(String, Role, &'static str, Option<&'static str>)> = Vec::new();
-    v.push(("officer.hn.tapachula".into(), Role::ConsularOfficer, "HN", Some("HN-TAPACHULA")));
-    v.push(("officer.hn.houston".into(), Role::ConsularOfficer, "HN", Some("HN-HOUSTON")));
-    v.push(("officer.gt.tapachula".into(), Role::ConsularOfficer, "GT", Some("GT-TAPACHULA")));
-    v.push(("officer.sv.tapachula".into(), Role::ConsularOfficer, "SV", Some("SV-TAPACHULA")));
-    v.push(("officer.mx.houston".into(), Role::ConsularOfficer, "MX", Some("MX-HOUSTON")));
-    for st in ["BZ", "CA", "CR", "DO", "GT", "HN", "MX", "NI", "PA", "SV", "US"] {
-        v.push((format!("supervisor.{}", st.to_lowercase()), Role::ProtectionSupervisor, st, None));
-    }
-    v.push(("admin.hn".into(), Role::CountryAdministrator, "HN", None));
-    v.push(("liaison.hn".into(), Role::LiaisonOfficer, "HN", None));
-    v.push(("auditor.hn".into(), Role::Auditor, "HN", None));
-    v.push(("analyst.crm".into(), Role::RegionalAnalyst, "HN", None));
-    v.push(("partner.rrocm".into(), Role::CivilSocietyPartner, "HN", None));
+    let officer = |name: &str, st, post| (name.to_string(), Role::ConsularOfficer, st, Some(post));
+    let mut v = vec![
+        officer("officer.hn.tapachula", "HN", "HN-TAPACHULA"),
+        officer("officer.hn.houston", "HN", "HN-HOUSTON"),
+        officer("officer.gt.tapachula", "GT", "GT-TAPACHULA"),
+        officer("officer.sv.tapachula", "SV", "SV-TAPACHULA"),
+        officer("officer.mx.houston", "MX", "MX-HOUSTON"),
+    ];
+    v.extend(
+        ["BZ", "CA", "CR", "DO", "GT", "HN", "MX", "NI", "PA", "SV", "US"]
+            .map(|st| (format!("supervisor.{}", st.to_lowercase()), Role::ProtectionSupervisor, st, None)),
+    );
+    v.extend([
+        ("admin.hn".into(), Role::CountryAdministrator, "HN", None),
+        ("liaison.hn".into(), Role::LiaisonOfficer, "HN", None),
+        ("auditor.hn".into(), Role::Auditor, "HN", None),
+        ("analyst.crm".into(), Role::RegionalAnalyst, "HN", None),
+        ("partner.rrocm".into(), Role::CivilSocietyPartner, "HN", None),
+    ]);
     v
 }
 

@@ -608,7 +608,7 @@ pub(crate) fn timeline(tr: Tr, transitions: &[Transition], actions: &[Action]) -
         .collect();
     // Newest first; times are entered to the minute, so within a minute, the order recorded.
     let minute = |t: &DateTime<Utc>| t.timestamp().div_euclid(60);
-    timeline.sort_by(|x, y| (minute(&y.at), y.recorded).cmp(&(minute(&x.at), x.recorded)));
+    timeline.sort_by_key(|x| std::cmp::Reverse((minute(&x.at), x.recorded)));
     timeline
 }
 
